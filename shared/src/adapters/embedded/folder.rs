@@ -1,0 +1,110 @@
+//! A folder standing in for the S3 bucket: keys are relative paths.
+
+use crate::ports::{ObjectStore, PortError, PortResult};
+use async_trait::async_trait;
+use std::path::{Path, PathBuf};
+
+pub struct FolderStore {
+    root: PathBuf,
+}
+
+impl FolderStore {
+    pub fn new(root: PathBuf) -> PortResult<Self> {
+        std::fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of a key; keys that would leave the folder are refused.
+    pub fn path_of(&self, key: &str) -> PortResult<PathBuf> {
+        let safe = !key.is_empty()
+            && !key.starts_with('/')
+            && !key.contains('\\')
+            && !key.contains('\0')
+            && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+        if !safe {
+            return Err(PortError::Unexpected(format!("refusing the object key {key:?}")));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+fn io(path: &Path, error: std::io::Error) -> PortError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        PortError::NotFound(path.display().to_string())
+    } else {
+        PortError::Unexpected(format!("{}: {error}", path.display()))
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FolderStore {
+    async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let path = self.path_of(key)?;
+        let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
+        Ok(Box::new(std::io::BufReader::with_capacity(256 * 1024, file)))
+    }
+
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
+        let path = self.path_of(key)?;
+        std::fs::read(&path).map_err(|e| io(&path, e))
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> PortResult<()> {
+        let path = self.path_of(key)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        // Write then rename, so a reader never sees half an object.
+        let temp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&temp, bytes).map_err(|e| io(&temp, e))?;
+        std::fs::rename(&temp, &path).map_err(|e| io(&path, e))
+    }
+
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io(&dir, e))?;
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&self.root) {
+                    let key = relative.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(prefix) && !key.contains(".tmp") {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn objects_round_trip_and_keys_cannot_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FolderStore::new(dir.path().join("bucket")).unwrap();
+        store.put("reports/a/plan.csv", b"x".to_vec(), "text/csv").await.unwrap();
+        assert_eq!(store.get("reports/a/plan.csv").await.unwrap(), b"x");
+        assert_eq!(store.list("reports/").await.unwrap(), ["reports/a/plan.csv"]);
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a//b", ""] {
+            assert!(store.put(bad, vec![], "x").await.is_err(), "{bad}");
+        }
+        assert!(matches!(store.get("missing").await, Err(PortError::NotFound(_))));
+    }
+}

@@ -1,0 +1,160 @@
+//! Settings an implementation team changes without a deploy: `config/settings.json` beside the
+//! role guide and the role-mapping matrix.
+
+use crate::domain::issue::FileRejection;
+use crate::domain::roles::{RoleGuide, RoleMatrix};
+use crate::domain::values::{Email, PhoneRegion};
+use serde::{Deserialize, Serialize};
+
+pub const SETTINGS_KEY: &str = "config/settings.json";
+pub const ROLE_GUIDE_KEY: &str = "config/role-guide.csv";
+pub const ROLE_MATRIX_KEY: &str = "config/role-matrix.csv";
+
+/// `settings.json` as written by people; every field has a sensible default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The From of every e-mail, e.g. `Visitor Onboarding <onboarding@example.com>`.
+    pub sender: String,
+    /// Copied on every kickstart e-mail.
+    pub integrations_inbox: String,
+    /// Who gets the daily validation summary.
+    pub ops_recipients: Vec<String>,
+    /// The link in each invite; `{email}` is replaced by the URL-encoded address.
+    pub invite_link_template: String,
+    /// Region for phone numbers written without a country code (ISO 3166 code, e.g. `US`).
+    pub default_phone_region: String,
+    /// Replace mode refuses to revoke more than this share of a building's contacts unless forced.
+    pub revoke_threshold_percent: f64,
+    /// A building still at `kickstart_sent` after this many days is flagged as stale.
+    pub stale_kickstart_days: i64,
+    /// The most e-mails a second, whatever the mail service allows.
+    pub max_send_rate_per_second: f64,
+    /// The product name used in invite e-mails.
+    pub platform_name: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            sender: "Visitor Onboarding <onboarding@example.com>".into(),
+            integrations_inbox: "integrations@example.com".into(),
+            ops_recipients: Vec::new(),
+            invite_link_template: "https://app.example.com/invite?email={email}".into(),
+            default_phone_region: "US".into(),
+            revoke_threshold_percent: 20.0,
+            stale_kickstart_days: 14,
+            max_send_rate_per_second: 10.0,
+            platform_name: "the tenant app".into(),
+        }
+    }
+}
+
+/// A checked mailbox: a display name (one line) and an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mailbox {
+    pub name: String,
+    pub email: Email,
+}
+
+impl Mailbox {
+    /// Accepts `Name <address>` or a bare address.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        match (raw.rfind('<'), raw.ends_with('>')) {
+            (Some(open), true) => Some(Self {
+                name: crate::domain::text::single_line(raw[..open].trim().trim_matches('"')),
+                email: Email::parse(&raw[open + 1..raw.len() - 1]).ok()?,
+            }),
+            _ => Some(Self { name: String::new(), email: Email::parse(raw).ok()? }),
+        }
+    }
+}
+
+/// Everything a flow needs from configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub sender: Mailbox,
+    pub integrations_inbox: Option<Email>,
+    pub ops_recipients: Vec<Email>,
+    pub phone_region: PhoneRegion,
+    pub guide: RoleGuide,
+    pub matrix: RoleMatrix,
+}
+
+impl Config {
+    pub fn new(settings: Settings, guide: RoleGuide, matrix: RoleMatrix) -> Result<Self, FileRejection> {
+        let invalid = |field: &str, value: &str| {
+            FileRejection::new(
+                "invalid_config",
+                format!("settings.json: “{field}” has the value “{value}”, which is not usable. Fix it and load the configuration again."),
+            )
+        };
+        let sender = Mailbox::parse(&settings.sender).ok_or_else(|| invalid("sender", &settings.sender))?;
+        let integrations_inbox = match settings.integrations_inbox.trim() {
+            "" => None,
+            raw => Some(Email::parse(raw).map_err(|_| invalid("integrations_inbox", raw))?),
+        };
+        let ops_recipients = settings
+            .ops_recipients
+            .iter()
+            .map(|raw| Email::parse(raw).map_err(|_| invalid("ops_recipients", raw)))
+            .collect::<Result<_, _>>()?;
+        let phone_region = PhoneRegion::parse(&settings.default_phone_region)
+            .ok_or_else(|| invalid("default_phone_region", &settings.default_phone_region))?;
+        if !settings.invite_link_template.contains("{email}") {
+            return Err(invalid("invite_link_template", &settings.invite_link_template));
+        }
+        if !(0.0..=100.0).contains(&settings.revoke_threshold_percent) {
+            return Err(invalid("revoke_threshold_percent", &settings.revoke_threshold_percent.to_string()));
+        }
+        if settings.max_send_rate_per_second.is_nan() || settings.max_send_rate_per_second <= 0.0 {
+            return Err(invalid("max_send_rate_per_second", &settings.max_send_rate_per_second.to_string()));
+        }
+        Ok(Self { settings, sender, integrations_inbox, ops_recipients, phone_region, guide, matrix })
+    }
+
+    pub fn parse_settings(bytes: &[u8]) -> Result<Settings, FileRejection> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            FileRejection::new("invalid_config", format!("settings.json could not be read: {e}. Fix it and load the configuration again."))
+        })
+    }
+
+    /// The invite link for one address.
+    pub fn invite_link(&self, email: &Email) -> String {
+        let encoded = percent_encoding::utf8_percent_encode(email.as_str(), percent_encoding::NON_ALPHANUMERIC).to_string();
+        self.settings.invite_link_template.replace("{email}", &encoded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailboxes_parse_with_and_without_names() {
+        let m = Mailbox::parse("Visitor Onboarding <Onboarding@Example.com>").unwrap();
+        assert_eq!(m.name, "Visitor Onboarding");
+        assert_eq!(m.email.as_str(), "onboarding@example.com");
+        assert_eq!(Mailbox::parse("ops@example.com").unwrap().name, "");
+        assert!(Mailbox::parse("nobody").is_none());
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let mut settings = Settings::default();
+        assert!(Config::new(settings.clone(), RoleGuide::default(), RoleMatrix::default()).is_ok());
+        settings.invite_link_template = "https://app.example.com/invite".into();
+        let err = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap_err();
+        assert!(err.message.contains("invite_link_template"));
+        assert!(Config::parse_settings(br#"{"sendr": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn invite_links_encode_the_address() {
+        let config = Config::new(Settings::default(), RoleGuide::default(), RoleMatrix::default()).unwrap();
+        let email = Email::parse("ada+visits@example.com").unwrap();
+        assert_eq!(config.invite_link(&email), "https://app.example.com/invite?email=ada%2Bvisits%40example%2Ecom");
+    }
+}

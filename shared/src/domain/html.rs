@@ -1,0 +1,148 @@
+//! HTML reports. Everything goes through maud, which escapes every value.
+
+use crate::domain::issue::{Issue, Severity};
+use crate::domain::plan::{Action, PlanEntry};
+use crate::domain::roles::RoleMatrix;
+use maud::{html, Markup, DOCTYPE};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The most rows an HTML table shows; the CSV files hold everything.
+pub const MAX_HTML_ROWS: usize = 2000;
+
+/// The counts of one migration plan, as written to `summary.json` and printed by the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PlanSummary {
+    pub migration: String,
+    pub source: String,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates_merged: u64,
+    pub inactive_skipped: u64,
+    pub actions: BTreeMap<String, u64>,
+    pub issues_by_code: BTreeMap<String, u64>,
+    pub errors: u64,
+    pub warnings: u64,
+    pub plan_sha256: String,
+    pub planned_at: String,
+    pub outputs: Vec<String>,
+}
+
+pub(crate) fn page(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (STYLE) }
+            }
+            body { h1 { (title) } (body) }
+        }
+    }
+    .into_string()
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f3f3}.error{color:#a40000}.warning{color:#8a5a00}.ok{color:#1d6b1d}.num{text-align:right}code{font-size:.9em}";
+
+pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
+    html! {
+        @if issues.is_empty() {
+            p class="ok" { "No issues." }
+        } @else {
+            table {
+                tr { th { "Row" } th { "Column" } th { "Severity" } th { "Code" } th { "Value" } th { "What to do" } }
+                @for issue in issues.iter().take(MAX_HTML_ROWS) {
+                    tr {
+                        td class="num" { (issue.row.map(|r| r.to_string()).unwrap_or_default()) }
+                        td { (issue.column.clone().unwrap_or_default()) }
+                        @match issue.severity {
+                            Severity::Error => td class="error" { "error" },
+                            Severity::Warning => td class="warning" { "warning" },
+                        }
+                        td { code { (issue.code.as_str()) } }
+                        td { (issue.value) }
+                        td { (issue.message) }
+                    }
+                }
+            }
+            @if issues.len() > MAX_HTML_ROWS {
+                p { "Showing the first " (MAX_HTML_ROWS) " of " (issues.len()) " issues; issues.csv has them all." }
+            }
+        }
+    }
+}
+
+/// `report.html` of a migration plan: counts, the role matrix with its gaps, existing vs new,
+/// and every issue.
+pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEntry], issues: &[Issue]) -> String {
+    let count = |action: Action| summary.actions.get(action.as_str()).copied().unwrap_or(0);
+    let body = html! {
+        p { "Source file: " code { (summary.source) } ". Planned " (summary.planned_at) "." }
+        p { "Plan SHA-256 (quote it in the approval): " code { (summary.plan_sha256) } }
+        h2 { "Counts" }
+        table {
+            tr { th { "Rows read" } td class="num" { (summary.rows) } }
+            tr { th { "Accepted" } td class="num" { (summary.accepted) } }
+            tr { th { "Rejected (no usable e-mail)" } td class="num" { (summary.rejected) } }
+            tr { th { "Duplicate rows merged" } td class="num" { (summary.duplicates_merged) } }
+            tr { th { "Inactive users skipped" } td class="num" { (summary.inactive_skipped) } }
+            @for action in Action::ALL {
+                tr { th { "Action " code { (action.as_str()) } } td class="num" { (count(action)) } }
+            }
+            tr { th { "Errors / warnings" } td class="num" { (summary.errors) " / " (summary.warnings) } }
+        }
+        h2 { "Role mapping" }
+        table {
+            tr { th { "Old role" } th { "Platform roles" } th { "Old capabilities" } th { "Gap (not covered)" } }
+            @for mapping in matrix.mappings() {
+                tr {
+                    td { (mapping.old_role) }
+                    td { (mapping.platform_roles.join(", ")) }
+                    td { (mapping.old_capabilities.iter().cloned().collect::<Vec<_>>().join(", ")) }
+                    @if mapping.gap.is_empty() { td class="ok" { "none" } }
+                    @else { td class="warning" { (mapping.gap.iter().cloned().collect::<Vec<_>>().join(", ")) } }
+                }
+            }
+        }
+        h2 { "Existing vs new users" }
+        table {
+            tr { th { "Email" } th { "Name" } th { "Action" } th { "Current roles" } th { "Roles to add" } th { "Buildings" } th { "Reason" } }
+            @for entry in entries.iter().take(MAX_HTML_ROWS) {
+                tr {
+                    td { (entry.email) }
+                    td { (entry.first_name) " " (entry.last_name) }
+                    td { code { (entry.action.as_str()) } }
+                    td { (entry.current_roles.join(", ")) }
+                    td { (entry.added_roles.join(", ")) }
+                    td { (entry.buildings.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                    td { (entry.reason) }
+                }
+            }
+        }
+        @if entries.len() > MAX_HTML_ROWS {
+            p { "Showing the first " (MAX_HTML_ROWS) " of " (entries.len()) " users; plan.csv has them all." }
+        }
+        h2 { "Issues" }
+        (issues_table(issues))
+    };
+    page(&format!("Migration plan {}", summary.migration), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::issue::IssueCode;
+
+    #[test]
+    fn reports_escape_every_value() {
+        let summary = PlanSummary { migration: "<b>m</b>".into(), ..PlanSummary::default() };
+        let issue = Issue::error(IssueCode::InvalidEmail, "fix <script>alert(1)</script>").with_value("\"><img src=x onerror=alert(1)>");
+        let html = plan_report(&summary, &RoleMatrix::default(), &[], &[issue]);
+        assert!(!html.contains("<script>alert"));
+        assert!(!html.contains("<img src=x"));
+        assert!(html.contains("&lt;b&gt;m&lt;/b&gt;"));
+    }
+}

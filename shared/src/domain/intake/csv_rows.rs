@@ -1,0 +1,130 @@
+//! CSV rows from bytes in whatever encoding and delimiter the export used.
+
+use super::RawRow;
+use crate::domain::issue::FileRejection;
+use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use std::io::{Cursor, Read};
+
+pub(super) struct CsvRows {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    record: csv::ByteRecord,
+    number: u64,
+}
+
+impl CsvRows {
+    /// `prefix` holds the first bytes of the file (for sniffing); `rest` the remainder.
+    pub(super) fn open(prefix: Vec<u8>, rest: impl Read + Send + 'static) -> Result<Self, FileRejection> {
+        let utf16 = utf16_encoding(&prefix);
+        let sample = match utf16 {
+            Some(encoding) => encoding.decode_with_bom_removal(&prefix).0.into_owned(),
+            None => {
+                if prefix.contains(&0) {
+                    return Err(FileRejection::new(
+                        "not_a_table",
+                        "This does not look like a CSV or Excel file (it contains binary data). Save the export as CSV (UTF-8) or .xlsx and upload it again.",
+                    ));
+                }
+                decode_cell(prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&prefix))
+            }
+        };
+        let delimiter = sniff_delimiter(&sample);
+        let skip_bom = utf16.is_none() && prefix.starts_with(b"\xEF\xBB\xBF");
+        let start = if skip_bom { 3 } else { 0 };
+        let raw: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(rest));
+        let mut source: Box<dyn Read + Send> = match utf16 {
+            Some(encoding) => Box::new(
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(encoding))
+                    .bom_override(true)
+                    .build(raw),
+            ),
+            None => raw,
+        };
+        if start > 0 {
+            let mut bom = [0u8; 3];
+            source.read_exact(&mut bom).map_err(|e| super::unreadable(&e))?;
+        }
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(source);
+        Ok(Self { reader, record: csv::ByteRecord::new(), number: 0 })
+    }
+}
+
+impl Iterator for CsvRows {
+    type Item = Result<RawRow, FileRejection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => None,
+            Ok(true) => {
+                // Rows are counted as a spreadsheet counts them: a quoted line break stays inside
+                // its row. (Completely empty lines are not counted: the CSV reader skips them.)
+                self.number += 1;
+                let cells = self.record.iter().map(decode_cell).collect();
+                Some(Ok(RawRow { number: self.number, cells }))
+            }
+            Err(error) => Some(Err(FileRejection::new(
+                "unreadable_file",
+                format!("The file could not be read after row {} ({error}). Check that it is a complete CSV export and upload it again.", self.number),
+            ))),
+        }
+    }
+}
+
+fn utf16_encoding(prefix: &[u8]) -> Option<&'static Encoding> {
+    match prefix {
+        [0xFF, 0xFE, ..] => Some(UTF_16LE),
+        [0xFE, 0xFF, ..] => Some(UTF_16BE),
+        _ => None,
+    }
+}
+
+/// UTF-8 when the bytes are valid UTF-8, Windows-1252 otherwise (Excel's "CSV" on Windows).
+/// Decided per cell, so one stray byte cannot garble a whole file.
+pub(super) fn decode_cell(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
+    }
+}
+
+/// Picks `,`, `;` or tab by counting them, outside quotes, on the first line.
+fn sniff_delimiter(sample: &str) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for c in sample.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '\n' | '\r' if !quoted => break,
+            ',' if !quoted => counts[0] += 1,
+            ';' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b';', b'\t'];
+    let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    candidates[best]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_the_delimiter_of_the_first_line() {
+        assert_eq!(sniff_delimiter("a,b,c\n1;2;3;4;5"), b',');
+        assert_eq!(sniff_delimiter("a;b;\"c,d,e\"\n"), b';');
+        assert_eq!(sniff_delimiter("a\tb\tc"), b'\t');
+        assert_eq!(sniff_delimiter("single"), b',');
+    }
+
+    #[test]
+    fn invalid_utf8_cells_fall_back_to_windows_1252() {
+        assert_eq!(decode_cell(b"Andr\xe9"), "André");
+        assert_eq!(decode_cell("André".as_bytes()), "André");
+    }
+}

@@ -1,0 +1,167 @@
+//! Turning an uploaded file (CSV in any of the usual encodings and delimiters, or Excel) into a
+//! header row and a stream of raw rows, and finding the columns a flow needs by their aliases.
+
+mod columns;
+mod csv_rows;
+mod excel_rows;
+
+pub use columns::{ColumnMap, ColumnSpec};
+
+use crate::domain::issue::FileRejection;
+use std::io::Read;
+
+/// One data row as it stood in the file. `number` is the 1-based row number a spreadsheet shows
+/// (the header row is row 1 when it is the first row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    pub number: u64,
+    pub cells: Vec<String>,
+}
+
+impl RawRow {
+    pub fn is_blank(&self) -> bool {
+        self.cells.iter().all(|cell| cell.trim().is_empty())
+    }
+}
+
+/// Which kind of file a sheet is read for; an Excel workbook is searched for a sheet of that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Buildings,
+    Tenants,
+    Users,
+}
+
+impl FileKind {
+    fn sheet_names(self) -> &'static [&'static str] {
+        match self {
+            Self::Buildings => &["buildings", "building"],
+            Self::Tenants => &["tenants", "tenantcontacts", "contacts", "tenant"],
+            Self::Users => &["users", "usermigration", "user", "migration"],
+        }
+    }
+}
+
+/// Limits on what intake accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeLimits {
+    /// A single cell longer than this is refused (the row gets `value_too_long`).
+    pub max_cell_chars: usize,
+    /// A workbook larger than this (compressed) is refused before it is opened.
+    pub max_excel_bytes: u64,
+}
+
+impl Default for IntakeLimits {
+    fn default() -> Self {
+        Self { max_cell_chars: 4096, max_excel_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// An opened sheet: its header row and the data rows after it.
+pub struct Sheet {
+    pub headers: Vec<String>,
+    pub header_row: u64,
+    /// Rows read while looking for the header row that come after it.
+    pending: std::collections::VecDeque<RawRow>,
+    rows: Rows,
+}
+
+enum Rows {
+    Csv(csv_rows::CsvRows),
+    Excel(std::vec::IntoIter<RawRow>),
+}
+
+impl Iterator for Sheet {
+    type Item = Result<RawRow, FileRejection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let row = match self.pending.pop_front() {
+                Some(row) => Ok(row),
+                None => match &mut self.rows {
+                    Rows::Csv(rows) => rows.next()?,
+                    Rows::Excel(rows) => Ok(rows.next()?),
+                },
+            };
+            match row {
+                Ok(row) if row.is_blank() => continue,
+                other => return Some(other),
+            }
+        }
+    }
+}
+
+const SNIFF_BYTES: usize = 64 * 1024;
+/// How many rows are searched for the header row (exports often put a title above it).
+const HEADER_SEARCH_ROWS: usize = 10;
+
+/// Opens a CSV or Excel file for `kind`. `looks_like_header` tells whether a row holds the
+/// required columns; the first such row among the first ten is the header, otherwise the first
+/// non-blank row is (and the caller reports what is missing from it).
+pub fn open_sheet(
+    mut input: impl Read + Send + 'static,
+    kind: FileKind,
+    limits: IntakeLimits,
+    looks_like_header: impl Fn(&[String]) -> bool,
+) -> Result<Sheet, FileRejection> {
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+    (&mut input)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .map_err(|e| unreadable(&e))?;
+    if prefix.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(FileRejection::new("empty_file", "The file is empty. Upload the export again; it should start with a header row."));
+    }
+    let mut rows = if excel_rows::is_workbook(&prefix) {
+        let mut bytes = prefix;
+        input
+            .take(limits.max_excel_bytes.saturating_sub(bytes.len() as u64) + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| unreadable(&e))?;
+        if bytes.len() as u64 > limits.max_excel_bytes {
+            return Err(FileRejection::new(
+                "file_too_large",
+                format!("The workbook is larger than {} MB. Split it, or save it as CSV.", limits.max_excel_bytes / (1024 * 1024)),
+            ));
+        }
+        Rows::Excel(excel_rows::read_sheet(bytes, kind.sheet_names(), limits)?.into_iter())
+    } else {
+        Rows::Csv(csv_rows::CsvRows::open(prefix, input)?)
+    };
+
+    let mut seen = std::collections::VecDeque::new();
+    let mut header: Option<RawRow> = None;
+    while seen.len() < HEADER_SEARCH_ROWS {
+        let next = match &mut rows {
+            Rows::Csv(csv) => csv.next(),
+            Rows::Excel(excel) => excel.next().map(Ok),
+        };
+        let Some(row) = next.transpose()? else { break };
+        if row.is_blank() {
+            continue;
+        }
+        if looks_like_header(&row.cells) {
+            header = Some(row);
+            break;
+        }
+        seen.push_back(row);
+    }
+    let (header, pending) = match header {
+        Some(header) => (header, std::collections::VecDeque::new()),
+        None => {
+            let first = seen.pop_front().ok_or_else(|| {
+                FileRejection::new("empty_file", "The file has no rows. Upload the export again with its header row.")
+            })?;
+            (first, seen)
+        }
+    };
+    let headers = header.cells.iter().map(|h| crate::domain::text::single_line(h)).collect();
+    Ok(Sheet { headers, header_row: header.number, pending, rows })
+}
+
+fn unreadable(error: &std::io::Error) -> FileRejection {
+    FileRejection::new("unreadable_file", format!("The file could not be read ({error}). Upload it again."))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! Problems found in a file or a row, phrased for the property manager who has to fix them.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable machine codes; reports and `--json` output carry them as snake_case strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueCode {
+    MissingColumn,
+    DuplicateColumn,
+    MissingEmail,
+    InvalidEmail,
+    MissingName,
+    InvalidPhone,
+    UnknownStatus,
+    DuplicateMerged,
+    ConflictingDuplicate,
+    InactiveSkipped,
+    UnmappedRole,
+    CapabilityGap,
+    UnknownBuilding,
+    MissingRole,
+    MissingBuilding,
+    MissingValue,
+    InvalidValue,
+    ValueTooLong,
+    Excluded,
+}
+
+impl IssueCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingColumn => "missing_column",
+            Self::DuplicateColumn => "duplicate_column",
+            Self::MissingEmail => "missing_email",
+            Self::InvalidEmail => "invalid_email",
+            Self::MissingName => "missing_name",
+            Self::InvalidPhone => "invalid_phone",
+            Self::UnknownStatus => "unknown_status",
+            Self::DuplicateMerged => "duplicate_merged",
+            Self::ConflictingDuplicate => "conflicting_duplicate",
+            Self::InactiveSkipped => "inactive_skipped",
+            Self::UnmappedRole => "unmapped_role",
+            Self::CapabilityGap => "capability_gap",
+            Self::UnknownBuilding => "unknown_building",
+            Self::MissingRole => "missing_role",
+            Self::MissingBuilding => "missing_building",
+            Self::MissingValue => "missing_value",
+            Self::InvalidValue => "invalid_value",
+            Self::ValueTooLong => "value_too_long",
+            Self::Excluded => "excluded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The row (or the file) was not accepted as it is.
+    Error,
+    /// The row was accepted; someone should still look.
+    Warning,
+}
+
+/// One problem: where it is (1-based row as in the file, header = row 1), what the value was, and
+/// what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub row: Option<u64>,
+    pub column: Option<String>,
+    pub code: IssueCode,
+    pub severity: Severity,
+    pub value: String,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn error(code: IssueCode, message: impl Into<String>) -> Self {
+        Self {
+            row: None,
+            column: None,
+            code,
+            severity: Severity::Error,
+            value: String::new(),
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(code: IssueCode, message: impl Into<String>) -> Self {
+        Self { severity: Severity::Warning, ..Self::error(code, message) }
+    }
+
+    pub fn at_row(mut self, row: u64) -> Self {
+        self.row = Some(row);
+        self
+    }
+
+    pub fn in_column(mut self, column: impl Into<String>) -> Self {
+        self.column = Some(column.into());
+        self
+    }
+
+    /// The offending value, cut to a readable length.
+    pub fn with_value(mut self, value: &str) -> Self {
+        self.value = crate::domain::text::preview(value, 200);
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// A whole file turned away, with the reason in words a property manager can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FileRejection {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FileRejection {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}

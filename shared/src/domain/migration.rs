@@ -1,0 +1,274 @@
+//! Rows of a user-migration export: validation and deduplication by e-mail address.
+
+use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::domain::issue::{Issue, IssueCode};
+use crate::domain::text::{single_line, split_multi};
+use crate::domain::values::{Email, EmailError, Status};
+use std::collections::HashMap;
+
+pub const USER_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec { label: "First Name", aliases: &["firstname", "givenname", "first", "forename"], required: true },
+    ColumnSpec { label: "Last Name", aliases: &["lastname", "surname", "familyname", "last"], required: true },
+    ColumnSpec { label: "Email", aliases: &["emailaddress", "email", "workemail", "useremail", "login"], required: true },
+    ColumnSpec { label: "Role(s)", aliases: &["roles", "role", "userroles", "accesslevel"], required: true },
+    ColumnSpec { label: "Building assignments", aliases: &["buildingassignments", "buildings", "building", "assignedbuildings", "properties", "sites", "locations"], required: true },
+    ColumnSpec { label: "Status", aliases: &["userstatus", "accountstatus", "state", "active"], required: true },
+];
+
+const FIRST: usize = 0;
+const LAST: usize = 1;
+const EMAIL: usize = 2;
+const ROLES: usize = 3;
+const BUILDINGS: usize = 4;
+const STATUS: usize = 5;
+
+/// One usable row of the export: it has a valid e-mail address. Other problems ride along as
+/// issues and put the user on hold in the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub row: u64,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub roles: Vec<String>,
+    pub buildings: Vec<String>,
+    /// `None` when the status was not understood (an `unknown_status` issue was raised).
+    pub status: Option<Status>,
+    pub extras: Vec<String>,
+}
+
+/// What one row became.
+pub enum RowOutcome {
+    /// A usable row, with issues found on the way (which put the user on hold when errors).
+    Usable(UserRow, Vec<Issue>),
+    /// No usable e-mail address: nothing can be done with the row.
+    Rejected(Vec<Issue>),
+}
+
+pub fn user_from_row(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> RowOutcome {
+    let mut issues = Vec::new();
+    let at = |issue: Issue, column: usize| issue.at_row(row.number).in_column(USER_COLUMNS[column].label);
+    if let Some(index) = row.cells.iter().position(|c| c.chars().count() > max_cell_chars) {
+        return RowOutcome::Rejected(vec![Issue::error(
+            IssueCode::ValueTooLong,
+            format!("A cell in this row is longer than {max_cell_chars} characters; the row was not used. Check the export for a broken column."),
+        )
+        .at_row(row.number)
+        .in_column(crate::domain::intake::ColumnMap::column_label(index))
+        .with_value(&row.cells[index])]);
+    }
+    let raw_email = map.cell(row, EMAIL);
+    let email = match Email::parse(raw_email) {
+        Ok(email) => email,
+        Err(EmailError::Empty) => {
+            return RowOutcome::Rejected(vec![at(
+                Issue::error(IssueCode::MissingEmail, "The user has no e-mail address, so they cannot be matched or invited. Add the address and upload again."),
+                EMAIL,
+            )]);
+        }
+        Err(EmailError::Invalid) => {
+            return RowOutcome::Rejected(vec![at(
+                Issue::error(IssueCode::InvalidEmail, "This is not a valid e-mail address, so the user cannot be matched or invited. Correct it (for example name@company.com)."),
+                EMAIL,
+            )
+            .with_value(raw_email)]);
+        }
+    };
+    let first_name = single_line(map.cell(row, FIRST));
+    let last_name = single_line(map.cell(row, LAST));
+    if first_name.is_empty() && last_name.is_empty() {
+        issues.push(at(Issue::error(IssueCode::MissingName, "The user has no first or last name. Add the name so the invite can greet them."), FIRST));
+    }
+    let raw_status = map.cell(row, STATUS);
+    let status = Status::parse(raw_status);
+    if status.is_none() {
+        issues.push(
+            at(Issue::error(IssueCode::UnknownStatus, "Status must be active or inactive (enabled/disabled, yes/no, 1/0 also work). The user is on hold until it is fixed."), STATUS)
+                .with_value(raw_status),
+        );
+    }
+    let roles = unique(split_multi(map.cell(row, ROLES)).map(single_line));
+    let buildings = unique(split_multi(map.cell(row, BUILDINGS)).map(single_line));
+    RowOutcome::Usable(
+        UserRow { row: row.number, email, first_name, last_name, roles, buildings, status, extras: map.extra_values(row) },
+        issues,
+    )
+}
+
+fn unique(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        if !out.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+/// A user after merging every row with their address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedUser {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub roles: Vec<String>,
+    pub buildings: Vec<String>,
+    pub status: Option<Status>,
+    /// Rows of the file this user came from, first one first.
+    pub rows: Vec<u64>,
+    pub extras: Vec<String>,
+    /// Error issues of the user's rows: any of them puts the user on hold.
+    pub blocking: Vec<String>,
+}
+
+/// Merges rows by e-mail address: roles and buildings are unioned, a missing name is filled in,
+/// a different name or status is flagged (and holds the user).
+#[derive(Debug, Default)]
+pub struct Deduper {
+    index: HashMap<Email, usize>,
+    users: Vec<MergedUser>,
+}
+
+impl Deduper {
+    /// Adds a usable row and its issues; returns the issues to report (with any raised by the merge).
+    pub fn add(&mut self, row: UserRow, mut issues: Vec<Issue>) -> (bool, Vec<Issue>) {
+        let blocking: Vec<String> = issues.iter().filter(|i| i.is_error()).map(|i| i.code.as_str().to_string()).collect();
+        let Some(&at) = self.index.get(&row.email) else {
+            self.index.insert(row.email.clone(), self.users.len());
+            self.users.push(MergedUser {
+                email: row.email,
+                first_name: row.first_name,
+                last_name: row.last_name,
+                roles: row.roles,
+                buildings: row.buildings,
+                status: row.status,
+                rows: vec![row.row],
+                extras: row.extras,
+                blocking,
+            });
+            return (false, issues);
+        };
+        let user = &mut self.users[at];
+        let first_row = user.rows[0];
+        user.rows.push(row.row);
+        user.blocking.extend(blocking);
+        let add_unique = |into: &mut Vec<String>, from: Vec<String>| {
+            for value in from {
+                if !into.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+                    into.push(value);
+                }
+            }
+        };
+        add_unique(&mut user.roles, row.roles);
+        add_unique(&mut user.buildings, row.buildings);
+        let names_differ = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && !a.eq_ignore_ascii_case(b);
+        let mut conflicts = Vec::new();
+        if names_differ(&user.first_name, &row.first_name) || names_differ(&user.last_name, &row.last_name) {
+            conflicts.push(format!("the name differs (row {first_row}: “{} {}”, this row: “{} {}”)", user.first_name, user.last_name, row.first_name, row.last_name));
+        }
+        if user.first_name.is_empty() {
+            user.first_name = row.first_name;
+        }
+        if user.last_name.is_empty() {
+            user.last_name = row.last_name;
+        }
+        match (user.status, row.status) {
+            (Some(a), Some(b)) if a != b => {
+                conflicts.push(format!("the status differs from row {first_row}"));
+            }
+            (None, Some(b)) => user.status = Some(b),
+            _ => {}
+        }
+        let issue = if conflicts.is_empty() {
+            Issue::warning(IssueCode::DuplicateMerged, format!("Same e-mail as row {first_row}; the rows were merged (roles and buildings combined)."))
+        } else {
+            user.blocking.push(IssueCode::ConflictingDuplicate.as_str().to_string());
+            Issue::error(
+                IssueCode::ConflictingDuplicate,
+                format!("Same e-mail as row {first_row}, but {}. The user is on hold: correct the rows so they agree.", conflicts.join(" and ")),
+            )
+        };
+        issues.push(issue.at_row(row.row).in_column("Email").with_value(user.email.as_str()));
+        (true, issues)
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    pub fn into_users(self) -> Vec<MergedUser> {
+        self.users
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> ColumnMap {
+        let headers = ["Email Address", "First Name", "Last Name", "Roles", "Buildings", "Status", "Department"];
+        ColumnMap::resolve(USER_COLUMNS, &headers.map(String::from)).unwrap()
+    }
+
+    fn row(number: u64, cells: &[&str]) -> RawRow {
+        RawRow { number, cells: cells.iter().map(|c| c.to_string()).collect() }
+    }
+
+    fn usable(outcome: RowOutcome) -> (UserRow, Vec<Issue>) {
+        match outcome {
+            RowOutcome::Usable(row, issues) => (row, issues),
+            RowOutcome::Rejected(issues) => panic!("rejected: {issues:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_are_validated_and_extras_kept() {
+        let (user, issues) = usable(user_from_row(&map(), &row(2, &["ADA@example.com", "Ada", "Lovelace", "Host; host|Admin", "One Market", "Enabled", "R&D"]), 4096));
+        assert!(issues.is_empty());
+        assert_eq!(user.roles, ["Host", "Admin"]);
+        assert_eq!(user.status, Some(Status::Active));
+        assert_eq!(user.extras, ["R&D"]);
+    }
+
+    #[test]
+    fn rows_without_usable_email_are_rejected_and_others_carry_issues() {
+        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(3, &["", "Ada", "L", "Host", "x", "active"]), 4096) else { panic!() };
+        assert_eq!(issues[0].code, IssueCode::MissingEmail);
+        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(3, &["ada(at)x.com", "Ada", "L", "Host", "x", "active"]), 4096) else { panic!() };
+        assert_eq!((issues[0].code, issues[0].row, issues[0].value.as_str()), (IssueCode::InvalidEmail, Some(3), "ada(at)x.com"));
+        let (_, issues) = usable(user_from_row(&map(), &row(4, &["a@x.com", "", "", "Host", "x", "maybe"]), 4096));
+        let codes: Vec<_> = issues.iter().map(|i| i.code).collect();
+        assert_eq!(codes, [IssueCode::MissingName, IssueCode::UnknownStatus]);
+        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(5, &["a@x.com", &"x".repeat(5000), "", "", "", ""]), 4096) else { panic!() };
+        assert_eq!((issues[0].code, issues[0].column.as_deref()), (IssueCode::ValueTooLong, Some("column B")));
+    }
+
+    #[test]
+    fn duplicates_merge_roles_and_flag_conflicting_names() {
+        let mut dedupe = Deduper::default();
+        let rows = [
+            row(2, &["ada@x.com", "Ada", "Lovelace", "Host", "One", "active", ""]),
+            row(3, &["Ada@X.com", "ada", "lovelace", "Admin; host", "Two", "active", ""]),
+            row(4, &["ada@x.com", "Augusta", "King", "", "", "active", ""]),
+        ];
+        let mut codes = Vec::new();
+        for r in &rows {
+            let (user, issues) = usable(user_from_row(&map(), r, 4096));
+            let (merged, issues) = dedupe.add(user, issues);
+            codes.push((merged, issues.iter().map(|i| i.code).collect::<Vec<_>>()));
+        }
+        assert_eq!(codes[0], (false, vec![]));
+        assert_eq!(codes[1], (true, vec![IssueCode::DuplicateMerged]));
+        assert_eq!(codes[2], (true, vec![IssueCode::ConflictingDuplicate]));
+        let users = dedupe.into_users();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].roles, ["Host", "Admin"]);
+        assert_eq!(users[0].buildings, ["One", "Two"]);
+        assert_eq!(users[0].rows, [2, 3, 4]);
+        assert_eq!(users[0].blocking, ["conflicting_duplicate"]);
+    }
+}

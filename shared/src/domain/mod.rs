@@ -1,0 +1,19 @@
+//! Pure types and rules. No I/O, no clock, no environment.
+
+pub mod approval;
+pub mod building;
+pub mod config;
+pub mod html;
+pub mod intake;
+pub mod invite;
+pub mod issue;
+pub mod mail;
+pub mod migration;
+pub mod plan;
+pub mod roles;
+pub mod sheet;
+pub mod tenants;
+pub mod text;
+pub mod tile;
+pub mod validation;
+pub mod values;

@@ -1,0 +1,114 @@
+use super::*;
+use crate::domain::building::{Building, TilePolicy};
+use crate::domain::intake::{ColumnMap, RawRow};
+use crate::domain::roles::{RoleGuide, GUIDE_COLUMNS, MATRIX_COLUMNS};
+
+fn rows(data: &[&[&str]]) -> Vec<RawRow> {
+    data.iter().enumerate().map(|(i, c)| RawRow { number: i as u64 + 2, cells: c.iter().map(|s| s.to_string()).collect() }).collect()
+}
+
+fn matrix() -> RoleMatrix {
+    let gmap = ColumnMap::resolve(GUIDE_COLUMNS, &["Role".into(), "Capabilities".into()]).unwrap();
+    let guide = RoleGuide::from_rows(&gmap, rows(&[&["VR Host", "register"], &["VR Admin", "register; manage"]])).unwrap();
+    let mmap = ColumnMap::resolve(MATRIX_COLUMNS, &["Old Role".into(), "Platform Roles".into()]).unwrap();
+    RoleMatrix::from_rows(&mmap, rows(&[&["Host", "VR Host"], &["Admin", "VR Admin; VR Host"]]), &guide).unwrap()
+}
+
+fn buildings() -> (BuildingDirectory, BuildingId) {
+    let id = BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
+    let b = Building {
+        id: id.clone(),
+        name: "One Market".into(),
+        address: "1 Market St".into(),
+        envoy_csm: Email::parse("csm@envoy.com").unwrap(),
+        envoy_account_executive: None,
+        platform_csm: None,
+        tile_policy: TilePolicy::Permissioned,
+        aliases: vec!["1MKT".into()],
+    };
+    (BuildingDirectory::new([&b]), id)
+}
+
+fn user(roles: &[&str], buildings: &[&str], status: Option<Status>) -> MergedUser {
+    MergedUser {
+        email: Email::parse("ada@x.com").unwrap(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        roles: roles.iter().map(|s| s.to_string()).collect(),
+        buildings: buildings.iter().map(|s| s.to_string()).collect(),
+        status,
+        rows: vec![7],
+        extras: vec![],
+        blocking: vec![],
+    }
+}
+
+#[test]
+fn new_users_are_created_with_mapped_roles() {
+    let (dir, id) = buildings();
+    let mut issues = Vec::new();
+    let entry = plan_user(user(&["admin", "Host"], &["1mkt"], Some(Status::Active)), &matrix(), &dir, None, &mut issues);
+    assert_eq!(entry.action, Action::CreateAndInvite);
+    assert_eq!(entry.platform_roles, ["VR Admin", "VR Host"]);
+    assert_eq!(entry.buildings[0].id, id);
+    assert!(issues.is_empty());
+}
+
+#[test]
+fn existing_users_gain_only_what_they_lack() {
+    let (dir, id) = buildings();
+    let existing = ExistingUser { roles: ["VR Host".to_string(), "Tenant".into()].into(), buildings: [id].into() };
+    let mut issues = Vec::new();
+    let entry = plan_user(user(&["Admin"], &["One Market"], Some(Status::Active)), &matrix(), &dir, Some(&existing), &mut issues);
+    assert_eq!(entry.action, Action::AddRoles);
+    assert_eq!(entry.current_roles, ["Tenant", "VR Host"]);
+    assert_eq!(entry.added_roles, ["VR Admin"]);
+    assert!(entry.added_buildings.is_empty());
+    let entry = plan_user(user(&["Host"], &["One Market"], Some(Status::Active)), &matrix(), &dir, Some(&existing), &mut issues);
+    assert_eq!(entry.action, Action::NoChange);
+}
+
+#[test]
+fn unmapped_roles_and_unknown_buildings_hold_the_user() {
+    let (dir, _) = buildings();
+    let mut issues = Vec::new();
+    let entry = plan_user(user(&["Janitor", "Host"], &["Nowhere"], Some(Status::Active)), &matrix(), &dir, None, &mut issues);
+    assert_eq!(entry.action, Action::Hold);
+    assert!(entry.reason.contains("unmapped role “Janitor”"), "{}", entry.reason);
+    assert!(entry.reason.contains("unknown building “Nowhere”"), "{}", entry.reason);
+    let codes: Vec<_> = issues.iter().map(|i| (i.code, i.row)).collect();
+    assert_eq!(codes, [(IssueCode::UnmappedRole, Some(7)), (IssueCode::UnknownBuilding, Some(7))]);
+    let mut issues = Vec::new();
+    let entry = plan_user(user(&[], &[], Some(Status::Active)), &matrix(), &dir, None, &mut issues);
+    assert_eq!(entry.action, Action::Hold);
+    let codes: Vec<_> = issues.iter().map(|i| i.code).collect();
+    assert_eq!(codes, [IssueCode::MissingRole, IssueCode::MissingBuilding]);
+}
+
+#[test]
+fn inactive_users_are_skipped_and_unknown_status_holds() {
+    let (dir, _) = buildings();
+    let mut issues = Vec::new();
+    let entry = plan_user(user(&["Janitor"], &[], Some(Status::Inactive)), &matrix(), &dir, None, &mut issues);
+    assert_eq!(entry.action, Action::SkipInactive);
+    assert_eq!(issues.iter().map(|i| i.code).collect::<Vec<_>>(), [IssueCode::InactiveSkipped]);
+    let mut unknown = user(&["Host"], &["1MKT"], None);
+    unknown.blocking = vec!["unknown_status".into()];
+    let entry = plan_user(unknown, &matrix(), &dir, None, &mut Vec::new());
+    assert_eq!((entry.action, entry.reason.as_str()), (Action::Hold, "unknown status"));
+}
+
+#[test]
+fn the_plan_hash_is_the_hash_of_the_csv_and_changes_with_content() {
+    let (dir, _) = buildings();
+    let entry = plan_user(user(&["Host"], &["1MKT"], Some(Status::Active)), &matrix(), &dir, None, &mut Vec::new());
+    let mut bytes = Vec::new();
+    let sha = write_plan_csv(&mut bytes, &[], [&entry]).unwrap();
+    assert_eq!(sha, hex::encode(Sha256::digest(&bytes)));
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.starts_with("Row(s),Email,First Name"));
+    assert!(text.contains("7,ada@x.com,Ada,Lovelace,create_and_invite,,VR Host,,VR Host,One Market,One Market,3f2b8c1e"));
+    let mut other = entry.clone();
+    other.added_roles.clear();
+    assert_ne!(write_plan_csv(Vec::new(), &[], [&other]).unwrap(), sha);
+}

@@ -1,0 +1,190 @@
+//! The platform's role guide (role → capabilities) and the role-mapping matrix (old role →
+//! platform roles, optionally with the old role's capabilities, to find gaps).
+
+use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::domain::issue::FileRejection;
+use crate::domain::text::{header_key, single_line, split_multi};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const GUIDE_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec { label: "Role", aliases: &["platformrole", "name"], required: true },
+    ColumnSpec { label: "Capabilities", aliases: &["capability", "permissions"], required: true },
+    ColumnSpec { label: "Description", aliases: &[], required: false },
+];
+
+pub const MATRIX_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec { label: "Old Role", aliases: &["oldrole", "legacyrole", "sourcerole", "role"], required: true },
+    ColumnSpec { label: "Platform Roles", aliases: &["platformrole", "newroles", "maps to", "mapsto"], required: true },
+    ColumnSpec { label: "Old Capabilities", aliases: &["oldcapability", "capabilities"], required: false },
+];
+
+/// A platform role as the role guide defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlatformRole {
+    pub name: String,
+    pub capabilities: BTreeSet<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoleGuide {
+    roles: BTreeMap<String, PlatformRole>,
+}
+
+impl RoleGuide {
+    pub fn from_rows(map: &ColumnMap, rows: impl IntoIterator<Item = RawRow>) -> Result<Self, FileRejection> {
+        let mut roles = BTreeMap::new();
+        for row in rows {
+            let name = single_line(map.cell(&row, 0));
+            if name.is_empty() {
+                return Err(config_error("role guide", row.number, "Role", "is empty"));
+            }
+            let capabilities = split_multi(map.cell(&row, 1)).map(header_key).collect();
+            let role = PlatformRole { name: name.clone(), capabilities, description: single_line(map.cell(&row, 2)) };
+            if roles.insert(header_key(&name), role).is_some() {
+                return Err(config_error("role guide", row.number, "Role", &format!("“{name}” is listed twice")));
+            }
+        }
+        Ok(Self { roles })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PlatformRole> {
+        self.roles.get(&header_key(name))
+    }
+
+    pub fn roles(&self) -> impl Iterator<Item = &PlatformRole> {
+        self.roles.values()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty()
+    }
+}
+
+/// One line of the matrix, with the gap worked out against the guide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleMapping {
+    pub old_role: String,
+    pub platform_roles: Vec<String>,
+    pub old_capabilities: BTreeSet<String>,
+    /// Capabilities the old role had that none of its platform roles give.
+    pub gap: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoleMatrix {
+    mappings: BTreeMap<String, RoleMapping>,
+}
+
+impl RoleMatrix {
+    /// Reads the matrix; every platform role it names must be in the guide.
+    pub fn from_rows(
+        map: &ColumnMap,
+        rows: impl IntoIterator<Item = RawRow>,
+        guide: &RoleGuide,
+    ) -> Result<Self, FileRejection> {
+        let mut mappings = BTreeMap::new();
+        for row in rows {
+            let old_role = single_line(map.cell(&row, 0));
+            if old_role.is_empty() {
+                return Err(config_error("role-mapping matrix", row.number, "Old Role", "is empty"));
+            }
+            let mut platform_roles = Vec::new();
+            let mut given = BTreeSet::new();
+            for name in split_multi(map.cell(&row, 1)) {
+                let role = guide.get(name).ok_or_else(|| {
+                    config_error(
+                        "role-mapping matrix",
+                        row.number,
+                        "Platform Roles",
+                        &format!("names “{name}”, which is not in the role guide"),
+                    )
+                })?;
+                if !platform_roles.contains(&role.name) {
+                    platform_roles.push(role.name.clone());
+                    given.extend(role.capabilities.iter().cloned());
+                }
+            }
+            let old_capabilities: BTreeSet<String> = split_multi(map.cell(&row, 2)).map(header_key).collect();
+            let gap = old_capabilities.difference(&given).cloned().collect();
+            let mapping = RoleMapping { old_role: old_role.clone(), platform_roles, old_capabilities, gap };
+            if mappings.insert(header_key(&old_role), mapping).is_some() {
+                return Err(config_error("role-mapping matrix", row.number, "Old Role", &format!("“{old_role}” is listed twice")));
+            }
+        }
+        Ok(Self { mappings })
+    }
+
+    /// The mapping of an old role, matched case-, space- and punctuation-insensitively.
+    pub fn get(&self, old_role: &str) -> Option<&RoleMapping> {
+        self.mappings.get(&header_key(old_role))
+    }
+
+    pub fn mappings(&self) -> impl Iterator<Item = &RoleMapping> {
+        self.mappings.values()
+    }
+}
+
+fn config_error(file: &str, row: u64, column: &str, problem: &str) -> FileRejection {
+    FileRejection::new(
+        "invalid_config",
+        format!("The {file}, row {row}, column “{column}” {problem}. Fix the configuration file and load it again."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(data: &[&[&str]]) -> Vec<RawRow> {
+        data.iter()
+            .enumerate()
+            .map(|(i, cells)| RawRow { number: i as u64 + 2, cells: cells.iter().map(|c| c.to_string()).collect() })
+            .collect()
+    }
+
+    fn guide() -> RoleGuide {
+        let headers = vec!["Role".to_string(), "Capabilities".into()];
+        let map = ColumnMap::resolve(GUIDE_COLUMNS, &headers).unwrap();
+        RoleGuide::from_rows(
+            &map,
+            rows(&[
+                &["Visitor Registration Host", "register_visitors"],
+                &["Visitor Registration Administrator", "register_visitors; manage_visitors; view_visitor_log"],
+            ]),
+        )
+        .unwrap()
+    }
+
+    fn matrix_headers() -> ColumnMap {
+        let headers = vec!["Old Role".to_string(), "Platform Roles".into(), "Old Capabilities".into()];
+        ColumnMap::resolve(MATRIX_COLUMNS, &headers).unwrap()
+    }
+
+    #[test]
+    fn gaps_are_old_capabilities_no_platform_role_gives() {
+        let guide = guide();
+        let matrix = RoleMatrix::from_rows(
+            &matrix_headers(),
+            rows(&[
+                &["Front Desk", "visitor registration host", "register_visitors; print_badges"],
+                &["Admin", "Visitor Registration Administrator|Visitor Registration Host", "Manage Visitors"],
+            ]),
+            &guide,
+        )
+        .unwrap();
+        let desk = matrix.get("front-desk").unwrap();
+        assert_eq!(desk.platform_roles, ["Visitor Registration Host"]);
+        assert_eq!(desk.gap.iter().collect::<Vec<_>>(), ["printbadges"]);
+        assert!(matrix.get("ADMIN").unwrap().gap.is_empty());
+        assert!(matrix.get("Janitor").is_none());
+    }
+
+    #[test]
+    fn a_matrix_naming_an_unknown_platform_role_is_refused() {
+        let err = RoleMatrix::from_rows(&matrix_headers(), rows(&[&["Desk", "Receptionist", ""]]), &guide()).unwrap_err();
+        assert!(err.message.contains("row 2"), "{}", err.message);
+        assert!(err.message.contains("Receptionist"), "{}", err.message);
+    }
+}

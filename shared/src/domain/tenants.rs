@@ -1,0 +1,223 @@
+//! Tenant contacts: validating a contacts file, merging it with a building's directory, the
+//! replace-mode guard, and the Envoy employee-import file.
+
+use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::domain::issue::{Issue, IssueCode};
+use crate::domain::sheet::csv_bytes;
+use crate::domain::text::single_line;
+use crate::domain::values::{Email, EmailError, Phone, PhoneRegion};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+pub const TENANT_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec { label: "Full Name", aliases: &["name", "contactname", "tenantcontactname", "tenantname", "employeename"], required: true },
+    ColumnSpec { label: "Email", aliases: &["emailaddress", "tenantcontactemail", "contactemail", "workemail"], required: true },
+    ColumnSpec { label: "Phone Number", aliases: &["phone", "mobile", "cellphone", "mobilephone", "tenantcontactphone", "phonenumber"], required: false },
+];
+
+/// The header Envoy's employee directory import expects, exactly.
+pub const ENVOY_HEADERS: [&str; 3] = ["Full Name", "Email", "Phone Number"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantContact {
+    pub full_name: String,
+    pub email: Email,
+    pub phone: Option<Phone>,
+}
+
+/// Reads one contact row: the contact (with warnings), or the errors that keep it out.
+pub fn contact_from_row(map: &ColumnMap, row: &RawRow, region: PhoneRegion) -> Result<(TenantContact, Vec<Issue>), Vec<Issue>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let name = single_line(map.cell(row, 0));
+    if name.is_empty() {
+        errors.push(
+            Issue::error(IssueCode::MissingName, "The contact has no name. Add the person's full name.")
+                .at_row(row.number)
+                .in_column("Full Name"),
+        );
+    } else if name.chars().count() > 200 {
+        errors.push(Issue::error(IssueCode::ValueTooLong, "The name is longer than 200 characters. Check the row.").at_row(row.number).in_column("Full Name").with_value(&name));
+    }
+    let raw_email = map.cell(row, 1);
+    let email = match Email::parse(raw_email) {
+        Ok(email) => Some(email),
+        Err(EmailError::Empty) => {
+            errors.push(Issue::error(IssueCode::MissingEmail, "The contact has no e-mail address. Add it; Envoy needs it to invite visitors' hosts.").at_row(row.number).in_column("Email"));
+            None
+        }
+        Err(EmailError::Invalid) => {
+            errors.push(
+                Issue::error(IssueCode::InvalidEmail, "This is not a valid e-mail address. Correct it (for example name@company.com).")
+                    .at_row(row.number)
+                    .in_column("Email")
+                    .with_value(raw_email),
+            );
+            None
+        }
+    };
+    let raw_phone = map.cell(row, 2).trim();
+    let phone = if raw_phone.is_empty() {
+        None
+    } else {
+        let parsed = Phone::parse(raw_phone, region);
+        if parsed.is_none() {
+            warnings.push(
+                Issue::warning(IssueCode::InvalidPhone, "The phone number is not valid, so it was left out. Correct it with its country code (e.g. +1 415 555 0123) if the contact should get text messages.")
+                    .at_row(row.number)
+                    .in_column("Phone Number")
+                    .with_value(raw_phone),
+            );
+        }
+        parsed
+    };
+    match email {
+        Some(email) if errors.is_empty() => Ok((TenantContact { full_name: name, email, phone }, warnings)),
+        _ => Err(errors),
+    }
+}
+
+/// Contacts of one file, deduplicated by e-mail address (first row wins; a later row fills in a
+/// missing phone; a different name is flagged).
+#[derive(Debug, Default)]
+pub struct ContactSet {
+    index: HashMap<Email, usize>,
+    contacts: Vec<(u64, TenantContact)>,
+}
+
+impl ContactSet {
+    /// Adds a contact; returns the issue when the row duplicated an earlier one.
+    pub fn add(&mut self, row: u64, contact: TenantContact) -> Option<Issue> {
+        match self.index.get(&contact.email) {
+            None => {
+                self.index.insert(contact.email.clone(), self.contacts.len());
+                self.contacts.push((row, contact));
+                None
+            }
+            Some(&at) => {
+                let (first_row, kept) = &mut self.contacts[at];
+                if kept.phone.is_none() {
+                    kept.phone = contact.phone.clone();
+                }
+                let issue = if kept.full_name.to_lowercase() != contact.full_name.to_lowercase() {
+                    Issue::warning(
+                        IssueCode::ConflictingDuplicate,
+                        format!("Same e-mail as row {first_row} but a different name; the name from row {first_row} (“{}”) was kept. Correct the file if that is wrong.", kept.full_name),
+                    )
+                } else {
+                    Issue::warning(IssueCode::DuplicateMerged, format!("Same e-mail as row {first_row}; the two rows were merged."))
+                };
+                Some(issue.at_row(row).in_column("Email").with_value(contact.email.as_str()))
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.contacts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.contacts.is_empty()
+    }
+
+    pub fn contains(&self, email: &Email) -> bool {
+        self.index.contains_key(email)
+    }
+
+    pub fn contacts(&self) -> impl Iterator<Item = &TenantContact> {
+        self.contacts.iter().map(|(_, c)| c)
+    }
+}
+
+/// What replace mode would revoke, and whether the guard lets it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevokeCheck {
+    pub current: usize,
+    pub to_revoke: usize,
+    pub share_percent: f64,
+    pub threshold_percent: f64,
+    pub allowed: bool,
+}
+
+/// Okta-style guard: a file that would remove more than `threshold_percent` of a building's
+/// contacts is held unless forced, because a truncated file must not wipe a building.
+pub fn check_revocations(current: usize, to_revoke: usize, threshold_percent: f64, forced: bool) -> RevokeCheck {
+    let share_percent = if current == 0 { 0.0 } else { to_revoke as f64 * 100.0 / current as f64 };
+    RevokeCheck { current, to_revoke, share_percent, threshold_percent, allowed: forced || share_percent <= threshold_percent }
+}
+
+/// The Envoy import file: the building's complete directory, sorted by name then e-mail.
+pub fn envoy_import_csv<'a>(contacts: impl IntoIterator<Item = &'a TenantContact>) -> Vec<u8> {
+    let sorted: BTreeMap<(String, &str), &TenantContact> = contacts
+        .into_iter()
+        .map(|c| ((c.full_name.to_lowercase(), c.email.as_str()), c))
+        .collect();
+    csv_bytes(
+        &ENVOY_HEADERS,
+        sorted.values().map(|c| [c.full_name.as_str(), c.email.as_str(), c.phone.as_ref().map_or("", Phone::as_str)]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> ColumnMap {
+        ColumnMap::resolve(TENANT_COLUMNS, &["Name".into(), "E-mail".into(), "Mobile".into()]).unwrap()
+    }
+
+    fn row(number: u64, cells: &[&str]) -> RawRow {
+        RawRow { number, cells: cells.iter().map(|c| c.to_string()).collect() }
+    }
+
+    #[test]
+    fn contacts_are_normalised_and_bad_phones_are_warnings() {
+        let (contact, warnings) = contact_from_row(&map(), &row(2, &[" Ada\nLovelace ", "ADA@example.com", "415 555 2671"]), PhoneRegion::default()).unwrap();
+        assert_eq!(contact.full_name, "Ada Lovelace");
+        assert_eq!(contact.phone.unwrap().as_str(), "+14155552671");
+        assert!(warnings.is_empty());
+        let (_, warnings) = contact_from_row(&map(), &row(3, &["Bo", "bo@example.com", "12"]), PhoneRegion::default()).unwrap();
+        assert_eq!(warnings[0].code, IssueCode::InvalidPhone);
+    }
+
+    #[test]
+    fn rows_without_a_usable_email_or_name_are_rejected() {
+        let errors = contact_from_row(&map(), &row(4, &["", "not-an-email", ""]), PhoneRegion::default()).unwrap_err();
+        let codes: Vec<_> = errors.iter().map(|i| i.code).collect();
+        assert_eq!(codes, [IssueCode::MissingName, IssueCode::InvalidEmail]);
+        assert_eq!(errors[1].value, "not-an-email");
+    }
+
+    #[test]
+    fn duplicates_merge_and_conflicts_are_flagged() {
+        let mut set = ContactSet::default();
+        let c = |name: &str, phone: Option<&str>| TenantContact {
+            full_name: name.into(),
+            email: Email::parse("ada@example.com").unwrap(),
+            phone: phone.map(|p| Phone::from_stored(p.into())),
+        };
+        assert!(set.add(2, c("Ada", None)).is_none());
+        assert_eq!(set.add(3, c("ada", Some("+14155552671"))).unwrap().code, IssueCode::DuplicateMerged);
+        assert_eq!(set.add(4, c("Grace", None)).unwrap().code, IssueCode::ConflictingDuplicate);
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.contacts().next().unwrap().phone.as_ref().unwrap().as_str(), "+14155552671");
+    }
+
+    #[test]
+    fn the_revoke_guard_holds_past_the_threshold_unless_forced() {
+        assert!(check_revocations(10, 2, 20.0, false).allowed);
+        assert!(!check_revocations(10, 3, 20.0, false).allowed);
+        assert!(check_revocations(10, 10, 20.0, true).allowed);
+        assert!(check_revocations(0, 0, 20.0, false).allowed);
+    }
+
+    #[test]
+    fn the_envoy_file_has_exactly_envoys_columns() {
+        let contacts = [
+            TenantContact { full_name: "=cmd".into(), email: Email::parse("z@example.com").unwrap(), phone: None },
+            TenantContact { full_name: "Ada".into(), email: Email::parse("a@example.com").unwrap(), phone: Some(Phone::from_stored("+14155552671".into())) },
+        ];
+        let text = String::from_utf8(envoy_import_csv(&contacts)).unwrap();
+        assert_eq!(text, "Full Name,Email,Phone Number\r\n'=cmd,z@example.com,\r\nAda,a@example.com,+14155552671\r\n");
+    }
+}

@@ -1,0 +1,112 @@
+//! Small text rules shared by every format: header keys, single-line values, spreadsheet safety.
+
+/// The key a header is matched by: lower case, letters and digits only.
+/// `E-mail Address`, `email_address` and ` EMAIL ADDRESS ` all become `emailaddress`.
+pub fn header_key(header: &str) -> String {
+    header
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Trims and folds every run of white space and control characters (CR, LF, tab, NUL...) into one
+/// space, so a value can never break a line in a mail header, a log line or a report.
+pub fn single_line(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut pending_space = false;
+    for c in value.chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A cell that a spreadsheet will show as text and never evaluate: values starting with `=`, `+`,
+/// `-`, `@`, tab or carriage return get a leading apostrophe (OWASP's advice for CSV injection).
+/// A phone number in E.164 form (`+` and digits only) is left alone: it cannot form a formula,
+/// and Envoy's import needs the plus.
+pub fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
+    let e164 = (9..=16).contains(&value.len()) && value.starts_with('+') && value[1..].bytes().all(|b| b.is_ascii_digit());
+    if e164 {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{value}")),
+        _ => std::borrow::Cow::Borrowed(value),
+    }
+}
+
+/// Splits a multi-valued cell (roles, buildings) on `;`, `|`, `,` or newlines; trims each part and
+/// drops empty ones.
+pub fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split([';', '|', ',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+}
+
+/// A short, stable, non-reversible tag for an e-mail address or phone number, for logs.
+pub fn redact(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(value.trim().to_lowercase().as_bytes());
+    format!("h:{}", hex::encode(&digest[..6]))
+}
+
+/// Cuts a value for display in a message, so a 10 MB cell does not become a 10 MB message.
+pub fn preview(value: &str, max_chars: usize) -> String {
+    if value.chars().count() <= max_chars {
+        return value.to_string();
+    }
+    let cut: String = value.chars().take(max_chars).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_keys_ignore_case_space_and_punctuation() {
+        assert_eq!(header_key(" E-mail Address "), "emailaddress");
+        assert_eq!(header_key("Role(s)"), "roles");
+        assert_eq!(header_key("Building_Assignments"), "buildingassignments");
+    }
+
+    #[test]
+    fn single_line_removes_line_breaks_and_controls() {
+        assert_eq!(single_line("  Ada\r\nBcc: x@y.z\t Lovelace\0 "), "Ada Bcc: x@y.z Lovelace");
+        assert_eq!(single_line("\n\n"), "");
+    }
+
+    #[test]
+    fn spreadsheet_safe_neutralises_formula_starts() {
+        for bad in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(bad).starts_with('\''), "{bad:?}");
+        }
+        assert_eq!(spreadsheet_safe("Ada"), "Ada");
+        assert_eq!(spreadsheet_safe("+14155552671"), "+14155552671");
+        assert_eq!(spreadsheet_safe("+1+1"), "'+1+1");
+        assert_eq!(spreadsheet_safe(""), "");
+    }
+
+    #[test]
+    fn split_multi_accepts_every_separator() {
+        let parts: Vec<_> = split_multi(" Host; Admin|Coordinator ,\nGuest,, ").collect();
+        assert_eq!(parts, ["Host", "Admin", "Coordinator", "Guest"]);
+    }
+
+    #[test]
+    fn redact_is_stable_and_hides_the_value() {
+        let tag = redact("Ada@Example.com");
+        assert_eq!(tag, redact(" ada@example.com"));
+        assert!(!tag.contains("ada"));
+        assert_eq!(preview("abcdef", 3), "abc…");
+    }
+}

@@ -1,0 +1,206 @@
+//! The validation report: does production match what was planned and applied?
+
+use crate::domain::building::{BuildingState, Phase};
+use crate::domain::html::page;
+use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::plan::{Action, ExistingUser, PlanEntry};
+use maud::html;
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCheck {
+    pub migration: String,
+    pub email: String,
+    pub action: Action,
+    pub ok: bool,
+    pub missing_roles: Vec<String>,
+    pub missing_buildings: Vec<String>,
+    /// `sent`, `pending until YYYY-MM-DD`, `failed: reason`, `not required`...
+    pub invite: String,
+    pub problems: Vec<String>,
+}
+
+/// Checks one applied plan line against what the platform has now.
+pub fn check_user(migration: &str, entry: &PlanEntry, user: Option<&ExistingUser>, invite: Option<&Invite>, today: Date) -> UserCheck {
+    let mut problems = Vec::new();
+    let (missing_roles, missing_buildings) = match user {
+        None => {
+            problems.push("user does not exist".to_string());
+            (entry.platform_roles.clone(), entry.buildings.iter().map(|b| b.name.clone()).collect())
+        }
+        Some(user) => (
+            entry.platform_roles.iter().filter(|r| !user.roles.contains(*r)).cloned().collect::<Vec<_>>(),
+            entry.buildings.iter().filter(|b| !user.buildings.contains(&b.id)).map(|b| b.name.clone()).collect::<Vec<_>>(),
+        ),
+    };
+    if !missing_roles.is_empty() {
+        problems.push(format!("missing roles: {}", missing_roles.join(", ")));
+    }
+    if !missing_buildings.is_empty() {
+        problems.push(format!("missing buildings: {}", missing_buildings.join(", ")));
+    }
+    let invite_text = match (entry.action, invite) {
+        (Action::CreateAndInvite, None) => {
+            problems.push("no invite queued".to_string());
+            "missing".to_string()
+        }
+        (_, Some(invite)) => match invite.status {
+            MailStatus::Sent => "sent".to_string(),
+            MailStatus::Pending if invite.due > today => format!("pending until {}", invite.due),
+            MailStatus::Pending => {
+                problems.push(format!("invite pending past its date ({})", invite.due));
+                format!("pending since {}", invite.due)
+            }
+            MailStatus::Sending => {
+                problems.push("invite send not confirmed: check the mail service's log, then resend if needed".to_string());
+                "unconfirmed".to_string()
+            }
+            MailStatus::Failed => {
+                let reason = invite.error.clone().unwrap_or_default();
+                problems.push(format!("invite failed: {reason}"));
+                format!("failed: {reason}")
+            }
+        },
+        (_, None) => "not required".to_string(),
+    };
+    UserCheck {
+        migration: migration.to_string(),
+        email: entry.email.to_string(),
+        action: entry.action,
+        ok: problems.is_empty(),
+        missing_roles,
+        missing_buildings,
+        invite: invite_text,
+        problems,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildingCheck {
+    pub id: String,
+    pub name: String,
+    pub phase: Phase,
+    pub phase_age_days: i64,
+    pub tile_policy: String,
+    pub contacts: u64,
+    pub tile_grants: u64,
+    pub problems: Vec<String>,
+}
+
+pub fn check_building(state: &BuildingState, contacts: u64, grants: u64, now: OffsetDateTime, stale_kickstart_days: i64) -> BuildingCheck {
+    let changed = OffsetDateTime::parse(&state.phase_changed_at, &time::format_description::well_known::Rfc3339).unwrap_or(now);
+    let age = (now - changed).whole_days().max(0);
+    let mut problems = Vec::new();
+    if state.phase == Phase::KickstartSent && age > stale_kickstart_days {
+        problems.push(format!("kickstart sent {age} days ago with no progress: follow up with Envoy"));
+    }
+    if state.phase == Phase::New {
+        problems.push("kickstart not sent yet".to_string());
+    }
+    if state.building.tile_policy == crate::domain::building::TilePolicy::Permissioned && state.phase == Phase::Live && grants == 0 {
+        problems.push("live with a permissioned tile but no tile grants: nobody sees the tile".to_string());
+    }
+    BuildingCheck {
+        id: state.building.id.to_string(),
+        name: state.building.name.clone(),
+        phase: state.phase,
+        phase_age_days: age,
+        tile_policy: state.building.tile_policy.as_str().to_string(),
+        contacts,
+        tile_grants: grants,
+        problems,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationCheck {
+    pub migration: String,
+    pub plan_sha256: String,
+    pub applied_at: String,
+    pub users_checked: u64,
+    pub users_ok: u64,
+    pub invites_sent: u64,
+    pub invites_pending: u64,
+    pub invites_failed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    pub date: String,
+    pub generated_at: String,
+    pub migrations: Vec<MigrationCheck>,
+    pub buildings: Vec<BuildingCheck>,
+    /// Only the users with a discrepancy (every user is counted in `migrations`).
+    pub discrepancies: Vec<UserCheck>,
+}
+
+impl ValidationReport {
+    pub fn problem_count(&self) -> usize {
+        self.discrepancies.len() + self.buildings.iter().filter(|b| !b.problems.is_empty()).count()
+    }
+
+    pub fn csv(&self) -> Vec<u8> {
+        let mut rows: Vec<[String; 5]> = Vec::new();
+        for b in &self.buildings {
+            rows.push(["building".into(), b.id.clone(), b.name.clone(), format!("{} ({} days); policy {}; {} contacts; {} grants", b.phase.as_str(), b.phase_age_days, b.tile_policy, b.contacts, b.tile_grants), b.problems.join("; ")]);
+        }
+        for u in &self.discrepancies {
+            rows.push(["user".into(), u.migration.clone(), u.email.clone(), format!("{}; invite {}", u.action.as_str(), u.invite), u.problems.join("; ")]);
+        }
+        crate::domain::sheet::csv_bytes(&["Kind", "Id", "Name", "State", "Problems"], rows)
+    }
+
+    pub fn summary_text(&self) -> String {
+        let mut text = format!("Validation report {}: {} problem(s).\n\n", self.date, self.problem_count());
+        for m in &self.migrations {
+            text.push_str(&format!(
+                "Migration {}: {}/{} users as planned; invites {} sent, {} pending, {} failed.\n",
+                m.migration, m.users_ok, m.users_checked, m.invites_sent, m.invites_pending, m.invites_failed
+            ));
+        }
+        let flagged = self.buildings.iter().filter(|b| !b.problems.is_empty()).count();
+        text.push_str(&format!("Buildings: {} checked, {} flagged.\n", self.buildings.len(), flagged));
+        text.push_str("The full report is under reports/validation/ in the bucket.\n");
+        text
+    }
+
+    pub fn html(&self) -> String {
+        let body = html! {
+            p { "Generated " (self.generated_at) ". Problems: " strong { (self.problem_count()) } }
+            h2 { "Migrations" }
+            table {
+                tr { th { "Migration" } th { "Applied" } th { "Users as planned" } th { "Invites sent" } th { "Pending" } th { "Failed" } }
+                @for m in &self.migrations {
+                    tr { td { (m.migration) } td { (m.applied_at) } td class="num" { (m.users_ok) " / " (m.users_checked) } td class="num" { (m.invites_sent) } td class="num" { (m.invites_pending) } td class="num" { (m.invites_failed) } }
+                }
+            }
+            h2 { "Users with discrepancies" }
+            @if self.discrepancies.is_empty() { p class="ok" { "None: every planned user has their roles, buildings and invite." } }
+            @else {
+                table {
+                    tr { th { "Migration" } th { "Email" } th { "Action" } th { "Invite" } th { "Problems" } }
+                    @for u in self.discrepancies.iter().take(crate::domain::html::MAX_HTML_ROWS) {
+                        tr { td { (u.migration) } td { (u.email) } td { code { (u.action.as_str()) } } td { (u.invite) } td class="error" { (u.problems.join("; ")) } }
+                    }
+                }
+            }
+            h2 { "Buildings" }
+            table {
+                tr { th { "Building" } th { "Phase" } th { "Days in phase" } th { "Tile policy" } th { "Contacts" } th { "Tile grants" } th { "Problems" } }
+                @for b in &self.buildings {
+                    tr {
+                        td { (b.name) br; small { code { (b.id) } } }
+                        td { code { (b.phase.as_str()) } }
+                        td class="num" { (b.phase_age_days) }
+                        td { (b.tile_policy) }
+                        td class="num" { (b.contacts) }
+                        td class="num" { (b.tile_grants) }
+                        td class="warning" { (b.problems.join("; ")) }
+                    }
+                }
+            }
+        };
+        page(&format!("Validation report {}", self.date), body)
+    }
+}

@@ -1,0 +1,189 @@
+//! What the use cases need from the outside world, as narrow traits. The embedded adapters
+//! (folder, SQLite, outbox) and the AWS adapters (S3, DynamoDB, SES) implement them.
+
+use crate::domain::building::{Building, BuildingState, Phase};
+use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::mail::OutgoingMail;
+use crate::domain::plan::ExistingUser;
+use crate::domain::tenants::TenantContact;
+use crate::domain::values::{BuildingId, Email, MigrationId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use time::{Date, OffsetDateTime};
+
+/// A failure of an adapter: the store, the bucket or the mail service.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The service asked us to slow down and retries ran out; the work can be resumed.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// The mail service refuses to send for now (sending paused, daily quota reached).
+    #[error("sending paused: {0}")]
+    SendingPaused(String),
+    /// The mail service refused this one message (bad address...). Retrying will not help.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Objects: the bucket (or a folder).
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// The whole object as a blocking reader (streamed from a local file).
+    async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>>;
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
+    /// Keys under a prefix, sorted.
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
+}
+
+/// Sends mail. `send` returns the service's message id.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &OutgoingMail) -> PortResult<String>;
+    /// The most messages a second the service accepts now.
+    async fn max_send_rate(&self) -> PortResult<f64>;
+    /// True when sending the same `key` twice delivers one message (the outbox does; SES does
+    /// not). Only then may an unconfirmed send be retried.
+    fn deduplicates(&self) -> bool {
+        false
+    }
+}
+
+/// The current time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// What happened to one event (an uploaded object), for exactly-once processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventClaim {
+    /// This caller now owns the event.
+    Claimed,
+    /// Another caller is working on it (claimed less than the lease ago).
+    InProgress,
+    /// Done already.
+    Done,
+}
+
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Claims an event key for `lease_seconds`; a stale claim (a crashed run) can be taken over.
+    async fn claim_event(&self, key: &str, now: OffsetDateTime, lease_seconds: i64) -> PortResult<EventClaim>;
+    async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()>;
+}
+
+#[async_trait]
+pub trait BuildingTable: Send + Sync {
+    async fn get_building(&self, id: &BuildingId) -> PortResult<Option<BuildingState>>;
+    async fn list_buildings(&self) -> PortResult<Vec<BuildingState>>;
+    /// Inserts or updates the building's details; a new building starts at phase `new`.
+    async fn upsert_building(&self, building: &Building, now: OffsetDateTime) -> PortResult<BuildingState>;
+    async fn set_phase(&self, id: &BuildingId, phase: Phase, now: OffsetDateTime, message_id: Option<&str>) -> PortResult<()>;
+}
+
+#[async_trait]
+pub trait ContactTable: Send + Sync {
+    async fn list_contacts(&self, building: &BuildingId) -> PortResult<Vec<TenantContact>>;
+    /// Inserts or updates contacts and, with `grant`, their tile grants.
+    async fn put_contacts(&self, building: &BuildingId, contacts: &[TenantContact], grant: bool, now: OffsetDateTime) -> PortResult<()>;
+    /// Removes contacts and their tile grants.
+    async fn remove_contacts(&self, building: &BuildingId, emails: &[Email]) -> PortResult<()>;
+    async fn has_grant(&self, building: &BuildingId, email: &Email) -> PortResult<bool>;
+    async fn count_grants(&self, building: &BuildingId) -> PortResult<u64>;
+}
+
+/// A new platform user, as applying a plan creates them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub roles: Vec<String>,
+    pub buildings: Vec<BuildingId>,
+    pub migration: MigrationId,
+}
+
+#[async_trait]
+pub trait UserTable: Send + Sync {
+    /// The users among `emails` that exist (at most 100 per call).
+    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>>;
+    /// Creates users that do not exist yet (a user that exists is left alone).
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<()>;
+    /// Adds roles and building access to a user; never removes any.
+    async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()>;
+}
+
+/// A migration's record: its latest plan and, once approved, its application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationRecord {
+    pub id: MigrationId,
+    pub plan_sha256: String,
+    pub plan_key: String,
+    pub planned_at: String,
+    pub source: String,
+    /// `planned`, `applying` or `applied`.
+    pub state: String,
+    pub approved_by: Option<String>,
+    pub approved_sha256: Option<String>,
+    pub invite_date: Option<String>,
+    pub applied_at: Option<String>,
+}
+
+#[async_trait]
+pub trait MigrationTable: Send + Sync {
+    async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>>;
+    async fn put_migration(&self, record: &MigrationRecord) -> PortResult<()>;
+    async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>>;
+}
+
+#[async_trait]
+pub trait InviteTable: Send + Sync {
+    /// Queues invites; an invite already queued (any status) is left as it is.
+    async fn queue_invites(&self, invites: &[Invite]) -> PortResult<()>;
+    /// Pending invites due on or before `today`, at most `limit`.
+    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>>;
+    async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>>;
+    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>>;
+    async fn update_invite(&self, migration: &MigrationId, email: &Email, status: MailStatus, message_id: Option<&str>, error: Option<&str>, attempts: u32) -> PortResult<()>;
+}
+
+/// The e-mail ledger: one entry per message key, claimed before the send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub key: String,
+    pub status: MailStatus,
+    pub message_id: Option<String>,
+    pub updated_at: String,
+    pub detail: Option<String>,
+}
+
+#[async_trait]
+pub trait MailLedger: Send + Sync {
+    /// Claims `key` for sending. Returns the existing entry when the key was claimed before.
+    async fn claim_mail(&self, key: &str, now: OffsetDateTime) -> PortResult<Option<LedgerEntry>>;
+    async fn finish_mail(&self, key: &str, status: MailStatus, message_id: Option<&str>, detail: Option<&str>, now: OffsetDateTime) -> PortResult<()>;
+    /// Releases a claim whose send certainly failed, so a later run may try again.
+    async fn release_mail(&self, key: &str) -> PortResult<()>;
+    async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>>;
+}
+
+/// The one table, as every use case sees it.
+pub trait Table: EventLog + BuildingTable + ContactTable + UserTable + MigrationTable + InviteTable + MailLedger {}
+
+impl<T: EventLog + BuildingTable + ContactTable + UserTable + MigrationTable + InviteTable + MailLedger> Table for T {}
