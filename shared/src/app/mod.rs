@@ -1,1 +1,85 @@
 //! One use case per file, over the ports.
+
+pub mod apply;
+pub mod buildings;
+pub mod config;
+pub mod dispatch;
+pub mod mailing;
+pub mod plan;
+pub mod route;
+pub mod tenants;
+pub mod tile;
+pub mod validate;
+
+use crate::domain::issue::{FileRejection, Issue, Severity};
+use crate::ports::{Clock, Mailer, ObjectStore, PortError, Table};
+use serde::Serialize;
+
+/// Why a use case stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input (a file, an approval, an argument) was refused; the message says why and what to do.
+    #[error("{0}")]
+    Rejected(#[from] FileRejection),
+    /// An adapter failed; nothing that was not finished was recorded as finished, so a re-run resumes.
+    #[error("{0}")]
+    Port(#[from] PortError),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The ports one use case runs over.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    pub objects: &'a dyn ObjectStore,
+    pub table: &'a dyn Table,
+    pub mailer: &'a dyn Mailer,
+    pub clock: &'a dyn Clock,
+    pub progress: &'a dyn Progress,
+}
+
+/// Reports progress of long work (the CLI draws bars; Lambda ignores it).
+pub trait Progress: Send + Sync {
+    fn advance(&self, stage: &str, done: u64);
+    fn finish(&self, _stage: &str) {}
+}
+
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _stage: &str, _done: u64) {}
+}
+
+/// Counts of issues, for summaries.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct IssueCounts {
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+pub fn count_issues(issues: &[Issue]) -> IssueCounts {
+    let errors = issues.iter().filter(|i| i.severity == Severity::Error).count() as u64;
+    IssueCounts { errors, warnings: issues.len() as u64 - errors }
+}
+
+/// A file-name-safe UTC timestamp, e.g. `20261123T041502Z`.
+pub fn stamp(at: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    at.format(&f).unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The last part of a key without its extension: `inbox/users/m1/Export Q4.csv` → `Export Q4`.
+pub fn file_stem(key: &str) -> String {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    let safe: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).take(80).collect();
+    if safe.is_empty() { "file".into() } else { safe }
+}
+
+pub(crate) fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).unwrap_or_default()
+}

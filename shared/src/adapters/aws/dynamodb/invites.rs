@@ -1,0 +1,154 @@
+//! Queued invites, and the sparse `due-invites` index of the pending ones.
+
+use super::batch::put;
+use super::item::{from_json, invite_key, invite_pk, json, s, text, with, Item};
+use super::{condition_failed, DynamoTable};
+use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::values::{Email, MigrationId};
+use crate::ports::{InviteTable, PortError, PortResult};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use time::Date;
+
+pub(super) const DUE_INDEX: &str = "due-invites";
+/// Partitions of the due index, so a large migration's invites spread their index writes.
+pub(super) const DUE_SHARDS: u8 = 16;
+
+fn due_shard(email: &Email) -> u8 {
+    Sha256::digest(email.as_str().as_bytes())[0] % DUE_SHARDS
+}
+
+/// The stored invite; while pending it also sits in the due index.
+fn invite_item(invite: &Invite) -> PortResult<Item> {
+    let due = invite.due.to_string();
+    let mut item = with(
+        invite_key(&invite.migration, &invite.email),
+        [("status", s(invite.status.as_str())), ("due", s(due.as_str())), ("data", json(invite)?)],
+    );
+    if invite.status == MailStatus::Pending {
+        item.insert("due_pk".into(), s(format!("DUE#{}", due_shard(&invite.email))));
+        item.insert("due_sk".into(), s(format!("{due}#{}#{}", invite.migration, invite.email)));
+    }
+    Ok(item)
+}
+
+fn invite(item: &Item) -> PortResult<Invite> {
+    from_json(item, "data")
+}
+
+impl DynamoTable {
+    /// The first `limit` pending invites of one due-index partition due by `today`.
+    async fn due_in_shard(&self, shard: u8, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+        let names = HashMap::from([("#due_pk", "due_pk"), ("#due_sk", "due_sk"), ("#status", "status")].map(|(k, v)| (k.to_string(), v.to_string())));
+        // '~' sorts after every character of a migration id, so every invite due today counts.
+        let values: Item = [(":shard", s(format!("DUE#{shard}"))), (":upto", s(format!("{today}#~"))), (":pending", s(MailStatus::Pending.as_str()))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let page_size = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        while found.len() < limit {
+            let page = self
+                .run("DynamoDB Query", || {
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(DUE_INDEX)
+                        .key_condition_expression("#due_pk = :shard AND #due_sk <= :upto")
+                        // The index lags the table a little; a just-sent invite may linger.
+                        .filter_expression("#status = :pending")
+                        .set_expression_attribute_names(Some(names.clone()))
+                        .set_expression_attribute_values(Some(values.clone()))
+                        .limit(page_size)
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                found.push(invite(&item)?);
+            }
+            match page.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl InviteTable for DynamoTable {
+    async fn queue_invites(&self, invites: &[Invite]) -> PortResult<()> {
+        // The first of two invites for one address wins, as SQLite's `ON CONFLICT DO NOTHING`.
+        let mut seen = HashSet::new();
+        let unique: Vec<&Invite> = invites.iter().filter(|i| seen.insert((&i.migration, &i.email))).collect();
+        let queued: HashSet<(String, String)> = self
+            .batch_get(unique.iter().map(|i| invite_key(&i.migration, &i.email)).collect())
+            .await?
+            .iter()
+            .filter_map(|item| Some((text(item, "pk")?.to_string(), text(item, "sk")?.to_string())))
+            .collect();
+        // Not conditional (BatchWriteItem cannot be): see the race in the module doc of
+        // `dynamodb`; the mail ledger still sends each invite once.
+        let writes = unique
+            .into_iter()
+            .filter(|i| !queued.contains(&(invite_pk(&i.migration), i.email.as_str().to_string())))
+            .map(|i| invite_item(i).and_then(put))
+            .collect::<PortResult<Vec<_>>>()?;
+        self.batch_write(writes).await
+    }
+
+    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut due = Vec::new();
+        for shard in 0..DUE_SHARDS {
+            due.extend(self.due_in_shard(shard, today, limit).await?);
+        }
+        due.sort_by(|a, b| (a.due, a.migration.as_str(), a.email.as_str()).cmp(&(b.due, b.migration.as_str(), b.email.as_str())));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>> {
+        self.get_item(invite_key(migration, email)).await?.as_ref().map(invite).transpose()
+    }
+
+    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
+        self.query_partition(&invite_pk(migration), None).await?.iter().map(invite).collect()
+    }
+
+    async fn update_invite(&self, migration: &MigrationId, email: &Email, status: MailStatus, message_id: Option<&str>, error: Option<&str>, attempts: u32) -> PortResult<()> {
+        let not_found = || PortError::NotFound(format!("invite {migration}/{}", email.redacted()));
+        let Some(mut invite) = self.get_invite(migration, email).await? else {
+            return Err(not_found());
+        };
+        invite.status = status;
+        invite.message_id = message_id.map(str::to_string).or(invite.message_id);
+        invite.error = error.map(str::to_string);
+        invite.attempts = attempts;
+        // A whole-item put: leaving pending drops due_pk / due_sk (out of the index), coming
+        // back to pending sets them again.
+        let item = invite_item(&invite)?;
+        let result = self
+            .call("DynamoDB PutItem", || {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", "pk")
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(failed) if condition_failed(&failed) => Err(not_found()),
+            Err(failed) => Err(super::item::failure("DynamoDB PutItem", failed)),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The adapter against mocked DynamoDB answers: partial batches, throttling, lost answers and
+//! failed conditions.
+
+use super::item::{mail_key, s, user_key, with, Item};
+use super::DynamoTable;
+use crate::adapters::aws::retry::Backoff;
+use crate::domain::invite::MailStatus;
+use crate::domain::values::{BuildingId, Email, MigrationId};
+use crate::ports::*;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
+use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ProvisionedThroughputExceededException};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::macros::datetime;
+
+const TABLE: &str = "onboarding";
+const QUICK: Backoff = Backoff { first: Duration::from_millis(1), cap: Duration::from_millis(4), tries: 4 };
+
+fn table(rules: &[&Rule]) -> DynamoTable {
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, rules, |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    DynamoTable::new(client, TABLE.into()).with_backoff(QUICK)
+}
+
+fn email(raw: &str) -> Email {
+    Email::parse(raw).unwrap()
+}
+
+fn new_user(address: &str) -> NewUser {
+    NewUser {
+        email: email(address),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        roles: vec!["VR Host".into()],
+        buildings: vec![BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap()],
+        migration: MigrationId::parse("m1").unwrap(),
+    }
+}
+
+fn user_put(address: &str) -> WriteRequest {
+    let item = with(user_key(&email(address)), [("email", s(address))]);
+    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().unwrap()).build()
+}
+
+/// The addresses a BatchWriteItem request puts.
+fn emails_put(request: &aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput) -> Vec<String> {
+    let writes = request.request_items().and_then(|tables| tables.get(TABLE)).cloned().unwrap_or_default();
+    writes
+        .iter()
+        .filter_map(|w| w.put_request())
+        .filter_map(|p| p.item().get("email").and_then(|v| v.as_s().ok()).cloned())
+        .collect()
+}
+
+/// A BatchWriteItem answer that leaves `left` unprocessed, recording what each call sent.
+fn batch_write(log: &Arc<Mutex<Vec<Vec<String>>>>, left: &'static [&'static str]) -> Rule {
+    let log = Arc::clone(log);
+    mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .match_requests(move |request| {
+            log.lock().unwrap().push(emails_put(request));
+            true
+        })
+        .then_output(move || BatchWriteItemOutput::builder().unprocessed_items(TABLE, left.iter().map(|e| user_put(e)).collect()).build())
+}
+
+fn nobody_exists() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(|| BatchGetItemOutput::builder().build())
+}
+
+#[tokio::test]
+async fn unprocessed_items_are_sent_again_until_every_user_is_written_once() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let read = nobody_exists();
+    let (first, second, third) = (
+        batch_write(&log, &["b@example.com", "c@example.com"]),
+        batch_write(&log, &["c@example.com"]),
+        batch_write(&log, &[]),
+    );
+    let db = table(&[&read, &first, &second, &third]);
+    let users = ["a@example.com", "b@example.com", "c@example.com"].map(new_user);
+    db.create_users(&users).await.unwrap();
+    let calls = log.lock().unwrap().clone();
+    assert_eq!(calls, [vec!["a@example.com", "b@example.com", "c@example.com"], vec!["b@example.com", "c@example.com"], vec!["c@example.com"]]);
+    // Written by a call = sent by it and not sent again by the next one.
+    let mut written = Vec::new();
+    for (i, sent) in calls.iter().enumerate() {
+        let next = calls.get(i + 1).cloned().unwrap_or_default();
+        written.extend(sent.iter().filter(|e| !next.contains(e)).cloned());
+    }
+    written.sort();
+    assert_eq!(written, ["a@example.com", "b@example.com", "c@example.com"], "each user written exactly once");
+}
+
+#[tokio::test]
+async fn users_that_exist_are_not_written_again() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let read = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(|| {
+        let existing = with(user_key(&email("a@example.com")), [("email", s("a@example.com"))]);
+        BatchGetItemOutput::builder().responses(TABLE, vec![existing]).build()
+    });
+    let write = batch_write(&log, &[]);
+    let db = table(&[&read, &write]);
+    db.create_users(&["a@example.com", "b@example.com", "b@example.com"].map(new_user)).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), [vec!["b@example.com"]]);
+}
+
+#[tokio::test]
+async fn unprocessed_items_that_never_clear_end_as_throttled_with_the_count() {
+    let read = nobody_exists();
+    let stuck = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .sequence()
+        .output(|| BatchWriteItemOutput::builder().unprocessed_items(TABLE, vec![user_put("b@example.com")]).build())
+        .times(4)
+        .build();
+    let db = table(&[&read, &stuck]);
+    let result = db.create_users(&["a@example.com", "b@example.com"].map(new_user)).await;
+    match result {
+        Err(PortError::Throttled(message)) => assert!(message.contains("1 of 2 items still unwritten"), "{message}"),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert_eq!(stuck.num_calls(), 4, "the whole budget, then stop");
+}
+
+fn throughput_exceeded() -> ProvisionedThroughputExceededException {
+    ProvisionedThroughputExceededException::builder().message("slow down").build()
+}
+
+#[tokio::test]
+async fn throttled_batch_writes_are_retried() {
+    let read = nobody_exists();
+    let write = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .sequence()
+        .error(|| BatchWriteItemError::ProvisionedThroughputExceededException(throughput_exceeded()))
+        .times(2)
+        .output(|| BatchWriteItemOutput::builder().build())
+        .build();
+    let db = table(&[&read, &write]);
+    db.create_users(&[new_user("a@example.com")]).await.unwrap();
+    assert_eq!(write.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn provisioned_throughput_exceeded_is_retried_then_succeeds() {
+    let building = BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
+    let get = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .error(|| GetItemError::ProvisionedThroughputExceededException(throughput_exceeded()))
+        .times(2)
+        .output(|| GetItemOutput::builder().item("granted_at", s("2024-05-01T00:00:00Z")).build())
+        .build();
+    let db = table(&[&get]);
+    assert!(db.has_grant(&building, &email("a@example.com")).await.unwrap());
+    assert_eq!(get.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn throttling_that_never_ends_is_throttled_not_an_answer() {
+    let building = BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
+    let get = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .error(|| GetItemError::ProvisionedThroughputExceededException(throughput_exceeded()))
+        .times(4)
+        .build();
+    let db = table(&[&get]);
+    assert!(matches!(db.has_grant(&building, &email("a@example.com")).await, Err(PortError::Throttled(_))));
+    assert_eq!(get.num_calls(), 4);
+}
+
+fn condition_failed(item: Option<Item>) -> PutItemError {
+    let mut error = ConditionalCheckFailedException::builder().message("The conditional request failed");
+    for (name, value) in item.unwrap_or_default() {
+        error = error.item(name, value);
+    }
+    PutItemError::ConditionalCheckFailedException(error.build())
+}
+
+fn sent_entry() -> Item {
+    with(
+        mail_key("invite#m1#a@example.com"),
+        [("key", s("invite#m1#a@example.com")), ("status", s("sent")), ("message_id", s("ses-1")), ("updated_at", s("2024-05-01T00:00:00Z"))],
+    )
+}
+
+#[tokio::test]
+async fn a_claimed_mail_key_returns_the_existing_entry() {
+    let put = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(|r| r.condition_expression() == Some("attribute_not_exists(#pk)"))
+        .then_error(|| condition_failed(None));
+    let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().set_item(Some(sent_entry())).build());
+    let db = table(&[&put, &get]);
+    let entry = db.claim_mail("invite#m1#a@example.com", datetime!(2024-05-02 0:00 UTC)).await.unwrap().expect("the existing entry");
+    assert_eq!((entry.status, entry.message_id.as_deref()), (MailStatus::Sent, Some("ses-1")));
+}
+
+#[tokio::test]
+async fn the_entry_returned_with_the_failed_condition_saves_a_read() {
+    let put = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| condition_failed(Some(sent_entry())));
+    let db = table(&[&put]);
+    let entry = db.claim_mail("invite#m1#a@example.com", datetime!(2024-05-02 0:00 UTC)).await.unwrap();
+    assert_eq!(entry.map(|e| e.status), Some(MailStatus::Sent));
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_recognised_as_ours() {
+    // The first put answers 500 (it may have been applied); the retry meets our own token.
+    let token = Arc::new(Mutex::new(String::new()));
+    let seen = Arc::clone(&token);
+    let lost = mock!(aws_sdk_dynamodb::Client::put_item).sequence().http_status(500, None).build();
+    let retry = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |r| {
+            *seen.lock().unwrap() = r.item().and_then(|i| i.get("claim")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            true
+        })
+        .then_error(move || {
+            let mut ours = with(mail_key("k"), [("key", s("k")), ("status", s("sending")), ("updated_at", s("2024-05-02T00:00:00Z"))]);
+            ours.insert("claim".into(), AttributeValue::S(token.lock().unwrap().clone()));
+            condition_failed(Some(ours))
+        });
+    let db = table(&[&lost, &retry]);
+    assert_eq!(db.claim_mail("k", datetime!(2024-05-02 0:00 UTC)).await.unwrap(), None, "claimed by us");
+}
+
+#[tokio::test]
+async fn an_event_claim_tells_done_from_in_progress() {
+    let now = datetime!(2024-05-02 12:00 UTC);
+    let done = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| condition_failed(Some(Item::from([("status".into(), s("done"))]))));
+    let busy = mock!(aws_sdk_dynamodb::Client::put_item).then_error(move || {
+        let claimed_at = AttributeValue::N((now.unix_timestamp() - 10).to_string());
+        condition_failed(Some(Item::from([("status".into(), s("claimed")), ("claimed_at".into(), claimed_at), ("claim".into(), s("someone-else"))])))
+    });
+    let free = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |r| {
+            let stale = r.expression_attribute_values().and_then(|v| v.get(":stale")).and_then(|v| v.as_n().ok()).cloned();
+            stale == Some((now.unix_timestamp() - 300).to_string())
+        })
+        .then_output(|| PutItemOutput::builder().build());
+    let db = table(&[&done, &busy, &free]);
+    assert_eq!(db.claim_event("inbox/a.csv", now, 300).await.unwrap(), EventClaim::Done);
+    assert_eq!(db.claim_event("inbox/b.csv", now, 300).await.unwrap(), EventClaim::InProgress);
+    assert_eq!(db.claim_event("inbox/c.csv", now, 300).await.unwrap(), EventClaim::Claimed);
+}
+
+#[tokio::test]
+async fn granting_to_an_unknown_user_is_not_found_and_empty_sets_are_left_out() {
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| r.update_expression() == Some("ADD #roles :roles") && r.condition_expression() == Some("attribute_exists(#pk)"))
+        .then_error(|| UpdateItemError::ConditionalCheckFailedException(ConditionalCheckFailedException::builder().build()));
+    let granted = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| r.update_expression() == Some("ADD #roles :roles, #buildings :buildings"))
+        .then_output(|| UpdateItemOutput::builder().build());
+    let db = table(&[&update, &granted]);
+    let result = db.grant_access(&email("ghost@example.com"), &["VR Host".into()], &[]).await;
+    match result {
+        Err(PortError::NotFound(what)) => assert!(!what.contains("ghost@"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    let building = BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
+    db.grant_access(&email("ada@example.com"), &["VR Host".into()], &[building]).await.unwrap();
+}

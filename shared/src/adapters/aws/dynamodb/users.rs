@@ -1,0 +1,139 @@
+//! Platform users (one partition each, so an import spreads over many partitions) and
+//! migration records.
+
+use super::batch::put;
+use super::item::{from_json, index_key, json, migration_key, s, strings, text, user_key, with, Item, MIGRATIONS_INDEX};
+use super::{condition_failed, DynamoTable};
+use crate::domain::plan::ExistingUser;
+use crate::domain::values::{BuildingId, Email, MigrationId};
+use crate::ports::{MigrationRecord, MigrationTable, NewUser, PortError, PortResult, UserTable};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+fn existing_user(item: &Item) -> PortResult<(Email, ExistingUser)> {
+    let email = text(item, "email").unwrap_or_default();
+    let email = Email::parse(email).map_err(|e| PortError::Unexpected(format!("a stored user: {e}")))?;
+    let buildings = strings(item, "buildings")
+        .iter()
+        .map(|id| BuildingId::parse(id).map_err(|e| PortError::Unexpected(format!("a stored user's building: {e}"))))
+        .collect::<PortResult<BTreeSet<_>>>()?;
+    Ok((email, ExistingUser { roles: strings(item, "roles").into_iter().collect(), buildings }))
+}
+
+/// A string set attribute, or nothing for an empty set (DynamoDB refuses empty sets).
+fn string_set<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<AttributeValue> {
+    let set: BTreeSet<String> = values.into_iter().map(str::to_string).collect();
+    (!set.is_empty()).then(|| AttributeValue::Ss(set.into_iter().collect()))
+}
+
+fn user_item(user: &NewUser) -> Item {
+    let mut item = with(
+        user_key(&user.email),
+        [
+            ("email", s(user.email.as_str())),
+            ("first_name", s(user.first_name.as_str())),
+            ("last_name", s(user.last_name.as_str())),
+            ("migration", s(user.migration.as_str())),
+        ],
+    );
+    if let Some(roles) = string_set(user.roles.iter().map(String::as_str)) {
+        item.insert("roles".into(), roles);
+    }
+    if let Some(buildings) = string_set(user.buildings.iter().map(BuildingId::as_str)) {
+        item.insert("buildings".into(), buildings);
+    }
+    item
+}
+
+#[async_trait]
+impl UserTable for DynamoTable {
+    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+        let unique: BTreeSet<&Email> = emails.iter().collect();
+        let items = self.batch_get(unique.into_iter().map(user_key).collect()).await?;
+        items.iter().map(existing_user).collect()
+    }
+
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<()> {
+        // The first row of an address wins, as SQLite's `ON CONFLICT DO NOTHING`.
+        let mut seen = HashSet::new();
+        let unique: Vec<&NewUser> = users.iter().filter(|user| seen.insert(&user.email)).collect();
+        let existing: HashSet<String> = self
+            .batch_get(unique.iter().map(|user| user_key(&user.email)).collect())
+            .await?
+            .iter()
+            .filter_map(|item| text(item, "email").map(str::to_string))
+            .collect();
+        // A user created by someone else between the read and the write would be overwritten;
+        // only one apply runs per migration (its event claim), and both would write the plan's
+        // data for that user.
+        let writes = unique.into_iter().filter(|user| !existing.contains(user.email.as_str())).map(|user| put(user_item(user))).collect::<PortResult<Vec<_>>>()?;
+        self.batch_write(writes).await
+    }
+
+    async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()> {
+        let mut adds = Vec::new();
+        let mut names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+        let mut values = Item::new();
+        if let Some(roles) = string_set(roles.iter().map(String::as_str)) {
+            adds.push("#roles :roles");
+            names.insert("#roles".into(), "roles".into());
+            values.insert(":roles".into(), roles);
+        }
+        if let Some(buildings) = string_set(buildings.iter().map(BuildingId::as_str)) {
+            adds.push("#buildings :buildings");
+            names.insert("#buildings".into(), "buildings".into());
+            values.insert(":buildings".into(), buildings);
+        }
+        let not_found = || PortError::NotFound(format!("user {}", email.redacted()));
+        if adds.is_empty() {
+            // Nothing to add; still an unknown user is an error, as in SQLite.
+            return self.get_item(user_key(email)).await?.map(|_| ()).ok_or_else(not_found);
+        }
+        let update = format!("ADD {}", adds.join(", "));
+        let result = self
+            .call("DynamoDB UpdateItem", || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(user_key(email)))
+                    .update_expression(update.as_str())
+                    .condition_expression("attribute_exists(#pk)")
+                    .set_expression_attribute_names(Some(names.clone()))
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(failed) if condition_failed(&failed) => Err(not_found()),
+            Err(failed) => Err(super::item::failure("DynamoDB UpdateItem", failed)),
+        }
+    }
+}
+
+#[async_trait]
+impl MigrationTable for DynamoTable {
+    async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>> {
+        self.get_item(migration_key(id)).await?.map(|item| from_json(&item, "data")).transpose()
+    }
+
+    async fn put_migration(&self, record: &MigrationRecord) -> PortResult<()> {
+        // The index entry first: a crash in between leaves an entry that lists nothing yet.
+        self.put_item(index_key(MIGRATIONS_INDEX, record.id.as_str())).await?;
+        self.put_item(with(migration_key(&record.id), [("data", json(record)?)])).await
+    }
+
+    async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>> {
+        let entries = self.query_partition(MIGRATIONS_INDEX, None).await?;
+        let keys: Vec<Item> = entries
+            .iter()
+            .filter_map(|entry| text(entry, "sk"))
+            .filter_map(|id| MigrationId::parse(id).ok())
+            .map(|id| migration_key(&id))
+            .collect();
+        let mut records = self.batch_get(keys).await?.iter().map(|item| from_json::<MigrationRecord>(item, "data")).collect::<PortResult<Vec<_>>>()?;
+        records.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        Ok(records)
+    }
+}

@@ -1,0 +1,181 @@
+//! The bucket: S3 objects by key.
+
+use crate::adapters::aws::scrub;
+use crate::ports::{ObjectStore, PortError, PortResult};
+use async_trait::async_trait;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use std::io::{Seek, SeekFrom};
+use tokio::io::AsyncWriteExt;
+
+/// The read buffer over a downloaded object.
+const READ_BUFFER: usize = 256 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(what: &str, error: SdkError<E>) -> PortError {
+    // A missing key can come back as a bare 404 (no modeled error); a missing bucket is a
+    // configuration problem, not a missing object.
+    if error.raw_response().is_some_and(|raw| raw.status().as_u16() == 404) && error.code() != Some("NoSuchBucket") {
+        return PortError::NotFound(what.to_string());
+    }
+    PortError::Unexpected(format!("S3 {what}: {}", scrub(&DisplayErrorContext(&error).to_string())))
+}
+
+fn io(what: &str, error: std::io::Error) -> PortError {
+    PortError::Unexpected(format!("S3 {what}: local temporary file: {error}"))
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: String) -> Self {
+        Self { client, bucket }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket unless it exists (for emulators and tests; a deployment's bucket
+    /// comes from the template).
+    pub async fn ensure_bucket(&self) -> PortResult<()> {
+        let mut request = self.client.create_bucket().bucket(&self.bucket);
+        // us-east-1 is the one region that refuses an explicit location constraint.
+        if let Some(region) = self.client.config().region().map(|r| r.as_ref().to_string()).filter(|r| r != "us-east-1") {
+            let constraint = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str())).build();
+            request = request.create_bucket_configuration(constraint);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+            Err(error) => Err(failure(&format!("CreateBucket {}", self.bucket), error)),
+        }
+    }
+
+    async fn get_object(&self, key: &str) -> PortResult<GetObjectOutput> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => Ok(output),
+            Err(error) if error.as_service_error().is_some_and(GetObjectError::is_no_such_key) => Err(PortError::NotFound(key.to_string())),
+            Err(error) => Err(failure(key, error)),
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    /// Downloads the object to an anonymous temporary file (gone when the reader is dropped),
+    /// chunk by chunk, so a 1 GB upload costs disk, not memory.
+    async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let mut body = self.get_object(key).await?.body;
+        let file = tempfile::tempfile().map_err(|e| io(key, e))?;
+        let mut writer = tokio::fs::File::from_std(file);
+        while let Some(chunk) = body.try_next().await.map_err(|e| PortError::Unexpected(format!("S3 {key}: download broke off: {e}")))? {
+            writer.write_all(&chunk).await.map_err(|e| io(key, e))?;
+        }
+        writer.flush().await.map_err(|e| io(key, e))?;
+        let mut file = writer.into_std().await;
+        file.seek(SeekFrom::Start(0)).map_err(|e| io(key, e))?;
+        Ok(Box::new(std::io::BufReader::with_capacity(READ_BUFFER, file)))
+    }
+
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
+        let body = self.get_object(key).await?.body;
+        let bytes = body.collect().await.map_err(|e| PortError::Unexpected(format!("S3 {key}: download broke off: {e}")))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| failure(key, e))?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| failure(&format!("ListObjectsV2 {prefix}"), e))?;
+            keys.extend(page.contents().iter().filter_map(|object| object.key().map(str::to_string)));
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    use aws_sdk_s3::types::error::NoSuchKey;
+    use aws_sdk_s3::types::Object;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use std::io::Read;
+
+    fn store(client: aws_sdk_s3::Client) -> S3Store {
+        S3Store::new(client, "uploads".into())
+    }
+
+    #[tokio::test]
+    async fn open_streams_the_object_to_a_readable_file() {
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = payload.clone();
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| r.bucket() == Some("uploads") && r.key() == Some("inbox/users/m1/a.csv"))
+            .then_output(move || GetObjectOutput::builder().body(ByteStream::from(payload.clone())).build());
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::Sequential, &[&get]));
+        let mut reader = s3.open("inbox/users/m1/a.csv").await.unwrap();
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).unwrap();
+        assert_eq!(read, expected);
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_is_not_found() {
+        let get = mock!(aws_sdk_s3::Client::get_object).then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::Sequential, &[&get]));
+        assert!(matches!(s3.get("nope").await, Err(PortError::NotFound(key)) if key == "nope"));
+    }
+
+    #[tokio::test]
+    async fn list_follows_continuation_tokens_and_sorts() {
+        let first = mock!(aws_sdk_s3::Client::list_objects_v2)
+            .match_requests(|r| r.prefix() == Some("reports/") && r.continuation_token().is_none())
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(Object::builder().key("reports/b").build())
+                    .is_truncated(true)
+                    .next_continuation_token("t1")
+                    .build()
+            });
+        let second = mock!(aws_sdk_s3::Client::list_objects_v2)
+            .match_requests(|r| r.continuation_token() == Some("t1"))
+            .then_output(|| ListObjectsV2Output::builder().contents(Object::builder().key("reports/a").build()).is_truncated(false).build());
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::Sequential, &[&first, &second]));
+        assert_eq!(s3.list("reports/").await.unwrap(), ["reports/a", "reports/b"]);
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+}

@@ -1,0 +1,189 @@
+//! Mail through SES (v2): raw RFC 5322 messages, paced to the account's send rate.
+//!
+//! Only a refusal that certainly sent nothing is retried (SES throttling). A timeout or a lost
+//! connection may or may not have sent the message, so it is answered at once as `Unexpected`:
+//! SES does not deduplicate, and the caller's mail ledger decides what happens next.
+
+use crate::adapters::aws::pacer::SendPacer;
+use crate::adapters::aws::retry::{self, Backoff, Failed};
+use crate::adapters::aws::scrub;
+use crate::domain::mail::OutgoingMail;
+use crate::ports::{Mailer, PortError, PortResult};
+use async_trait::async_trait;
+use aws_sdk_sesv2::config::http::HttpResponse;
+use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// How the mailer sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SesOptions {
+    /// The SES configuration set (event publishing, dedicated IPs), if any.
+    pub configuration_set: Option<String>,
+    /// Messages a second when the account's rate cannot be read (emulators lack GetAccount).
+    pub fallback_rate: f64,
+    pub backoff: Backoff,
+}
+
+impl Default for SesOptions {
+    fn default() -> Self {
+        // The SES sandbox rate: the safe guess.
+        Self { configuration_set: None, fallback_rate: 1.0, backoff: Backoff::SES }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: aws_sdk_sesv2::Client,
+    options: SesOptions,
+    pacer: SendPacer,
+    /// The account's rate, read once per process.
+    rate: Arc<OnceCell<f64>>,
+}
+
+/// Throttling codes SES answers when a send was refused for the moment.
+const THROTTLED: &[&str] = &["TooManyRequestsException", "Throttling", "ThrottlingException"];
+
+/// A throttling refusal that says the day's quota is spent: waiting seconds will not help.
+fn daily_quota_spent(error: &SendEmailError) -> bool {
+    error.message().is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        m.contains("daily") || m.contains("quota")
+    })
+}
+
+fn transient(error: &SdkError<SendEmailError, HttpResponse>) -> Option<String> {
+    let service = error.as_service_error()?;
+    let throttled = service.is_too_many_requests_exception() || service.code().is_some_and(|code| THROTTLED.contains(&code));
+    (throttled && !daily_quota_spent(service)).then(|| service.code().unwrap_or("TooManyRequestsException").to_string())
+}
+
+fn send_failure(error: SdkError<SendEmailError, HttpResponse>) -> PortError {
+    let detail = scrub(&DisplayErrorContext(&error).to_string());
+    let Some(service) = error.as_service_error() else {
+        // No answer: the message may have gone out. Not retried here (SES does not deduplicate).
+        return PortError::Unexpected(format!("SES SendEmail: no clear answer, the message may or may not have been sent: {detail}"));
+    };
+    let code = service.code().unwrap_or_default();
+    if service.is_sending_paused_exception()
+        || service.is_account_suspended_exception()
+        || service.is_limit_exceeded_exception()
+        || (THROTTLED.contains(&code) && daily_quota_spent(service))
+    {
+        PortError::SendingPaused(format!("SES SendEmail: {detail}"))
+    } else if service.is_message_rejected() || service.is_mail_from_domain_not_verified_exception() || service.is_bad_request_exception() {
+        PortError::Rejected(format!("SES SendEmail: {detail}"))
+    } else {
+        PortError::Unexpected(format!("SES SendEmail: {detail}"))
+    }
+}
+
+/// The Message-ID we propose: stable per ledger key, in the sender's domain.
+fn message_id_hint(mail: &OutgoingMail) -> String {
+    let digest = hex::encode(&Sha256::digest(mail.key.as_bytes())[..12]);
+    let domain = mail.from.as_str().rsplit('@').next().unwrap_or("onboarding.invalid");
+    format!("<{digest}@{domain}>")
+}
+
+impl SesMailer {
+    pub fn new(client: aws_sdk_sesv2::Client, options: SesOptions) -> Self {
+        let pacer = SendPacer::new(options.fallback_rate);
+        Self { client, options, pacer, rate: Arc::new(OnceCell::new()) }
+    }
+
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.options.configuration_set = name;
+        self
+    }
+
+    pub fn with_fallback_rate(self, rate: f64) -> Self {
+        let options = SesOptions { fallback_rate: rate, ..self.options };
+        Self::new(self.client, options)
+    }
+
+    /// Registers a sending identity (a domain or an address) unless it exists. Emulators
+    /// refuse to send from an unknown identity; on AWS, verification is a deployment step.
+    pub async fn ensure_identity(&self, identity: &str) -> PortResult<()> {
+        match self.client.create_email_identity().email_identity(identity).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => Ok(()),
+            Err(error) => Err(PortError::Unexpected(format!("SES CreateEmailIdentity: {}", scrub(&DisplayErrorContext(&error).to_string())))),
+        }
+    }
+
+    async fn account_rate(&self) -> f64 {
+        let fallback = self.options.fallback_rate;
+        let rate = match self.client.get_account().send().await {
+            Ok(account) => match account.send_quota().map(|quota| quota.max_send_rate()) {
+                Some(rate) if rate.is_finite() && rate > 0.0 => rate,
+                _ => {
+                    tracing::warn!(fallback, "SES GetAccount gave no send rate; using the configured one");
+                    fallback
+                }
+            },
+            Err(error) => {
+                tracing::warn!(fallback, code = error.code().unwrap_or("none"), "SES GetAccount failed; using the configured send rate");
+                fallback
+            }
+        };
+        self.pacer.set_rate(rate);
+        rate
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, mail: &OutgoingMail) -> PortResult<String> {
+        self.max_send_rate().await?;
+        let hint = message_id_hint(mail);
+        let raw = mail.to_rfc5322(&hint, time::OffsetDateTime::now_utc().unix_timestamp());
+        let raw = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| PortError::Unexpected(format!("SES message: {e}")))?;
+        let content = EmailContent::builder().raw(raw).build();
+        let to: Vec<String> = mail.to.iter().map(|e| e.as_str().to_string()).collect();
+        let cc: Vec<String> = mail.cc.iter().map(|e| e.as_str().to_string()).collect();
+        let destination = Destination::builder().set_to_addresses(Some(to)).set_cc_addresses((!cc.is_empty()).then_some(cc)).build();
+        let recipients = u32::try_from(mail.recipients()).unwrap_or(u32::MAX);
+        let sent = retry::call(
+            &self.options.backoff,
+            "SES SendEmail",
+            || {
+                let request = self
+                    .client
+                    .send_email()
+                    .from_email_address(mail.from.as_str())
+                    .destination(destination.clone())
+                    .content(content.clone())
+                    .set_configuration_set_name(self.options.configuration_set.clone());
+                async move {
+                    self.pacer.acquire(recipients).await;
+                    request.send().await
+                }
+            },
+            transient,
+        )
+        .await;
+        match sent {
+            Ok(output) => match output.message_id() {
+                Some(id) => Ok(id.to_string()),
+                None => {
+                    // Accepted all the same; answering an error would invite a second send.
+                    tracing::warn!(key_hash = %crate::domain::text::redact(&mail.key), "SES accepted a message without returning its id");
+                    Ok(hint)
+                }
+            },
+            Err(Failed::GaveUp(error)) => Err(error),
+            Err(Failed::Final(error)) => Err(send_failure(error)),
+        }
+    }
+
+    async fn max_send_rate(&self) -> PortResult<f64> {
+        Ok(*self.rate.get_or_init(|| self.account_rate()).await)
+    }
+}
+
+#[cfg(test)]
+mod tests;

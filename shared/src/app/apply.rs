@@ -1,0 +1,132 @@
+//! Approval → apply the approved plan: create users, add roles and buildings (never remove),
+//! queue invites for the invite date. Safe to run again: every write is idempotent, so a
+//! crashed run is resumed by running it again.
+
+use super::plan::load_plan;
+use super::{rfc3339, AppResult, Services};
+use crate::domain::approval::Approval;
+use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::issue::FileRejection;
+use crate::domain::plan::Action;
+use crate::domain::values::Email;
+use crate::ports::NewUser;
+use serde::Serialize;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub migration: String,
+    pub plan_sha256: String,
+    pub already_applied: bool,
+    pub users_created: u64,
+    pub users_updated: u64,
+    pub unchanged: u64,
+    pub held: u64,
+    pub skipped_inactive: u64,
+    pub excluded: u64,
+    pub invites_queued: u64,
+    pub invite_date: String,
+}
+
+pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult<ApplyOutcome> {
+    let migration = &approval.migration;
+    let Some(mut record) = svc.table.get_migration(migration).await? else {
+        return Err(FileRejection::new("unknown_plan", format!("There is no plan for migration “{migration}”. Upload the user export to inbox/users/{migration}/ first, review the plan, then approve it.")).into());
+    };
+    if record.plan_sha256 != approval.plan_sha256 {
+        return Err(FileRejection::new(
+            "stale_plan",
+            format!(
+                "The approval quotes plan {} but the latest plan of migration “{migration}” is {} (planned {}). Nothing was applied. Review the latest report and approve its SHA-256.",
+                approval.plan_sha256, record.plan_sha256, record.planned_at
+            ),
+        )
+        .into());
+    }
+    let today = svc.clock.now().date();
+    let due = approval.invite_date.unwrap_or(today);
+    let mut outcome = ApplyOutcome {
+        migration: migration.to_string(),
+        plan_sha256: approval.plan_sha256.clone(),
+        invite_date: due.to_string(),
+        ..ApplyOutcome::default()
+    };
+    if record.state == "applied" && record.approved_sha256.as_deref() == Some(approval.plan_sha256.as_str()) {
+        outcome.already_applied = true;
+    }
+    let (_, entries) = load_plan(svc, migration, &approval.plan_sha256).await?;
+    record.state = "applying".into();
+    record.approved_by = Some(approval.approved_by.clone());
+    record.approved_sha256 = Some(approval.plan_sha256.clone());
+    record.invite_date = Some(due.to_string());
+    svc.table.put_migration(&record).await?;
+
+    let excluded: HashSet<&Email> = approval.exclude.iter().collect();
+    let mut done = 0u64;
+    for chunk in entries.chunks(100) {
+        let mut work = Vec::new();
+        for entry in chunk {
+            match entry.action {
+                _ if excluded.contains(&entry.email) => outcome.excluded += 1,
+                Action::Hold => outcome.held += 1,
+                Action::SkipInactive => outcome.skipped_inactive += 1,
+                Action::NoChange => outcome.unchanged += 1,
+                Action::CreateAndInvite | Action::AddRoles => work.push(entry),
+            }
+        }
+        // Look again now: a user may have been created since the plan was made.
+        let emails: Vec<Email> = work.iter().map(|e| e.email.clone()).collect();
+        let existing = if emails.is_empty() { Default::default() } else { svc.table.get_users(&emails).await? };
+        let mut new_users = Vec::new();
+        let mut invites = Vec::new();
+        for entry in &work {
+            let building_ids: Vec<_> = entry.buildings.iter().map(|b| b.id.clone()).collect();
+            if existing.contains_key(&entry.email) {
+                svc.table.grant_access(&entry.email, &entry.platform_roles, &building_ids).await?;
+                if entry.action == Action::AddRoles {
+                    outcome.users_updated += 1;
+                }
+            } else {
+                new_users.push(NewUser {
+                    email: entry.email.clone(),
+                    first_name: entry.first_name.clone(),
+                    last_name: entry.last_name.clone(),
+                    roles: entry.platform_roles.clone(),
+                    buildings: building_ids,
+                    migration: migration.clone(),
+                });
+            }
+            if entry.action == Action::CreateAndInvite {
+                if !existing.contains_key(&entry.email) {
+                    outcome.users_created += 1;
+                }
+                invites.push(Invite {
+                    migration: migration.clone(),
+                    email: entry.email.clone(),
+                    first_name: entry.first_name.clone(),
+                    building_names: entry.buildings.iter().map(|b| b.name.clone()).collect(),
+                    due,
+                    status: MailStatus::Pending,
+                    message_id: None,
+                    error: None,
+                    attempts: 0,
+                });
+            }
+        }
+        if !new_users.is_empty() {
+            svc.table.create_users(&new_users).await?;
+        }
+        if !invites.is_empty() {
+            outcome.invites_queued += invites.len() as u64;
+            svc.table.queue_invites(&invites).await?;
+        }
+        done += chunk.len() as u64;
+        svc.progress.advance("plan applied", done);
+    }
+    svc.progress.finish("plan applied");
+    record.state = "applied".into();
+    record.applied_at = Some(rfc3339(svc.clock.now()));
+    svc.table.put_migration(&record).await?;
+    tracing::info!(migration = %migration, created = outcome.users_created, updated = outcome.users_updated, invites = outcome.invites_queued, "plan applied");
+    Ok(outcome)
+}

@@ -1,0 +1,98 @@
+//! Sends due invites, each exactly once, never faster than the mail service allows.
+
+use super::mailing::{send_once, SendOutcome};
+use super::{AppError, AppResult, Services};
+use crate::domain::config::Config;
+use crate::domain::invite::{MailStatus, MAX_SEND_ATTEMPTS};
+use crate::domain::mail;
+use crate::ports::PortError;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct DispatchOutcome {
+    pub sent: u64,
+    pub already_sent: u64,
+    pub failed: u64,
+    pub unconfirmed: u64,
+    pub retry_later: u64,
+    /// Why the run stopped before the queue was empty, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Sends up to `limit` due invites, stopping early at `deadline` (Lambda's remaining time).
+pub async fn dispatch_invites(svc: Services<'_>, config: &Config, limit: usize, deadline: Option<time::OffsetDateTime>) -> AppResult<DispatchOutcome> {
+    let mut outcome = DispatchOutcome::default();
+    let service_rate = svc.mailer.max_send_rate().await.unwrap_or(1.0);
+    let rate = service_rate.min(config.settings.max_send_rate_per_second).max(0.01);
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let mut handled = 0usize;
+    let mut last_send: Option<std::time::Instant> = None;
+    'batches: while handled < limit {
+        let today = svc.clock.now().date();
+        let due = svc.table.due_invites(today, (limit - handled).min(100)).await?;
+        if due.is_empty() {
+            break;
+        }
+        for invite in due {
+            if deadline.is_some_and(|d| svc.clock.now() >= d) {
+                outcome.stopped = Some("time limit reached; the next run continues".into());
+                break 'batches;
+            }
+            if let Some(at) = last_send {
+                let wait = gap.saturating_sub(at.elapsed());
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            last_send = Some(std::time::Instant::now());
+            handled += 1;
+            let message = mail::invite(config, invite.migration.as_str(), &invite.email, &invite.first_name, &invite.building_names);
+            let now = svc.clock.now();
+            let update = |status, id: Option<String>, error: Option<String>, attempts| {
+                let (migration, email) = (invite.migration.clone(), invite.email.clone());
+                async move { svc.table.update_invite(&migration, &email, status, id.as_deref(), error.as_deref(), attempts).await }
+            };
+            match send_once(svc.table, svc.mailer, &message, now).await {
+                Ok(SendOutcome::Sent(id)) => {
+                    outcome.sent += 1;
+                    update(MailStatus::Sent, Some(id), None, invite.attempts + 1).await?;
+                }
+                Ok(SendOutcome::AlreadySent(id)) => {
+                    outcome.already_sent += 1;
+                    update(MailStatus::Sent, Some(id), None, invite.attempts).await?;
+                }
+                Ok(SendOutcome::Unconfirmed) => {
+                    outcome.unconfirmed += 1;
+                    update(MailStatus::Sending, None, Some("send not confirmed; check the mail log before resending".into()), invite.attempts).await?;
+                }
+                Ok(SendOutcome::Failed(reason)) => {
+                    outcome.failed += 1;
+                    update(MailStatus::Failed, None, Some(reason), invite.attempts + 1).await?;
+                }
+                Err(AppError::Port(PortError::SendingPaused(reason))) => {
+                    outcome.retry_later += 1;
+                    outcome.stopped = Some(format!("the mail service paused sending: {reason}"));
+                    break 'batches;
+                }
+                Err(AppError::Port(error @ (PortError::Throttled(_) | PortError::Unexpected(_)))) => {
+                    let attempts = invite.attempts + 1;
+                    if attempts >= MAX_SEND_ATTEMPTS {
+                        outcome.failed += 1;
+                        update(MailStatus::Failed, None, Some(format!("gave up after {attempts} attempts: {error}")), attempts).await?;
+                    } else {
+                        outcome.retry_later += 1;
+                        update(MailStatus::Pending, None, Some(error.to_string()), attempts).await?;
+                    }
+                    outcome.stopped = Some(format!("the mail service failed: {error}; the next run retries"));
+                    break 'batches;
+                }
+                Err(other) => return Err(other),
+            }
+            svc.progress.advance("invites", handled as u64);
+        }
+    }
+    svc.progress.finish("invites");
+    tracing::info!(sent = outcome.sent, failed = outcome.failed, unconfirmed = outcome.unconfirmed, "invites dispatched");
+    Ok(outcome)
+}

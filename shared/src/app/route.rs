@@ -1,0 +1,164 @@
+//! An uploaded object → the flow its key names, exactly once per object version.
+//!
+//! | key | flow |
+//! |---|---|
+//! | `inbox/buildings/<any>.csv\|xlsx` | buildings |
+//! | `inbox/tenants/<building-uuid>/[replace/[force/]]<any>` | tenant contacts |
+//! | `inbox/users/<migration-id>/<any>` | user-migration plan |
+//! | `approvals/<migration-id>.json` | apply the approved plan |
+
+use super::{json_bytes, AppError, AppResult, Services};
+use crate::domain::approval::Approval;
+use crate::domain::issue::FileRejection;
+use crate::domain::values::{BuildingId, MigrationId};
+use crate::ports::EventClaim;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upload {
+    Buildings,
+    Tenants { building: BuildingId, replace: bool, force: bool },
+    Users { migration: MigrationId },
+    Approval { migration: MigrationId },
+    /// Folder markers and our own outputs: nothing to do.
+    Ignored,
+}
+
+const TABLE_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "xlsx", "xls"];
+
+/// Which flow a key belongs to.
+pub fn classify(key: &str) -> Result<Upload, FileRejection> {
+    if key.ends_with('/') || !(key.starts_with("inbox/") || key.starts_with("approvals/")) {
+        return Ok(Upload::Ignored);
+    }
+    let parts: Vec<&str> = key.split('/').collect();
+    let file = parts.last().copied().unwrap_or_default();
+    let extension = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let table_file = || {
+        if TABLE_EXTENSIONS.contains(&extension.as_str()) {
+            Ok(())
+        } else {
+            Err(FileRejection::new("unsupported_file", format!("“{file}” is not a CSV or Excel file. Upload .csv or .xlsx files.")))
+        }
+    };
+    match parts.as_slice() {
+        ["inbox", "buildings", .., _] => table_file().map(|_| Upload::Buildings),
+        ["inbox", "tenants", building, rest @ ..] if !rest.is_empty() => {
+            let building = BuildingId::parse(building).map_err(|e| FileRejection::new("unknown_building", format!("{e}. Tenant files go under inbox/tenants/<building-uuid>/.")))?;
+            let folders = &rest[..rest.len() - 1];
+            let replace = folders.contains(&"replace");
+            let force = replace && folders.contains(&"force");
+            table_file().map(|_| Upload::Tenants { building, replace, force })
+        }
+        ["inbox", "users", migration, _, ..] => {
+            let migration = MigrationId::parse(migration).map_err(|e| FileRejection::new("invalid_migration", format!("{e}. User exports go under inbox/users/<migration-id>/.")))?;
+            table_file().map(|_| Upload::Users { migration })
+        }
+        ["approvals", file] if extension == "json" => {
+            let stem = &file[..file.len() - 5];
+            let migration = MigrationId::parse(stem).map_err(|e| FileRejection::new("invalid_migration", format!("{e}. Approvals are uploaded as approvals/<migration-id>.json.")))?;
+            Ok(Upload::Approval { migration })
+        }
+        _ => Err(FileRejection::new("unknown_location", format!("Nothing handles files at “{}”. Use inbox/buildings/, inbox/tenants/<building-uuid>/, inbox/users/<migration-id>/ or approvals/<migration-id>.json.", crate::domain::text::preview(key, 120)))),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum UploadOutcome {
+    Buildings(super::buildings::BuildingsOutcome),
+    Tenants(super::tenants::TenantsOutcome),
+    Plan(crate::domain::html::PlanSummary),
+    Applied { apply: super::apply::ApplyOutcome, dispatch: super::dispatch::DispatchOutcome },
+    /// The same object version was processed before: nothing was done again.
+    AlreadyProcessed,
+    /// Another invocation is processing it right now.
+    InProgress,
+    Rejected { code: String, message: String, report: String },
+    Ignored,
+}
+
+/// How long a claim on an event protects it from a second, concurrent invocation.
+pub const EVENT_LEASE_SECONDS: i64 = 16 * 60;
+
+/// Processes one uploaded object version (`version` is the S3 version id or ETag).
+pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppResult<UploadOutcome> {
+    let upload = match classify(key) {
+        Ok(Upload::Ignored) => return Ok(UploadOutcome::Ignored),
+        Ok(upload) => upload,
+        Err(rejection) => return reject(svc, key, rejection).await,
+    };
+    let event_key = format!("{key}#{version}");
+    match svc.table.claim_event(&event_key, svc.clock.now(), EVENT_LEASE_SECONDS).await? {
+        EventClaim::Done => return Ok(UploadOutcome::AlreadyProcessed),
+        EventClaim::InProgress => return Ok(UploadOutcome::InProgress),
+        EventClaim::Claimed => {}
+    }
+    let result = run(svc, key, upload).await;
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(AppError::Rejected(rejection)) => reject(svc, key, rejection).await?,
+        // Adapter failures leave the claim to expire so a retry resumes the work.
+        Err(error) => return Err(error),
+    };
+    let label = match &outcome {
+        UploadOutcome::Rejected { code, .. } => code.clone(),
+        _ => "done".into(),
+    };
+    svc.table.finish_event(&event_key, svc.clock.now(), &label).await?;
+    Ok(outcome)
+}
+
+async fn run(svc: Services<'_>, key: &str, upload: Upload) -> AppResult<UploadOutcome> {
+    let config = super::config::load_config(svc.objects).await?;
+    Ok(match upload {
+        Upload::Buildings => UploadOutcome::Buildings(super::buildings::ingest_buildings(svc, &config, key, false).await?),
+        Upload::Tenants { building, replace, force } => {
+            let options = super::tenants::TenantOptions { replace, force };
+            UploadOutcome::Tenants(super::tenants::ingest_tenants(svc, &config, &building, key, options).await?)
+        }
+        Upload::Users { migration } => UploadOutcome::Plan(super::plan::plan_migration(svc, &config, &migration, key).await?.0),
+        Upload::Approval { migration } => {
+            let approval = Approval::parse(&svc.objects.get(key).await?, &migration)?;
+            let apply = super::apply::apply_approval(svc, &approval).await?;
+            // Invites due today go out at once (a bounded batch); the schedule sends the rest.
+            let dispatch = super::dispatch::dispatch_invites(svc, &config, 100, None).await?;
+            UploadOutcome::Applied { apply, dispatch }
+        }
+        Upload::Ignored => UploadOutcome::Ignored,
+    })
+}
+
+async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppResult<UploadOutcome> {
+    let report = format!("quarantine/{}.reason.json", key.replace("..", "_"));
+    let body = serde_json::json!({ "key": key, "code": rejection.code, "message": rejection.message });
+    svc.objects.put(&report, json_bytes(&body), "application/json").await?;
+    tracing::warn!(code = rejection.code, "upload rejected");
+    Ok(UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_route_to_their_flows() {
+        assert_eq!(classify("inbox/buildings/2026 Q4.csv").unwrap(), Upload::Buildings);
+        let id = "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10";
+        assert!(matches!(classify(&format!("inbox/tenants/{id}/contacts.xlsx")).unwrap(), Upload::Tenants { replace: false, .. }));
+        assert!(matches!(classify(&format!("inbox/tenants/{id}/replace/contacts.csv")).unwrap(), Upload::Tenants { replace: true, force: false, .. }));
+        assert!(matches!(classify(&format!("inbox/tenants/{id}/replace/force/c.csv")).unwrap(), Upload::Tenants { replace: true, force: true, .. }));
+        assert!(matches!(classify("inbox/users/acme-q4/export.csv").unwrap(), Upload::Users { .. }));
+        assert!(matches!(classify("approvals/acme-q4.json").unwrap(), Upload::Approval { .. }));
+        assert_eq!(classify("reports/users/x/plan.csv").unwrap(), Upload::Ignored);
+        assert_eq!(classify("inbox/users/").unwrap(), Upload::Ignored);
+    }
+
+    #[test]
+    fn bad_keys_get_a_reason() {
+        assert_eq!(classify("inbox/tenants/../../etc/x.csv").unwrap_err().code, "unknown_building");
+        assert_eq!(classify("inbox/users/a b/x.csv").unwrap_err().code, "invalid_migration");
+        assert_eq!(classify("inbox/users/acme/x.pdf").unwrap_err().code, "unsupported_file");
+        assert_eq!(classify("inbox/other/x.csv").unwrap_err().code, "unknown_location");
+    }
+}

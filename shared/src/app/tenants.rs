@@ -1,0 +1,117 @@
+//! Tenant contacts file → contacts and tile grants for one building, and the Envoy import file.
+
+use super::{count_issues, file_stem, stamp, AppResult, IssueCounts, Services};
+use crate::domain::building::TilePolicy;
+use crate::domain::config::Config;
+use crate::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits};
+use crate::domain::issue::{FileRejection, Issue};
+use crate::domain::tenants::{check_revocations, contact_from_row, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS};
+use crate::domain::values::{BuildingId, Email};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantOptions {
+    /// Revoke contacts that are not in the file.
+    pub replace: bool,
+    /// Revoke even past the configured share.
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantsOutcome {
+    pub building: String,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates_merged: u64,
+    pub granted: u64,
+    pub revoked: u64,
+    pub directory_size: u64,
+    pub revoke_check: Option<RevokeCheck>,
+    pub issue_counts: IssueCounts,
+    pub issues: Vec<Issue>,
+    pub outputs: Vec<String>,
+}
+
+pub async fn ingest_tenants(svc: Services<'_>, config: &Config, building: &BuildingId, key: &str, options: TenantOptions) -> AppResult<TenantsOutcome> {
+    let Some(state) = svc.table.get_building(building).await? else {
+        return Err(FileRejection::new("unknown_building", format!("No building with UUID {building} is known. Upload the buildings file first, then the tenant contacts.")).into());
+    };
+    let input = svc.objects.open(key).await?;
+    let sheet = open_sheet(input, FileKind::Tenants, IntakeLimits::default(), |h| ColumnMap::has_required(TENANT_COLUMNS, h))?;
+    let map = ColumnMap::resolve(TENANT_COLUMNS, &sheet.headers)?;
+    let mut set = ContactSet::default();
+    let mut issues = Vec::new();
+    let (mut rows, mut rejected, mut merged) = (0u64, 0u64, 0u64);
+    for row in sheet {
+        let row = row?;
+        rows += 1;
+        match contact_from_row(&map, &row, config.phone_region) {
+            Ok((contact, warnings)) => {
+                issues.extend(warnings);
+                if let Some(issue) = set.add(row.number, contact) {
+                    merged += 1;
+                    issues.push(issue);
+                }
+            }
+            Err(errors) => {
+                rejected += 1;
+                issues.extend(errors);
+            }
+        }
+        svc.progress.advance("contacts read", rows);
+    }
+    if rows == 0 {
+        return Err(FileRejection::new("no_rows", "The contacts file has a header row but no contacts. A file with no contacts is never applied (in replace mode it would remove everyone).").into());
+    }
+    let current = svc.table.list_contacts(building).await?;
+    let to_revoke: Vec<Email> = if options.replace { current.iter().filter(|c| !set.contains(&c.email)).map(|c| c.email.clone()).collect() } else { Vec::new() };
+    let revoke_check = options.replace.then(|| check_revocations(current.len(), to_revoke.len(), config.settings.revoke_threshold_percent, options.force));
+    if let Some(check) = &revoke_check {
+        if !check.allowed {
+            return Err(FileRejection::new(
+                "revoke_guard",
+                format!(
+                    "Replace mode would remove {} of the building's {} contacts ({:.0} %), more than the allowed {:.0} %. Nothing was changed. If the file is complete and this is intended, upload it again with --force (or under a replace/force/ path); otherwise check the file is not truncated.",
+                    check.to_revoke, check.current, check.share_percent, check.threshold_percent
+                ),
+            )
+            .into());
+        }
+    }
+    let grant = state.building.tile_policy == TilePolicy::Permissioned;
+    let contacts: Vec<_> = set.contacts().cloned().collect();
+    let now = svc.clock.now();
+    for chunk in contacts.chunks(500) {
+        svc.table.put_contacts(building, chunk, grant, now).await?;
+    }
+    if !to_revoke.is_empty() {
+        svc.table.remove_contacts(building, &to_revoke).await?;
+    }
+    let directory = svc.table.list_contacts(building).await?;
+    let export = envoy_import_csv(&directory);
+    let stamp = stamp(now);
+    let latest = format!("exports/envoy/{building}/envoy-employees.csv");
+    let dated = format!("exports/envoy/{building}/envoy-employees-{stamp}.csv");
+    svc.objects.put(&dated, export.clone(), "text/csv").await?;
+    svc.objects.put(&latest, export, "text/csv").await?;
+    let folder = format!("reports/tenants/{building}/{stamp}-{}", file_stem(key));
+    let mut outcome = TenantsOutcome {
+        building: building.to_string(),
+        rows,
+        accepted: rows - rejected - merged,
+        rejected,
+        duplicates_merged: merged,
+        granted: if grant { set.len() as u64 } else { 0 },
+        revoked: to_revoke.len() as u64,
+        directory_size: directory.len() as u64,
+        revoke_check,
+        issue_counts: count_issues(&issues),
+        issues,
+        outputs: vec![latest, dated, format!("{folder}/issues.csv"), format!("{folder}/summary.json")],
+    };
+    super::buildings::write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
+    outcome.outputs.sort();
+    tracing::info!(building = %building, rows, accepted = outcome.accepted, revoked = outcome.revoked, "tenant contacts ingested");
+    Ok(outcome)
+}

@@ -1,0 +1,80 @@
+//! The validation report: every applied migration and every building checked against the store.
+
+use super::mailing::send_once;
+use super::plan::load_plan;
+use super::{json_bytes, rfc3339, AppResult, Services};
+use crate::domain::config::Config;
+use crate::domain::invite::MailStatus;
+use crate::domain::plan::Action;
+use crate::domain::validation::{check_building, check_user, MigrationCheck, ValidationReport};
+use crate::domain::values::Email;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationOutcome {
+    pub date: String,
+    pub problems: u64,
+    pub migrations: u64,
+    pub buildings: u64,
+    pub summary_mailed: bool,
+    pub outputs: Vec<String>,
+}
+
+pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<(ValidationReport, ValidationOutcome)> {
+    let now = svc.clock.now();
+    let today = now.date();
+    let mut report = ValidationReport { date: today.to_string(), generated_at: rfc3339(now), migrations: Vec::new(), buildings: Vec::new(), discrepancies: Vec::new() };
+    for record in svc.table.list_migrations().await? {
+        let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == "applied") else { continue };
+        let (_, entries) = load_plan(svc, &record.id, &sha).await?;
+        let invites: std::collections::HashMap<Email, _> = svc.table.list_invites(&record.id).await?.into_iter().map(|i| (i.email.clone(), i)).collect();
+        let mut check = MigrationCheck { migration: record.id.to_string(), plan_sha256: sha, applied_at: record.applied_at.clone().unwrap_or_default(), users_checked: 0, users_ok: 0, invites_sent: 0, invites_pending: 0, invites_failed: 0 };
+        for invite in invites.values() {
+            match invite.status {
+                MailStatus::Sent => check.invites_sent += 1,
+                MailStatus::Pending | MailStatus::Sending => check.invites_pending += 1,
+                MailStatus::Failed => check.invites_failed += 1,
+            }
+        }
+        let relevant: Vec<_> = entries.iter().filter(|e| matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange)).collect();
+        for chunk in relevant.chunks(100) {
+            let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();
+            let users = svc.table.get_users(&emails).await?;
+            for entry in chunk {
+                let user_check = check_user(record.id.as_str(), entry, users.get(&entry.email), invites.get(&entry.email), today);
+                check.users_checked += 1;
+                if user_check.ok {
+                    check.users_ok += 1;
+                } else {
+                    report.discrepancies.push(user_check);
+                }
+            }
+        }
+        report.migrations.push(check);
+    }
+    for state in svc.table.list_buildings().await? {
+        let contacts = svc.table.list_contacts(&state.building.id).await?.len() as u64;
+        let grants = svc.table.count_grants(&state.building.id).await?;
+        report.buildings.push(check_building(&state, contacts, grants, now, config.settings.stale_kickstart_days));
+    }
+    let folder = format!("reports/validation/{}", report.date);
+    let outputs = vec![format!("{folder}/report.html"), format!("{folder}/report.csv"), format!("{folder}/report.json")];
+    svc.objects.put(&outputs[0], report.html().into_bytes(), "text/html").await?;
+    svc.objects.put(&outputs[1], report.csv(), "text/csv").await?;
+    svc.objects.put(&outputs[2], json_bytes(&report), "application/json").await?;
+    let summary = crate::domain::mail::validation_summary(config, &report.date, report.summary_text(), report.html());
+    let mut summary_mailed = false;
+    if let Some(mail) = summary {
+        summary_mailed = matches!(send_once(svc.table, svc.mailer, &mail, now).await?, super::mailing::SendOutcome::Sent(_));
+    }
+    let outcome = ValidationOutcome {
+        date: report.date.clone(),
+        problems: report.problem_count() as u64,
+        migrations: report.migrations.len() as u64,
+        buildings: report.buildings.len() as u64,
+        summary_mailed,
+        outputs,
+    };
+    tracing::info!(problems = outcome.problems, "validation report written");
+    Ok((report, outcome))
+}
