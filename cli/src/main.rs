@@ -1,3 +1,28 @@
-fn main() {
-    println!("Hello, world!");
+//! `onboard`: every visitor-onboarding flow from the command line, on embedded adapters (a state
+//! folder) by default or on AWS with `--aws`.
+
+mod args;
+mod commands;
+mod demo;
+mod output;
+mod runtime;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let json = cli.json;
+    output::init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => output::report_failure(&failure, json),
+    }
 }

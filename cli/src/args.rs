@@ -1,0 +1,117 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "onboard", version, about = "Visitor onboarding: buildings, tenant contacts and user migrations, locally or on AWS.")]
+pub struct Cli {
+    /// Folder holding the local state (bucket/, table.sqlite, outbox/).
+    #[arg(long, global = true, default_value = ".onboard", env = "ONBOARD_STATE")]
+    pub state: PathBuf,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Use S3, DynamoDB and SES (standard AWS environment; AWS_ENDPOINT_URL for an emulator)
+    /// with ONBOARD_BUCKET and ONBOARD_TABLE.
+    #[arg(long, global = true)]
+    pub aws: bool,
+    /// Log progress details to stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the example configuration and files from infra/examples and run every flow.
+    Demo,
+    /// Read a buildings, tenant-contacts or user-migration file.
+    #[command(subcommand)]
+    Ingest(Ingest),
+    /// Approve a migration plan by its SHA-256 and apply it.
+    Approve(Approve),
+    /// Send the invites that are due, at the mail service's rate.
+    Dispatch {
+        /// Send at most this many.
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+    },
+    /// Write the validation report (reports/validation/<date>/) and mail its summary.
+    Report,
+    /// May this person see the Visitor Registration tile?
+    Check {
+        #[arg(long)]
+        building: String,
+        /// One or more addresses (repeat, or separate with commas).
+        #[arg(long, required = true, value_delimiter = ',')]
+        email: Vec<String>,
+    },
+    /// Buildings.
+    #[command(subcommand)]
+    Building(BuildingCommand),
+    /// Configuration (settings.json, role-guide.csv, role-matrix.csv).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Ingest {
+    /// A buildings file: upsert buildings, send kickstart e-mails once.
+    Buildings {
+        file: PathBuf,
+        /// Send the kickstart e-mail again, even to buildings that had it.
+        #[arg(long)]
+        resend: bool,
+    },
+    /// A tenant-contacts file for one building: grants and the Envoy import file.
+    Tenants {
+        #[arg(long)]
+        building: String,
+        /// Also revoke contacts missing from the file.
+        #[arg(long)]
+        replace: bool,
+        /// Revoke even past the configured share.
+        #[arg(long, requires = "replace")]
+        force: bool,
+        file: PathBuf,
+    },
+    /// A user-migration export: plan it (nothing is written to users).
+    Users {
+        #[arg(long)]
+        migration: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Approve {
+    #[arg(long)]
+    pub migration: String,
+    /// The SHA-256 printed with the plan.
+    #[arg(long = "plan-sha256")]
+    pub plan_sha256: String,
+    /// Send invites from this day on (YYYY-MM-DD); default: now.
+    #[arg(long)]
+    pub invite_date: Option<String>,
+    #[arg(long, default_value = "onboard CLI")]
+    pub approved_by: String,
+    /// Leave this user out (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuildingCommand {
+    /// Set a building's phase: new, kickstart_sent, account_setup, testing, live.
+    Phase { building: String, phase: String },
+    /// List buildings with their phase and policy.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check and load settings.json, role-guide.csv and role-matrix.csv from a folder.
+    Load { dir: PathBuf },
+}

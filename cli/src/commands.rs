@@ -1,0 +1,255 @@
+//! One function per command: parse arguments into domain values, call the use case, print.
+
+use crate::args::{Approve, BuildingCommand, Cli, Command, ConfigCommand, Ingest};
+use crate::output::{emit, issue_lines, Bars, Failure};
+use crate::runtime::Runtime;
+use onboarding::app;
+use onboarding::domain::approval::{Approval, ApprovalFile};
+use onboarding::domain::building::Phase;
+use onboarding::domain::values::{BuildingId, Email, MigrationId};
+use serde_json::json;
+use std::path::Path;
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
+    if let Command::Demo = cli.command {
+        return crate::demo::run(&cli.state, json, cli.aws).await;
+    }
+    let runtime = Runtime::open(&cli.state, cli.aws, Bars::for_run(json)).await?;
+    let report = match cli.command {
+        Command::Demo => return Ok(()),
+        Command::Ingest(Ingest::Buildings { file, resend }) => ingest_buildings(&runtime, &file, resend).await,
+        Command::Ingest(Ingest::Tenants { building, replace, force, file }) => ingest_tenants(&runtime, &building, replace, force, &file).await,
+        Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|(report, _)| report),
+        Command::Approve(approve) => approve_and_apply(&runtime, approve).await,
+        Command::Dispatch { limit } => dispatch(&runtime, limit).await,
+        Command::Report => report(&runtime).await,
+        Command::Check { building, email } => check(&runtime, &building, &email).await,
+        Command::Building(BuildingCommand::Phase { building, phase }) => set_phase(&runtime, &building, &phase).await,
+        Command::Building(BuildingCommand::List) => list_buildings(&runtime).await,
+        Command::Config(ConfigCommand::Load { dir }) => load_config(&runtime, &dir).await,
+    }?;
+    emit(json, report.value, report.text);
+    Ok(())
+}
+
+/// What a command has to say: a JSON value for `--json`, lines of text otherwise.
+pub struct Report {
+    pub value: serde_json::Value,
+    pub text: Vec<String>,
+}
+
+pub fn building_id(raw: &str) -> Result<BuildingId, Failure> {
+    BuildingId::parse(raw).map_err(|e| Failure::usage(e.to_string()))
+}
+
+pub fn migration_id(raw: &str) -> Result<MigrationId, Failure> {
+    MigrationId::parse(raw).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Copies a local file into the bucket's inbox, where the same flow as an S3 upload reads it.
+async fn upload(runtime: &Runtime, file: &Path, folder: &str) -> Result<String, Failure> {
+    let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    let name: String = file
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect())
+        .unwrap_or_else(|| "upload.csv".into());
+    let key = format!("{folder}/{name}");
+    runtime.objects.put(&key, bytes, "application/octet-stream").await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
+    Ok(key)
+}
+
+async fn config(runtime: &Runtime) -> Result<onboarding::domain::config::Config, Failure> {
+    Ok(app::config::load_config(runtime.objects.as_ref()).await?)
+}
+
+pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> Result<Report, Failure> {
+    let key = upload(runtime, file, "inbox/buildings").await?;
+    let config = config(runtime).await?;
+    let outcome = app::buildings::ingest_buildings(runtime.services(), &config, &key, resend).await?;
+    let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+    value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
+    let mut text = vec![format!(
+        "Buildings: {} rows, {} accepted, {} rejected. Kickstart e-mails: {} sent, {} already sent earlier{}.",
+        outcome.rows,
+        outcome.accepted,
+        outcome.rejected,
+        outcome.kickstarts_sent,
+        outcome.kickstarts_already_sent,
+        if outcome.kickstarts_unconfirmed > 0 { format!(", {} unconfirmed (check the mail log)", outcome.kickstarts_unconfirmed) } else { String::new() }
+    )];
+    text.extend(issue_lines(&outcome.issues, 20));
+    text.push(format!("Report: {}", runtime.locate(&outcome.outputs[0])));
+    Ok(Report { value, text })
+}
+
+pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, force: bool, file: &Path) -> Result<Report, Failure> {
+    let building = building_id(building)?;
+    let folder = match (replace, force) {
+        (true, true) => format!("inbox/tenants/{building}/replace/force"),
+        (true, false) => format!("inbox/tenants/{building}/replace"),
+        _ => format!("inbox/tenants/{building}"),
+    };
+    let key = upload(runtime, file, &folder).await?;
+    let config = config(runtime).await?;
+    let options = app::tenants::TenantOptions { replace, force };
+    let outcome = app::tenants::ingest_tenants(runtime.services(), &config, &building, &key, options).await?;
+    let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+    value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
+    let mut text = vec![format!(
+        "Tenant contacts for {building}: {} rows, {} accepted, {} rejected, {} duplicates merged; {} granted the tile, {} revoked; directory now {} contacts.",
+        outcome.rows, outcome.accepted, outcome.rejected, outcome.duplicates_merged, outcome.granted, outcome.revoked, outcome.directory_size
+    )];
+    text.extend(issue_lines(&outcome.issues, 20));
+    if let Some(export) = outcome.outputs.iter().find(|k| k.ends_with("envoy-employees.csv")) {
+        text.push(format!("Envoy import file: {}", runtime.locate(export)));
+    }
+    Ok(Report { value, text })
+}
+
+pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Result<(Report, String), Failure> {
+    let migration = migration_id(migration)?;
+    let key = upload(runtime, file, &format!("inbox/users/{migration}")).await?;
+    let config = config(runtime).await?;
+    let (summary, issues) = app::plan::plan_migration(runtime.services(), &config, &migration, &key).await?;
+    let mut value = serde_json::to_value(&summary).unwrap_or_default();
+    value["issues"] = serde_json::to_value(&issues).unwrap_or_default();
+    value["outputs"] = json!(summary.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
+    let actions: Vec<String> = summary.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    let mut text = vec![
+        format!(
+            "Plan for migration {migration}: {} rows, {} accepted, {} rejected, {} duplicates merged, {} inactive skipped.",
+            summary.rows, summary.accepted, summary.rejected, summary.duplicates_merged, summary.inactive_skipped
+        ),
+        format!("Actions: {}.", actions.join(", ")),
+        format!("Issues: {} errors, {} warnings.", summary.errors, summary.warnings),
+    ];
+    text.extend(issue_lines(&issues, 25));
+    text.push(format!("Report: {}", runtime.locate(&summary.outputs[3])));
+    text.push(format!("Plan SHA-256: {}", summary.plan_sha256));
+    text.push(format!("To approve: onboard approve --migration {migration} --plan-sha256 {} --invite-date YYYY-MM-DD --approved-by \"Your Name\"", summary.plan_sha256));
+    Ok((Report { value, text }, summary.plan_sha256))
+}
+
+pub async fn approve_and_apply(runtime: &Runtime, approve: Approve) -> Result<Report, Failure> {
+    let migration = migration_id(&approve.migration)?;
+    let file = ApprovalFile {
+        migration: Some(migration.to_string()),
+        plan_sha256: approve.plan_sha256,
+        approved_by: approve.approved_by,
+        invite_date: approve.invite_date,
+        exclude: approve.exclude,
+    };
+    let approval = Approval::check(file.clone(), &migration)?;
+    let config = config(runtime).await?;
+    // Keep the approval where an S3 upload would put it, as the record of who approved what.
+    let bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
+    let apply = app::apply::apply_approval(runtime.services(), &approval).await?;
+    runtime
+        .objects
+        .put(&format!("approvals/{migration}.json"), bytes, "application/json")
+        .await
+        .map_err(|e| Failure::from(app::AppError::Port(e)))?;
+    let dispatch = app::dispatch::dispatch_invites(runtime.services(), &config, 10_000, None).await?;
+    let value = json!({ "apply": apply, "dispatch": dispatch });
+    let text = vec![
+        format!(
+            "Applied plan {} of migration {migration}{}: {} users created, {} updated, {} unchanged, {} held, {} inactive skipped, {} excluded.",
+            apply.plan_sha256,
+            if apply.already_applied { " (again; nothing new was needed)" } else { "" },
+            apply.users_created,
+            apply.users_updated,
+            apply.unchanged,
+            apply.held,
+            apply.skipped_inactive,
+            apply.excluded
+        ),
+        format!("Invites: {} queued for {}; {} sent now, {} already sent.", apply.invites_queued, apply.invite_date, dispatch.sent, dispatch.already_sent),
+    ];
+    Ok(Report { value, text })
+}
+
+pub async fn dispatch(runtime: &Runtime, limit: usize) -> Result<Report, Failure> {
+    let config = config(runtime).await?;
+    let outcome = app::dispatch::dispatch_invites(runtime.services(), &config, limit, None).await?;
+    let mut text = vec![format!(
+        "Invites: {} sent, {} already sent, {} failed, {} unconfirmed, {} to retry later.",
+        outcome.sent, outcome.already_sent, outcome.failed, outcome.unconfirmed, outcome.retry_later
+    )];
+    if let Some(why) = &outcome.stopped {
+        text.push(format!("Stopped early: {why}"));
+    }
+    if let Some(outbox) = &runtime.locations.outbox {
+        text.push(format!("Outbox: {}", outbox.display()));
+    }
+    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+}
+
+pub async fn report(runtime: &Runtime) -> Result<Report, Failure> {
+    let config = config(runtime).await?;
+    let (_, outcome) = app::validate::validation_report(runtime.services(), &config).await?;
+    let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+    value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
+    let text = vec![
+        format!("Validation report {}: {} problems across {} migrations and {} buildings.", outcome.date, outcome.problems, outcome.migrations, outcome.buildings),
+        format!("Report: {}", runtime.locate(&outcome.outputs[0])),
+    ];
+    Ok(Report { value, text })
+}
+
+pub async fn check(runtime: &Runtime, building: &str, emails: &[String]) -> Result<Report, Failure> {
+    let building = building_id(building)?;
+    if emails.len() > onboarding::domain::tile::MAX_BATCH {
+        return Err(Failure::usage(format!("at most {} addresses per check", onboarding::domain::tile::MAX_BATCH)));
+    }
+    let parsed: Vec<Email> = emails.iter().map(|e| Email::parse(e).map_err(|err| Failure::usage(format!("“{e}”: {err}")))).collect::<Result<_, _>>()?;
+    let answers = app::tile::check_tile(runtime.table.as_ref(), &building, &parsed).await?;
+    let results: Vec<_> = parsed.iter().zip(&answers).map(|(e, a)| json!({ "email": e, "visible": a.visible, "can_register_visitors": a.can_register_visitors, "reason": a.reason })).collect();
+    let value = if results.len() == 1 { results[0].clone() } else { json!({ "results": results }) };
+    let text = parsed
+        .iter()
+        .zip(&answers)
+        .map(|(e, a)| format!("{e}: visible={} can_register_visitors={} reason={}", a.visible, a.can_register_visitors, serde_json::to_value(a.reason).unwrap_or_default().as_str().unwrap_or_default()))
+        .collect();
+    Ok(Report { value, text })
+}
+
+pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str) -> Result<Report, Failure> {
+    let building = building_id(building)?;
+    let phase = Phase::parse(phase).ok_or_else(|| Failure::usage(format!("unknown phase “{phase}”: use new, kickstart_sent, account_setup, testing or live")))?;
+    app::buildings::set_phase(runtime.services(), &building, phase).await?;
+    Ok(Report { value: json!({ "building": building, "phase": phase }), text: vec![format!("Building {building} is now at phase {}.", phase.as_str())] })
+}
+
+pub async fn list_buildings(runtime: &Runtime) -> Result<Report, Failure> {
+    let buildings = runtime.table.list_buildings().await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
+    let text = buildings
+        .iter()
+        .map(|b| format!("{}  {:<28} {:<15} policy={} since {}", b.building.id, b.building.name, b.phase.as_str(), b.building.tile_policy.as_str(), b.phase_changed_at))
+        .collect();
+    Ok(Report { value: json!({ "buildings": buildings }), text })
+}
+
+pub async fn load_config(runtime: &Runtime, dir: &Path) -> Result<Report, Failure> {
+    let read = |name: &str| -> Result<Option<Vec<u8>>, Failure> {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Failure::usage(format!("cannot read {}: {e}", path.display()))),
+        }
+    };
+    let (settings, guide, matrix) = (read("settings.json")?, read("role-guide.csv")?, read("role-matrix.csv")?);
+    if settings.is_none() && guide.is_none() && matrix.is_none() {
+        return Err(Failure::usage(format!("{} holds none of settings.json, role-guide.csv, role-matrix.csv", dir.display())));
+    }
+    let config = app::config::store_config(runtime.objects.as_ref(), settings, guide, matrix).await?;
+    let roles = config.guide.roles().count();
+    let mappings = config.matrix.mappings().count();
+    let gaps: Vec<_> = config.matrix.mappings().filter(|m| !m.gap.is_empty()).map(|m| json!({ "old_role": m.old_role, "gap": m.gap })).collect();
+    let mut text = vec![format!("Configuration loaded: {roles} platform roles, {mappings} role mappings.")];
+    for m in config.matrix.mappings().filter(|m| !m.gap.is_empty()) {
+        text.push(format!("  gap: “{}” → {} does not give {}", m.old_role, m.platform_roles.join(", "), m.gap.iter().cloned().collect::<Vec<_>>().join(", ")));
+    }
+    Ok(Report { value: json!({ "platform_roles": roles, "role_mappings": mappings, "gaps": gaps }), text })
+}

@@ -1,0 +1,136 @@
+//! What the CLI prints: text for people, one JSON object with `--json`; progress bars on a
+//! terminal; exit codes 0 (processed), 2 (rejected input or arguments), 1 (unexpected).
+
+use onboarding::app::{AppError, Progress};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+    pub exit: u8,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: "invalid_arguments", message: message.into(), exit: 2 }
+    }
+
+    pub fn unexpected(message: impl Into<String>) -> Self {
+        Self { code: "unexpected", message: message.into(), exit: 1 }
+    }
+}
+
+impl From<onboarding::domain::issue::FileRejection> for Failure {
+    fn from(rejection: onboarding::domain::issue::FileRejection) -> Self {
+        Self { code: rejection.code, message: rejection.message, exit: 2 }
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Rejected(rejection) => Self { code: rejection.code, message: rejection.message, exit: 2 },
+            AppError::Port(error) => Self::unexpected(format!("{error}. Nothing unfinished was recorded as done: run the command again to resume.")),
+        }
+    }
+}
+
+pub fn report_failure(failure: &Failure, json: bool) -> ExitCode {
+    if json {
+        let body = serde_json::json!({ "error": { "code": failure.code, "message": failure.message } });
+        println!("{body}");
+    }
+    eprintln!("error: {}", failure.message);
+    ExitCode::from(failure.exit)
+}
+
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Progress bars on stderr when it is a terminal and the output is for people.
+pub struct Bars {
+    current: Mutex<Option<(String, indicatif::ProgressBar)>>,
+}
+
+impl Bars {
+    pub fn for_run(json: bool) -> Box<dyn Progress> {
+        if json || !std::io::stderr().is_terminal() {
+            Box::new(onboarding::app::NoProgress)
+        } else {
+            Box::new(Self { current: Mutex::new(None) })
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn advance(&self, stage: &str, done: u64) {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_none_or(|(name, _)| name != stage) {
+            if let Some((_, bar)) = current.take() {
+                bar.finish_and_clear();
+            }
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec})") {
+                bar.set_style(style);
+            }
+            bar.set_message(stage.to_string());
+            *current = Some((stage.to_string(), bar));
+        }
+        if let Some((_, bar)) = current.as_ref() {
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&self, stage: &str) {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_some_and(|(name, _)| name == stage) {
+            if let Some((_, bar)) = current.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// Prints a result: the JSON value, or the text lines.
+pub fn emit(json: bool, value: serde_json::Value, text: Vec<String>) {
+    if json {
+        println!("{value}");
+    } else {
+        for line in text {
+            println!("{line}");
+        }
+    }
+}
+
+/// Issues as text lines, at most `max` of them.
+pub fn issue_lines(issues: &[onboarding::domain::issue::Issue], max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = issues
+        .iter()
+        .take(max)
+        .map(|i| {
+            let place = match (i.row, &i.column) {
+                (Some(row), Some(column)) => format!("row {row}, {column}"),
+                (Some(row), None) => format!("row {row}"),
+                (None, Some(column)) => column.clone(),
+                (None, None) => "file".into(),
+            };
+            let value = if i.value.is_empty() { String::new() } else { format!(" [{}]", i.value) };
+            let severity = if i.is_error() { "error" } else { "warning" };
+            format!("  {severity:7} {place}: {}{value} ({})", i.message, i.code.as_str())
+        })
+        .collect();
+    if issues.len() > max {
+        lines.push(format!("  … and {} more in issues.csv", issues.len() - max));
+    }
+    lines
+}
