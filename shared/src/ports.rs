@@ -143,6 +143,9 @@ pub struct MigrationRecord {
     pub approved_sha256: Option<String>,
     pub invite_date: Option<String>,
     pub applied_at: Option<String>,
+    /// Users the approval left out; the validation report does not expect them.
+    #[serde(default)]
+    pub excluded: Vec<Email>,
 }
 
 #[async_trait]

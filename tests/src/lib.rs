@@ -1,14 +1,2 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+//! Whole-flow tests live in `flows/`: one integration-test binary whose scenarios run over the
+//! embedded adapters and over an AWS emulator (`bash infra/test.sh` starts one).

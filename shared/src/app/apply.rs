@@ -59,6 +59,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
     record.approved_by = Some(approval.approved_by.clone());
     record.approved_sha256 = Some(approval.plan_sha256.clone());
     record.invite_date = Some(due.to_string());
+    record.excluded = approval.exclude.clone();
     svc.table.put_migration(&record).await?;
 
     let excluded: HashSet<&Email> = approval.exclude.iter().collect();

@@ -130,6 +130,7 @@ pub async fn plan_migration(svc: Services<'_>, config: &Config, migration: &Migr
         approved_sha256: previous.as_ref().and_then(|p| p.approved_sha256.clone()),
         invite_date: previous.as_ref().and_then(|p| p.invite_date.clone()),
         applied_at: previous.as_ref().and_then(|p| p.applied_at.clone()),
+        excluded: previous.as_ref().map(|p| p.excluded.clone()).unwrap_or_default(),
     };
     svc.table.put_migration(&record).await?;
     tracing::info!(migration = %migration, rows = summary.rows, sha = %summary.plan_sha256, source = %file_stem(key), "migration planned");

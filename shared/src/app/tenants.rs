@@ -82,8 +82,10 @@ pub async fn ingest_tenants(svc: Services<'_>, config: &Config, building: &Build
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
     let now = svc.clock.now();
+    // The stored grant records Envoy access: in a permissioned building it is what shows the
+    // tile; in an "everyone" building it tells who can actually register visitors.
     for chunk in contacts.chunks(500) {
-        svc.table.put_contacts(building, chunk, grant, now).await?;
+        svc.table.put_contacts(building, chunk, true, now).await?;
     }
     if !to_revoke.is_empty() {
         svc.table.remove_contacts(building, &to_revoke).await?;

@@ -17,6 +17,7 @@ pub struct ValidationOutcome {
     pub migrations: u64,
     pub buildings: u64,
     pub summary_mailed: bool,
+    pub summary_error: Option<String>,
     pub outputs: Vec<String>,
 }
 
@@ -36,7 +37,10 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
                 MailStatus::Failed => check.invites_failed += 1,
             }
         }
-        let relevant: Vec<_> = entries.iter().filter(|e| matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange)).collect();
+        let relevant: Vec<_> = entries
+            .iter()
+            .filter(|e| matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange) && !record.excluded.contains(&e.email))
+            .collect();
         for chunk in relevant.chunks(100) {
             let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();
             let users = svc.table.get_users(&emails).await?;
@@ -64,8 +68,18 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
     svc.objects.put(&outputs[2], json_bytes(&report), "application/json").await?;
     let summary = crate::domain::mail::validation_summary(config, &report.date, report.summary_text(), report.html());
     let mut summary_mailed = false;
+    let mut summary_error = None;
     if let Some(mail) = summary {
-        summary_mailed = matches!(send_once(svc.table, svc.mailer, &mail, now).await?, super::mailing::SendOutcome::Sent(_));
+        // The report is written either way; a mail service that refuses now is reported, and
+        // the next run (or `onboard report`) sends the day's summary.
+        match send_once(svc.table, svc.mailer, &mail, now).await {
+            Ok(outcome) => summary_mailed = matches!(outcome, super::mailing::SendOutcome::Sent(_)),
+            Err(super::AppError::Port(error)) => {
+                tracing::warn!(error = %error, "validation summary not mailed");
+                summary_error = Some(error.to_string());
+            }
+            Err(other) => return Err(other),
+        }
     }
     let outcome = ValidationOutcome {
         date: report.date.clone(),
@@ -73,6 +87,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         migrations: report.migrations.len() as u64,
         buildings: report.buildings.len() as u64,
         summary_mailed,
+        summary_error,
         outputs,
     };
     tracing::info!(problems = outcome.problems, "validation report written");

@@ -129,7 +129,7 @@ impl DynamoTable {
     /// The item under a key (strongly consistent).
     async fn get_item(&self, key: Item) -> PortResult<Option<Item>> {
         let output = self
-            .run("GetItem", || self.client.get_item().table_name(&self.table).set_key(Some(key.clone())).consistent_read(true).send())
+            .run("DynamoDB GetItem", || self.client.get_item().table_name(&self.table).set_key(Some(key.clone())).consistent_read(true).send())
             .await?;
         Ok(output.item)
     }
@@ -156,7 +156,7 @@ impl DynamoTable {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .run("Query", || {
+                .run("DynamoDB Query", || {
                     self.client
                         .query()
                         .table_name(&self.table)

@@ -19,6 +19,8 @@ pub use s3::S3Store;
 pub use ses::{SesMailer, SesOptions};
 
 use aws_config::BehaviorVersion;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 
 /// The three AWS adapters, built once (at cold start) and shared.
@@ -67,6 +69,23 @@ impl AwsState {
     }
 }
 
+/// A failed call in one line for a `PortError`: the service's code and message when it
+/// answered, the whole error chain otherwise (timeouts, lost connections), scrubbed.
+pub(crate) fn describe<E>(error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = match error.as_service_error() {
+        Some(service) => match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            (None, _) => service.to_string(),
+        },
+        None => DisplayErrorContext(error).to_string(),
+    };
+    scrub(&text)
+}
+
 /// An AWS error message made safe to log and to store: every word holding an `@` (an e-mail
 /// address, as SES puts in "not verified" messages) is replaced by its redacted tag.
 pub(crate) fn scrub(text: &str) -> String {
@@ -87,3 +106,4 @@ mod tests {
         assert!(message.starts_with("Email address is not verified: h:"), "{message}");
     }
 }
+

@@ -1,9 +1,9 @@
 //! The bucket: S3 objects by key.
 
-use crate::adapters::aws::scrub;
+use crate::adapters::aws::describe;
 use crate::ports::{ObjectStore, PortError, PortResult};
 use async_trait::async_trait;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
@@ -25,7 +25,7 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(what: &str, er
     if error.raw_response().is_some_and(|raw| raw.status().as_u16() == 404) && error.code() != Some("NoSuchBucket") {
         return PortError::NotFound(what.to_string());
     }
-    PortError::Unexpected(format!("S3 {what}: {}", scrub(&DisplayErrorContext(&error).to_string())))
+    PortError::Unexpected(format!("S3 {what}: {}", describe(&error)))
 }
 
 fn io(what: &str, error: std::io::Error) -> PortError {

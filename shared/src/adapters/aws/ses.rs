@@ -6,12 +6,12 @@
 
 use crate::adapters::aws::pacer::SendPacer;
 use crate::adapters::aws::retry::{self, Backoff, Failed};
-use crate::adapters::aws::scrub;
+use crate::adapters::aws::describe;
 use crate::domain::mail::OutgoingMail;
 use crate::ports::{Mailer, PortError, PortResult};
 use async_trait::async_trait;
 use aws_sdk_sesv2::config::http::HttpResponse;
-use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
@@ -63,7 +63,7 @@ fn transient(error: &SdkError<SendEmailError, HttpResponse>) -> Option<String> {
 }
 
 fn send_failure(error: SdkError<SendEmailError, HttpResponse>) -> PortError {
-    let detail = scrub(&DisplayErrorContext(&error).to_string());
+    let detail = describe(&error);
     let Some(service) = error.as_service_error() else {
         // No answer: the message may have gone out. Not retried here (SES does not deduplicate).
         return PortError::Unexpected(format!("SES SendEmail: no clear answer, the message may or may not have been sent: {detail}"));
@@ -111,7 +111,7 @@ impl SesMailer {
         match self.client.create_email_identity().email_identity(identity).send().await {
             Ok(_) => Ok(()),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => Ok(()),
-            Err(error) => Err(PortError::Unexpected(format!("SES CreateEmailIdentity: {}", scrub(&DisplayErrorContext(&error).to_string())))),
+            Err(error) => Err(PortError::Unexpected(format!("SES CreateEmailIdentity: {}", describe(&error)))),
         }
     }
 

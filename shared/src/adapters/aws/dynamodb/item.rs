@@ -1,11 +1,11 @@
 //! Items as the table stores them: keys, attribute helpers, and what a DynamoDB failure means.
 
 use crate::adapters::aws::retry::Failed;
-use crate::adapters::aws::scrub;
+use crate::adapters::aws::describe;
 use crate::domain::values::{BuildingId, Email, MigrationId};
 use crate::ports::{PortError, PortResult};
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
@@ -198,6 +198,6 @@ pub(super) fn dynamo_transient<E: ServiceFailure>(error: &SdkError<E, HttpRespon
 pub(super) fn failure<E: ServiceFailure>(operation: &str, failed: Failed<E>) -> PortError {
     match failed {
         Failed::GaveUp(error) => error,
-        Failed::Final(error) => PortError::Unexpected(format!("{operation}: {}", scrub(&DisplayErrorContext(&error).to_string()))),
+        Failed::Final(error) => PortError::Unexpected(format!("{operation}: {}", describe(&error))),
     }
 }

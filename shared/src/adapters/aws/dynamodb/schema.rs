@@ -2,9 +2,10 @@
 
 use super::invites::DUE_INDEX;
 use super::DynamoTable;
-use crate::adapters::aws::scrub;
+use crate::adapters::aws::describe;
 use crate::ports::{PortError, PortResult};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus,
@@ -15,8 +16,8 @@ const TTL_ATTRIBUTE: &str = "expires_at";
 /// How long to wait for a new table to become active.
 const ACTIVE_WITHIN: Duration = Duration::from_secs(60);
 
-fn unexpected(what: &str, error: impl std::error::Error + 'static) -> PortError {
-    PortError::Unexpected(format!("DynamoDB {what}: {}", scrub(&DisplayErrorContext(error).to_string())))
+fn unexpected<E: ProvideErrorMetadata + std::error::Error + 'static>(what: &str, error: SdkError<E, HttpResponse>) -> PortError {
+    PortError::Unexpected(format!("DynamoDB {what}: {}", describe(&error)))
 }
 
 fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> PortResult<T> {

@@ -126,6 +126,26 @@ async fn unprocessed_items_that_never_clear_end_as_throttled_with_the_count() {
     assert_eq!(stuck.num_calls(), 4, "the whole budget, then stop");
 }
 
+#[tokio::test]
+async fn unprocessed_keys_are_read_again() {
+    let user = |address: &str| with(user_key(&email(address)), [("email", s(address)), ("roles", AttributeValue::Ss(vec!["VR Host".into()]))]);
+    let keys_asked = |r: &aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput| {
+        r.request_items().and_then(|t| t.get(TABLE)).map(|k| k.keys().len()).unwrap_or_default()
+    };
+    let first = mock!(aws_sdk_dynamodb::Client::batch_get_item).match_requests(move |r| keys_asked(r) == 3).then_output(move || {
+        let left = aws_sdk_dynamodb::types::KeysAndAttributes::builder().keys(user_key(&email("b@example.com"))).build().unwrap();
+        BatchGetItemOutput::builder().responses(TABLE, vec![user("a@example.com")]).unprocessed_keys(TABLE, left).build()
+    });
+    let second = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .match_requests(move |r| keys_asked(r) == 1)
+        .then_output(move || BatchGetItemOutput::builder().responses(TABLE, vec![user("b@example.com")]).build());
+    let db = table(&[&first, &second]);
+    let users = db.get_users(&[email("a@example.com"), email("b@example.com"), email("c@example.com")]).await;
+    let mut found: Vec<String> = users.unwrap().into_keys().map(String::from).collect();
+    found.sort();
+    assert_eq!(found, ["a@example.com", "b@example.com"]);
+}
+
 fn throughput_exceeded() -> ProvisionedThroughputExceededException {
     ProvisionedThroughputExceededException::builder().message("slow down").build()
 }
