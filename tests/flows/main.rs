@@ -5,6 +5,7 @@
 mod faults;
 mod helpers;
 mod scenarios;
+mod template;
 
 macro_rules! both_adapter_sets {
     ($($name:ident),* $(,)?) => {

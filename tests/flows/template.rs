@@ -1,0 +1,81 @@
+//! The SAM template: cfn-lint is clean, and each function's role allows only what its code uses.
+
+use serde_yaml_ng::Value;
+use std::collections::BTreeSet;
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+/// Every action a function's inline policies allow.
+fn actions(template: &Value, function: &str) -> BTreeSet<String> {
+    let policies = &template["Resources"][function]["Properties"]["Policies"];
+    let mut out = BTreeSet::new();
+    for policy in policies.as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+            match &statement["Action"] {
+                Value::String(action) => {
+                    out.insert(action.clone());
+                }
+                Value::Sequence(list) => out.extend(list.iter().filter_map(|a| a.as_str().map(String::from))),
+                other => panic!("unexpected Action {other:?}"),
+            }
+        }
+    }
+    out
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn each_function_may_do_only_what_its_code_does() {
+    let t = template();
+    assert_eq!(actions(&t, "TileCheckFunction"), set(&["dynamodb:BatchGetItem", "dynamodb:GetItem"]));
+    let table_rw = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"];
+    let dispatch = actions(&t, "DispatchInvitesFunction");
+    for action in table_rw.iter().chain(&["ses:SendRawEmail", "ses:GetAccount", "s3:GetObject"]) {
+        assert!(dispatch.contains(*action), "dispatch-invites lacks {action}");
+    }
+    assert!(!dispatch.iter().any(|a| a.starts_with("s3:Put") || a == "dynamodb:BatchWriteItem"), "{dispatch:?}");
+    let ingest = actions(&t, "IngestFunction");
+    for action in table_rw.iter().chain(&["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject", "ses:SendRawEmail"]) {
+        assert!(ingest.contains(*action), "ingest lacks {action}");
+    }
+    let report = actions(&t, "ValidationReportFunction");
+    assert!(report.contains("s3:PutObject") && report.contains("dynamodb:PutItem"), "{report:?}");
+    assert!(!report.contains("dynamodb:BatchWriteItem"));
+    for function in ["IngestFunction", "TileCheckFunction", "DispatchInvitesFunction", "ValidationReportFunction"] {
+        for action in actions(&t, function) {
+            assert!(!action.contains('*'), "{function} allows a wildcard action {action}");
+        }
+    }
+}
+
+#[test]
+fn the_bucket_is_private_and_tls_only_and_the_api_needs_iam() {
+    let t = template();
+    let bucket = &t["Resources"]["UploadsBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[key].as_bool(), Some(true), "{key}");
+    }
+    let policy = serde_yaml_ng::to_string(&t["Resources"]["UploadsBucketPolicy"]).unwrap();
+    assert!(policy.contains("aws:SecureTransport") && policy.contains("Deny"), "{policy}");
+    let table = &t["Resources"]["OnboardingTable"]["Properties"];
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expires_at"));
+    assert_eq!(t["Resources"]["TileApi"]["Properties"]["Auth"]["DefaultAuthorizer"].as_str(), Some("AWS_IAM"));
+}
+
+#[test]
+fn cfn_lint_is_clean() {
+    let output = std::process::Command::new("cfn-lint")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .output()
+        .unwrap_or_else(|e| panic!("cfn-lint is not on PATH ({e}): run the tests with `bash infra/test.sh`, which installs it"));
+    assert!(output.status.success(), "cfn-lint found problems:\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+}
