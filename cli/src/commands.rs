@@ -19,7 +19,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let report = match cli.command {
         Command::Demo => return Ok(()),
         Command::Ingest(Ingest::Buildings { file, resend }) => ingest_buildings(&runtime, &file, resend).await,
-        Command::Ingest(Ingest::Tenants { building, replace, force, file }) => ingest_tenants(&runtime, &building, replace, force, &file).await,
+        Command::Ingest(Ingest::Tenants { building, replace, force, file }) => {
+            ingest_tenants(&runtime, &building, replace, force, &file).await
+        }
         Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|(report, _)| report),
         Command::Approve(approve) => approve_and_apply(&runtime, approve).await,
         Command::Dispatch { limit } => dispatch(&runtime, limit).await,
@@ -76,7 +78,11 @@ pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> R
         outcome.rejected,
         outcome.kickstarts_sent,
         outcome.kickstarts_already_sent,
-        if outcome.kickstarts_unconfirmed > 0 { format!(", {} unconfirmed (check the mail log)", outcome.kickstarts_unconfirmed) } else { String::new() }
+        if outcome.kickstarts_unconfirmed > 0 {
+            format!(", {} unconfirmed (check the mail log)", outcome.kickstarts_unconfirmed)
+        } else {
+            String::new()
+        }
     )];
     text.extend(issue_lines(&outcome.issues, 20));
     text.push(format!("Report: {}", runtime.locate(&outcome.outputs[0])));
@@ -127,7 +133,10 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
     text.extend(issue_lines(&issues, 25));
     text.push(format!("Report: {}", runtime.locate(&summary.outputs[3])));
     text.push(format!("Plan SHA-256: {}", summary.plan_sha256));
-    text.push(format!("To approve: onboard approve --migration {migration} --plan-sha256 {} --invite-date YYYY-MM-DD --approved-by \"Your Name\"", summary.plan_sha256));
+    text.push(format!(
+        "To approve: onboard approve --migration {migration} --plan-sha256 {} --invite-date YYYY-MM-DD --approved-by \"Your Name\"",
+        summary.plan_sha256
+    ));
     Ok((Report { value, text }, summary.plan_sha256))
 }
 
@@ -191,7 +200,10 @@ pub async fn report(runtime: &Runtime) -> Result<Report, Failure> {
     let mut value = serde_json::to_value(&outcome).unwrap_or_default();
     value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
     let text = vec![
-        format!("Validation report {}: {} problems across {} migrations and {} buildings.", outcome.date, outcome.problems, outcome.migrations, outcome.buildings),
+        format!(
+            "Validation report {}: {} problems across {} migrations and {} buildings.",
+            outcome.date, outcome.problems, outcome.migrations, outcome.buildings
+        ),
         format!("Report: {}", runtime.locate(&outcome.outputs[0])),
     ];
     Ok(Report { value, text })
@@ -202,30 +214,55 @@ pub async fn check(runtime: &Runtime, building: &str, emails: &[String]) -> Resu
     if emails.len() > onboarding::domain::tile::MAX_BATCH {
         return Err(Failure::usage(format!("at most {} addresses per check", onboarding::domain::tile::MAX_BATCH)));
     }
-    let parsed: Vec<Email> = emails.iter().map(|e| Email::parse(e).map_err(|err| Failure::usage(format!("“{e}”: {err}")))).collect::<Result<_, _>>()?;
+    let parsed: Vec<Email> =
+        emails.iter().map(|e| Email::parse(e).map_err(|err| Failure::usage(format!("“{e}”: {err}")))).collect::<Result<_, _>>()?;
     let answers = app::tile::check_tile(runtime.table.as_ref(), &building, &parsed).await?;
-    let results: Vec<_> = parsed.iter().zip(&answers).map(|(e, a)| json!({ "email": e, "visible": a.visible, "can_register_visitors": a.can_register_visitors, "reason": a.reason })).collect();
+    let results: Vec<_> = parsed
+        .iter()
+        .zip(&answers)
+        .map(|(e, a)| json!({ "email": e, "visible": a.visible, "can_register_visitors": a.can_register_visitors, "reason": a.reason }))
+        .collect();
     let value = if results.len() == 1 { results[0].clone() } else { json!({ "results": results }) };
     let text = parsed
         .iter()
         .zip(&answers)
-        .map(|(e, a)| format!("{e}: visible={} can_register_visitors={} reason={}", a.visible, a.can_register_visitors, serde_json::to_value(a.reason).unwrap_or_default().as_str().unwrap_or_default()))
+        .map(|(e, a)| {
+            format!(
+                "{e}: visible={} can_register_visitors={} reason={}",
+                a.visible,
+                a.can_register_visitors,
+                serde_json::to_value(a.reason).unwrap_or_default().as_str().unwrap_or_default()
+            )
+        })
         .collect();
     Ok(Report { value, text })
 }
 
 pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str) -> Result<Report, Failure> {
     let building = building_id(building)?;
-    let phase = Phase::parse(phase).ok_or_else(|| Failure::usage(format!("unknown phase “{phase}”: use new, kickstart_sent, account_setup, testing or live")))?;
+    let phase = Phase::parse(phase)
+        .ok_or_else(|| Failure::usage(format!("unknown phase “{phase}”: use new, kickstart_sent, account_setup, testing or live")))?;
     app::buildings::set_phase(runtime.services(), &building, phase).await?;
-    Ok(Report { value: json!({ "building": building, "phase": phase }), text: vec![format!("Building {building} is now at phase {}.", phase.as_str())] })
+    Ok(Report {
+        value: json!({ "building": building, "phase": phase }),
+        text: vec![format!("Building {building} is now at phase {}.", phase.as_str())],
+    })
 }
 
 pub async fn list_buildings(runtime: &Runtime) -> Result<Report, Failure> {
     let buildings = runtime.table.list_buildings().await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
     let text = buildings
         .iter()
-        .map(|b| format!("{}  {:<28} {:<15} policy={} since {}", b.building.id, b.building.name, b.phase.as_str(), b.building.tile_policy.as_str(), b.phase_changed_at))
+        .map(|b| {
+            format!(
+                "{}  {:<28} {:<15} policy={} since {}",
+                b.building.id,
+                b.building.name,
+                b.phase.as_str(),
+                b.building.tile_policy.as_str(),
+                b.phase_changed_at
+            )
+        })
         .collect();
     Ok(Report { value: json!({ "buildings": buildings }), text })
 }
@@ -246,10 +283,16 @@ pub async fn load_config(runtime: &Runtime, dir: &Path) -> Result<Report, Failur
     let config = app::config::store_config(runtime.objects.as_ref(), settings, guide, matrix).await?;
     let roles = config.guide.roles().count();
     let mappings = config.matrix.mappings().count();
-    let gaps: Vec<_> = config.matrix.mappings().filter(|m| !m.gap.is_empty()).map(|m| json!({ "old_role": m.old_role, "gap": m.gap })).collect();
+    let gaps: Vec<_> =
+        config.matrix.mappings().filter(|m| !m.gap.is_empty()).map(|m| json!({ "old_role": m.old_role, "gap": m.gap })).collect();
     let mut text = vec![format!("Configuration loaded: {roles} platform roles, {mappings} role mappings.")];
     for m in config.matrix.mappings().filter(|m| !m.gap.is_empty()) {
-        text.push(format!("  gap: “{}” → {} does not give {}", m.old_role, m.platform_roles.join(", "), m.gap.iter().cloned().collect::<Vec<_>>().join(", ")));
+        text.push(format!(
+            "  gap: “{}” → {} does not give {}",
+            m.old_role,
+            m.platform_roles.join(", "),
+            m.gap.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
     }
     Ok(Report { value: json!({ "platform_roles": roles, "role_mappings": mappings, "gaps": gaps }), text })
 }

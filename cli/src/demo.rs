@@ -36,11 +36,18 @@ pub async fn run(state: &Path, json: bool, aws: bool) -> Result<(), Failure> {
     let mut steps: Vec<(&str, Report)> = Vec::new();
     steps.push(("config", commands::load_config(&runtime, &examples.join("config")).await?));
     steps.push(("buildings", commands::ingest_buildings(&runtime, &examples.join("buildings.csv"), false).await?));
-    steps.push(("tenants_one_market", commands::ingest_tenants(&runtime, ONE_MARKET, false, false, &examples.join("tenants-one-market.csv")).await?));
-    steps.push(("tenants_harbor_view", commands::ingest_tenants(&runtime, HARBOR_VIEW, false, false, &examples.join("tenants-harbor-view.csv")).await?));
+    steps.push((
+        "tenants_one_market",
+        commands::ingest_tenants(&runtime, ONE_MARKET, false, false, &examples.join("tenants-one-market.csv")).await?,
+    ));
+    steps.push((
+        "tenants_harbor_view",
+        commands::ingest_tenants(&runtime, HARBOR_VIEW, false, false, &examples.join("tenants-harbor-view.csv")).await?,
+    ));
     let (plan, sha) = commands::ingest_users(&runtime, MIGRATION, &examples.join("users-export.csv")).await?;
     steps.push(("plan", plan));
-    let approve = Approve { migration: MIGRATION.into(), plan_sha256: sha, invite_date: None, approved_by: "Demo Approver".into(), exclude: vec![] };
+    let approve =
+        Approve { migration: MIGRATION.into(), plan_sha256: sha, invite_date: None, approved_by: "Demo Approver".into(), exclude: vec![] };
     steps.push(("approve", commands::approve_and_apply(&runtime, approve).await?));
     steps.push(("check_granted", commands::check(&runtime, ONE_MARKET, &["ada@acme.example".into()]).await?));
     steps.push(("check_not_granted", commands::check(&runtime, ONE_MARKET, &["someone@else.example".into()]).await?));

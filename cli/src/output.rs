@@ -33,7 +33,9 @@ impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
         match error {
             AppError::Rejected(rejection) => Self { code: rejection.code, message: rejection.message, exit: 2 },
-            AppError::Port(error) => Self::unexpected(format!("{error}. Nothing unfinished was recorded as done: run the command again to resume.")),
+            AppError::Port(error) => {
+                Self::unexpected(format!("{error}. Nothing unfinished was recorded as done: run the command again to resume."))
+            }
         }
     }
 }

@@ -27,7 +27,8 @@ impl Runtime {
         if aws {
             return Self::open_aws(progress).await;
         }
-        let embedded = EmbeddedState::open(state).map_err(|e| Failure::unexpected(format!("cannot open the state folder {}: {e}", state.display())))?;
+        let embedded = EmbeddedState::open(state)
+            .map_err(|e| Failure::unexpected(format!("cannot open the state folder {}: {e}", state.display())))?;
         let locations = Locations {
             bucket: embedded.objects.root().display().to_string(),
             outbox: Some(embedded.mailer.dir().to_path_buf()),
@@ -44,7 +45,11 @@ impl Runtime {
     }
 
     async fn open_aws(progress: Box<dyn Progress>) -> Result<Self, Failure> {
-        let need = |name: &str| std::env::var(name).map_err(|_| Failure::usage(format!("--aws needs {name} (the stack's bucket and table names; see README → Configuration).")));
+        let need = |name: &str| {
+            std::env::var(name).map_err(|_| {
+                Failure::usage(format!("--aws needs {name} (the stack's bucket and table names; see README → Configuration)."))
+            })
+        };
         let bucket = need("ONBOARD_BUCKET")?;
         let table = need("ONBOARD_TABLE")?;
         let aws = onboarding::adapters::aws::AwsState::from_env(bucket.clone(), table).await;
@@ -59,7 +64,13 @@ impl Runtime {
     }
 
     pub fn services(&self) -> Services<'_> {
-        Services { objects: self.objects.as_ref(), table: self.table.as_ref(), mailer: self.mailer.as_ref(), clock: &self.clock as &dyn Clock, progress: self.progress.as_ref() }
+        Services {
+            objects: self.objects.as_ref(),
+            table: self.table.as_ref(),
+            mailer: self.mailer.as_ref(),
+            clock: &self.clock as &dyn Clock,
+            progress: self.progress.as_ref(),
+        }
     }
 
     /// Where an object key can be found by a person.

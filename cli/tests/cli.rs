@@ -18,7 +18,8 @@ fn onboard(state: &Path, args: &[&str]) -> Output {
 }
 
 fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 fn outbox_count(state: &Path) -> usize {
@@ -78,7 +79,8 @@ fn ingest_users_json_holds_the_documented_fields() {
     let approved = onboard(dir.path(), &["--json", "approve", "--migration", "m1", "--plan-sha256", sha, "--invite-date", "2099-01-01"]);
     assert!(approved.status.success());
     assert_eq!(json(&approved)["dispatch"]["sent"], 0, "invites wait for their date");
-    let check = onboard(dir.path(), &["--json", "check", "--building", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "--email", "nobody@example.com"]);
+    let check =
+        onboard(dir.path(), &["--json", "check", "--building", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "--email", "nobody@example.com"]);
     assert_eq!(json(&check)["reason"], "not_granted");
 }
 
@@ -96,7 +98,11 @@ fn rejected_files_and_bad_arguments_exit_2_with_a_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(json(&out)["error"]["code"], "invalid_arguments");
     assert_eq!(onboard(dir.path(), &["ingest", "users", file.to_str().unwrap()]).status.code(), Some(2), "clap usage errors");
-    assert_eq!(onboard(dir.path(), &["building", "phase", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "live"]).status.code(), Some(2), "unknown building");
+    assert_eq!(
+        onboard(dir.path(), &["building", "phase", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "live"]).status.code(),
+        Some(2),
+        "unknown building"
+    );
 }
 
 #[test]

@@ -163,7 +163,15 @@ pub trait InviteTable: Send + Sync {
     async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>>;
     async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>>;
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>>;
-    async fn update_invite(&self, migration: &MigrationId, email: &Email, status: MailStatus, message_id: Option<&str>, error: Option<&str>, attempts: u32) -> PortResult<()>;
+    async fn update_invite(
+        &self,
+        migration: &MigrationId,
+        email: &Email,
+        status: MailStatus,
+        message_id: Option<&str>,
+        error: Option<&str>,
+        attempts: u32,
+    ) -> PortResult<()>;
 }
 
 /// The e-mail ledger: one entry per message key, claimed before the send.
@@ -180,7 +188,14 @@ pub struct LedgerEntry {
 pub trait MailLedger: Send + Sync {
     /// Claims `key` for sending. Returns the existing entry when the key was claimed before.
     async fn claim_mail(&self, key: &str, now: OffsetDateTime) -> PortResult<Option<LedgerEntry>>;
-    async fn finish_mail(&self, key: &str, status: MailStatus, message_id: Option<&str>, detail: Option<&str>, now: OffsetDateTime) -> PortResult<()>;
+    async fn finish_mail(
+        &self,
+        key: &str,
+        status: MailStatus,
+        message_id: Option<&str>,
+        detail: Option<&str>,
+        now: OffsetDateTime,
+    ) -> PortResult<()>;
     /// Releases a claim whose send certainly failed, so a later run may try again.
     async fn release_mail(&self, key: &str) -> PortResult<()>;
     async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>>;

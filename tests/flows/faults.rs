@@ -51,54 +51,114 @@ macro_rules! forward {
 
 #[async_trait]
 impl EventLog for FaultyTable<'_> {
-    async fn claim_event(&self, key: &str, now: OffsetDateTime, lease: i64) -> PortResult<EventClaim> { forward!(self.claim_event(key, now, lease)) }
-    async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()> { forward!(self.finish_event(key, now, outcome)) }
+    async fn claim_event(&self, key: &str, now: OffsetDateTime, lease: i64) -> PortResult<EventClaim> {
+        forward!(self.claim_event(key, now, lease))
+    }
+    async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()> {
+        forward!(self.finish_event(key, now, outcome))
+    }
 }
 
 #[async_trait]
 impl BuildingTable for FaultyTable<'_> {
-    async fn get_building(&self, id: &BuildingId) -> PortResult<Option<BuildingState>> { forward!(self.get_building(id)) }
-    async fn list_buildings(&self) -> PortResult<Vec<BuildingState>> { forward!(self.list_buildings()) }
-    async fn upsert_building(&self, b: &Building, now: OffsetDateTime) -> PortResult<BuildingState> { forward!(self.upsert_building(b, now)) }
-    async fn set_phase(&self, id: &BuildingId, phase: Phase, now: OffsetDateTime, message_id: Option<&str>) -> PortResult<()> { forward!(self.set_phase(id, phase, now, message_id)) }
+    async fn get_building(&self, id: &BuildingId) -> PortResult<Option<BuildingState>> {
+        forward!(self.get_building(id))
+    }
+    async fn list_buildings(&self) -> PortResult<Vec<BuildingState>> {
+        forward!(self.list_buildings())
+    }
+    async fn upsert_building(&self, b: &Building, now: OffsetDateTime) -> PortResult<BuildingState> {
+        forward!(self.upsert_building(b, now))
+    }
+    async fn set_phase(&self, id: &BuildingId, phase: Phase, now: OffsetDateTime, message_id: Option<&str>) -> PortResult<()> {
+        forward!(self.set_phase(id, phase, now, message_id))
+    }
 }
 
 #[async_trait]
 impl ContactTable for FaultyTable<'_> {
-    async fn list_contacts(&self, b: &BuildingId) -> PortResult<Vec<TenantContact>> { forward!(self.list_contacts(b)) }
-    async fn put_contacts(&self, b: &BuildingId, c: &[TenantContact], grant: bool, now: OffsetDateTime) -> PortResult<()> { forward!(self.put_contacts(b, c, grant, now)) }
-    async fn remove_contacts(&self, b: &BuildingId, e: &[Email]) -> PortResult<()> { forward!(self.remove_contacts(b, e)) }
-    async fn has_grant(&self, b: &BuildingId, e: &Email) -> PortResult<bool> { forward!(self.has_grant(b, e)) }
-    async fn count_grants(&self, b: &BuildingId) -> PortResult<u64> { forward!(self.count_grants(b)) }
+    async fn list_contacts(&self, b: &BuildingId) -> PortResult<Vec<TenantContact>> {
+        forward!(self.list_contacts(b))
+    }
+    async fn put_contacts(&self, b: &BuildingId, c: &[TenantContact], grant: bool, now: OffsetDateTime) -> PortResult<()> {
+        forward!(self.put_contacts(b, c, grant, now))
+    }
+    async fn remove_contacts(&self, b: &BuildingId, e: &[Email]) -> PortResult<()> {
+        forward!(self.remove_contacts(b, e))
+    }
+    async fn has_grant(&self, b: &BuildingId, e: &Email) -> PortResult<bool> {
+        forward!(self.has_grant(b, e))
+    }
+    async fn count_grants(&self, b: &BuildingId) -> PortResult<u64> {
+        forward!(self.count_grants(b))
+    }
 }
 
 #[async_trait]
 impl UserTable for FaultyTable<'_> {
-    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> { forward!(self.get_users(emails)) }
-    async fn create_users(&self, users: &[NewUser]) -> PortResult<()> { forward!(self.create_users(users)) }
-    async fn grant_access(&self, e: &Email, roles: &[String], b: &[BuildingId]) -> PortResult<()> { forward!(self.grant_access(e, roles, b)) }
+    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+        forward!(self.get_users(emails))
+    }
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<()> {
+        forward!(self.create_users(users))
+    }
+    async fn grant_access(&self, e: &Email, roles: &[String], b: &[BuildingId]) -> PortResult<()> {
+        forward!(self.grant_access(e, roles, b))
+    }
 }
 
 #[async_trait]
 impl MigrationTable for FaultyTable<'_> {
-    async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>> { forward!(self.get_migration(id)) }
-    async fn put_migration(&self, r: &MigrationRecord) -> PortResult<()> { forward!(self.put_migration(r)) }
-    async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>> { forward!(self.list_migrations()) }
+    async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>> {
+        forward!(self.get_migration(id))
+    }
+    async fn put_migration(&self, r: &MigrationRecord) -> PortResult<()> {
+        forward!(self.put_migration(r))
+    }
+    async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>> {
+        forward!(self.list_migrations())
+    }
 }
 
 #[async_trait]
 impl InviteTable for FaultyTable<'_> {
-    async fn queue_invites(&self, i: &[Invite]) -> PortResult<()> { forward!(self.queue_invites(i)) }
-    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> { forward!(self.due_invites(today, limit)) }
-    async fn get_invite(&self, m: &MigrationId, e: &Email) -> PortResult<Option<Invite>> { forward!(self.get_invite(m, e)) }
-    async fn list_invites(&self, m: &MigrationId) -> PortResult<Vec<Invite>> { forward!(self.list_invites(m)) }
-    async fn update_invite(&self, m: &MigrationId, e: &Email, s: MailStatus, id: Option<&str>, err: Option<&str>, attempts: u32) -> PortResult<()> { forward!(self.update_invite(m, e, s, id, err, attempts)) }
+    async fn queue_invites(&self, i: &[Invite]) -> PortResult<()> {
+        forward!(self.queue_invites(i))
+    }
+    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+        forward!(self.due_invites(today, limit))
+    }
+    async fn get_invite(&self, m: &MigrationId, e: &Email) -> PortResult<Option<Invite>> {
+        forward!(self.get_invite(m, e))
+    }
+    async fn list_invites(&self, m: &MigrationId) -> PortResult<Vec<Invite>> {
+        forward!(self.list_invites(m))
+    }
+    async fn update_invite(
+        &self,
+        m: &MigrationId,
+        e: &Email,
+        s: MailStatus,
+        id: Option<&str>,
+        err: Option<&str>,
+        attempts: u32,
+    ) -> PortResult<()> {
+        forward!(self.update_invite(m, e, s, id, err, attempts))
+    }
 }
 
 #[async_trait]
 impl MailLedger for FaultyTable<'_> {
-    async fn claim_mail(&self, key: &str, now: OffsetDateTime) -> PortResult<Option<LedgerEntry>> { forward!(self.claim_mail(key, now)) }
-    async fn finish_mail(&self, key: &str, s: MailStatus, id: Option<&str>, d: Option<&str>, now: OffsetDateTime) -> PortResult<()> { forward!(self.finish_mail(key, s, id, d, now)) }
-    async fn release_mail(&self, key: &str) -> PortResult<()> { forward!(self.release_mail(key)) }
-    async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>> { forward!(self.get_mail(key)) }
+    async fn claim_mail(&self, key: &str, now: OffsetDateTime) -> PortResult<Option<LedgerEntry>> {
+        forward!(self.claim_mail(key, now))
+    }
+    async fn finish_mail(&self, key: &str, s: MailStatus, id: Option<&str>, d: Option<&str>, now: OffsetDateTime) -> PortResult<()> {
+        forward!(self.finish_mail(key, s, id, d, now))
+    }
+    async fn release_mail(&self, key: &str) -> PortResult<()> {
+        forward!(self.release_mail(key))
+    }
+    async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>> {
+        forward!(self.get_mail(key))
+    }
 }

@@ -121,7 +121,12 @@ impl Harness {
             "The emulator tests need an AWS emulator: run the whole suite with `bash infra/test.sh` (it starts moto on a free port and sets AWS_ENDPOINT_URL)."
         );
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let unique = format!("{}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst), OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000);
+        let unique = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst),
+            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000
+        );
         let bucket = format!("onboard-test-{unique}");
         let table = format!("onboard-test-{unique}");
         let aws = onboarding::adapters::aws::AwsState::from_env(bucket, table).await;
@@ -141,7 +146,13 @@ impl Harness {
     }
 
     pub fn svc(&self) -> Services<'_> {
-        Services { objects: self.objects.as_ref(), table: self.table.as_ref(), mailer: &self.mailer, clock: &self.clock, progress: &NoProgress }
+        Services {
+            objects: self.objects.as_ref(),
+            table: self.table.as_ref(),
+            mailer: &self.mailer,
+            clock: &self.clock,
+            progress: &NoProgress,
+        }
     }
 
     /// Services over another table (a fault-injecting wrapper, say).

@@ -32,7 +32,9 @@ fn tenants_csv(count: usize) -> Vec<u8> {
 
 pub async fn buildings_are_upserted_and_kicked_off_once(h: Harness) {
     h.load_example_config().await;
-    let UploadOutcome::Buildings(first) = h.upload("inbox/buildings/buildings.csv", BUILDINGS_CSV).await else { panic!("not routed to buildings") };
+    let UploadOutcome::Buildings(first) = h.upload("inbox/buildings/buildings.csv", BUILDINGS_CSV).await else {
+        panic!("not routed to buildings")
+    };
     assert_eq!((first.rows, first.accepted, first.rejected, first.kickstarts_sent), (3, 2, 1, 2));
     let bad = first.issues.iter().find(|i| i.row == Some(4)).expect("row 4 is reported");
     assert_eq!((bad.code.as_str(), bad.column.as_deref(), bad.value.as_str()), ("invalid_email", Some("Envoy CSM Email"), "not-an-email"));
@@ -78,21 +80,34 @@ pub async fn tenant_contacts_grant_the_tile_and_write_the_envoy_file(h: Harness)
         "Full Name,Email,Phone Number\r\nAda Lovelace,ada@acme.example,+14155552671\r\nGrace Hopper,grace@acme.example,+14155550199\r\n"
     );
 
-    let answers = tile::check_tile(h.table.as_ref(), &building(ONE_MARKET), &[email("ada@acme.example"), email("stranger@else.example")]).await.unwrap();
+    let answers = tile::check_tile(h.table.as_ref(), &building(ONE_MARKET), &[email("ada@acme.example"), email("stranger@else.example")])
+        .await
+        .unwrap();
     assert_eq!((answers[0].visible, answers[0].can_register_visitors, answers[0].reason), (true, true, TileReason::Granted));
     assert_eq!((answers[1].visible, answers[1].reason), (false, TileReason::NotGranted));
-    let unknown = tile::check_tile(h.table.as_ref(), &building("00000000-0000-4000-8000-000000000000"), &[email("ada@acme.example")]).await.unwrap();
+    let unknown =
+        tile::check_tile(h.table.as_ref(), &building("00000000-0000-4000-8000-000000000000"), &[email("ada@acme.example")]).await.unwrap();
     assert_eq!(unknown[0].reason, TileReason::UnknownBuilding);
 
     // Harbor View shows the tile to everyone: its contacts can register, others get told why not.
-    let UploadOutcome::Tenants(open) = h.upload(&format!("inbox/tenants/{HARBOR_VIEW}/c.csv"), b"Full Name,Email\nJose,jose@globex.example\n").await else { panic!() };
+    let UploadOutcome::Tenants(open) =
+        h.upload(&format!("inbox/tenants/{HARBOR_VIEW}/c.csv"), b"Full Name,Email\nJose,jose@globex.example\n").await
+    else {
+        panic!()
+    };
     assert_eq!(open.granted, 0);
-    let answers = tile::check_tile(h.table.as_ref(), &building(HARBOR_VIEW), &[email("jose@globex.example"), email("ada@acme.example")]).await.unwrap();
+    let answers = tile::check_tile(h.table.as_ref(), &building(HARBOR_VIEW), &[email("jose@globex.example"), email("ada@acme.example")])
+        .await
+        .unwrap();
     assert_eq!(answers[0].reason, TileReason::Granted);
     assert_eq!((answers[1].visible, answers[1].can_register_visitors, answers[1].reason), (true, false, TileReason::EveryonePolicyNoEnvoy));
 
     // Adding a second file keeps the first file's people: Envoy replaces its directory on upload.
-    let UploadOutcome::Tenants(more) = h.upload(&format!("inbox/tenants/{ONE_MARKET}/more.csv"), b"Full Name,Email\nAlan Turing,alan@initech.example\n").await else { panic!() };
+    let UploadOutcome::Tenants(more) =
+        h.upload(&format!("inbox/tenants/{ONE_MARKET}/more.csv"), b"Full Name,Email\nAlan Turing,alan@initech.example\n").await
+    else {
+        panic!()
+    };
     assert_eq!(more.directory_size, 3);
 }
 
@@ -104,7 +119,11 @@ pub async fn replace_mode_refuses_a_mass_removal_unless_forced(h: Harness) {
     let export_before = h.objects.get(&format!("exports/envoy/{ONE_MARKET}/envoy-employees.csv")).await.unwrap();
 
     // A truncated file (7 of 10) in replace mode would remove 30 %: refused, nothing changes.
-    let UploadOutcome::Rejected { code, message, report } = h.upload(&format!("inbox/tenants/{ONE_MARKET}/replace/cut.csv"), &tenants_csv(7)).await else { panic!("guard did not hold") };
+    let UploadOutcome::Rejected { code, message, report } =
+        h.upload(&format!("inbox/tenants/{ONE_MARKET}/replace/cut.csv"), &tenants_csv(7)).await
+    else {
+        panic!("guard did not hold")
+    };
     assert_eq!(code, "revoke_guard");
     assert!(message.contains("3 of the building's 10"), "{message}");
     assert!(h.objects.get(&report).await.is_ok(), "the reason is stored in quarantine/");
@@ -119,7 +138,10 @@ pub async fn replace_mode_refuses_a_mass_removal_unless_forced(h: Harness) {
     assert_eq!((nine.revoked, nine.directory_size), (1, 9));
 
     // Forced, the mass removal is applied, grants included.
-    let UploadOutcome::Tenants(forced) = h.upload(&format!("inbox/tenants/{ONE_MARKET}/replace/force/cut.csv"), &tenants_csv(3)).await else { panic!() };
+    let UploadOutcome::Tenants(forced) = h.upload(&format!("inbox/tenants/{ONE_MARKET}/replace/force/cut.csv"), &tenants_csv(3)).await
+    else {
+        panic!()
+    };
     assert_eq!((forced.revoked, forced.directory_size), (6, 3));
     assert!(!h.table.has_grant(&id, &email("person5@tenant.example")).await.unwrap());
     assert!(h.table.has_grant(&id, &email("person2@tenant.example")).await.unwrap());
@@ -199,7 +221,10 @@ pub async fn migration_plans_approves_applies_and_invites_exactly_once(h: Harnes
     assert_eq!((summary.rows, summary.rejected, summary.duplicates_merged, summary.inactive_skipped), (10, 1, 1, 1));
     assert_eq!(summary.rows, summary.accepted + summary.rejected + summary.duplicates_merged + summary.inactive_skipped);
     let actions = |a: &str| summary.actions[a];
-    assert_eq!((actions("create_and_invite"), actions("add_roles"), actions("no_change"), actions("hold"), actions("skip_inactive")), (3, 1, 1, 2, 1));
+    assert_eq!(
+        (actions("create_and_invite"), actions("add_roles"), actions("no_change"), actions("hold"), actions("skip_inactive")),
+        (3, 1, 1, 2, 1)
+    );
     for code in ["duplicate_merged", "inactive_skipped", "unmapped_role", "unknown_building", "invalid_email", "capability_gap"] {
         assert!(summary.issues_by_code.contains_key(code), "missing {code}: {:?}", summary.issues_by_code);
     }
@@ -220,9 +245,16 @@ pub async fn migration_plans_approves_applies_and_invites_exactly_once(h: Harnes
     // Approved with an invite date three days out, leaving Grace out.
     let body = approval("acme-q4", &summary.plan_sha256, Some("2026-11-26"), &["grace@acme.example"]);
     let UploadOutcome::Applied { apply, dispatch } = h.upload("approvals/acme-q4.json", &body).await else { panic!("not applied") };
-    assert_eq!((apply.users_created, apply.users_updated, apply.unchanged, apply.held, apply.excluded, apply.invites_queued), (2, 1, 1, 2, 1, 2));
+    assert_eq!(
+        (apply.users_created, apply.users_updated, apply.unchanged, apply.held, apply.excluded, apply.invites_queued),
+        (2, 1, 1, 2, 1, 2)
+    );
     assert_eq!(dispatch.sent, 0, "invites wait for their date");
-    let users = h.table.get_users(&[email("ada@acme.example"), email("old@acme.example"), email("grace@acme.example"), email("alan@initech.example")]).await.unwrap();
+    let users = h
+        .table
+        .get_users(&[email("ada@acme.example"), email("old@acme.example"), email("grace@acme.example"), email("alan@initech.example")])
+        .await
+        .unwrap();
     assert!(users[&email("ada@acme.example")].roles.contains("Visitor Registration Administrator"));
     let old = &users[&email("old@acme.example")];
     assert!(old.roles.contains("Tenant User") && old.roles.contains("Visitor Registration Administrator"), "kept and gained: {old:?}");
@@ -262,12 +294,19 @@ pub async fn stale_and_unknown_approvals_are_refused(h: Harness) {
     changed.push_str("First Name,Last Name,Email,Role(s),Building assignments,Status\nNew,Person,new@acme.example,Employee,HVB,active\n");
     let second = plan_users(&h, "acme-q4", changed.as_bytes()).await;
     assert_ne!(first.plan_sha256, second.plan_sha256);
-    let UploadOutcome::Rejected { code, message, .. } = h.upload("approvals/acme-q4.json", &approval("acme-q4", &first.plan_sha256, None, &[])).await else { panic!("stale plan applied") };
+    let UploadOutcome::Rejected { code, message, .. } =
+        h.upload("approvals/acme-q4.json", &approval("acme-q4", &first.plan_sha256, None, &[])).await
+    else {
+        panic!("stale plan applied")
+    };
     assert_eq!(code, "stale_plan");
     assert!(message.contains(&second.plan_sha256), "{message}");
     assert!(h.table.get_users(&[email("ada@acme.example"), email("new@acme.example")]).await.unwrap().is_empty());
 
-    let UploadOutcome::Rejected { code, .. } = h.upload("approvals/nobody.json", &approval("nobody", &first.plan_sha256, None, &[])).await else { panic!() };
+    let UploadOutcome::Rejected { code, .. } = h.upload("approvals/nobody.json", &approval("nobody", &first.plan_sha256, None, &[])).await
+    else {
+        panic!()
+    };
     assert_eq!(code, "unknown_plan");
     let UploadOutcome::Rejected { code, .. } = h.upload("approvals/acme-q4.json", b"{\"plan_sha256\": 1}").await else { panic!() };
     assert_eq!(code, "invalid_approval");
@@ -275,7 +314,10 @@ pub async fn stale_and_unknown_approvals_are_refused(h: Harness) {
 }
 
 async fn end_state(h: &Harness) -> Vec<String> {
-    let emails: Vec<_> = ["ada@acme.example", "grace@acme.example", "old@acme.example", "same@acme.example", "bo@acme.example"].iter().map(|e| email(e)).collect();
+    let emails: Vec<_> = ["ada@acme.example", "grace@acme.example", "old@acme.example", "same@acme.example", "bo@acme.example"]
+        .iter()
+        .map(|e| email(e))
+        .collect();
     let users = h.table.get_users(&emails).await.unwrap();
     let m = MigrationId::parse("acme-q4").unwrap();
     let mut state: Vec<String> = users.iter().map(|(e, u)| format!("{e}: {:?} {:?}", u.roles, u.buildings)).collect();
@@ -332,7 +374,11 @@ pub async fn dispatch_resumes_after_mail_failures_without_duplicates(h: Harness)
     }
     let summary = plan_users(&h, "bulk", text.as_bytes()).await;
     h.mailer.paused.store(true, std::sync::atomic::Ordering::SeqCst);
-    let UploadOutcome::Applied { apply, dispatch } = h.upload("approvals/bulk.json", &approval("bulk", &summary.plan_sha256, None, &[])).await else { panic!() };
+    let UploadOutcome::Applied { apply, dispatch } =
+        h.upload("approvals/bulk.json", &approval("bulk", &summary.plan_sha256, None, &[])).await
+    else {
+        panic!()
+    };
     assert_eq!((apply.invites_queued, dispatch.sent), (12, 0));
     assert!(dispatch.stopped.unwrap().contains("paused"));
     h.mailer.paused.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -358,9 +404,18 @@ pub async fn dispatch_resumes_after_mail_failures_without_duplicates(h: Harness)
 
 pub async fn validation_report_flags_stale_kickstarts_and_late_invites(h: Harness) {
     h.with_buildings().await;
-    let summary = plan_users(&h, "late", b"First Name,Last Name,Email,Role(s),Building assignments,Status\nLate,Invite,late@acme.example,Employee,HVB,active\n").await;
+    let summary = plan_users(
+        &h,
+        "late",
+        b"First Name,Last Name,Email,Role(s),Building assignments,Status\nLate,Invite,late@acme.example,Employee,HVB,active\n",
+    )
+    .await;
     h.mailer.paused.store(true, std::sync::atomic::Ordering::SeqCst);
-    let UploadOutcome::Applied { .. } = h.upload("approvals/late.json", &approval("late", &summary.plan_sha256, Some("2026-11-24"), &[])).await else { panic!() };
+    let UploadOutcome::Applied { .. } =
+        h.upload("approvals/late.json", &approval("late", &summary.plan_sha256, Some("2026-11-24"), &[])).await
+    else {
+        panic!()
+    };
     h.clock.advance_days(20);
     let config = h.config().await;
     let (report, outcome) = validate::validation_report(h.svc(), &config).await.unwrap();
@@ -386,7 +441,11 @@ pub async fn validation_report_flags_stale_kickstarts_and_late_invites(h: Harnes
 pub async fn rejected_files_write_nothing_and_say_why(h: Harness) {
     h.with_buildings().await;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("inbox/users/m1/missing.csv", b"First Name,Last Name,Mail,Roles,Buildings,Status\nA,B,a@b.co,Admin,HVB,active\n".to_vec(), "missing_column"),
+        (
+            "inbox/users/m1/missing.csv",
+            b"First Name,Last Name,Mail,Roles,Buildings,Status\nA,B,a@b.co,Admin,HVB,active\n".to_vec(),
+            "missing_column",
+        ),
         ("inbox/users/m1/empty.csv", Vec::new(), "empty_file"),
         ("inbox/users/m1/header-only.csv", b"First Name,Last Name,Email,Roles,Buildings,Status\n".to_vec(), "no_rows"),
         ("inbox/users/m1/binary.csv", vec![0, 1, 2, 3, 255, 254, 0, 0], "not_a_table"),

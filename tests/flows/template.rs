@@ -42,7 +42,9 @@ fn each_function_may_do_only_what_its_code_does() {
     }
     assert!(!dispatch.iter().any(|a| a.starts_with("s3:Put") || a == "dynamodb:BatchWriteItem"), "{dispatch:?}");
     let ingest = actions(&t, "IngestFunction");
-    for action in table_rw.iter().chain(&["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject", "ses:SendRawEmail"]) {
+    for action in
+        table_rw.iter().chain(&["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject", "ses:SendRawEmail"])
+    {
         assert!(ingest.contains(*action), "ingest lacks {action}");
     }
     let report = actions(&t, "ValidationReportFunction");
@@ -77,5 +79,10 @@ fn cfn_lint_is_clean() {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
         .output()
         .unwrap_or_else(|e| panic!("cfn-lint is not on PATH ({e}): run the tests with `bash infra/test.sh`, which installs it"));
-    assert!(output.status.success(), "cfn-lint found problems:\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

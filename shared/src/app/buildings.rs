@@ -41,10 +41,13 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
             Ok(building) => {
                 if let Some(first) = seen.get(&building.id) {
                     issues.push(
-                        Issue::warning(crate::domain::issue::IssueCode::DuplicateMerged, format!("The building UUID is also on row {first}; this later row wins."))
-                            .at_row(row.number)
-                            .in_column("Building UUID")
-                            .with_value(building.id.as_str()),
+                        Issue::warning(
+                            crate::domain::issue::IssueCode::DuplicateMerged,
+                            format!("The building UUID is also on row {first}; this later row wins."),
+                        )
+                        .at_row(row.number)
+                        .in_column("Building UUID")
+                        .with_value(building.id.as_str()),
                     );
                     buildings.retain(|b: &crate::domain::building::Building| b.id != building.id);
                     duplicates += 1;
@@ -128,7 +131,10 @@ pub(crate) async fn write_row_report<T: Serialize>(svc: Services<'_>, folder: &s
 /// Moves a building to a later (or earlier) phase by hand.
 pub async fn set_phase(svc: Services<'_>, id: &BuildingId, phase: Phase) -> AppResult<()> {
     match svc.table.get_building(id).await? {
-        None => Err(AppError::Rejected(FileRejection::new("unknown_building", format!("No building with UUID {id} is known. Load it with a buildings file first.")))),
+        None => Err(AppError::Rejected(FileRejection::new(
+            "unknown_building",
+            format!("No building with UUID {id} is known. Load it with a buildings file first."),
+        ))),
         Some(_) => Ok(svc.table.set_phase(id, phase, svc.clock.now(), None).await?),
     }
 }

@@ -7,10 +7,15 @@ use crate::domain::issue::FileRejection;
 use crate::domain::roles::{RoleGuide, RoleMatrix, GUIDE_COLUMNS, MATRIX_COLUMNS};
 use crate::ports::{ObjectStore, PortError};
 
-fn read_table(bytes: Vec<u8>, specs: &'static [crate::domain::intake::ColumnSpec], what: &str) -> AppResult<(ColumnMap, Vec<crate::domain::intake::RawRow>)> {
+fn read_table(
+    bytes: Vec<u8>,
+    specs: &'static [crate::domain::intake::ColumnSpec],
+    what: &str,
+) -> AppResult<(ColumnMap, Vec<crate::domain::intake::RawRow>)> {
     let sheet = open_sheet(std::io::Cursor::new(bytes), FileKind::Users, IntakeLimits::default(), |h| ColumnMap::has_required(specs, h))
         .map_err(|e| FileRejection::new("invalid_config", format!("The {what}: {}", e.message)))?;
-    let map = ColumnMap::resolve(specs, &sheet.headers).map_err(|e| FileRejection::new("invalid_config", format!("The {what}: {}", e.message)))?;
+    let map = ColumnMap::resolve(specs, &sheet.headers)
+        .map_err(|e| FileRejection::new("invalid_config", format!("The {what}: {}", e.message)))?;
     let rows = sheet.collect::<Result<Vec<_>, _>>()?;
     Ok((map, rows))
 }
@@ -57,9 +62,16 @@ pub async fn load_config(objects: &dyn ObjectStore) -> AppResult<Config> {
 }
 
 /// Checks and stores configuration files into `config/`. Nothing is stored unless all are valid.
-pub async fn store_config(objects: &dyn ObjectStore, settings: Option<Vec<u8>>, guide: Option<Vec<u8>>, matrix: Option<Vec<u8>>) -> AppResult<Config> {
+pub async fn store_config(
+    objects: &dyn ObjectStore,
+    settings: Option<Vec<u8>>,
+    guide: Option<Vec<u8>>,
+    matrix: Option<Vec<u8>>,
+) -> AppResult<Config> {
     let config = parse_config(settings.clone(), guide.clone(), matrix.clone())?;
-    for (key, bytes, kind) in [(SETTINGS_KEY, settings, "application/json"), (ROLE_GUIDE_KEY, guide, "text/csv"), (ROLE_MATRIX_KEY, matrix, "text/csv")] {
+    for (key, bytes, kind) in
+        [(SETTINGS_KEY, settings, "application/json"), (ROLE_GUIDE_KEY, guide, "text/csv"), (ROLE_MATRIX_KEY, matrix, "text/csv")]
+    {
         if let Some(bytes) = bytes {
             objects.put(key, bytes, kind).await?;
         }

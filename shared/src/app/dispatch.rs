@@ -21,7 +21,12 @@ pub struct DispatchOutcome {
 }
 
 /// Sends up to `limit` due invites, stopping early at `deadline` (Lambda's remaining time).
-pub async fn dispatch_invites(svc: Services<'_>, config: &Config, limit: usize, deadline: Option<time::OffsetDateTime>) -> AppResult<DispatchOutcome> {
+pub async fn dispatch_invites(
+    svc: Services<'_>,
+    config: &Config,
+    limit: usize,
+    deadline: Option<time::OffsetDateTime>,
+) -> AppResult<DispatchOutcome> {
     let mut outcome = DispatchOutcome::default();
     let service_rate = svc.mailer.max_send_rate().await.unwrap_or(1.0);
     let rate = service_rate.min(config.settings.max_send_rate_per_second).max(0.01);
@@ -64,7 +69,13 @@ pub async fn dispatch_invites(svc: Services<'_>, config: &Config, limit: usize, 
                 }
                 Ok(SendOutcome::Unconfirmed) => {
                     outcome.unconfirmed += 1;
-                    update(MailStatus::Sending, None, Some("send not confirmed; check the mail log before resending".into()), invite.attempts).await?;
+                    update(
+                        MailStatus::Sending,
+                        None,
+                        Some("send not confirmed; check the mail log before resending".into()),
+                        invite.attempts,
+                    )
+                    .await?;
                 }
                 Ok(SendOutcome::Failed(reason)) => {
                     outcome.failed += 1;

@@ -22,7 +22,12 @@ pub enum SendOutcome {
     Failed(String),
 }
 
-pub async fn send_once(ledger: &dyn MailLedger, mailer: &dyn Mailer, mail: &OutgoingMail, now: time::OffsetDateTime) -> AppResult<SendOutcome> {
+pub async fn send_once(
+    ledger: &dyn MailLedger,
+    mailer: &dyn Mailer,
+    mail: &OutgoingMail,
+    now: time::OffsetDateTime,
+) -> AppResult<SendOutcome> {
     if let Some(entry) = ledger.claim_mail(&mail.key, now).await? {
         match entry.status {
             MailStatus::Sent => return Ok(SendOutcome::AlreadySent(entry.message_id.unwrap_or_default())),

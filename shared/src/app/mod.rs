@@ -77,7 +77,11 @@ pub fn file_stem(key: &str) -> String {
     let name = key.rsplit('/').next().unwrap_or(key);
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let safe: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).take(80).collect();
-    if safe.is_empty() { "file".into() } else { safe }
+    if safe.is_empty() {
+        "file".into()
+    } else {
+        safe
+    }
 }
 
 pub(crate) fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {

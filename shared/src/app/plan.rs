@@ -27,7 +27,12 @@ pub fn report_folder(migration: &MigrationId) -> String {
     format!("reports/users/{migration}")
 }
 
-pub async fn plan_migration(svc: Services<'_>, config: &Config, migration: &MigrationId, key: &str) -> AppResult<(PlanSummary, Vec<Issue>)> {
+pub async fn plan_migration(
+    svc: Services<'_>,
+    config: &Config,
+    migration: &MigrationId,
+    key: &str,
+) -> AppResult<(PlanSummary, Vec<Issue>)> {
     let limits = IntakeLimits::default();
     let input = svc.objects.open(key).await?;
     let sheet = open_sheet(input, FileKind::Users, limits, |h| ColumnMap::has_required(USER_COLUMNS, h))?;
@@ -51,7 +56,7 @@ pub async fn plan_migration(svc: Services<'_>, config: &Config, migration: &Migr
                 issues.extend(row_issues);
             }
         }
-        if summary.rows % 10_000 == 0 {
+        if summary.rows.is_multiple_of(10_000) {
             svc.progress.advance("rows read", summary.rows);
         }
     }
@@ -104,14 +109,18 @@ pub async fn plan_migration(svc: Services<'_>, config: &Config, migration: &Migr
 
     let extra_headers = map.extra_headers();
     let mut plan_csv = Vec::new();
-    summary.plan_sha256 = write_plan_csv(&mut plan_csv, &extra_headers, &entries).map_err(|e| crate::ports::PortError::Unexpected(e.to_string()))?;
+    summary.plan_sha256 =
+        write_plan_csv(&mut plan_csv, &extra_headers, &entries).map_err(|e| crate::ports::PortError::Unexpected(e.to_string()))?;
     let folder = report_folder(migration);
-    summary.outputs = ["plan.csv", "issues.csv", "summary.json", "report.html", "plan.jsonl"].iter().map(|f| format!("{folder}/{f}")).collect();
+    summary.outputs =
+        ["plan.csv", "issues.csv", "summary.json", "report.html", "plan.jsonl"].iter().map(|f| format!("{folder}/{f}")).collect();
     let header = PlanHeader { migration: migration.clone(), extra_headers, plan_sha256: summary.plan_sha256.clone() };
     svc.objects.put(&format!("{folder}/plan.jsonl"), plan_jsonl(&header, &entries), "application/x-ndjson").await?;
     svc.objects.put(&format!("{folder}/plan.csv"), plan_csv, "text/csv").await?;
     svc.objects.put(&format!("{folder}/issues.csv"), issues_csv(&issues), "text/csv").await?;
-    svc.objects.put(&format!("{folder}/report.html"), plan_report(&summary, &config.matrix, &entries, &issues).into_bytes(), "text/html").await?;
+    svc.objects
+        .put(&format!("{folder}/report.html"), plan_report(&summary, &config.matrix, &entries, &issues).into_bytes(), "text/html")
+        .await?;
     svc.objects.put(&format!("{folder}/summary.json"), json_bytes(&summary), "application/json").await?;
 
     // Record the latest plan: only an approval quoting this SHA-256 can apply it.
@@ -176,13 +185,24 @@ fn plan_jsonl(header: &PlanHeader, entries: &[PlanEntry]) -> Vec<u8> {
 /// again from the entries and hashed.
 pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha: &str) -> AppResult<(PlanHeader, Vec<PlanEntry>)> {
     let bytes = svc.objects.get(&format!("{}/plan.jsonl", report_folder(migration))).await?;
-    let corrupt = || FileRejection::new("plan_unreadable", format!("The stored plan of migration {migration} cannot be read. Upload the export again to make a new plan."));
+    let corrupt = || {
+        FileRejection::new(
+            "plan_unreadable",
+            format!("The stored plan of migration {migration} cannot be read. Upload the export again to make a new plan."),
+        )
+    };
     let mut lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
     let header: PlanHeader = serde_json::from_slice(lines.next().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
     let entries = lines.map(serde_json::from_slice).collect::<Result<Vec<PlanEntry>, _>>().map_err(|_| corrupt())?;
     let sha = write_plan_csv(std::io::sink(), &header.extra_headers, &entries).map_err(|_| corrupt())?;
     if sha != expected_sha {
-        return Err(FileRejection::new("stale_plan", format!("The stored plan of migration {migration} does not match SHA-256 {expected_sha}. Plan again and approve the new SHA-256.")).into());
+        return Err(FileRejection::new(
+            "stale_plan",
+            format!(
+                "The stored plan of migration {migration} does not match SHA-256 {expected_sha}. Plan again and approve the new SHA-256."
+            ),
+        )
+        .into());
     }
     Ok((header, entries))
 }

@@ -17,9 +17,17 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upload {
     Buildings,
-    Tenants { building: BuildingId, replace: bool, force: bool },
-    Users { migration: MigrationId },
-    Approval { migration: MigrationId },
+    Tenants {
+        building: BuildingId,
+        replace: bool,
+        force: bool,
+    },
+    Users {
+        migration: MigrationId,
+    },
+    Approval {
+        migration: MigrationId,
+    },
     /// Folder markers and our own outputs: nothing to do.
     Ignored,
 }
@@ -69,12 +77,19 @@ pub enum UploadOutcome {
     Buildings(super::buildings::BuildingsOutcome),
     Tenants(super::tenants::TenantsOutcome),
     Plan(crate::domain::html::PlanSummary),
-    Applied { apply: super::apply::ApplyOutcome, dispatch: super::dispatch::DispatchOutcome },
+    Applied {
+        apply: super::apply::ApplyOutcome,
+        dispatch: super::dispatch::DispatchOutcome,
+    },
     /// The same object version was processed before: nothing was done again.
     AlreadyProcessed,
     /// Another invocation is processing it right now.
     InProgress,
-    Rejected { code: String, message: String, report: String },
+    Rejected {
+        code: String,
+        message: String,
+        report: String,
+    },
     Ignored,
 }
 
@@ -146,8 +161,14 @@ mod tests {
         assert_eq!(classify("inbox/buildings/2026 Q4.csv").unwrap(), Upload::Buildings);
         let id = "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10";
         assert!(matches!(classify(&format!("inbox/tenants/{id}/contacts.xlsx")).unwrap(), Upload::Tenants { replace: false, .. }));
-        assert!(matches!(classify(&format!("inbox/tenants/{id}/replace/contacts.csv")).unwrap(), Upload::Tenants { replace: true, force: false, .. }));
-        assert!(matches!(classify(&format!("inbox/tenants/{id}/replace/force/c.csv")).unwrap(), Upload::Tenants { replace: true, force: true, .. }));
+        assert!(matches!(
+            classify(&format!("inbox/tenants/{id}/replace/contacts.csv")).unwrap(),
+            Upload::Tenants { replace: true, force: false, .. }
+        ));
+        assert!(matches!(
+            classify(&format!("inbox/tenants/{id}/replace/force/c.csv")).unwrap(),
+            Upload::Tenants { replace: true, force: true, .. }
+        ));
         assert!(matches!(classify("inbox/users/acme-q4/export.csv").unwrap(), Upload::Users { .. }));
         assert!(matches!(classify("approvals/acme-q4.json").unwrap(), Upload::Approval { .. }));
         assert_eq!(classify("reports/users/x/plan.csv").unwrap(), Upload::Ignored);

@@ -33,9 +33,19 @@ pub struct TenantsOutcome {
     pub outputs: Vec<String>,
 }
 
-pub async fn ingest_tenants(svc: Services<'_>, config: &Config, building: &BuildingId, key: &str, options: TenantOptions) -> AppResult<TenantsOutcome> {
+pub async fn ingest_tenants(
+    svc: Services<'_>,
+    config: &Config,
+    building: &BuildingId,
+    key: &str,
+    options: TenantOptions,
+) -> AppResult<TenantsOutcome> {
     let Some(state) = svc.table.get_building(building).await? else {
-        return Err(FileRejection::new("unknown_building", format!("No building with UUID {building} is known. Upload the buildings file first, then the tenant contacts.")).into());
+        return Err(FileRejection::new(
+            "unknown_building",
+            format!("No building with UUID {building} is known. Upload the buildings file first, then the tenant contacts."),
+        )
+        .into());
     };
     let input = svc.objects.open(key).await?;
     let sheet = open_sheet(input, FileKind::Tenants, IntakeLimits::default(), |h| ColumnMap::has_required(TENANT_COLUMNS, h))?;
@@ -65,8 +75,10 @@ pub async fn ingest_tenants(svc: Services<'_>, config: &Config, building: &Build
         return Err(FileRejection::new("no_rows", "The contacts file has a header row but no contacts. A file with no contacts is never applied (in replace mode it would remove everyone).").into());
     }
     let current = svc.table.list_contacts(building).await?;
-    let to_revoke: Vec<Email> = if options.replace { current.iter().filter(|c| !set.contains(&c.email)).map(|c| c.email.clone()).collect() } else { Vec::new() };
-    let revoke_check = options.replace.then(|| check_revocations(current.len(), to_revoke.len(), config.settings.revoke_threshold_percent, options.force));
+    let to_revoke: Vec<Email> =
+        if options.replace { current.iter().filter(|c| !set.contains(&c.email)).map(|c| c.email.clone()).collect() } else { Vec::new() };
+    let revoke_check =
+        options.replace.then(|| check_revocations(current.len(), to_revoke.len(), config.settings.revoke_threshold_percent, options.force));
     if let Some(check) = &revoke_check {
         if !check.allowed {
             return Err(FileRejection::new(

@@ -24,12 +24,28 @@ pub struct ValidationOutcome {
 pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<(ValidationReport, ValidationOutcome)> {
     let now = svc.clock.now();
     let today = now.date();
-    let mut report = ValidationReport { date: today.to_string(), generated_at: rfc3339(now), migrations: Vec::new(), buildings: Vec::new(), discrepancies: Vec::new() };
+    let mut report = ValidationReport {
+        date: today.to_string(),
+        generated_at: rfc3339(now),
+        migrations: Vec::new(),
+        buildings: Vec::new(),
+        discrepancies: Vec::new(),
+    };
     for record in svc.table.list_migrations().await? {
         let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == "applied") else { continue };
         let (_, entries) = load_plan(svc, &record.id, &sha).await?;
-        let invites: std::collections::HashMap<Email, _> = svc.table.list_invites(&record.id).await?.into_iter().map(|i| (i.email.clone(), i)).collect();
-        let mut check = MigrationCheck { migration: record.id.to_string(), plan_sha256: sha, applied_at: record.applied_at.clone().unwrap_or_default(), users_checked: 0, users_ok: 0, invites_sent: 0, invites_pending: 0, invites_failed: 0 };
+        let invites: std::collections::HashMap<Email, _> =
+            svc.table.list_invites(&record.id).await?.into_iter().map(|i| (i.email.clone(), i)).collect();
+        let mut check = MigrationCheck {
+            migration: record.id.to_string(),
+            plan_sha256: sha,
+            applied_at: record.applied_at.clone().unwrap_or_default(),
+            users_checked: 0,
+            users_ok: 0,
+            invites_sent: 0,
+            invites_pending: 0,
+            invites_failed: 0,
+        };
         for invite in invites.values() {
             match invite.status {
                 MailStatus::Sent => check.invites_sent += 1,
@@ -39,7 +55,9 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         }
         let relevant: Vec<_> = entries
             .iter()
-            .filter(|e| matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange) && !record.excluded.contains(&e.email))
+            .filter(|e| {
+                matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange) && !record.excluded.contains(&e.email)
+            })
             .collect();
         for chunk in relevant.chunks(100) {
             let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();

@@ -49,12 +49,18 @@ impl Approval {
         let reject = |message: String| FileRejection::new("invalid_approval", message);
         if let Some(named) = &file.migration {
             if named != migration.as_str() {
-                return Err(reject(format!("The approval names migration “{}” but was uploaded for “{migration}”. Upload it as approvals/{}.json.", crate::domain::text::preview(named, 64), crate::domain::text::preview(named, 64))));
+                return Err(reject(format!(
+                    "The approval names migration “{}” but was uploaded for “{migration}”. Upload it as approvals/{}.json.",
+                    crate::domain::text::preview(named, 64),
+                    crate::domain::text::preview(named, 64)
+                )));
             }
         }
         let sha = file.plan_sha256.trim().to_lowercase();
         if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(reject("plan_sha256 must be the 64-character SHA-256 shown with the plan (summary.json or the plan command's output).".into()));
+            return Err(reject(
+                "plan_sha256 must be the 64-character SHA-256 shown with the plan (summary.json or the plan command's output).".into(),
+            ));
         }
         let approved_by = crate::domain::text::single_line(&file.approved_by);
         if approved_by.is_empty() {
@@ -62,15 +68,18 @@ impl Approval {
         }
         let invite_date = match file.invite_date.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(raw) => Some(
-                Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
-                    .map_err(|_| reject(format!("invite_date “{}” is not a date in the form YYYY-MM-DD.", crate::domain::text::preview(raw, 40))))?,
-            ),
+            Some(raw) => Some(Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
+                reject(format!("invite_date “{}” is not a date in the form YYYY-MM-DD.", crate::domain::text::preview(raw, 40)))
+            })?),
         };
         let exclude = file
             .exclude
             .iter()
-            .map(|raw| Email::parse(raw).map_err(|_| reject(format!("exclude lists “{}”, which is not an e-mail address.", crate::domain::text::preview(raw, 80)))))
+            .map(|raw| {
+                Email::parse(raw).map_err(|_| {
+                    reject(format!("exclude lists “{}”, which is not an e-mail address.", crate::domain::text::preview(raw, 80)))
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { migration: migration.clone(), plan_sha256: sha, approved_by, invite_date, exclude })
     }

@@ -12,9 +12,17 @@ pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec { label: "Building UUID", aliases: &["buildinguuid", "buildingid", "uuid", "id"], required: true },
     ColumnSpec { label: "Building Name", aliases: &["name", "building", "buildingname"], required: true },
     ColumnSpec { label: "Address", aliases: &["buildingaddress", "streetaddress"], required: true },
-    ColumnSpec { label: "Envoy CSM Email", aliases: &["envoycsm", "envoycustomersuccessmanageremail", "envoycsmemailaddress"], required: true },
+    ColumnSpec {
+        label: "Envoy CSM Email",
+        aliases: &["envoycsm", "envoycustomersuccessmanageremail", "envoycsmemailaddress"],
+        required: true,
+    },
     ColumnSpec { label: "Envoy Account Executive Email", aliases: &["envoyae", "envoyaeemail", "envoyaccountexecutive"], required: false },
-    ColumnSpec { label: "Platform CSM Email", aliases: &["platformcsm", "csmemail", "platformcustomersuccessmanageremail"], required: false },
+    ColumnSpec {
+        label: "Platform CSM Email",
+        aliases: &["platformcsm", "csmemail", "platformcustomersuccessmanageremail"],
+        required: false,
+    },
     ColumnSpec { label: "Tile Policy", aliases: &["policy", "visitorregistrationpolicy", "tilevisibility"], required: false },
     ColumnSpec { label: "Aliases", aliases: &["alias", "otherNames", "othernames", "aka"], required: false },
 ];
@@ -168,16 +176,9 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
     });
     let aliases = split_multi(cell(ALIASES)).map(single_line).collect();
     match (id, envoy_csm, issues.is_empty()) {
-        (Ok(id), Some(envoy_csm), true) => Ok(Building {
-            id,
-            name,
-            address,
-            envoy_csm,
-            envoy_account_executive,
-            platform_csm,
-            tile_policy,
-            aliases,
-        }),
+        (Ok(id), Some(envoy_csm), true) => {
+            Ok(Building { id, name, address, envoy_csm, envoy_account_executive, platform_csm, tile_policy, aliases })
+        }
         _ => Err(issues),
     }
 }
@@ -248,7 +249,9 @@ mod tests {
 
     #[test]
     fn a_complete_row_is_a_building() {
-        let b = building_from_row(&map(), &row(&[ID, "One Market", "1 Market St", "csm@envoy.com", "", "", "Everyone", "1MKT; Market Tower"])).unwrap();
+        let b =
+            building_from_row(&map(), &row(&[ID, "One Market", "1 Market St", "csm@envoy.com", "", "", "Everyone", "1MKT; Market Tower"]))
+                .unwrap();
         assert_eq!(b.tile_policy, TilePolicy::Everyone);
         assert_eq!(b.aliases, ["1MKT", "Market Tower"]);
         assert!(b.envoy_account_executive.is_none());

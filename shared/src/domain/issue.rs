@@ -76,14 +76,7 @@ pub struct Issue {
 
 impl Issue {
     pub fn error(code: IssueCode, message: impl Into<String>) -> Self {
-        Self {
-            row: None,
-            column: None,
-            code,
-            severity: Severity::Error,
-            value: String::new(),
-            message: message.into(),
-        }
+        Self { row: None, column: None, code, severity: Severity::Error, value: String::new(), message: message.into() }
     }
 
     pub fn warning(code: IssueCode, message: impl Into<String>) -> Self {

@@ -77,7 +77,9 @@ pub fn kickstart(config: &Config, building: &Building, attempt: u32) -> Outgoing
     mail.to.dedup();
     mail.cc.retain(|cc| !mail.to.contains(cc));
     let policy = match building.tile_policy {
-        crate::domain::building::TilePolicy::Permissioned => "permissioned (only granted tenant contacts see the Visitor Registration tile)",
+        crate::domain::building::TilePolicy::Permissioned => {
+            "permissioned (only granted tenant contacts see the Visitor Registration tile)"
+        }
         crate::domain::building::TilePolicy::Everyone => "everyone (every tenant sees the Visitor Registration tile)",
     };
     mail.text = format!(

@@ -11,7 +11,11 @@ pub const USER_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec { label: "Last Name", aliases: &["lastname", "surname", "familyname", "last"], required: true },
     ColumnSpec { label: "Email", aliases: &["emailaddress", "email", "workemail", "useremail", "login"], required: true },
     ColumnSpec { label: "Role(s)", aliases: &["roles", "role", "userroles", "accesslevel"], required: true },
-    ColumnSpec { label: "Building assignments", aliases: &["buildingassignments", "buildings", "building", "assignedbuildings", "properties", "sites", "locations"], required: true },
+    ColumnSpec {
+        label: "Building assignments",
+        aliases: &["buildingassignments", "buildings", "building", "assignedbuildings", "properties", "sites", "locations"],
+        required: true,
+    },
     ColumnSpec { label: "Status", aliases: &["userstatus", "accountstatus", "state", "active"], required: true },
 ];
 
@@ -62,7 +66,10 @@ pub fn user_from_row(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> Ro
         Ok(email) => email,
         Err(EmailError::Empty) => {
             return RowOutcome::Rejected(vec![at(
-                Issue::error(IssueCode::MissingEmail, "The user has no e-mail address, so they cannot be matched or invited. Add the address and upload again."),
+                Issue::error(
+                    IssueCode::MissingEmail,
+                    "The user has no e-mail address, so they cannot be matched or invited. Add the address and upload again.",
+                ),
                 EMAIL,
             )]);
         }
@@ -77,14 +84,23 @@ pub fn user_from_row(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> Ro
     let first_name = single_line(map.cell(row, FIRST));
     let last_name = single_line(map.cell(row, LAST));
     if first_name.is_empty() && last_name.is_empty() {
-        issues.push(at(Issue::error(IssueCode::MissingName, "The user has no first or last name. Add the name so the invite can greet them."), FIRST));
+        issues.push(at(
+            Issue::error(IssueCode::MissingName, "The user has no first or last name. Add the name so the invite can greet them."),
+            FIRST,
+        ));
     }
     let raw_status = map.cell(row, STATUS);
     let status = Status::parse(raw_status);
     if status.is_none() {
         issues.push(
-            at(Issue::error(IssueCode::UnknownStatus, "Status must be active or inactive (enabled/disabled, yes/no, 1/0 also work). The user is on hold until it is fixed."), STATUS)
-                .with_value(raw_status),
+            at(
+                Issue::error(
+                    IssueCode::UnknownStatus,
+                    "Status must be active or inactive (enabled/disabled, yes/no, 1/0 also work). The user is on hold until it is fixed.",
+                ),
+                STATUS,
+            )
+            .with_value(raw_status),
         );
     }
     let roles = unique(split_multi(map.cell(row, ROLES)).map(single_line));
@@ -164,7 +180,10 @@ impl Deduper {
         let names_differ = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && !a.eq_ignore_ascii_case(b);
         let mut conflicts = Vec::new();
         if names_differ(&user.first_name, &row.first_name) || names_differ(&user.last_name, &row.last_name) {
-            conflicts.push(format!("the name differs (row {first_row}: “{} {}”, this row: “{} {}”)", user.first_name, user.last_name, row.first_name, row.last_name));
+            conflicts.push(format!(
+                "the name differs (row {first_row}: “{} {}”, this row: “{} {}”)",
+                user.first_name, user.last_name, row.first_name, row.last_name
+            ));
         }
         if user.first_name.is_empty() {
             user.first_name = row.first_name;
@@ -180,12 +199,18 @@ impl Deduper {
             _ => {}
         }
         let issue = if conflicts.is_empty() {
-            Issue::warning(IssueCode::DuplicateMerged, format!("Same e-mail as row {first_row}; the rows were merged (roles and buildings combined)."))
+            Issue::warning(
+                IssueCode::DuplicateMerged,
+                format!("Same e-mail as row {first_row}; the rows were merged (roles and buildings combined)."),
+            )
         } else {
             user.blocking.push(IssueCode::ConflictingDuplicate.as_str().to_string());
             Issue::error(
                 IssueCode::ConflictingDuplicate,
-                format!("Same e-mail as row {first_row}, but {}. The user is on hold: correct the rows so they agree.", conflicts.join(" and ")),
+                format!(
+                    "Same e-mail as row {first_row}, but {}. The user is on hold: correct the rows so they agree.",
+                    conflicts.join(" and ")
+                ),
             )
         };
         issues.push(issue.at_row(row.row).in_column("Email").with_value(user.email.as_str()));
@@ -227,7 +252,11 @@ mod tests {
 
     #[test]
     fn rows_are_validated_and_extras_kept() {
-        let (user, issues) = usable(user_from_row(&map(), &row(2, &["ADA@example.com", "Ada", "Lovelace", "Host; host|Admin", "One Market", "Enabled", "R&D"]), 4096));
+        let (user, issues) = usable(user_from_row(
+            &map(),
+            &row(2, &["ADA@example.com", "Ada", "Lovelace", "Host; host|Admin", "One Market", "Enabled", "R&D"]),
+            4096,
+        ));
         assert!(issues.is_empty());
         assert_eq!(user.roles, ["Host", "Admin"]);
         assert_eq!(user.status, Some(Status::Active));
@@ -238,12 +267,17 @@ mod tests {
     fn rows_without_usable_email_are_rejected_and_others_carry_issues() {
         let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(3, &["", "Ada", "L", "Host", "x", "active"]), 4096) else { panic!() };
         assert_eq!(issues[0].code, IssueCode::MissingEmail);
-        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(3, &["ada(at)x.com", "Ada", "L", "Host", "x", "active"]), 4096) else { panic!() };
+        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(3, &["ada(at)x.com", "Ada", "L", "Host", "x", "active"]), 4096)
+        else {
+            panic!()
+        };
         assert_eq!((issues[0].code, issues[0].row, issues[0].value.as_str()), (IssueCode::InvalidEmail, Some(3), "ada(at)x.com"));
         let (_, issues) = usable(user_from_row(&map(), &row(4, &["a@x.com", "", "", "Host", "x", "maybe"]), 4096));
         let codes: Vec<_> = issues.iter().map(|i| i.code).collect();
         assert_eq!(codes, [IssueCode::MissingName, IssueCode::UnknownStatus]);
-        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(5, &["a@x.com", &"x".repeat(5000), "", "", "", ""]), 4096) else { panic!() };
+        let RowOutcome::Rejected(issues) = user_from_row(&map(), &row(5, &["a@x.com", &"x".repeat(5000), "", "", "", ""]), 4096) else {
+            panic!()
+        };
         assert_eq!((issues[0].code, issues[0].column.as_deref()), (IssueCode::ValueTooLong, Some("column B")));
     }
 

@@ -79,11 +79,7 @@ pub struct RoleMatrix {
 
 impl RoleMatrix {
     /// Reads the matrix; every platform role it names must be in the guide.
-    pub fn from_rows(
-        map: &ColumnMap,
-        rows: impl IntoIterator<Item = RawRow>,
-        guide: &RoleGuide,
-    ) -> Result<Self, FileRejection> {
+    pub fn from_rows(map: &ColumnMap, rows: impl IntoIterator<Item = RawRow>, guide: &RoleGuide) -> Result<Self, FileRejection> {
         let mut mappings = BTreeMap::new();
         for row in rows {
             let old_role = single_line(map.cell(&row, 0));

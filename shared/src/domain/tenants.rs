@@ -12,7 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 pub const TENANT_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec { label: "Full Name", aliases: &["name", "contactname", "tenantcontactname", "tenantname", "employeename"], required: true },
     ColumnSpec { label: "Email", aliases: &["emailaddress", "tenantcontactemail", "contactemail", "workemail"], required: true },
-    ColumnSpec { label: "Phone Number", aliases: &["phone", "mobile", "cellphone", "mobilephone", "tenantcontactphone", "phonenumber"], required: false },
+    ColumnSpec {
+        label: "Phone Number",
+        aliases: &["phone", "mobile", "cellphone", "mobilephone", "tenantcontactphone", "phonenumber"],
+        required: false,
+    },
 ];
 
 /// The header Envoy's employee directory import expects, exactly.
@@ -37,13 +41,25 @@ pub fn contact_from_row(map: &ColumnMap, row: &RawRow, region: PhoneRegion) -> R
                 .in_column("Full Name"),
         );
     } else if name.chars().count() > 200 {
-        errors.push(Issue::error(IssueCode::ValueTooLong, "The name is longer than 200 characters. Check the row.").at_row(row.number).in_column("Full Name").with_value(&name));
+        errors.push(
+            Issue::error(IssueCode::ValueTooLong, "The name is longer than 200 characters. Check the row.")
+                .at_row(row.number)
+                .in_column("Full Name")
+                .with_value(&name),
+        );
     }
     let raw_email = map.cell(row, 1);
     let email = match Email::parse(raw_email) {
         Ok(email) => Some(email),
         Err(EmailError::Empty) => {
-            errors.push(Issue::error(IssueCode::MissingEmail, "The contact has no e-mail address. Add it; Envoy needs it to invite visitors' hosts.").at_row(row.number).in_column("Email"));
+            errors.push(
+                Issue::error(
+                    IssueCode::MissingEmail,
+                    "The contact has no e-mail address. Add it; Envoy needs it to invite visitors' hosts.",
+                )
+                .at_row(row.number)
+                .in_column("Email"),
+            );
             None
         }
         Err(EmailError::Invalid) => {
@@ -148,14 +164,9 @@ pub fn check_revocations(current: usize, to_revoke: usize, threshold_percent: f6
 
 /// The Envoy import file: the building's complete directory, sorted by name then e-mail.
 pub fn envoy_import_csv<'a>(contacts: impl IntoIterator<Item = &'a TenantContact>) -> Vec<u8> {
-    let sorted: BTreeMap<(String, &str), &TenantContact> = contacts
-        .into_iter()
-        .map(|c| ((c.full_name.to_lowercase(), c.email.as_str()), c))
-        .collect();
-    csv_bytes(
-        &ENVOY_HEADERS,
-        sorted.values().map(|c| [c.full_name.as_str(), c.email.as_str(), c.phone.as_ref().map_or("", Phone::as_str)]),
-    )
+    let sorted: BTreeMap<(String, &str), &TenantContact> =
+        contacts.into_iter().map(|c| ((c.full_name.to_lowercase(), c.email.as_str()), c)).collect();
+    csv_bytes(&ENVOY_HEADERS, sorted.values().map(|c| [c.full_name.as_str(), c.email.as_str(), c.phone.as_ref().map_or("", Phone::as_str)]))
 }
 
 #[cfg(test)]
@@ -172,7 +183,8 @@ mod tests {
 
     #[test]
     fn contacts_are_normalised_and_bad_phones_are_warnings() {
-        let (contact, warnings) = contact_from_row(&map(), &row(2, &[" Ada\nLovelace ", "ADA@example.com", "415 555 2671"]), PhoneRegion::default()).unwrap();
+        let (contact, warnings) =
+            contact_from_row(&map(), &row(2, &[" Ada\nLovelace ", "ADA@example.com", "415 555 2671"]), PhoneRegion::default()).unwrap();
         assert_eq!(contact.full_name, "Ada Lovelace");
         assert_eq!(contact.phone.unwrap().as_str(), "+14155552671");
         assert!(warnings.is_empty());
@@ -215,7 +227,11 @@ mod tests {
     fn the_envoy_file_has_exactly_envoys_columns() {
         let contacts = [
             TenantContact { full_name: "=cmd".into(), email: Email::parse("z@example.com").unwrap(), phone: None },
-            TenantContact { full_name: "Ada".into(), email: Email::parse("a@example.com").unwrap(), phone: Some(Phone::from_stored("+14155552671".into())) },
+            TenantContact {
+                full_name: "Ada".into(),
+                email: Email::parse("a@example.com").unwrap(),
+                phone: Some(Phone::from_stored("+14155552671".into())),
+            },
         ];
         let text = String::from_utf8(envoy_import_csv(&contacts)).unwrap();
         assert_eq!(text, "Full Name,Email,Phone Number\r\n'=cmd,z@example.com,\r\nAda,a@example.com,+14155552671\r\n");

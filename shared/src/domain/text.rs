@@ -3,11 +3,7 @@
 /// The key a header is matched by: lower case, letters and digits only.
 /// `E-mail Address`, `email_address` and ` EMAIL ADDRESS ` all become `emailaddress`.
 pub fn header_key(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// Trims and folds every run of white space and control characters (CR, LF, tab, NUL...) into one
@@ -47,9 +43,7 @@ pub fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
 /// Splits a multi-valued cell (roles, buildings) on `;`, `|`, `,` or newlines; trims each part and
 /// drops empty ones.
 pub fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
-    cell.split([';', '|', ',', '\n', '\r'])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
+    cell.split([';', '|', ',', '\n', '\r']).map(str::trim).filter(|part| !part.is_empty())
 }
 
 /// A short, stable, non-reversible tag for an e-mail address or phone number, for logs.

@@ -143,10 +143,29 @@ impl ValidationReport {
     pub fn csv(&self) -> Vec<u8> {
         let mut rows: Vec<[String; 5]> = Vec::new();
         for b in &self.buildings {
-            rows.push(["building".into(), b.id.clone(), b.name.clone(), format!("{} ({} days); policy {}; {} contacts; {} grants", b.phase.as_str(), b.phase_age_days, b.tile_policy, b.contacts, b.tile_grants), b.problems.join("; ")]);
+            rows.push([
+                "building".into(),
+                b.id.clone(),
+                b.name.clone(),
+                format!(
+                    "{} ({} days); policy {}; {} contacts; {} grants",
+                    b.phase.as_str(),
+                    b.phase_age_days,
+                    b.tile_policy,
+                    b.contacts,
+                    b.tile_grants
+                ),
+                b.problems.join("; "),
+            ]);
         }
         for u in &self.discrepancies {
-            rows.push(["user".into(), u.migration.clone(), u.email.clone(), format!("{}; invite {}", u.action.as_str(), u.invite), u.problems.join("; ")]);
+            rows.push([
+                "user".into(),
+                u.migration.clone(),
+                u.email.clone(),
+                format!("{}; invite {}", u.action.as_str(), u.invite),
+                u.problems.join("; "),
+            ]);
         }
         crate::domain::sheet::csv_bytes(&["Kind", "Id", "Name", "State", "Problems"], rows)
     }

@@ -20,19 +20,14 @@ pub enum EmailError {
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let trimmed = raw.trim().trim_start_matches("mailto:");
-        let trimmed = trimmed
-            .strip_prefix('<')
-            .and_then(|s| s.strip_suffix('>'))
-            .unwrap_or(trimmed)
-            .trim();
+        let trimmed = trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed).trim();
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
         }
         if trimmed.len() > 254 || trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(EmailError::Invalid);
         }
-        let parsed: email_address::EmailAddress =
-            trimmed.parse().map_err(|_| EmailError::Invalid)?;
+        let parsed: email_address::EmailAddress = trimmed.parse().map_err(|_| EmailError::Invalid)?;
         let domain = parsed.domain();
         // Real mailboxes live on a dotted domain; `x@localhost` and `x@[1.2.3.4]` are typos here.
         let dotted = domain.contains('.') && !domain.starts_with('[') && !domain.ends_with('.');
@@ -169,11 +164,10 @@ impl Status {
     /// Accepts the usual synonyms; `None` for anything else.
     pub fn parse(raw: &str) -> Option<Self> {
         match crate::domain::text::header_key(raw).as_str() {
-            "active" | "enabled" | "yes" | "y" | "1" | "true" | "on" | "current" => {
-                Some(Self::Active)
+            "active" | "enabled" | "yes" | "y" | "1" | "true" | "on" | "current" => Some(Self::Active),
+            "inactive" | "disabled" | "no" | "n" | "0" | "false" | "off" | "deactivated" | "suspended" | "terminated" => {
+                Some(Self::Inactive)
             }
-            "inactive" | "disabled" | "no" | "n" | "0" | "false" | "off" | "deactivated"
-            | "suspended" | "terminated" => Some(Self::Inactive),
             _ => None,
         }
     }

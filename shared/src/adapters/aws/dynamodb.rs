@@ -129,7 +129,9 @@ impl DynamoTable {
     /// The item under a key (strongly consistent).
     async fn get_item(&self, key: Item) -> PortResult<Option<Item>> {
         let output = self
-            .run("DynamoDB GetItem", || self.client.get_item().table_name(&self.table).set_key(Some(key.clone())).consistent_read(true).send())
+            .run("DynamoDB GetItem", || {
+                self.client.get_item().table_name(&self.table).set_key(Some(key.clone())).consistent_read(true).send()
+            })
             .await?;
         Ok(output.item)
     }

@@ -90,7 +90,13 @@ where
 /// address, as SES puts in "not verified" messages) is replaced by its redacted tag.
 pub(crate) fn scrub(text: &str) -> String {
     text.split(' ')
-        .map(|word| if word.contains('@') { crate::domain::text::redact(word.trim_matches(|c: char| !c.is_alphanumeric())) } else { word.to_string() })
+        .map(|word| {
+            if word.contains('@') {
+                crate::domain::text::redact(word.trim_matches(|c: char| !c.is_alphanumeric()))
+            } else {
+                word.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -106,4 +112,3 @@ mod tests {
         assert!(message.starts_with("Email address is not verified: h:"), "{message}");
     }
 }
-

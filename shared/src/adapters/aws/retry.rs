@@ -108,7 +108,10 @@ where
         tracing::debug!(operation, reason = %reason, failures = retries.failures() + 1, "transient AWS failure; backing off");
         if !retries.pause().await {
             tracing::warn!(operation, reason = %reason, tries = retries.failures(), "AWS kept failing; giving up for now");
-            return Err(Failed::GaveUp(PortError::Throttled(format!("{operation}: {reason}, still failing after {} tries", retries.failures()))));
+            return Err(Failed::GaveUp(PortError::Throttled(format!(
+                "{operation}: {reason}, still failing after {} tries",
+                retries.failures()
+            ))));
         }
     }
 }
@@ -164,9 +167,18 @@ mod tests {
     #[tokio::test]
     async fn transient_failures_are_retried_then_succeed() {
         let calls = AtomicU32::new(0);
-        let result = call(&QUICK, "Test", || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 2 { Err(boom()) } else { Ok(7) }
-        }, |_| Some("timeout".into()))
+        let result = call(
+            &QUICK,
+            "Test",
+            || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    Err(boom())
+                } else {
+                    Ok(7)
+                }
+            },
+            |_| Some("timeout".into()),
+        )
         .await;
         assert_eq!(result.ok(), Some(7));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -175,10 +187,15 @@ mod tests {
     #[tokio::test]
     async fn endless_transient_failures_end_as_throttled_after_the_budget() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), _> = call(&QUICK, "Test", || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err(boom())
-        }, |_| Some("timeout".into()))
+        let result: Result<(), _> = call(
+            &QUICK,
+            "Test",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(boom())
+            },
+            |_| Some("timeout".into()),
+        )
         .await;
         assert!(matches!(result, Err(Failed::GaveUp(PortError::Throttled(ref m))) if m.contains("5 tries")), "{result:?}");
         assert_eq!(calls.load(Ordering::SeqCst), QUICK.tries);
@@ -187,10 +204,15 @@ mod tests {
     #[tokio::test]
     async fn final_failures_are_not_retried() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), _> = call(&QUICK, "Test", || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err(boom())
-        }, |_| None)
+        let result: Result<(), _> = call(
+            &QUICK,
+            "Test",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(boom())
+            },
+            |_| None,
+        )
         .await;
         assert!(matches!(result, Err(Failed::Final(_))));
         assert_eq!(calls.load(Ordering::SeqCst), 1);

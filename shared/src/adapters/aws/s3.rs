@@ -47,7 +47,8 @@ impl S3Store {
         let mut request = self.client.create_bucket().bucket(&self.bucket);
         // us-east-1 is the one region that refuses an explicit location constraint.
         if let Some(region) = self.client.config().region().map(|r| r.as_ref().to_string()).filter(|r| r != "us-east-1") {
-            let constraint = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str())).build();
+            let constraint =
+                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str())).build();
             request = request.create_bucket_configuration(constraint);
         }
         match request.send().await {
@@ -171,9 +172,10 @@ mod tests {
                     .next_continuation_token("t1")
                     .build()
             });
-        let second = mock!(aws_sdk_s3::Client::list_objects_v2)
-            .match_requests(|r| r.continuation_token() == Some("t1"))
-            .then_output(|| ListObjectsV2Output::builder().contents(Object::builder().key("reports/a").build()).is_truncated(false).build());
+        let second =
+            mock!(aws_sdk_s3::Client::list_objects_v2).match_requests(|r| r.continuation_token() == Some("t1")).then_output(|| {
+                ListObjectsV2Output::builder().contents(Object::builder().key("reports/a").build()).is_truncated(false).build()
+            });
         let s3 = store(mock_client!(aws_sdk_s3, RuleMode::Sequential, &[&first, &second]));
         assert_eq!(s3.list("reports/").await.unwrap(), ["reports/a", "reports/b"]);
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));

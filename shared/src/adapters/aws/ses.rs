@@ -4,9 +4,9 @@
 //! connection may or may not have sent the message, so it is answered at once as `Unexpected`:
 //! SES does not deduplicate, and the caller's mail ledger decides what happens next.
 
+use crate::adapters::aws::describe;
 use crate::adapters::aws::pacer::SendPacer;
 use crate::adapters::aws::retry::{self, Backoff, Failed};
-use crate::adapters::aws::describe;
 use crate::domain::mail::OutgoingMail;
 use crate::ports::{Mailer, PortError, PortResult};
 use async_trait::async_trait;

@@ -123,7 +123,11 @@ impl BuildingTable for SqliteTable {
     async fn get_building(&self, id: &BuildingId) -> PortResult<Option<BuildingState>> {
         let row = self
             .conn()
-            .query_row("SELECT data, phase, phase_changed_at, kickstart_message_id FROM buildings WHERE id = ?1", [id.as_str()], building_row)
+            .query_row(
+                "SELECT data, phase, phase_changed_at, kickstart_message_id FROM buildings WHERE id = ?1",
+                [id.as_str()],
+                building_row,
+            )
             .optional()
             .map_err(db)?;
         row.map(building_state).transpose()
@@ -196,8 +200,14 @@ impl ContactTable for SqliteTable {
                 .map_err(db)?;
             let granted_at = grant.then(|| rfc3339(now));
             for contact in contacts {
-                stmt.execute(params![building.as_str(), contact.email.as_str(), contact.full_name, contact.phone.as_ref().map(Phone::as_str), granted_at])
-                    .map_err(db)?;
+                stmt.execute(params![
+                    building.as_str(),
+                    contact.email.as_str(),
+                    contact.full_name,
+                    contact.phone.as_ref().map(Phone::as_str),
+                    granted_at
+                ])
+                .map_err(db)?;
             }
         }
         tx.commit().map_err(db)
@@ -207,7 +217,8 @@ impl ContactTable for SqliteTable {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         for email in emails {
-            tx.execute("DELETE FROM contacts WHERE building = ?1 AND email = ?2", params![building.as_str(), email.as_str()]).map_err(db)?;
+            tx.execute("DELETE FROM contacts WHERE building = ?1 AND email = ?2", params![building.as_str(), email.as_str()])
+                .map_err(db)?;
         }
         tx.commit().map_err(db)
     }
@@ -226,7 +237,9 @@ impl ContactTable for SqliteTable {
 
     async fn count_grants(&self, building: &BuildingId) -> PortResult<u64> {
         self.conn()
-            .query_row("SELECT COUNT(*) FROM contacts WHERE building = ?1 AND granted_at IS NOT NULL", [building.as_str()], |r| r.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM contacts WHERE building = ?1 AND granted_at IS NOT NULL", [building.as_str()], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| n as u64)
             .map_err(db)
     }
@@ -257,8 +270,15 @@ impl UserTable for SqliteTable {
             for user in users {
                 let roles: std::collections::BTreeSet<&String> = user.roles.iter().collect();
                 let buildings: std::collections::BTreeSet<&BuildingId> = user.buildings.iter().collect();
-                stmt.execute(params![user.email.as_str(), user.first_name, user.last_name, json(&roles)?, json(&buildings)?, user.migration.as_str()])
-                    .map_err(db)?;
+                stmt.execute(params![
+                    user.email.as_str(),
+                    user.first_name,
+                    user.last_name,
+                    json(&roles)?,
+                    json(&buildings)?,
+                    user.migration.as_str()
+                ])
+                .map_err(db)?;
             }
         }
         tx.commit().map_err(db)
@@ -278,8 +298,11 @@ impl UserTable for SqliteTable {
         all_roles.extend(roles.iter().cloned());
         let mut all_buildings: std::collections::BTreeSet<BuildingId> = from_json(&current_buildings)?;
         all_buildings.extend(buildings.iter().cloned());
-        tx.execute("UPDATE users SET roles = ?2, buildings = ?3 WHERE email = ?1", params![email.as_str(), json(&all_roles)?, json(&all_buildings)?])
-            .map_err(db)?;
+        tx.execute(
+            "UPDATE users SET roles = ?2, buildings = ?3 WHERE email = ?1",
+            params![email.as_str(), json(&all_roles)?, json(&all_buildings)?],
+        )
+        .map_err(db)?;
         tx.commit().map_err(db)
     }
 }
@@ -287,13 +310,17 @@ impl UserTable for SqliteTable {
 #[async_trait]
 impl MigrationTable for SqliteTable {
     async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>> {
-        let data: Option<String> = self.conn().query_row("SELECT data FROM migrations WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional().map_err(db)?;
+        let data: Option<String> =
+            self.conn().query_row("SELECT data FROM migrations WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional().map_err(db)?;
         data.map(|d| from_json(&d)).transpose()
     }
 
     async fn put_migration(&self, record: &MigrationRecord) -> PortResult<()> {
         self.conn()
-            .execute("INSERT INTO migrations (id, data) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET data = ?2", params![record.id.as_str(), json(record)?])
+            .execute(
+                "INSERT INTO migrations (id, data) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET data = ?2",
+                params![record.id.as_str(), json(record)?],
+            )
             .map_err(db)?;
         Ok(())
     }
@@ -320,8 +347,14 @@ impl InviteTable for SqliteTable {
                 .prepare("INSERT INTO invites (migration, email, status, due, data) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (migration, email) DO NOTHING")
                 .map_err(db)?;
             for invite in invites {
-                stmt.execute(params![invite.migration.as_str(), invite.email.as_str(), invite.status.as_str(), date_text(invite.due), json(invite)?])
-                    .map_err(db)?;
+                stmt.execute(params![
+                    invite.migration.as_str(),
+                    invite.email.as_str(),
+                    invite.status.as_str(),
+                    date_text(invite.due),
+                    json(invite)?
+                ])
+                .map_err(db)?;
             }
         }
         tx.commit().map_err(db)
@@ -343,7 +376,9 @@ impl InviteTable for SqliteTable {
     async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>> {
         let data: Option<String> = self
             .conn()
-            .query_row("SELECT data FROM invites WHERE migration = ?1 AND email = ?2", params![migration.as_str(), email.as_str()], |r| r.get(0))
+            .query_row("SELECT data FROM invites WHERE migration = ?1 AND email = ?2", params![migration.as_str(), email.as_str()], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(db)?;
         data.map(|d| from_json(&d)).transpose()
@@ -352,11 +387,20 @@ impl InviteTable for SqliteTable {
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT data FROM invites WHERE migration = ?1 ORDER BY email").map_err(db)?;
-        let rows = stmt.query_map([migration.as_str()], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+        let rows =
+            stmt.query_map([migration.as_str()], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
         rows.iter().map(|d| from_json(d)).collect()
     }
 
-    async fn update_invite(&self, migration: &MigrationId, email: &Email, status: MailStatus, message_id: Option<&str>, error: Option<&str>, attempts: u32) -> PortResult<()> {
+    async fn update_invite(
+        &self,
+        migration: &MigrationId,
+        email: &Email,
+        status: MailStatus,
+        message_id: Option<&str>,
+        error: Option<&str>,
+        attempts: u32,
+    ) -> PortResult<()> {
         let Some(mut invite) = self.get_invite(migration, email).await? else {
             return Err(PortError::NotFound(format!("invite {migration}/{}", email.redacted())));
         };
@@ -374,11 +418,14 @@ impl InviteTable for SqliteTable {
     }
 }
 
-fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, String, Option<String>)> {
+/// key, status, message id, updated at, detail
+type LedgerRow = (String, String, Option<String>, String, Option<String>);
+
+fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
 }
 
-fn ledger_entry((key, status, message_id, updated_at, detail): (String, String, Option<String>, String, Option<String>)) -> LedgerEntry {
+fn ledger_entry((key, status, message_id, updated_at, detail): LedgerRow) -> LedgerEntry {
     LedgerEntry { key, status: MailStatus::parse(&status).unwrap_or(MailStatus::Sending), message_id, updated_at, detail }
 }
 
@@ -392,13 +439,21 @@ impl MailLedger for SqliteTable {
             .optional()
             .map_err(db)?;
         if existing.is_none() {
-            tx.execute("INSERT INTO mail_ledger (key, status, updated_at) VALUES (?1, 'sending', ?2)", params![key, rfc3339(now)]).map_err(db)?;
+            tx.execute("INSERT INTO mail_ledger (key, status, updated_at) VALUES (?1, 'sending', ?2)", params![key, rfc3339(now)])
+                .map_err(db)?;
         }
         tx.commit().map_err(db)?;
         Ok(existing.map(ledger_entry))
     }
 
-    async fn finish_mail(&self, key: &str, status: MailStatus, message_id: Option<&str>, detail: Option<&str>, now: OffsetDateTime) -> PortResult<()> {
+    async fn finish_mail(
+        &self,
+        key: &str,
+        status: MailStatus,
+        message_id: Option<&str>,
+        detail: Option<&str>,
+        now: OffsetDateTime,
+    ) -> PortResult<()> {
         self.conn()
             .execute(
                 "INSERT INTO mail_ledger (key, status, message_id, updated_at, detail) VALUES (?1, ?2, ?3, ?4, ?5)

@@ -67,11 +67,8 @@ impl ColumnMap {
             .map(|(spec, _)| spec.label)
             .collect();
         if !missing.is_empty() {
-            let found: Vec<String> = headers
-                .iter()
-                .filter(|h| !h.trim().is_empty())
-                .map(|h| format!("“{}”", crate::domain::text::preview(h, 60)))
-                .collect();
+            let found: Vec<String> =
+                headers.iter().filter(|h| !h.trim().is_empty()).map(|h| format!("“{}”", crate::domain::text::preview(h, 60))).collect();
             return Err(FileRejection::new(
                 "missing_column",
                 format!(
@@ -87,12 +84,7 @@ impl ColumnMap {
 
     /// The cell of a known column in a row ("" when the column is absent or the row is short).
     pub fn cell<'a>(&self, row: &'a RawRow, field: usize) -> &'a str {
-        self.positions
-            .get(field)
-            .copied()
-            .flatten()
-            .and_then(|index| row.cells.get(index))
-            .map_or("", String::as_str)
+        self.positions.get(field).copied().flatten().and_then(|index| row.cells.get(index)).map_or("", String::as_str)
     }
 
     pub fn has(&self, field: usize) -> bool {
@@ -101,10 +93,7 @@ impl ColumnMap {
 
     /// The extra columns' values of a row, in file order.
     pub fn extra_values(&self, row: &RawRow) -> Vec<String> {
-        self.extras
-            .iter()
-            .map(|(index, _)| row.cells.get(*index).cloned().unwrap_or_default())
-            .collect()
+        self.extras.iter().map(|(index, _)| row.cells.get(*index).cloned().unwrap_or_default()).collect()
     }
 
     /// How a message names a column by position: `column C`.

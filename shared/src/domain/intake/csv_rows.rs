@@ -32,23 +32,16 @@ impl CsvRows {
         let start = if skip_bom { 3 } else { 0 };
         let raw: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(rest));
         let mut source: Box<dyn Read + Send> = match utf16 {
-            Some(encoding) => Box::new(
-                encoding_rs_io::DecodeReaderBytesBuilder::new()
-                    .encoding(Some(encoding))
-                    .bom_override(true)
-                    .build(raw),
-            ),
+            Some(encoding) => {
+                Box::new(encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding)).bom_override(true).build(raw))
+            }
             None => raw,
         };
         if start > 0 {
             let mut bom = [0u8; 3];
             source.read_exact(&mut bom).map_err(|e| super::unreadable(&e))?;
         }
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(source);
+        let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(source);
         Ok(Self { reader, record: csv::ByteRecord::new(), number: 0 })
     }
 }
@@ -68,7 +61,10 @@ impl Iterator for CsvRows {
             }
             Err(error) => Some(Err(FileRejection::new(
                 "unreadable_file",
-                format!("The file could not be read after row {} ({error}). Check that it is a complete CSV export and upload it again.", self.number),
+                format!(
+                    "The file could not be read after row {} ({error}). Check that it is a complete CSV export and upload it again.",
+                    self.number
+                ),
             ))),
         }
     }

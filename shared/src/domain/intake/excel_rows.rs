@@ -9,11 +9,7 @@ pub(super) fn is_workbook(prefix: &[u8]) -> bool {
     prefix.starts_with(b"PK\x03\x04") || prefix.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
 }
 
-pub(super) fn read_sheet(
-    bytes: Vec<u8>,
-    wanted: &[&str],
-    limits: IntakeLimits,
-) -> Result<Vec<RawRow>, FileRejection> {
+pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) -> Result<Vec<RawRow>, FileRejection> {
     check_expansion(&bytes, limits)?;
     let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
         FileRejection::new(

@@ -105,19 +105,13 @@ pub fn open_sheet(
     looks_like_header: impl Fn(&[String]) -> bool,
 ) -> Result<Sheet, FileRejection> {
     let mut prefix = Vec::with_capacity(SNIFF_BYTES);
-    (&mut input)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut prefix)
-        .map_err(|e| unreadable(&e))?;
+    (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut prefix).map_err(|e| unreadable(&e))?;
     if prefix.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FileRejection::new("empty_file", "The file is empty. Upload the export again; it should start with a header row."));
     }
     let mut rows = if excel_rows::is_workbook(&prefix) {
         let mut bytes = prefix;
-        input
-            .take(limits.max_excel_bytes.saturating_sub(bytes.len() as u64) + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| unreadable(&e))?;
+        input.take(limits.max_excel_bytes.saturating_sub(bytes.len() as u64) + 1).read_to_end(&mut bytes).map_err(|e| unreadable(&e))?;
         if bytes.len() as u64 > limits.max_excel_bytes {
             return Err(FileRejection::new(
                 "file_too_large",
@@ -149,9 +143,9 @@ pub fn open_sheet(
     let (header, pending) = match header {
         Some(header) => (header, std::collections::VecDeque::new()),
         None => {
-            let first = seen.pop_front().ok_or_else(|| {
-                FileRejection::new("empty_file", "The file has no rows. Upload the export again with its header row.")
-            })?;
+            let first = seen
+                .pop_front()
+                .ok_or_else(|| FileRejection::new("empty_file", "The file has no rows. Upload the export again with its header row."))?;
             (first, seen)
         }
     };

@@ -8,9 +8,7 @@ const SPECS: &[ColumnSpec] = &[
 ];
 
 fn read(bytes: Vec<u8>) -> Result<(Vec<String>, Vec<RawRow>), FileRejection> {
-    let sheet = open_sheet(std::io::Cursor::new(bytes), FileKind::Tenants, IntakeLimits::default(), |h| {
-        ColumnMap::has_required(SPECS, h)
-    })?;
+    let sheet = open_sheet(std::io::Cursor::new(bytes), FileKind::Tenants, IntakeLimits::default(), |h| ColumnMap::has_required(SPECS, h))?;
     let headers = sheet.headers.clone();
     let rows = sheet.collect::<Result<Vec<_>, _>>()?;
     Ok((headers, rows))

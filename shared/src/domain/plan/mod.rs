@@ -93,7 +93,11 @@ pub fn plan_user(
     if !inactive {
         if user.roles.is_empty() {
             hold.push("no role".into());
-            issues.push(Issue::error(IssueCode::MissingRole, "The user has no role. Add their role(s) from the old system.").at_row(row).in_column("Role(s)"));
+            issues.push(
+                Issue::error(IssueCode::MissingRole, "The user has no role. Add their role(s) from the old system.")
+                    .at_row(row)
+                    .in_column("Role(s)"),
+            );
         }
         for old in &user.roles {
             match matrix.get(old) {
@@ -121,7 +125,11 @@ pub fn plan_user(
     if !inactive {
         if user.buildings.is_empty() {
             hold.push("no building".into());
-            issues.push(Issue::error(IssueCode::MissingBuilding, "The user has no building assignment. Add the building(s) they belong to.").at_row(row).in_column("Building assignments"));
+            issues.push(
+                Issue::error(IssueCode::MissingBuilding, "The user has no building assignment. Add the building(s) they belong to.")
+                    .at_row(row)
+                    .in_column("Building assignments"),
+            );
         }
         for reference in &user.buildings {
             match buildings.resolve(reference) {
@@ -190,12 +198,26 @@ pub fn plan_user(
 }
 
 pub const PLAN_HEADERS: [&str; 12] = [
-    "Row(s)", "Email", "First Name", "Last Name", "Action", "Reason", "Platform Roles", "Current Roles", "Roles To Add",
-    "Buildings", "Buildings To Add", "Building UUIDs",
+    "Row(s)",
+    "Email",
+    "First Name",
+    "Last Name",
+    "Action",
+    "Reason",
+    "Platform Roles",
+    "Current Roles",
+    "Roles To Add",
+    "Buildings",
+    "Buildings To Add",
+    "Building UUIDs",
 ];
 
 /// Writes `plan.csv` and returns its SHA-256 (hex): the value an approval must quote.
-pub fn write_plan_csv<'a, W: Write>(sink: W, extra_headers: &[String], entries: impl IntoIterator<Item = &'a PlanEntry>) -> std::io::Result<String> {
+pub fn write_plan_csv<'a, W: Write>(
+    sink: W,
+    extra_headers: &[String],
+    entries: impl IntoIterator<Item = &'a PlanEntry>,
+) -> std::io::Result<String> {
     let mut hashing = HashingWriter { inner: sink, hasher: Sha256::new() };
     {
         let mut writer = SafeCsvWriter::new(&mut hashing);

@@ -32,7 +32,8 @@ impl DynamoTable {
         let mut found = Vec::with_capacity(keys.len());
         let total = keys.len();
         for (index, chunk) in keys.chunks(GET_BATCH).enumerate() {
-            let mut pending = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build().map_err(build_error)?;
+            let mut pending =
+                KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build().map_err(build_error)?;
             let mut retries = self.backoff.start();
             loop {
                 let reason = match self.client.batch_get_item().request_items(&self.table, pending.clone()).send().await {

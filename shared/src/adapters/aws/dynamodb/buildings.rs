@@ -2,7 +2,8 @@
 
 use super::batch::{delete, put};
 use super::item::{
-    building_key, building_pk, contact_key, from_json, index_key, json, required, rfc3339, s, text, with, Item, BUILDINGS_INDEX, CONTACT_PREFIX,
+    building_key, building_pk, contact_key, from_json, index_key, json, required, rfc3339, s, text, with, Item, BUILDINGS_INDEX,
+    CONTACT_PREFIX,
 };
 use super::{condition_failed, DynamoTable};
 use crate::domain::building::{Building, BuildingState, Phase};
@@ -84,7 +85,8 @@ impl BuildingTable for DynamoTable {
 
     async fn set_phase(&self, id: &BuildingId, phase: Phase, now: OffsetDateTime, message_id: Option<&str>) -> PortResult<()> {
         let mut names = names(&[("#pk", "pk"), ("#phase", "phase"), ("#changed", "phase_changed_at")]);
-        let mut values: Item = [(":phase", s(phase.as_str())), (":now", s(rfc3339(now)))].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut values: Item =
+            [(":phase", s(phase.as_str())), (":now", s(rfc3339(now)))].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let mut update = "SET #phase = :phase, #changed = :now".to_string();
         // Like SQLite's COALESCE: no new message id keeps the old one.
         if let Some(id) = message_id {
@@ -165,7 +167,8 @@ impl ContactTable for DynamoTable {
 
     async fn count_grants(&self, building: &BuildingId) -> PortResult<u64> {
         let names = names(&[("#pk", "pk"), ("#sk", "sk"), ("#granted_at", "granted_at")]);
-        let values: Item = [(":pk", s(building_pk(building))), (":prefix", s(CONTACT_PREFIX))].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let values: Item =
+            [(":pk", s(building_pk(building))), (":prefix", s(CONTACT_PREFIX))].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let mut count = 0u64;
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {

@@ -113,8 +113,20 @@ impl EventLog for DynamoTable {
     async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()> {
         let at = now.unix_timestamp();
         let update = "SET #event = :event, #status = :done, #outcome = :outcome, #claimed_at = if_not_exists(#claimed_at, :now), #expires_at = :expires";
-        let names = names(&[("#event", "event"), ("#status", "status"), ("#outcome", "outcome"), ("#claimed_at", "claimed_at"), ("#expires_at", "expires_at")]);
-        let values = values(vec![(":event", s(key)), (":done", s("done")), (":outcome", s(outcome)), (":now", n(at)), (":expires", n(at + EVENT_MEMORY_SECONDS))]);
+        let names = names(&[
+            ("#event", "event"),
+            ("#status", "status"),
+            ("#outcome", "outcome"),
+            ("#claimed_at", "claimed_at"),
+            ("#expires_at", "expires_at"),
+        ]);
+        let values = values(vec![
+            (":event", s(key)),
+            (":done", s("done")),
+            (":outcome", s(outcome)),
+            (":now", n(at)),
+            (":expires", n(at + EVENT_MEMORY_SECONDS)),
+        ]);
         self.run("DynamoDB UpdateItem", || {
             self.client
                 .update_item()
@@ -164,7 +176,14 @@ impl MailLedger for DynamoTable {
         Err(PortError::Unexpected("the mail ledger entry kept appearing and vanishing; try again".into()))
     }
 
-    async fn finish_mail(&self, key: &str, status: MailStatus, message_id: Option<&str>, detail: Option<&str>, now: OffsetDateTime) -> PortResult<()> {
+    async fn finish_mail(
+        &self,
+        key: &str,
+        status: MailStatus,
+        message_id: Option<&str>,
+        detail: Option<&str>,
+        now: OffsetDateTime,
+    ) -> PortResult<()> {
         let mut sets = vec!["#key = :key", "#status = :status", "#updated_at = :updated_at"];
         let mut names = names(&[("#key", "key"), ("#status", "status"), ("#updated_at", "updated_at"), ("#detail", "detail")]);
         let mut values = values(vec![(":key", s(key)), (":status", s(status.as_str())), (":updated_at", s(rfc3339(now)))]);

@@ -40,12 +40,15 @@ fn invite(item: &Item) -> PortResult<Invite> {
 impl DynamoTable {
     /// The first `limit` pending invites of one due-index partition due by `today`.
     async fn due_in_shard(&self, shard: u8, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
-        let names = HashMap::from([("#due_pk", "due_pk"), ("#due_sk", "due_sk"), ("#status", "status")].map(|(k, v)| (k.to_string(), v.to_string())));
+        let names = HashMap::from(
+            [("#due_pk", "due_pk"), ("#due_sk", "due_sk"), ("#status", "status")].map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         // '~' sorts after every character of a migration id, so every invite due today counts.
-        let values: Item = [(":shard", s(format!("DUE#{shard}"))), (":upto", s(format!("{today}#~"))), (":pending", s(MailStatus::Pending.as_str()))]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let values: Item =
+            [(":shard", s(format!("DUE#{shard}"))), (":upto", s(format!("{today}#~"))), (":pending", s(MailStatus::Pending.as_str()))]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
         let page_size = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
@@ -122,7 +125,15 @@ impl InviteTable for DynamoTable {
         self.query_partition(&invite_pk(migration), None).await?.iter().map(invite).collect()
     }
 
-    async fn update_invite(&self, migration: &MigrationId, email: &Email, status: MailStatus, message_id: Option<&str>, error: Option<&str>, attempts: u32) -> PortResult<()> {
+    async fn update_invite(
+        &self,
+        migration: &MigrationId,
+        email: &Email,
+        status: MailStatus,
+        message_id: Option<&str>,
+        error: Option<&str>,
+        attempts: u32,
+    ) -> PortResult<()> {
         let not_found = || PortError::NotFound(format!("invite {migration}/{}", email.redacted()));
         let Some(mut invite) = self.get_invite(migration, email).await? else {
             return Err(not_found());

@@ -1,7 +1,7 @@
 //! Items as the table stores them: keys, attribute helpers, and what a DynamoDB failure means.
 
-use crate::adapters::aws::retry::Failed;
 use crate::adapters::aws::describe;
+use crate::adapters::aws::retry::Failed;
 use crate::domain::values::{BuildingId, Email, MigrationId};
 use crate::ports::{PortError, PortResult};
 use aws_sdk_dynamodb::config::http::HttpResponse;

@@ -7,8 +7,8 @@ use crate::ports::{PortError, PortResult};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use std::time::Duration;
 
@@ -72,7 +72,8 @@ impl DynamoTable {
     async fn wait_until_active(&self) -> PortResult<()> {
         let deadline = tokio::time::Instant::now() + ACTIVE_WITHIN;
         loop {
-            let described = self.client.describe_table().table_name(&self.table).send().await.map_err(|e| unexpected("DescribeTable", e))?;
+            let described =
+                self.client.describe_table().table_name(&self.table).send().await.map_err(|e| unexpected("DescribeTable", e))?;
             if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
                 return Ok(());
             }
@@ -84,7 +85,8 @@ impl DynamoTable {
     }
 
     async fn ensure_ttl(&self) -> PortResult<()> {
-        let current = self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(|e| unexpected("DescribeTimeToLive", e))?;
+        let current =
+            self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(|e| unexpected("DescribeTimeToLive", e))?;
         let status = current.time_to_live_description().and_then(|d| d.time_to_live_status());
         if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
             return Ok(());

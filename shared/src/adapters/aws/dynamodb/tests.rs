@@ -23,7 +23,8 @@ const TABLE: &str = "onboarding";
 const QUICK: Backoff = Backoff { first: Duration::from_millis(1), cap: Duration::from_millis(4), tries: 4 };
 
 fn table(rules: &[&Rule]) -> DynamoTable {
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, rules, |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let client =
+        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, rules, |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
     DynamoTable::new(client, TABLE.into()).with_backoff(QUICK)
 }
 
@@ -50,11 +51,7 @@ fn user_put(address: &str) -> WriteRequest {
 /// The addresses a BatchWriteItem request puts.
 fn emails_put(request: &aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput) -> Vec<String> {
     let writes = request.request_items().and_then(|tables| tables.get(TABLE)).cloned().unwrap_or_default();
-    writes
-        .iter()
-        .filter_map(|w| w.put_request())
-        .filter_map(|p| p.item().get("email").and_then(|v| v.as_s().ok()).cloned())
-        .collect()
+    writes.iter().filter_map(|w| w.put_request()).filter_map(|p| p.item().get("email").and_then(|v| v.as_s().ok()).cloned()).collect()
 }
 
 /// A BatchWriteItem answer that leaves `left` unprocessed, recording what each call sent.
@@ -76,16 +73,16 @@ fn nobody_exists() -> Rule {
 async fn unprocessed_items_are_sent_again_until_every_user_is_written_once() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let read = nobody_exists();
-    let (first, second, third) = (
-        batch_write(&log, &["b@example.com", "c@example.com"]),
-        batch_write(&log, &["c@example.com"]),
-        batch_write(&log, &[]),
-    );
+    let (first, second, third) =
+        (batch_write(&log, &["b@example.com", "c@example.com"]), batch_write(&log, &["c@example.com"]), batch_write(&log, &[]));
     let db = table(&[&read, &first, &second, &third]);
     let users = ["a@example.com", "b@example.com", "c@example.com"].map(new_user);
     db.create_users(&users).await.unwrap();
     let calls = log.lock().unwrap().clone();
-    assert_eq!(calls, [vec!["a@example.com", "b@example.com", "c@example.com"], vec!["b@example.com", "c@example.com"], vec!["c@example.com"]]);
+    assert_eq!(
+        calls,
+        [vec!["a@example.com", "b@example.com", "c@example.com"], vec!["b@example.com", "c@example.com"], vec!["c@example.com"]]
+    );
     // Written by a call = sent by it and not sent again by the next one.
     let mut written = Vec::new();
     for (i, sent) in calls.iter().enumerate() {
@@ -128,7 +125,8 @@ async fn unprocessed_items_that_never_clear_end_as_throttled_with_the_count() {
 
 #[tokio::test]
 async fn unprocessed_keys_are_read_again() {
-    let user = |address: &str| with(user_key(&email(address)), [("email", s(address)), ("roles", AttributeValue::Ss(vec!["VR Host".into()]))]);
+    let user =
+        |address: &str| with(user_key(&email(address)), [("email", s(address)), ("roles", AttributeValue::Ss(vec!["VR Host".into()]))]);
     let keys_asked = |r: &aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput| {
         r.request_items().and_then(|t| t.get(TABLE)).map(|k| k.keys().len()).unwrap_or_default()
     };
@@ -202,7 +200,12 @@ fn condition_failed(item: Option<Item>) -> PutItemError {
 fn sent_entry() -> Item {
     with(
         mail_key("invite#m1#a@example.com"),
-        [("key", s("invite#m1#a@example.com")), ("status", s("sent")), ("message_id", s("ses-1")), ("updated_at", s("2024-05-01T00:00:00Z"))],
+        [
+            ("key", s("invite#m1#a@example.com")),
+            ("status", s("sent")),
+            ("message_id", s("ses-1")),
+            ("updated_at", s("2024-05-01T00:00:00Z")),
+        ],
     )
 }
 
@@ -251,7 +254,11 @@ async fn an_event_claim_tells_done_from_in_progress() {
     let done = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| condition_failed(Some(Item::from([("status".into(), s("done"))]))));
     let busy = mock!(aws_sdk_dynamodb::Client::put_item).then_error(move || {
         let claimed_at = AttributeValue::N((now.unix_timestamp() - 10).to_string());
-        condition_failed(Some(Item::from([("status".into(), s("claimed")), ("claimed_at".into(), claimed_at), ("claim".into(), s("someone-else"))])))
+        condition_failed(Some(Item::from([
+            ("status".into(), s("claimed")),
+            ("claimed_at".into(), claimed_at),
+            ("claim".into(), s("someone-else")),
+        ])))
     });
     let free = mock!(aws_sdk_dynamodb::Client::put_item)
         .match_requests(move |r| {

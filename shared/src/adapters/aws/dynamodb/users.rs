@@ -67,7 +67,11 @@ impl UserTable for DynamoTable {
         // A user created by someone else between the read and the write would be overwritten;
         // only one apply runs per migration (its event claim), and both would write the plan's
         // data for that user.
-        let writes = unique.into_iter().filter(|user| !existing.contains(user.email.as_str())).map(|user| put(user_item(user))).collect::<PortResult<Vec<_>>>()?;
+        let writes = unique
+            .into_iter()
+            .filter(|user| !existing.contains(user.email.as_str()))
+            .map(|user| put(user_item(user)))
+            .collect::<PortResult<Vec<_>>>()?;
         self.batch_write(writes).await
     }
 
@@ -132,7 +136,8 @@ impl MigrationTable for DynamoTable {
             .filter_map(|id| MigrationId::parse(id).ok())
             .map(|id| migration_key(&id))
             .collect();
-        let mut records = self.batch_get(keys).await?.iter().map(|item| from_json::<MigrationRecord>(item, "data")).collect::<PortResult<Vec<_>>>()?;
+        let mut records =
+            self.batch_get(keys).await?.iter().map(|item| from_json::<MigrationRecord>(item, "data")).collect::<PortResult<Vec<_>>>()?;
         records.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
         Ok(records)
     }

@@ -11,7 +11,8 @@ use std::time::Duration;
 const QUICK: Backoff = Backoff { first: Duration::from_millis(1), cap: Duration::from_millis(5), tries: 6 };
 
 fn mailer(rules: &[&Rule]) -> SesMailer {
-    let client = mock_client!(aws_sdk_sesv2, RuleMode::Sequential, rules, |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let client =
+        mock_client!(aws_sdk_sesv2, RuleMode::Sequential, rules, |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
     SesMailer::new(client, SesOptions { configuration_set: Some("onboarding".into()), fallback_rate: 500.0, backoff: QUICK })
 }
 
@@ -41,7 +42,8 @@ fn too_many_requests(message: &'static str) -> SendEmailError {
 fn accepted(id: &'static str) -> Rule {
     mock!(aws_sdk_sesv2::Client::send_email)
         .match_requests(|r| {
-            let raw = r.content().and_then(|c| c.raw()).map(|raw| String::from_utf8_lossy(raw.data().as_ref()).to_string()).unwrap_or_default();
+            let raw =
+                r.content().and_then(|c| c.raw()).map(|raw| String::from_utf8_lossy(raw.data().as_ref()).to_string()).unwrap_or_default();
             let to = r.destination().map(|d| d.to_addresses().to_vec()).unwrap_or_default();
             let cc = r.destination().map(|d| d.cc_addresses().to_vec()).unwrap_or_default();
             raw.contains("Subject: Welcome")
@@ -66,7 +68,8 @@ async fn too_many_requests_is_retried_and_the_mail_goes_out_once() {
 #[tokio::test]
 async fn endless_throttling_ends_as_throttled_after_the_budget() {
     let account = no_account();
-    let throttled = mock!(aws_sdk_sesv2::Client::send_email).sequence().error(|| too_many_requests("Maximum sending rate exceeded.")).times(6).build();
+    let throttled =
+        mock!(aws_sdk_sesv2::Client::send_email).sequence().error(|| too_many_requests("Maximum sending rate exceeded.")).times(6).build();
     let ses = mailer(&[&account, &throttled]);
     assert!(matches!(ses.send(&mail()).await, Err(PortError::Throttled(_))));
     assert_eq!(throttled.num_calls(), 6);
