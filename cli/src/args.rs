@@ -16,6 +16,12 @@ pub struct Cli {
     /// with ONBOARD_BUCKET and ONBOARD_TABLE.
     #[arg(long, global = true)]
     pub aws: bool,
+    /// With --aws: the uploads bucket (the stack's BucketName output).
+    #[arg(long, global = true, env = "ONBOARD_BUCKET")]
+    pub bucket: Option<String>,
+    /// With --aws: the DynamoDB table (the stack's TableName output).
+    #[arg(long, global = true, env = "ONBOARD_TABLE")]
+    pub table: Option<String>,
     /// Log progress details to stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

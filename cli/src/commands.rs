@@ -13,9 +13,9 @@ use std::path::Path;
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     if let Command::Demo = cli.command {
-        return crate::demo::run(&cli.state, json, cli.aws).await;
+        return crate::demo::run(&cli).await;
     }
-    let runtime = Runtime::open(&cli.state, cli.aws, Bars::for_run(json)).await?;
+    let runtime = Runtime::open(&cli, Bars::for_run(json)).await?;
     let report = match cli.command {
         Command::Demo => return Ok(()),
         Command::Ingest(Ingest::Buildings { file, resend }) => ingest_buildings(&runtime, &file, resend).await,

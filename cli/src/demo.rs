@@ -1,12 +1,11 @@
 //! `onboard demo`: the example configuration and files from `infra/examples` (compiled in, so
 //! the demo runs from anywhere) through every flow, printing where to look.
 
-use crate::args::Approve;
+use crate::args::{Approve, Cli};
 use crate::commands::{self, Report};
 use crate::output::{emit, Bars, Failure};
 use crate::runtime::Runtime;
 use serde_json::json;
-use std::path::Path;
 
 const EXAMPLES: [(&str, &[u8]); 8] = [
     ("config/settings.json", include_bytes!("../../infra/examples/config/settings.json")),
@@ -23,7 +22,8 @@ const ONE_MARKET: &str = "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10";
 const HARBOR_VIEW: &str = "9d1c3b5a-1111-4222-8333-444455556666";
 const MIGRATION: &str = "demo-legacy-visitor";
 
-pub async fn run(state: &Path, json: bool, aws: bool) -> Result<(), Failure> {
+pub async fn run(cli: &Cli) -> Result<(), Failure> {
+    let (state, json) = (cli.state.as_path(), cli.json);
     let examples = state.join("examples");
     for (name, bytes) in EXAMPLES {
         let path = examples.join(name);
@@ -32,7 +32,7 @@ pub async fn run(state: &Path, json: bool, aws: bool) -> Result<(), Failure> {
         }
         std::fs::write(&path, bytes).map_err(|e| Failure::unexpected(format!("cannot write {}: {e}", path.display())))?;
     }
-    let runtime = Runtime::open(state, aws, Bars::for_run(json)).await?;
+    let runtime = Runtime::open(cli, Bars::for_run(json)).await?;
     let mut steps: Vec<(&str, Report)> = Vec::new();
     steps.push(("config", commands::load_config(&runtime, &examples.join("config")).await?));
     steps.push(("buildings", commands::ingest_buildings(&runtime, &examples.join("buildings.csv"), false).await?));

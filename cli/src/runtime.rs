@@ -1,10 +1,11 @@
 //! The adapters a run uses: embedded (a state folder) or AWS.
 
+use crate::args::Cli;
 use crate::output::Failure;
 use onboarding::adapters::embedded::EmbeddedState;
 use onboarding::app::{Progress, Services};
 use onboarding::ports::{Clock, Mailer, ObjectStore, SystemClock, Table};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct Runtime {
     pub objects: Box<dyn ObjectStore>,
@@ -23,10 +24,11 @@ pub struct Locations {
 }
 
 impl Runtime {
-    pub async fn open(state: &Path, aws: bool, progress: Box<dyn Progress>) -> Result<Self, Failure> {
-        if aws {
-            return Self::open_aws(progress).await;
+    pub async fn open(cli: &Cli, progress: Box<dyn Progress>) -> Result<Self, Failure> {
+        if cli.aws {
+            return Self::open_aws(cli, progress).await;
         }
+        let state = cli.state.as_path();
         let embedded = EmbeddedState::open(state)
             .map_err(|e| Failure::unexpected(format!("cannot open the state folder {}: {e}", state.display())))?;
         let locations = Locations {
@@ -44,14 +46,16 @@ impl Runtime {
         })
     }
 
-    async fn open_aws(progress: Box<dyn Progress>) -> Result<Self, Failure> {
-        let need = |name: &str| {
-            std::env::var(name).map_err(|_| {
-                Failure::usage(format!("--aws needs {name} (the stack's bucket and table names; see README → Configuration)."))
+    async fn open_aws(cli: &Cli, progress: Box<dyn Progress>) -> Result<Self, Failure> {
+        let need = |value: &Option<String>, flag: &str, env: &str| {
+            value.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                Failure::usage(format!(
+                    "--aws needs {flag} (or {env}): the stack's bucket and table names, see README → The onboard command."
+                ))
             })
         };
-        let bucket = need("ONBOARD_BUCKET")?;
-        let table = need("ONBOARD_TABLE")?;
+        let bucket = need(&cli.bucket, "--bucket", "ONBOARD_BUCKET")?;
+        let table = need(&cli.table, "--table", "ONBOARD_TABLE")?;
         let aws = onboarding::adapters::aws::AwsState::from_env(bucket.clone(), table).await;
         Ok(Self {
             objects: Box::new(aws.objects),
