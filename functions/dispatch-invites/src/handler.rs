@@ -1,0 +1,79 @@
+//! A scheduled run → the invites whose date has come, sent within the SES rate until the
+//! invocation's time is nearly up; the next run continues.
+
+use crate::config::MailOverrides;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Context, LambdaEvent};
+use onboarding::app::config::load_config;
+use onboarding::app::dispatch::{dispatch_invites, DispatchOutcome};
+use onboarding::app::{AppError, Services};
+use onboarding::domain::issue::FileRejection;
+use onboarding::ports::PortError;
+use std::time::{Duration, SystemTime};
+
+/// At most this many invites per run. The time limit ends a run long before (14 mails a second
+/// for 14 minutes is about 11,800), so this only bounds a run with an unusual clock.
+pub const MAX_INVITES_PER_RUN: usize = 50_000;
+
+/// Time kept back from the invocation's deadline, so the last send is recorded before Lambda
+/// stops the function.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(60);
+
+/// A Lambda invocation lasts at most 15 minutes.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// `config/` cannot be used; nothing was sent. The message says what to fix.
+    #[error("the configuration in config/ cannot be used: {}", .0.message)]
+    Config(FileRejection),
+    /// The table, the bucket or the mail service failed; the next run continues.
+    #[error("dispatching invites failed: {0}. The next scheduled run continues where this one stopped.")]
+    Port(PortError),
+}
+
+impl From<AppError> for DispatchError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Rejected(rejection) => Self::Config(rejection),
+            AppError::Port(port) => Self::Port(port),
+        }
+    }
+}
+
+impl From<DispatchError> for lambda_runtime::Diagnostic {
+    fn from(error: DispatchError) -> Self {
+        let error_type = match &error {
+            DispatchError::Config(_) => "InvalidConfig",
+            DispatchError::Port(PortError::Throttled(_)) => "Throttled",
+            DispatchError::Port(_) => "AdapterFailed",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
+
+/// Any payload starts a run (the schedule's "Scheduled Event", or a manual `{}`).
+pub async fn handle(
+    svc: Services<'_>,
+    mail: &MailOverrides,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<DispatchOutcome, DispatchError> {
+    let remaining = remaining_time(&event.context, SystemTime::now());
+    let deadline = svc.clock.now() + remaining.saturating_sub(SAFETY_MARGIN);
+    let trigger = serde_json::from_value::<EventBridgeEvent>(event.payload).map(|e| e.detail_type).unwrap_or_else(|_| "manual".into());
+    tracing::info!(%trigger, remaining_seconds = remaining.as_secs(), "dispatching due invites");
+    let config = mail.apply(load_config(svc.objects).await?).map_err(DispatchError::Config)?;
+    let outcome = dispatch_invites(svc, &config, MAX_INVITES_PER_RUN, Some(deadline)).await?;
+    if let Some(reason) = &outcome.stopped {
+        tracing::warn!(%reason, sent = outcome.sent, "dispatch stopped early");
+    }
+    Ok(outcome)
+}
+
+/// How long the invocation may still run, from the deadline Lambda gives.
+fn remaining_time(context: &Context, now: SystemTime) -> Duration {
+    context.deadline().duration_since(now).unwrap_or_default().min(LONGEST_INVOCATION)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! An S3 event → each created object routed to its flow (`handle_upload`), once per version.
+//!
+//! Records are handled one after the other. A refused file is a success here: its reason is in
+//! `quarantine/`. A failing adapter (throttling that outlived the retries, a lost connection)
+//! fails the invocation so Lambda delivers the event again; the event claims make that delivery
+//! skip what is done and resume the rest. An object whose claim another invocation still holds
+//! fails the invocation too: that holder may be a run that failed, and answering success would
+//! drop the upload. Retries that come while the claim's lease runs end in the failure queue,
+//! from where a redrive resumes the work.
+
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use onboarding::app::route::{handle_upload, UploadOutcome};
+use onboarding::app::{AppError, Services};
+use onboarding::ports::PortError;
+use serde::Serialize;
+use std::borrow::Cow;
+use tracing::Instrument;
+
+/// What happened to one record, as the invocation answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSummary {
+    /// The decoded object key (the key as sent, for a skipped record).
+    pub key: String,
+    pub version: String,
+    /// `buildings`, `tenants`, `plan`, `applied`, `already_processed`, `rejected`, `ignored`
+    /// or `skipped` (not an object-created event, or a key that does not decode).
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Where the reason for a refused file was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// The plan to approve, for a user export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    pub records: Vec<RecordSummary>,
+}
+
+/// Why the invocation failed; Lambda retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("processing {key} failed: {source}. Lambda delivers the event again and the work resumes.")]
+    Port { key: String, source: PortError },
+    #[error("{key} is being processed by another invocation (or one that failed less than the claim lease ago); this delivery is retried later.")]
+    InProgress { key: String },
+}
+
+impl From<IngestError> for lambda_runtime::Diagnostic {
+    fn from(error: IngestError) -> Self {
+        let error_type = match &error {
+            IngestError::Port { source: PortError::Throttled(_), .. } => "Throttled",
+            IngestError::Port { .. } => "AdapterFailed",
+            IngestError::InProgress { .. } => "UploadInProgress",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
+
+pub async fn handle(svc: Services<'_>, event: S3Event) -> Result<IngestSummary, IngestError> {
+    let mut records = Vec::with_capacity(event.records.len());
+    for record in &event.records {
+        let version = object_version(record);
+        let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
+        let span = tracing::info_span!("record", key = %log_safe(raw_key), version = %version);
+        records.push(handle_record(svc, record, version).instrument(span).await?);
+    }
+    Ok(IngestSummary { records })
+}
+
+async fn handle_record(svc: Services<'_>, record: &S3EventRecord, version: String) -> Result<RecordSummary, IngestError> {
+    let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
+    let created = record.event_name.as_deref().is_some_and(|name| name.trim_start_matches("s3:").starts_with("ObjectCreated:"));
+    let Some(key) = decode_key(raw_key).filter(|_| created) else {
+        tracing::info!(event_name = record.event_name.as_deref().unwrap_or(""), "record skipped");
+        return Ok(RecordSummary { key: raw_key.to_string(), version, result: "skipped", code: None, report: None, plan_sha256: None });
+    };
+    let outcome = match handle_upload(svc, &key, &version).await {
+        Ok(outcome) => outcome,
+        Err(AppError::Port(source)) => return Err(IngestError::Port { key: log_safe(&key).into_owned(), source }),
+        // `handle_upload` answers refusals as `Rejected` outcomes; treat a stray one the same way.
+        Err(AppError::Rejected(rejection)) => {
+            UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report: String::new() }
+        }
+    };
+    let (mut code, mut report, mut plan_sha256) = (None, None, None);
+    let result = match outcome {
+        UploadOutcome::Buildings(_) => "buildings",
+        UploadOutcome::Tenants(_) => "tenants",
+        UploadOutcome::Plan(plan) => {
+            plan_sha256 = Some(plan.plan_sha256);
+            "plan"
+        }
+        UploadOutcome::Applied { .. } => "applied",
+        UploadOutcome::AlreadyProcessed => "already_processed",
+        UploadOutcome::InProgress => return Err(IngestError::InProgress { key: log_safe(&key).into_owned() }),
+        UploadOutcome::Rejected { code: refused, report: written, .. } => {
+            code = Some(refused);
+            report = Some(written).filter(|r| !r.is_empty());
+            "rejected"
+        }
+        UploadOutcome::Ignored => "ignored",
+    };
+    tracing::info!(result, code = code.as_deref().unwrap_or(""), "upload handled");
+    Ok(RecordSummary { key, version, result, code, report, plan_sha256 })
+}
+
+/// An event key as S3 writes it (form-encoded: `+` is a space, then percent-escapes) → the
+/// object key. `None` for an empty key or one that is not UTF-8 once decoded.
+pub fn decode_key(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8().ok()?;
+    Some(decoded.into_owned()).filter(|key| !key.is_empty())
+}
+
+/// The object version the claim is keyed by: the version id in a versioned bucket, else the
+/// ETag (content), else the sequencer (this very write).
+pub fn object_version(record: &S3EventRecord) -> String {
+    let object = &record.s3.object;
+    [&object.version_id, &object.e_tag, &object.sequencer]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(|| record.event_time.to_rfc3339())
+}
+
+/// A key fit for logs: a path segment holding an `@` (a file named after a person) is hashed.
+fn log_safe(key: &str) -> Cow<'_, str> {
+    if !key.contains('@') {
+        return Cow::Borrowed(key);
+    }
+    let segments: Vec<String> =
+        key.split('/').map(|s| if s.contains('@') { onboarding::domain::text::redact(s) } else { s.to_string() }).collect();
+    Cow::Owned(segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,271 @@
+//! The handler over the embedded adapters, fed S3 events shaped as S3 sends them.
+
+use super::*;
+use async_trait::async_trait;
+use onboarding::adapters::embedded::{EmbeddedState, FolderStore, Outbox, SqliteTable};
+use onboarding::app::NoProgress;
+use onboarding::domain::mail::OutgoingMail;
+use onboarding::ports::{Clock, Mailer, ObjectStore, PortResult};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use time::{Duration, OffsetDateTime};
+
+const USER_EXPORT_EVENT: &str = include_str!("../../fixtures/s3-put-user-export.json");
+const BUILDINGS_EVENT: &str = include_str!("../../fixtures/s3-put-buildings.json");
+const USER_EXPORT: &[u8] = include_bytes!("../../fixtures/user-export.csv");
+const BUILDINGS: &[u8] = include_bytes!("../../fixtures/buildings.csv");
+
+/// The keys the fixtures' events name, decoded.
+const USER_EXPORT_KEY: &str = "inbox/users/acme-q4/User Export(2026).csv";
+const BUILDINGS_KEY: &str = "inbox/buildings/Q4 go-live – buildings.csv";
+
+struct TestClock(Mutex<OffsetDateTime>);
+
+impl TestClock {
+    fn advance(&self, by: Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0.lock().map(|now| *now).unwrap_or_else(|_| OffsetDateTime::now_utc())
+    }
+}
+
+/// The outbox, counting the sends that reach it (the outbox alone would hide a second send of
+/// the same message by writing one file).
+struct CountingMailer {
+    outbox: Outbox,
+    sends: AtomicUsize,
+}
+
+#[async_trait]
+impl Mailer for CountingMailer {
+    async fn send(&self, mail: &OutgoingMail) -> PortResult<String> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
+        self.outbox.send(mail).await
+    }
+    async fn max_send_rate(&self) -> PortResult<f64> {
+        self.outbox.max_send_rate().await
+    }
+    fn deduplicates(&self) -> bool {
+        self.outbox.deduplicates()
+    }
+}
+
+/// The bucket folder, throttled on reading `inbox/` objects while `failures` lasts.
+struct FlakyStore {
+    folder: FolderStore,
+    failures: AtomicUsize,
+}
+
+impl FlakyStore {
+    fn check(&self, key: &str) -> PortResult<()> {
+        let failing =
+            key.starts_with("inbox/") && self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if failing {
+            Err(PortError::Throttled("SlowDown: please reduce your request rate".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FlakyStore {
+    async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
+        self.check(key)?;
+        self.folder.open(key).await
+    }
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
+        self.check(key)?;
+        self.folder.get(key).await
+    }
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
+        self.folder.put(key, bytes, content_type).await
+    }
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        self.folder.list(prefix).await
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    objects: FlakyStore,
+    table: SqliteTable,
+    mailer: CountingMailer,
+    clock: TestClock,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let EmbeddedState { objects, table, mailer } = EmbeddedState::open(dir.path()).unwrap();
+        Self {
+            _dir: dir,
+            objects: FlakyStore { folder: objects, failures: AtomicUsize::new(0) },
+            table,
+            mailer: CountingMailer { outbox: mailer, sends: AtomicUsize::new(0) },
+            clock: TestClock(Mutex::new(OffsetDateTime::now_utc())),
+        }
+    }
+
+    fn svc(&self) -> Services<'_> {
+        Services { objects: &self.objects, table: &self.table, mailer: &self.mailer, clock: &self.clock, progress: &NoProgress }
+    }
+
+    async fn upload(&self, key: &str, bytes: &[u8]) {
+        self.objects.folder.put(key, bytes.to_vec(), "text/csv").await.unwrap();
+    }
+
+    async fn exists(&self, key: &str) -> bool {
+        self.objects.folder.get(key).await.is_ok()
+    }
+
+    fn outbox_files(&self) -> usize {
+        self.mailer.outbox.messages().unwrap().len()
+    }
+
+    fn sends(&self) -> usize {
+        self.mailer.sends.load(Ordering::SeqCst)
+    }
+}
+
+fn event(json: &str) -> S3Event {
+    serde_json::from_str(json).unwrap()
+}
+
+/// The user-export event with its first record changed by `edit`.
+fn edited_event(edit: impl Fn(&mut serde_json::Value)) -> S3Event {
+    let mut value: serde_json::Value = serde_json::from_str(USER_EXPORT_EVENT).unwrap();
+    edit(&mut value["Records"][0]);
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn keys_decode_as_s3_encodes_them() {
+    assert_eq!(decode_key("inbox/users/acme-q4/User+Export%282026%29.csv").unwrap(), USER_EXPORT_KEY);
+    assert_eq!(decode_key("inbox/buildings/Q4+go-live+%E2%80%93+buildings.csv").unwrap(), BUILDINGS_KEY);
+    // A literal plus arrives escaped; it must not turn into a space.
+    assert_eq!(decode_key("inbox/users/m1/a%2Bb.csv").unwrap(), "inbox/users/m1/a+b.csv");
+    assert_eq!(decode_key("inbox/users/m1/100%25.csv").unwrap(), "inbox/users/m1/100%.csv");
+    assert_eq!(decode_key("inbox/users/m1/%FF.csv"), None, "not UTF-8 once decoded");
+    assert_eq!(decode_key(""), None);
+}
+
+#[test]
+fn the_version_is_the_version_id_else_the_etag() {
+    let versioned = event(USER_EXPORT_EVENT);
+    assert_eq!(object_version(&versioned.records[0]), "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd");
+    let unversioned = event(BUILDINGS_EVENT);
+    assert_eq!(object_version(&unversioned.records[0]), "9b2cf535f27731c974343645a3985328-1");
+    let bare = edited_event(|record| {
+        let object = &mut record["s3"]["object"];
+        object["versionId"] = serde_json::Value::Null;
+        object["eTag"] = serde_json::json!("");
+    });
+    assert_eq!(object_version(&bare.records[0]), "0067419A5E7C3B2F41", "the sequencer is the last resort");
+}
+
+#[tokio::test]
+async fn the_decoded_key_reaches_the_plan_flow() {
+    let h = Harness::new();
+    h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
+
+    let summary = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap();
+
+    let record = &summary.records[0];
+    assert_eq!((record.key.as_str(), record.result), (USER_EXPORT_KEY, "plan"));
+    assert_eq!(record.version, "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd");
+    let sha = record.plan_sha256.clone().unwrap();
+    assert_eq!(sha.len(), 64);
+    for file in ["plan.csv", "issues.csv", "summary.json", "report.html"] {
+        assert!(h.exists(&format!("reports/users/acme-q4/{file}")).await, "{file} was not written");
+    }
+    let stored: serde_json::Value =
+        serde_json::from_slice(&h.objects.folder.get("reports/users/acme-q4/summary.json").await.unwrap()).unwrap();
+    assert_eq!(stored["plan_sha256"], sha.as_str());
+    assert_eq!(stored["rows"], 3);
+    // The answer stays small: no rows, no addresses.
+    let answer = serde_json::to_string(&summary).unwrap();
+    assert!(!answer.contains('@'), "{answer}");
+    assert_eq!(serde_json::to_value(&summary).unwrap()["records"][0]["result"], "plan");
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_already_processed_and_mails_nothing_again() {
+    let h = Harness::new();
+    h.upload(BUILDINGS_KEY, BUILDINGS).await;
+
+    let first = handle(h.svc(), event(BUILDINGS_EVENT)).await.unwrap();
+    assert_eq!((first.records[0].key.as_str(), first.records[0].result), (BUILDINGS_KEY, "buildings"));
+    assert_eq!((h.sends(), h.outbox_files()), (1, 1), "one kickstart for the one building");
+
+    let second = handle(h.svc(), event(BUILDINGS_EVENT)).await.unwrap();
+    assert_eq!(second.records[0].result, "already_processed");
+    assert_eq!((h.sends(), h.outbox_files()), (1, 1), "no second kickstart");
+}
+
+#[tokio::test]
+async fn a_failing_adapter_fails_the_invocation_and_a_later_delivery_resumes() {
+    let h = Harness::new();
+    h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
+    h.objects.failures.store(1, Ordering::SeqCst);
+
+    let error = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap_err();
+    assert!(matches!(error, IngestError::Port { source: PortError::Throttled(_), .. }), "{error:?}");
+    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Throttled");
+    assert!(!h.exists("reports/users/acme-q4/plan.csv").await);
+
+    // Lambda's own retry comes within minutes, while the failed run's claim still holds: it
+    // fails too (rather than reporting success for work nobody finished).
+    h.clock.advance(Duration::minutes(1));
+    let error = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap_err();
+    assert!(matches!(error, IngestError::InProgress { .. }), "{error:?}");
+    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "UploadInProgress");
+
+    // Once the claim's lease has run out, a delivery (a retry or a redrive) takes over and finishes.
+    h.clock.advance(Duration::seconds(onboarding::app::route::EVENT_LEASE_SECONDS));
+    let resumed = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap();
+    assert_eq!(resumed.records[0].result, "plan");
+    assert!(h.exists("reports/users/acme-q4/plan.csv").await);
+    let again = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap();
+    assert_eq!(again.records[0].result, "already_processed");
+}
+
+#[tokio::test]
+async fn records_are_handled_one_by_one_and_refusals_are_answers() {
+    let h = Harness::new();
+    h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
+    let mut value: serde_json::Value = serde_json::from_str(USER_EXPORT_EVENT).unwrap();
+    let template = value["Records"][0].clone();
+    let record = |name: &str, key: &str| {
+        let mut record = template.clone();
+        record["eventName"] = serde_json::json!(name);
+        record["s3"]["object"]["key"] = serde_json::json!(key);
+        record
+    };
+    value["Records"] = serde_json::json!([
+        record("ObjectRemoved:Delete", "inbox/users/acme-q4/old.csv"),
+        record("ObjectCreated:Put", "inbox/other/Notes+%28draft%29.csv"),
+        record("ObjectCreated:Copy", "reports/users/acme-q4/plan.csv"),
+        template,
+    ]);
+    let event: S3Event = serde_json::from_value(value).unwrap();
+
+    let summary = handle(h.svc(), event).await.unwrap();
+
+    let results: Vec<&str> = summary.records.iter().map(|r| r.result).collect();
+    assert_eq!(results, ["skipped", "rejected", "ignored", "plan"]);
+    let rejected = &summary.records[1];
+    assert_eq!(rejected.key, "inbox/other/Notes (draft).csv");
+    assert_eq!(rejected.code.as_deref(), Some("unknown_location"));
+    let report = rejected.report.clone().unwrap();
+    assert!(report.starts_with("quarantine/"), "{report}");
+    let reason: serde_json::Value = serde_json::from_slice(&h.objects.folder.get(&report).await.unwrap()).unwrap();
+    assert_eq!(reason["code"], "unknown_location");
+    assert!(h.exists("reports/users/acme-q4/plan.csv").await);
+}
