@@ -86,6 +86,9 @@ pub trait EventLog: Send + Sync {
     /// Claims an event key for `lease_seconds`; a stale claim (a crashed run) can be taken over.
     async fn claim_event(&self, key: &str, now: OffsetDateTime, lease_seconds: i64) -> PortResult<EventClaim>;
     async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()>;
+    /// Gives a claim back after a failure, so the next delivery (a Lambda retry) takes the event
+    /// at once instead of waiting out the lease. A finished event is left as it is.
+    async fn release_event(&self, key: &str) -> PortResult<()>;
 }
 
 #[async_trait]

@@ -57,6 +57,9 @@ impl EventLog for FaultyTable<'_> {
     async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()> {
         forward!(self.finish_event(key, now, outcome))
     }
+    async fn release_event(&self, key: &str) -> PortResult<()> {
+        forward!(self.release_event(key))
+    }
 }
 
 #[async_trait]

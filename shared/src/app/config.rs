@@ -51,6 +51,11 @@ async fn optional(objects: &dyn ObjectStore, key: &str) -> AppResult<Option<Vec<
     }
 }
 
+/// Loads `config/` and puts the deployment's overrides over it.
+pub async fn load_config_with(objects: &dyn ObjectStore, overrides: &crate::domain::config::ConfigOverrides) -> AppResult<Config> {
+    Ok(overrides.apply(load_config(objects).await?)?)
+}
+
 /// Loads `config/` from the bucket; missing files fall back to defaults (an empty matrix maps
 /// no role, so every user would be held — the plan says so).
 pub async fn load_config(objects: &dyn ObjectStore) -> AppResult<Config> {

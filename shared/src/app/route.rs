@@ -9,6 +9,7 @@
 
 use super::{json_bytes, AppError, AppResult, Services};
 use crate::domain::approval::Approval;
+use crate::domain::config::ConfigOverrides;
 use crate::domain::issue::FileRejection;
 use crate::domain::values::{BuildingId, MigrationId};
 use crate::ports::EventClaim;
@@ -98,6 +99,11 @@ pub const EVENT_LEASE_SECONDS: i64 = 16 * 60;
 
 /// Processes one uploaded object version (`version` is the S3 version id or ETag).
 pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppResult<UploadOutcome> {
+    handle_upload_with(svc, key, version, &ConfigOverrides::default()).await
+}
+
+/// [`handle_upload`] with the deployment's settings put over `config/settings.json`.
+pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, overrides: &ConfigOverrides) -> AppResult<UploadOutcome> {
     let upload = match classify(key) {
         Ok(Upload::Ignored) => return Ok(UploadOutcome::Ignored),
         Ok(upload) => upload,
@@ -109,12 +115,19 @@ pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppRe
         EventClaim::InProgress => return Ok(UploadOutcome::InProgress),
         EventClaim::Claimed => {}
     }
-    let result = run(svc, key, upload).await;
+    let result = run(svc, key, upload, overrides).await;
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(AppError::Rejected(rejection)) => reject(svc, key, rejection).await?,
-        // Adapter failures leave the claim to expire so a retry resumes the work.
-        Err(error) => return Err(error),
+        // An adapter failed (throttling that outlasted the retries, say): give the claim back
+        // so Lambda's retry resumes the work at once. Every step is idempotent, so what was
+        // done before the failure is not done twice.
+        Err(error) => {
+            if let Err(release) = svc.table.release_event(&event_key).await {
+                tracing::warn!(error = %release, "event claim not released; it expires with its lease");
+            }
+            return Err(error);
+        }
     };
     let label = match &outcome {
         UploadOutcome::Rejected { code, .. } => code.clone(),
@@ -124,8 +137,8 @@ pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppRe
     Ok(outcome)
 }
 
-async fn run(svc: Services<'_>, key: &str, upload: Upload) -> AppResult<UploadOutcome> {
-    let config = super::config::load_config(svc.objects).await?;
+async fn run(svc: Services<'_>, key: &str, upload: Upload, overrides: &ConfigOverrides) -> AppResult<UploadOutcome> {
+    let config = super::config::load_config_with(svc.objects, overrides).await?;
     Ok(match upload {
         Upload::Buildings => UploadOutcome::Buildings(super::buildings::ingest_buildings(svc, &config, key, false).await?),
         Upload::Tenants { building, replace, force } => {

@@ -128,9 +128,57 @@ impl Config {
     }
 }
 
+/// Settings the deployment fixes over `config/settings.json` (the Lambda environment): the
+/// SES-verified sender, the deployment's invite link, the ops inbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigOverrides {
+    pub sender: Option<Mailbox>,
+    pub invite_link_template: Option<String>,
+    pub ops_recipients: Option<Vec<Email>>,
+}
+
+impl ConfigOverrides {
+    /// `config` with these settings put over it. A sender given as a bare address keeps the
+    /// display name settings.json gives.
+    pub fn apply(&self, config: Config) -> Result<Config, FileRejection> {
+        if *self == Self::default() {
+            return Ok(config);
+        }
+        let mut settings = config.settings;
+        if let Some(sender) = &self.sender {
+            let name = if sender.name.is_empty() { config.sender.name.clone() } else { sender.name.clone() };
+            settings.sender = if name.is_empty() { sender.email.to_string() } else { format!("{name} <{}>", sender.email) };
+        }
+        if let Some(template) = &self.invite_link_template {
+            settings.invite_link_template = template.clone();
+        }
+        if let Some(recipients) = &self.ops_recipients {
+            settings.ops_recipients = recipients.iter().map(Email::to_string).collect();
+        }
+        Config::new(settings, config.guide, config.matrix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overrides_win_and_keep_the_display_name() {
+        let settings = Settings { sender: "Acme Onboarding <old@example.com>".into(), ..Settings::default() };
+        let config = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap();
+        let overrides = ConfigOverrides {
+            sender: Mailbox::parse("invites@tenant.example"),
+            invite_link_template: Some("https://t.example/{email}".into()),
+            ops_recipients: Some(vec![Email::parse("ops@tenant.example").unwrap()]),
+        };
+        let config = overrides.apply(config).unwrap();
+        assert_eq!((config.sender.name.as_str(), config.sender.email.as_str()), ("Acme Onboarding", "invites@tenant.example"));
+        assert_eq!(config.settings.invite_link_template, "https://t.example/{email}");
+        assert_eq!(config.ops_recipients[0].as_str(), "ops@tenant.example");
+        let bad = ConfigOverrides { invite_link_template: Some("https://t.example/".into()), ..ConfigOverrides::default() };
+        assert!(bad.apply(config).is_err());
+    }
 
     #[test]
     fn mailboxes_parse_with_and_without_names() {

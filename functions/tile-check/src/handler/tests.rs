@@ -284,6 +284,9 @@ impl EventLog for DownTable {
     async fn finish_event(&self, _: &str, _: OffsetDateTime, _: &str) -> PortResult<()> {
         down()
     }
+    async fn release_event(&self, _: &str) -> PortResult<()> {
+        down()
+    }
 }
 
 #[async_trait]

@@ -94,6 +94,11 @@ impl EventLog for SqliteTable {
         Ok(claim)
     }
 
+    async fn release_event(&self, key: &str) -> PortResult<()> {
+        self.conn().execute("DELETE FROM events WHERE key = ?1 AND status = 'claimed'", [key]).map_err(db)?;
+        Ok(())
+    }
+
     async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()> {
         self.conn()
             .execute(

@@ -110,6 +110,27 @@ impl EventLog for DynamoTable {
         Ok(EventClaim::InProgress)
     }
 
+    async fn release_event(&self, key: &str) -> PortResult<()> {
+        let result = self
+            .call("DynamoDB DeleteItem", || {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(event_key(key)))
+                    .condition_expression("#status = :claimed")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":claimed", s("claimed"))
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Done already, or never claimed: nothing to give back.
+            Err(failed) if condition_failed(&failed) => Ok(()),
+            Err(failed) => Err(super::item::failure("DynamoDB DeleteItem", failed)),
+        }
+    }
+
     async fn finish_event(&self, key: &str, now: OffsetDateTime, outcome: &str) -> PortResult<()> {
         let at = now.unix_timestamp();
         let update = "SET #event = :event, #status = :done, #outcome = :outcome, #claimed_at = if_not_exists(#claimed_at, :now), #expires_at = :expires";
