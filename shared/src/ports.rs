@@ -108,6 +108,15 @@ pub trait ContactTable: Send + Sync {
     /// Removes contacts and their tile grants.
     async fn remove_contacts(&self, building: &BuildingId, emails: &[Email]) -> PortResult<()>;
     async fn has_grant(&self, building: &BuildingId, email: &Email) -> PortResult<bool>;
+    /// `has_grant` for up to 100 addresses (duplicates allowed), answered in order; a store
+    /// that can read many keys in one round trip (DynamoDB BatchGetItem) overrides this.
+    async fn grants(&self, building: &BuildingId, emails: &[Email]) -> PortResult<Vec<bool>> {
+        let mut answers = Vec::with_capacity(emails.len());
+        for email in emails {
+            answers.push(self.has_grant(building, email).await?);
+        }
+        Ok(answers)
+    }
     async fn count_grants(&self, building: &BuildingId) -> PortResult<u64>;
 }
 

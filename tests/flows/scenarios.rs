@@ -85,6 +85,11 @@ pub async fn tenant_contacts_grant_the_tile_and_write_the_envoy_file(h: Harness)
         .unwrap();
     assert_eq!((answers[0].visible, answers[0].can_register_visitors, answers[0].reason), (true, true, TileReason::Granted));
     assert_eq!((answers[1].visible, answers[1].reason), (false, TileReason::NotGranted));
+    // A batch answers in request order, duplicates included (BatchGetItem on DynamoDB).
+    let batch = [email("grace@acme.example"), email("stranger@else.example"), email("grace@acme.example"), email("ada@acme.example")];
+    let answers = tile::check_tile(h.table.as_ref(), &building(ONE_MARKET), &batch).await.unwrap();
+    let reasons: Vec<_> = answers.iter().map(|a| a.reason).collect();
+    assert_eq!(reasons, [TileReason::Granted, TileReason::NotGranted, TileReason::Granted, TileReason::Granted]);
     let unknown =
         tile::check_tile(h.table.as_ref(), &building("00000000-0000-4000-8000-000000000000"), &[email("ada@acme.example")]).await.unwrap();
     assert_eq!(unknown[0].reason, TileReason::UnknownBuilding);

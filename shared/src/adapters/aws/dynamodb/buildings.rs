@@ -165,6 +165,15 @@ impl ContactTable for DynamoTable {
         Ok(self.get_item(contact_key(building, email)).await?.is_some_and(|item| text(&item, "granted_at").is_some()))
     }
 
+    async fn grants(&self, building: &BuildingId, emails: &[Email]) -> PortResult<Vec<bool>> {
+        // BatchGetItem refuses a request naming one key twice.
+        let unique: std::collections::BTreeSet<&Email> = emails.iter().collect();
+        let found = self.batch_get(unique.into_iter().map(|email| contact_key(building, email)).collect()).await?;
+        let granted: std::collections::HashSet<&str> =
+            found.iter().filter(|item| text(item, "granted_at").is_some()).filter_map(|item| text(item, "email")).collect();
+        Ok(emails.iter().map(|email| granted.contains(email.as_str())).collect())
+    }
+
     async fn count_grants(&self, building: &BuildingId) -> PortResult<u64> {
         let names = names(&[("#pk", "pk"), ("#sk", "sk"), ("#granted_at", "granted_at")]);
         let values: Item =
