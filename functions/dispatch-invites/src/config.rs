@@ -1,7 +1,7 @@
 //! What `dispatch-invites` needs from its environment, read once at start.
 
-use onboarding::domain::config::{Config, Mailbox};
-use onboarding::domain::issue::FileRejection;
+use onboarding::domain::config::{ConfigOverrides, Mailbox};
+use onboarding::domain::values::Email;
 
 /// The function's settings. The SAM template sets every variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,15 +12,10 @@ pub struct DispatchConfig {
     pub table: String,
     /// The SES configuration set invites go through (`SES_CONFIGURATION_SET`; empty: none).
     pub ses_configuration_set: Option<String>,
-    pub mail: MailOverrides,
-}
-
-/// Mail settings the deployment fixes over `config/settings.json`: the sender is the address
-/// verified in SES (`SENDER_ADDRESS`), the link the deployment's app (`INVITE_LINK_TEMPLATE`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailOverrides {
-    pub sender: Mailbox,
-    pub invite_link_template: Option<String>,
+    /// What the deployment fixes over `config/settings.json`: the sender verified in SES
+    /// (`SENDER_ADDRESS`, required), the invite link (`INVITE_LINK_TEMPLATE`) and the ops inbox
+    /// (`OPS_RECIPIENTS`, comma-separated), each when not empty.
+    pub overrides: ConfigOverrides,
 }
 
 /// A variable is missing or unusable.
@@ -31,7 +26,7 @@ pub enum ConfigError {
     )]
     Missing { name: &'static str, what: &'static str },
     #[error("the environment variable {name} is not usable: {what}")]
-    Invalid { name: &'static str, what: &'static str },
+    Invalid { name: &'static str, what: String },
 }
 
 impl DispatchConfig {
@@ -44,46 +39,52 @@ impl DispatchConfig {
         let value = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let required = |name: &'static str, what: &'static str| value(name).ok_or(ConfigError::Missing { name, what });
         let sender = required("SENDER_ADDRESS", "the SES-verified address invites are sent from")?;
-        let sender = Mailbox::parse(&sender)
-            .ok_or(ConfigError::Invalid { name: "SENDER_ADDRESS", what: "expected name@domain or Name <name@domain>" })?;
-        let invite_link_template = value("INVITE_LINK_TEMPLATE");
-        if invite_link_template.as_ref().is_some_and(|t| !t.contains("{email}")) {
-            return Err(ConfigError::Invalid {
-                name: "INVITE_LINK_TEMPLATE",
-                what: "it must contain {email}, where the invitee's address goes",
-            });
-        }
+        let overrides = ConfigOverrides {
+            sender: Some(parse_sender(&sender)?),
+            invite_link_template: value("INVITE_LINK_TEMPLATE").map(check_invite_link_template).transpose()?,
+            ops_recipients: value("OPS_RECIPIENTS").map(|list| parse_ops_recipients(&list)).transpose()?.flatten(),
+        };
         Ok(Self {
             bucket: required("BUCKET", "the uploads bucket name")?,
             table: required("TABLE", "the DynamoDB table name")?,
             ses_configuration_set: value("SES_CONFIGURATION_SET"),
-            mail: MailOverrides { sender, invite_link_template },
+            overrides,
         })
     }
 }
 
-impl MailOverrides {
-    /// The configuration from `config/` with these settings put over it. A sender given as a
-    /// bare address keeps the display name settings.json gives.
-    pub fn apply(&self, config: Config) -> Result<Config, FileRejection> {
-        let mut settings = config.settings;
-        let name = match self.sender.name.as_str() {
-            "" => config.sender.name,
-            name => name.to_string(),
-        };
-        settings.sender = if name.is_empty() { self.sender.email.to_string() } else { format!("{name} <{}>", self.sender.email) };
-        if let Some(template) = &self.invite_link_template {
-            settings.invite_link_template = template.clone();
-        }
-        Config::new(settings, config.guide, config.matrix)
+/// `Name <name@domain>` or `name@domain`.
+fn parse_sender(raw: &str) -> Result<Mailbox, ConfigError> {
+    Mailbox::parse(raw).ok_or(ConfigError::Invalid { name: "SENDER_ADDRESS", what: "expected name@domain or Name <name@domain>".into() })
+}
+
+fn check_invite_link_template(template: String) -> Result<String, ConfigError> {
+    if template.contains("{email}") {
+        Ok(template)
+    } else {
+        Err(ConfigError::Invalid { name: "INVITE_LINK_TEMPLATE", what: "it must contain {email}, where the invitee's address goes".into() })
     }
+}
+
+/// A comma-separated list; `None` when it names nobody (settings.json's list then stands).
+/// The error names the entry by position, never by value, so addresses stay out of logs.
+fn parse_ops_recipients(list: &str) -> Result<Option<Vec<Email>>, ConfigError> {
+    let recipients = list
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .enumerate()
+        .map(|(index, entry)| {
+            Email::parse(entry)
+                .map_err(|_| ConfigError::Invalid { name: "OPS_RECIPIENTS", what: format!("entry {} is not an e-mail address", index + 1) })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(recipients).filter(|list| !list.is_empty()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onboarding::domain::config::Settings;
-    use onboarding::domain::roles::{RoleGuide, RoleMatrix};
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -96,11 +97,18 @@ mod tests {
     #[test]
     fn reads_the_variables() {
         let mut pairs = BASE.to_vec();
-        pairs.extend([("INVITE_LINK_TEMPLATE", "https://tenant.example/join?u={email}"), ("SES_CONFIGURATION_SET", "")]);
+        pairs.extend([
+            ("INVITE_LINK_TEMPLATE", "https://tenant.example/join?u={email}"),
+            ("OPS_RECIPIENTS", "ops@tenant.example"),
+            ("SES_CONFIGURATION_SET", ""),
+        ]);
         let config = DispatchConfig::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!((config.bucket.as_str(), config.table.as_str(), config.ses_configuration_set), ("b", "t", None));
-        assert_eq!(config.mail.sender.email.as_str(), "invites@tenant.example");
-        assert_eq!(config.mail.invite_link_template.as_deref(), Some("https://tenant.example/join?u={email}"));
+        assert_eq!(config.overrides.sender.unwrap().email.as_str(), "invites@tenant.example");
+        assert_eq!(config.overrides.invite_link_template.as_deref(), Some("https://tenant.example/join?u={email}"));
+        assert_eq!(config.overrides.ops_recipients.unwrap()[0].as_str(), "ops@tenant.example");
+        let config = DispatchConfig::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!((config.overrides.invite_link_template, config.overrides.ops_recipients), (None, None), "unset keeps settings.json's");
     }
 
     #[test]
@@ -115,22 +123,10 @@ mod tests {
         pairs.push(("INVITE_LINK_TEMPLATE", "https://tenant.example/join"));
         let error = DispatchConfig::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(matches!(error, ConfigError::Invalid { name: "INVITE_LINK_TEMPLATE", .. }), "{error}");
-    }
-
-    #[test]
-    fn overrides_keep_the_display_name_of_settings() {
-        let settings = Settings { sender: "Acme Onboarding <old@example.com>".into(), ..Settings::default() };
-        let config = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap();
-        let overrides = MailOverrides { sender: Mailbox::parse("invites@tenant.example").unwrap(), invite_link_template: None };
-        let config = overrides.apply(config).unwrap();
-        assert_eq!((config.sender.name.as_str(), config.sender.email.as_str()), ("Acme Onboarding", "invites@tenant.example"));
-        assert_eq!(config.settings.invite_link_template, Settings::default().invite_link_template);
-        let named = MailOverrides {
-            sender: Mailbox::parse("Tenant App <invites@tenant.example>").unwrap(),
-            invite_link_template: Some("https://t.example/{email}".into()),
-        };
-        let config = named.apply(config).unwrap();
-        assert_eq!(config.sender.name, "Tenant App");
-        assert_eq!(config.settings.invite_link_template, "https://t.example/{email}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OPS_RECIPIENTS", "ops@tenant.example,not-an-address"));
+        let error = DispatchConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(error.to_string().contains("OPS_RECIPIENTS") && error.to_string().contains("entry 2"), "{error}");
+        assert!(!error.to_string().contains("not-an-address"), "values stay out of logs");
     }
 }

@@ -1,12 +1,12 @@
 //! A scheduled run → the invites whose date has come, sent within the SES rate until the
 //! invocation's time is nearly up; the next run continues.
 
-use crate::config::MailOverrides;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use onboarding::app::config::load_config;
+use onboarding::app::config::load_config_with;
 use onboarding::app::dispatch::{dispatch_invites, DispatchOutcome};
 use onboarding::app::{AppError, Services};
+use onboarding::domain::config::ConfigOverrides;
 use onboarding::domain::issue::FileRejection;
 use onboarding::ports::PortError;
 use std::time::{Duration, SystemTime};
@@ -55,14 +55,14 @@ impl From<DispatchError> for lambda_runtime::Diagnostic {
 /// Any payload starts a run (the schedule's "Scheduled Event", or a manual `{}`).
 pub async fn handle(
     svc: Services<'_>,
-    mail: &MailOverrides,
+    overrides: &ConfigOverrides,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<DispatchOutcome, DispatchError> {
     let remaining = remaining_time(&event.context, SystemTime::now());
     let deadline = svc.clock.now() + remaining.saturating_sub(SAFETY_MARGIN);
     let trigger = serde_json::from_value::<EventBridgeEvent>(event.payload).map(|e| e.detail_type).unwrap_or_else(|_| "manual".into());
     tracing::info!(%trigger, remaining_seconds = remaining.as_secs(), "dispatching due invites");
-    let config = mail.apply(load_config(svc.objects).await?).map_err(DispatchError::Config)?;
+    let config = load_config_with(svc.objects, overrides).await?;
     let outcome = dispatch_invites(svc, &config, MAX_INVITES_PER_RUN, Some(deadline)).await?;
     if let Some(reason) = &outcome.stopped {
         tracing::warn!(%reason, sent = outcome.sent, "dispatch stopped early");

@@ -1,16 +1,24 @@
-//! An S3 event → each created object routed to its flow (`handle_upload`), once per version.
+//! An S3 event → each created object routed to its flow (`handle_upload_with`, the deployment's
+//! overrides put over `config/settings.json`), once per version.
 //!
 //! Records are handled one after the other. A refused file is a success here: its reason is in
 //! `quarantine/`. A failing adapter (throttling that outlived the retries, a lost connection)
-//! fails the invocation so Lambda delivers the event again; the event claims make that delivery
-//! skip what is done and resume the rest. An object whose claim another invocation still holds
-//! fails the invocation too: that holder may be a run that failed, and answering success would
-//! drop the upload. Retries that come while the claim's lease runs end in the failure queue,
-//! from where a redrive resumes the work.
+//! fails the invocation so Lambda delivers the event again; the failed run gives its event claim
+//! back, so that delivery takes the object at once, and the claims of finished objects make it
+//! skip what is done and resume the rest.
+//!
+//! An object whose claim another invocation holds fails the invocation too. Since a failed run
+//! gives its claim back, the holder is a concurrent delivery of the same event (S3 delivers at
+//! least once), or a run that died (timeout, crash) or could not record its end: its claim then
+//! runs out with the lease. Answering success would drop the upload if the holder never finishes;
+//! failing lets Lambda retry, and a retry after the holder finished answers `already_processed`.
+//! Retries that all come while a dead run's lease still runs end in the failure queue, from where
+//! a redrive resumes the work.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use onboarding::app::route::{handle_upload, UploadOutcome};
+use onboarding::app::route::{handle_upload_with, UploadOutcome};
 use onboarding::app::{AppError, Services};
+use onboarding::domain::config::ConfigOverrides;
 use onboarding::ports::PortError;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -45,7 +53,9 @@ pub struct IngestSummary {
 pub enum IngestError {
     #[error("processing {key} failed: {source}. Lambda delivers the event again and the work resumes.")]
     Port { key: String, source: PortError },
-    #[error("{key} is being processed by another invocation (or one that failed less than the claim lease ago); this delivery is retried later.")]
+    /// Another invocation holds the object's claim: a concurrent delivery of the same event, or a
+    /// run that died before recording its end (its claim then runs out with the lease).
+    #[error("{key} is being processed by another invocation; this delivery is retried and then finds it done or resumes it.")]
     InProgress { key: String },
 }
 
@@ -60,28 +70,33 @@ impl From<IngestError> for lambda_runtime::Diagnostic {
     }
 }
 
-pub async fn handle(svc: Services<'_>, event: S3Event) -> Result<IngestSummary, IngestError> {
+pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, event: S3Event) -> Result<IngestSummary, IngestError> {
     let mut records = Vec::with_capacity(event.records.len());
     for record in &event.records {
         let version = object_version(record);
         let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
         let span = tracing::info_span!("record", key = %log_safe(raw_key), version = %version);
-        records.push(handle_record(svc, record, version).instrument(span).await?);
+        records.push(handle_record(svc, overrides, record, version).instrument(span).await?);
     }
     Ok(IngestSummary { records })
 }
 
-async fn handle_record(svc: Services<'_>, record: &S3EventRecord, version: String) -> Result<RecordSummary, IngestError> {
+async fn handle_record(
+    svc: Services<'_>,
+    overrides: &ConfigOverrides,
+    record: &S3EventRecord,
+    version: String,
+) -> Result<RecordSummary, IngestError> {
     let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
     let created = record.event_name.as_deref().is_some_and(|name| name.trim_start_matches("s3:").starts_with("ObjectCreated:"));
     let Some(key) = decode_key(raw_key).filter(|_| created) else {
         tracing::info!(event_name = record.event_name.as_deref().unwrap_or(""), "record skipped");
         return Ok(RecordSummary { key: raw_key.to_string(), version, result: "skipped", code: None, report: None, plan_sha256: None });
     };
-    let outcome = match handle_upload(svc, &key, &version).await {
+    let outcome = match handle_upload_with(svc, &key, &version, overrides).await {
         Ok(outcome) => outcome,
         Err(AppError::Port(source)) => return Err(IngestError::Port { key: log_safe(&key).into_owned(), source }),
-        // `handle_upload` answers refusals as `Rejected` outcomes; treat a stray one the same way.
+        // `handle_upload_with` answers refusals as `Rejected` outcomes; treat a stray one the same way.
         Err(AppError::Rejected(rejection)) => {
             UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report: String::new() }
         }
@@ -96,6 +111,8 @@ async fn handle_record(svc: Services<'_>, record: &S3EventRecord, version: Strin
         }
         UploadOutcome::Applied { .. } => "applied",
         UploadOutcome::AlreadyProcessed => "already_processed",
+        // Not a success: the holder may never finish (a run that died), and Lambda forgets an
+        // event it was told succeeded. Failing gets this delivery retried.
         UploadOutcome::InProgress => return Err(IngestError::InProgress { key: log_safe(&key).into_owned() }),
         UploadOutcome::Rejected { code: refused, report: written, .. } => {
             code = Some(refused);

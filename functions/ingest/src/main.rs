@@ -18,7 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let mail = SesOptions { configuration_set: config.ses_configuration_set, ..SesOptions::default() };
     let aws = AwsState::from_sdk_config(&sdk, config.bucket, config.table, mail);
     let svc = Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock: &SystemClock, progress: &NoProgress };
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| handler::handle(svc, event.payload))).await
+    let overrides = &config.overrides;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| handler::handle(svc, overrides, event.payload))).await
 }
 
 /// JSON logs (one object a line) into `sink`, filtered by `RUST_LOG` (default `info`).

@@ -1,7 +1,6 @@
 //! What `validation-report` needs from its environment, read once at start.
 
-use onboarding::domain::config::{Config, Mailbox};
-use onboarding::domain::issue::FileRejection;
+use onboarding::domain::config::{ConfigOverrides, Mailbox};
 use onboarding::domain::values::Email;
 
 /// The function's settings. The SAM template sets every variable.
@@ -13,16 +12,10 @@ pub struct ReportConfig {
     pub table: String,
     /// The SES configuration set the summary goes through (`SES_CONFIGURATION_SET`; empty: none).
     pub ses_configuration_set: Option<String>,
-    pub mail: MailOverrides,
-}
-
-/// Mail settings the deployment fixes over `config/settings.json`: the sender is the address
-/// verified in SES (`SENDER_ADDRESS`); the summary goes to `OPS_RECIPIENTS` (comma-separated)
-/// when that is not empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailOverrides {
-    pub sender: Mailbox,
-    pub ops_recipients: Option<Vec<Email>>,
+    /// What the deployment fixes over `config/settings.json`: the sender verified in SES
+    /// (`SENDER_ADDRESS`, required), the summary's recipients (`OPS_RECIPIENTS`, comma-separated)
+    /// and the invite link (`INVITE_LINK_TEMPLATE`), each when not empty.
+    pub overrides: ConfigOverrides,
 }
 
 /// A variable is missing or unusable.
@@ -46,49 +39,47 @@ impl ReportConfig {
         let value = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let required = |name: &'static str, what: &'static str| value(name).ok_or(ConfigError::Missing { name, what });
         let sender = required("SENDER_ADDRESS", "the SES-verified address the summary is sent from")?;
-        let sender = Mailbox::parse(&sender)
-            .ok_or(ConfigError::Invalid { name: "SENDER_ADDRESS", what: "expected name@domain or Name <name@domain>".into() })?;
-        let ops_recipients = match value("OPS_RECIPIENTS") {
-            None => None,
-            Some(list) => Some(
-                list.split([',', ';'])
-                    .map(str::trim)
-                    .filter(|entry| !entry.is_empty())
-                    .enumerate()
-                    .map(|(index, entry)| {
-                        Email::parse(entry).map_err(|_| ConfigError::Invalid {
-                            name: "OPS_RECIPIENTS",
-                            what: format!("entry {} is not an e-mail address", index + 1),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-            .filter(|list| !list.is_empty()),
+        let overrides = ConfigOverrides {
+            sender: Some(parse_sender(&sender)?),
+            invite_link_template: value("INVITE_LINK_TEMPLATE").map(check_invite_link_template).transpose()?,
+            ops_recipients: value("OPS_RECIPIENTS").map(|list| parse_ops_recipients(&list)).transpose()?.flatten(),
         };
         Ok(Self {
             bucket: required("BUCKET", "the uploads bucket name")?,
             table: required("TABLE", "the DynamoDB table name")?,
             ses_configuration_set: value("SES_CONFIGURATION_SET"),
-            mail: MailOverrides { sender, ops_recipients },
+            overrides,
         })
     }
 }
 
-impl MailOverrides {
-    /// The configuration from `config/` with these settings put over it. A sender given as a
-    /// bare address keeps the display name settings.json gives.
-    pub fn apply(&self, config: Config) -> Result<Config, FileRejection> {
-        let mut settings = config.settings;
-        let name = match self.sender.name.as_str() {
-            "" => config.sender.name,
-            name => name.to_string(),
-        };
-        settings.sender = if name.is_empty() { self.sender.email.to_string() } else { format!("{name} <{}>", self.sender.email) };
-        if let Some(recipients) = &self.ops_recipients {
-            settings.ops_recipients = recipients.iter().map(|e| e.to_string()).collect();
-        }
-        Config::new(settings, config.guide, config.matrix)
+/// `Name <name@domain>` or `name@domain`.
+fn parse_sender(raw: &str) -> Result<Mailbox, ConfigError> {
+    Mailbox::parse(raw).ok_or(ConfigError::Invalid { name: "SENDER_ADDRESS", what: "expected name@domain or Name <name@domain>".into() })
+}
+
+fn check_invite_link_template(template: String) -> Result<String, ConfigError> {
+    if template.contains("{email}") {
+        Ok(template)
+    } else {
+        Err(ConfigError::Invalid { name: "INVITE_LINK_TEMPLATE", what: "it must contain {email}, where the invitee's address goes".into() })
     }
+}
+
+/// A comma-separated list; `None` when it names nobody (settings.json's list then stands).
+/// The error names the entry by position, never by value, so addresses stay out of logs.
+fn parse_ops_recipients(list: &str) -> Result<Option<Vec<Email>>, ConfigError> {
+    let recipients = list
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .enumerate()
+        .map(|(index, entry)| {
+            Email::parse(entry)
+                .map_err(|_| ConfigError::Invalid { name: "OPS_RECIPIENTS", what: format!("entry {} is not an e-mail address", index + 1) })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(recipients).filter(|list| !list.is_empty()))
 }
 
 #[cfg(test)]
@@ -109,12 +100,16 @@ mod tests {
         pairs.extend([("OPS_RECIPIENTS", "ops@tenant.example, Night.Shift@tenant.example"), ("SES_CONFIGURATION_SET", "tracking")]);
         let config = ReportConfig::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(config.ses_configuration_set.as_deref(), Some("tracking"));
-        assert_eq!(config.mail.sender.name, "Reports");
-        let recipients: Vec<&str> = config.mail.ops_recipients.as_ref().unwrap().iter().map(|e| e.as_str()).collect();
+        assert_eq!(config.overrides.sender.as_ref().unwrap().name, "Reports");
+        let recipients: Vec<&str> = config.overrides.ops_recipients.as_ref().unwrap().iter().map(|e| e.as_str()).collect();
         assert_eq!(recipients, ["ops@tenant.example", "night.shift@tenant.example"]);
         let mut pairs = BASE.to_vec();
         pairs.push(("OPS_RECIPIENTS", " , "));
-        assert_eq!(ReportConfig::from_lookup(lookup(&pairs)).unwrap().mail.ops_recipients, None, "an empty list keeps settings.json's");
+        assert_eq!(
+            ReportConfig::from_lookup(lookup(&pairs)).unwrap().overrides.ops_recipients,
+            None,
+            "an empty list keeps settings.json's"
+        );
     }
 
     #[test]
@@ -128,5 +123,11 @@ mod tests {
         let error = ReportConfig::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(error.to_string().contains("OPS_RECIPIENTS") && error.to_string().contains("entry 2"), "{error}");
         assert!(!error.to_string().contains("not-an-address"), "values stay out of logs");
+        let error = ReportConfig::from_lookup(lookup(&[("BUCKET", "b"), ("TABLE", "t"), ("SENDER_ADDRESS", "nobody")])).unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid { name: "SENDER_ADDRESS", .. }), "{error}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("INVITE_LINK_TEMPLATE", "https://tenant.example/join"));
+        let error = ReportConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid { name: "INVITE_LINK_TEMPLATE", .. }), "{error}");
     }
 }

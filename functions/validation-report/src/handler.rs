@@ -1,11 +1,11 @@
 //! A scheduled (or manual) run → the validation report under `reports/validation/<date>/` and
 //! its e-mailed summary; the answer is the outcome (counts and where the files are).
 
-use crate::config::MailOverrides;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use onboarding::app::config::load_config;
+use onboarding::app::config::load_config_with;
 use onboarding::app::validate::{validation_report, ValidationOutcome};
 use onboarding::app::{AppError, Services};
+use onboarding::domain::config::ConfigOverrides;
 use onboarding::domain::issue::FileRejection;
 use onboarding::ports::PortError;
 
@@ -40,10 +40,10 @@ impl From<ReportError> for lambda_runtime::Diagnostic {
 }
 
 /// Any payload makes the report (the schedule's "Scheduled Event", or a manual `{}`).
-pub async fn handle(svc: Services<'_>, mail: &MailOverrides, payload: serde_json::Value) -> Result<ValidationOutcome, ReportError> {
+pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, payload: serde_json::Value) -> Result<ValidationOutcome, ReportError> {
     let trigger = serde_json::from_value::<EventBridgeEvent>(payload).map(|e| e.detail_type).unwrap_or_else(|_| "manual".into());
     tracing::info!(%trigger, "making the validation report");
-    let config = mail.apply(load_config(svc.objects).await?).map_err(ReportError::Rejected)?;
+    let config = load_config_with(svc.objects, overrides).await?;
     let (_, outcome) = validation_report(svc, &config).await?;
     Ok(outcome)
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use onboarding::adapters::embedded::{EmbeddedState, FolderStore, Outbox, SqliteTable};
 use onboarding::app::route::{handle_upload, UploadOutcome};
 use onboarding::app::NoProgress;
-use onboarding::domain::config::Mailbox;
+use onboarding::domain::config::{ConfigOverrides, Mailbox};
 use onboarding::domain::mail::OutgoingMail;
 use onboarding::ports::{Clock, InviteTable, Mailer, ObjectStore, PortResult};
 use std::sync::Mutex;
@@ -80,12 +80,12 @@ impl Harness {
     }
 
     /// The schedule's event, with `remaining` before the invocation's deadline.
-    async fn run(&self, mail: &MailOverrides, remaining: Duration) -> DispatchOutcome {
+    async fn run(&self, overrides: &ConfigOverrides, remaining: Duration) -> DispatchOutcome {
         let deadline = SystemTime::now() + remaining;
         let mut context = Context::default();
         context.deadline = deadline.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
         let event = LambdaEvent::new(serde_json::from_str(SCHEDULED_EVENT).unwrap(), context);
-        handle(self.svc(), mail, event).await.unwrap()
+        handle(self.svc(), overrides, event).await.unwrap()
     }
 }
 
@@ -128,27 +128,28 @@ async fn approved_for_tomorrow() -> Harness {
     h
 }
 
-fn overrides() -> MailOverrides {
-    MailOverrides {
-        sender: Mailbox::parse("invites@tenant.example").unwrap(),
+fn overrides() -> ConfigOverrides {
+    ConfigOverrides {
+        sender: Mailbox::parse("invites@tenant.example"),
         invite_link_template: Some("https://tenant.example/join?u={email}".into()),
+        ops_recipients: None,
     }
 }
 
 #[tokio::test]
 async fn due_invites_are_sent_once() {
     let h = approved_for_tomorrow().await;
-    let mail = overrides();
+    let deployment = overrides();
 
-    let early = h.run(&mail, Duration::from_secs(14 * 60)).await;
+    let early = h.run(&deployment, Duration::from_secs(14 * 60)).await;
     assert_eq!((early.sent, early.stopped.clone()), (0, None), "not due on the 23rd");
 
     h.clock.set(datetime!(2026-11-24 09:15 UTC));
-    let first = h.run(&mail, Duration::from_secs(14 * 60)).await;
+    let first = h.run(&deployment, Duration::from_secs(14 * 60)).await;
     assert_eq!(first, DispatchOutcome { sent: 3, ..DispatchOutcome::default() });
     assert_eq!((h.mailer.invites().len(), h.invite_files()), (3, 3));
 
-    let second = h.run(&mail, Duration::from_secs(14 * 60)).await;
+    let second = h.run(&deployment, Duration::from_secs(14 * 60)).await;
     assert_eq!(second, DispatchOutcome::default(), "nothing left to send");
     assert_eq!((h.mailer.invites().len(), h.invite_files()), (3, 3), "no invite went out twice");
     for invite in h.table.list_invites(&onboarding::domain::values::MigrationId::parse(MIGRATION).unwrap()).await.unwrap() {

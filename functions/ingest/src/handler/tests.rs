@@ -3,9 +3,11 @@
 use super::*;
 use async_trait::async_trait;
 use onboarding::adapters::embedded::{EmbeddedState, FolderStore, Outbox, SqliteTable};
+use onboarding::app::route::EVENT_LEASE_SECONDS;
 use onboarding::app::NoProgress;
+use onboarding::domain::config::Mailbox;
 use onboarding::domain::mail::OutgoingMail;
-use onboarding::ports::{Clock, Mailer, ObjectStore, PortResult};
+use onboarding::ports::{Clock, EventLog, Mailer, ObjectStore, PortResult};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
@@ -98,6 +100,8 @@ struct Harness {
     table: SqliteTable,
     mailer: CountingMailer,
     clock: TestClock,
+    /// What the environment puts over `config/settings.json`.
+    overrides: ConfigOverrides,
 }
 
 impl Harness {
@@ -110,7 +114,13 @@ impl Harness {
             table,
             mailer: CountingMailer { outbox: mailer, sends: AtomicUsize::new(0) },
             clock: TestClock(Mutex::new(OffsetDateTime::now_utc())),
+            overrides: ConfigOverrides::default(),
         }
+    }
+
+    /// One delivery of `event` to the handler.
+    async fn deliver(&self, event: S3Event) -> Result<IngestSummary, IngestError> {
+        handle(self.svc(), &self.overrides, event).await
     }
 
     fn svc(&self) -> Services<'_> {
@@ -132,6 +142,29 @@ impl Harness {
     fn sends(&self) -> usize {
         self.mailer.sends.load(Ordering::SeqCst)
     }
+
+    /// The outbox's one `.eml` file whose name starts with `kind` (`kickstart`, `invite`).
+    fn outbox_message(&self, kind: &str) -> String {
+        let files: Vec<_> = self
+            .mailer
+            .outbox
+            .messages()
+            .unwrap()
+            .into_iter()
+            .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with(kind))
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        String::from_utf8(std::fs::read(&files[0]).unwrap()).unwrap()
+    }
+}
+
+/// The value of header `name` in an RFC 5322 message, continuation lines unfolded.
+fn header(message: &str, name: &str) -> Option<String> {
+    let head = message.split("\r\n\r\n").next().unwrap_or_default().replace("\r\n ", " ").replace("\r\n\t", " ");
+    head.split("\r\n").find_map(|line| {
+        let (field, value) = line.split_once(':')?;
+        field.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+    })
 }
 
 fn event(json: &str) -> S3Event {
@@ -175,7 +208,7 @@ async fn the_decoded_key_reaches_the_plan_flow() {
     let h = Harness::new();
     h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
 
-    let summary = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap();
+    let summary = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
 
     let record = &summary.records[0];
     assert_eq!((record.key.as_str(), record.result), (USER_EXPORT_KEY, "plan"));
@@ -200,40 +233,73 @@ async fn a_redelivered_event_is_already_processed_and_mails_nothing_again() {
     let h = Harness::new();
     h.upload(BUILDINGS_KEY, BUILDINGS).await;
 
-    let first = handle(h.svc(), event(BUILDINGS_EVENT)).await.unwrap();
+    let first = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();
     assert_eq!((first.records[0].key.as_str(), first.records[0].result), (BUILDINGS_KEY, "buildings"));
     assert_eq!((h.sends(), h.outbox_files()), (1, 1), "one kickstart for the one building");
 
-    let second = handle(h.svc(), event(BUILDINGS_EVENT)).await.unwrap();
+    let second = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();
     assert_eq!(second.records[0].result, "already_processed");
     assert_eq!((h.sends(), h.outbox_files()), (1, 1), "no second kickstart");
 }
 
 #[tokio::test]
-async fn a_failing_adapter_fails_the_invocation_and_a_later_delivery_resumes() {
+async fn the_environment_sender_is_the_from_of_kickstart_mails() {
+    let mut h = Harness::new();
+    let env = [("BUCKET", "b"), ("TABLE", "t"), ("SENDER_ADDRESS", "Tenant Onboarding <kickstart@tenant.example>")];
+    h.overrides = crate::config::IngestConfig::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        .unwrap()
+        .overrides;
+    h.upload(BUILDINGS_KEY, BUILDINGS).await;
+
+    let summary = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();
+    assert_eq!(summary.records[0].result, "buildings");
+
+    let message = h.outbox_message("kickstart");
+    let from = header(&message, "From").unwrap_or_else(|| panic!("no From in\n{message}"));
+    let from = Mailbox::parse(&from).unwrap_or_else(|| panic!("From “{from}” does not parse"));
+    assert_eq!((from.name.as_str(), from.email.as_str()), ("Tenant Onboarding", "kickstart@tenant.example"), "not settings.json's sender");
+}
+
+#[tokio::test]
+async fn a_failing_adapter_fails_the_invocation_and_lambdas_retry_resumes_at_once() {
     let h = Harness::new();
     h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
     h.objects.failures.store(1, Ordering::SeqCst);
 
-    let error = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap_err();
+    let error = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap_err();
     assert!(matches!(error, IngestError::Port { source: PortError::Throttled(_), .. }), "{error:?}");
     assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Throttled");
     assert!(!h.exists("reports/users/acme-q4/plan.csv").await);
 
-    // Lambda's own retry comes within minutes, while the failed run's claim still holds: it
-    // fails too (rather than reporting success for work nobody finished).
+    // The failed run gave its claim back, so Lambda's own retry a minute later, well within the
+    // lease, processes the upload.
     h.clock.advance(Duration::minutes(1));
-    let error = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap_err();
-    assert!(matches!(error, IngestError::InProgress { .. }), "{error:?}");
-    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "UploadInProgress");
-
-    // Once the claim's lease has run out, a delivery (a retry or a redrive) takes over and finishes.
-    h.clock.advance(Duration::seconds(onboarding::app::route::EVENT_LEASE_SECONDS));
-    let resumed = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap();
+    let resumed = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
     assert_eq!(resumed.records[0].result, "plan");
     assert!(h.exists("reports/users/acme-q4/plan.csv").await);
-    let again = handle(h.svc(), event(USER_EXPORT_EVENT)).await.unwrap();
+
+    let again = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
     assert_eq!(again.records[0].result, "already_processed");
+}
+
+#[tokio::test]
+async fn a_delivery_while_another_holds_the_claim_fails_so_lambda_retries_it() {
+    let h = Harness::new();
+    h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
+    // A concurrent delivery of the same event has claimed the object version (and then dies).
+    let version = object_version(&event(USER_EXPORT_EVENT).records[0]);
+    h.table.claim_event(&format!("{USER_EXPORT_KEY}#{version}"), h.clock.now(), EVENT_LEASE_SECONDS).await.unwrap();
+
+    let error = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap_err();
+    assert!(matches!(error, IngestError::InProgress { .. }), "{error:?}");
+    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "UploadInProgress");
+    assert!(!h.exists("reports/users/acme-q4/plan.csv").await, "answered as a failure, not dropped as a success");
+
+    // The holder never finishes: once its lease has run out, a delivery (a retry or a redrive)
+    // takes over.
+    h.clock.advance(Duration::seconds(EVENT_LEASE_SECONDS + 1));
+    let resumed = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
+    assert_eq!(resumed.records[0].result, "plan");
 }
 
 #[tokio::test]
@@ -256,7 +322,7 @@ async fn records_are_handled_one_by_one_and_refusals_are_answers() {
     ]);
     let event: S3Event = serde_json::from_value(value).unwrap();
 
-    let summary = handle(h.svc(), event).await.unwrap();
+    let summary = h.deliver(event).await.unwrap();
 
     let results: Vec<&str> = summary.records.iter().map(|r| r.result).collect();
     assert_eq!(results, ["skipped", "rejected", "ignored", "plan"]);

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use onboarding::adapters::embedded::{EmbeddedState, FolderStore, Outbox, SqliteTable};
 use onboarding::app::route::{handle_upload, UploadOutcome};
 use onboarding::app::NoProgress;
-use onboarding::domain::config::Mailbox;
+use onboarding::domain::config::{ConfigOverrides, Mailbox};
 use onboarding::domain::mail::OutgoingMail;
 use onboarding::domain::values::Email;
 use onboarding::ports::{Clock, Mailer, ObjectStore, PortResult};
@@ -103,9 +103,10 @@ async fn applied_migration() -> Harness {
     h
 }
 
-fn overrides() -> MailOverrides {
-    MailOverrides {
-        sender: Mailbox::parse("reports@tenant.example").unwrap(),
+fn overrides() -> ConfigOverrides {
+    ConfigOverrides {
+        sender: Mailbox::parse("reports@tenant.example"),
+        invite_link_template: None,
         ops_recipients: Some(vec![Email::parse("night.ops@tenant.example").unwrap()]),
     }
 }
