@@ -6,7 +6,7 @@ use super::{file_stem, json_bytes, rfc3339, AppResult, Services};
 use crate::domain::building::BuildingDirectory;
 use crate::domain::config::Config;
 use crate::domain::html::{plan_report, PlanSummary};
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits};
+use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
 use crate::domain::issue::{FileRejection, Issue, IssueCode};
 use crate::domain::migration::{user_from_row, Deduper, RowOutcome, USER_COLUMNS};
 use crate::domain::plan::{issues_csv, plan_user, write_plan_csv, Action, PlanEntry};
@@ -33,7 +33,7 @@ pub async fn plan_migration(
     migration: &MigrationId,
     key: &str,
 ) -> AppResult<(PlanSummary, Vec<Issue>)> {
-    let limits = IntakeLimits::default();
+    let limits = config.intake_limits();
     let input = svc.objects.open(key).await?;
     let sheet = open_sheet(input, FileKind::Users, limits, |h| ColumnMap::has_required(USER_COLUMNS, h))?;
     let map = ColumnMap::resolve(USER_COLUMNS, &sheet.headers)?;

@@ -3,7 +3,7 @@
 use super::{count_issues, file_stem, stamp, AppResult, IssueCounts, Services};
 use crate::domain::building::TilePolicy;
 use crate::domain::config::Config;
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits};
+use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::tenants::{check_revocations, contact_from_row, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS};
 use crate::domain::values::{BuildingId, Email};
@@ -48,7 +48,7 @@ pub async fn ingest_tenants(
         .into());
     };
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Tenants, IntakeLimits::default(), |h| ColumnMap::has_required(TENANT_COLUMNS, h))?;
+    let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), |h| ColumnMap::has_required(TENANT_COLUMNS, h))?;
     let map = ColumnMap::resolve(TENANT_COLUMNS, &sheet.headers)?;
     let mut set = ContactSet::default();
     let mut issues = Vec::new();

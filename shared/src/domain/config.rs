@@ -32,6 +32,8 @@ pub struct Settings {
     pub max_send_rate_per_second: f64,
     /// The product name used in invite e-mails.
     pub platform_name: String,
+    /// Uploaded files larger than this are refused (`file_too_large`).
+    pub max_file_megabytes: u64,
 }
 
 impl Default for Settings {
@@ -46,6 +48,7 @@ impl Default for Settings {
             stale_kickstart_days: 14,
             max_send_rate_per_second: 10.0,
             platform_name: "the tenant app".into(),
+            max_file_megabytes: crate::domain::intake::DEFAULT_MAX_FILE_BYTES / (1024 * 1024),
         }
     }
 }
@@ -109,6 +112,9 @@ impl Config {
         if !(0.0..=100.0).contains(&settings.revoke_threshold_percent) {
             return Err(invalid("revoke_threshold_percent", &settings.revoke_threshold_percent.to_string()));
         }
+        if settings.max_file_megabytes == 0 {
+            return Err(invalid("max_file_megabytes", "0"));
+        }
         if settings.max_send_rate_per_second.is_nan() || settings.max_send_rate_per_second <= 0.0 {
             return Err(invalid("max_send_rate_per_second", &settings.max_send_rate_per_second.to_string()));
         }
@@ -119,6 +125,12 @@ impl Config {
         serde_json::from_slice(bytes).map_err(|e| {
             FileRejection::new("invalid_config", format!("settings.json could not be read: {e}. Fix it and load the configuration again."))
         })
+    }
+
+    /// What intake accepts, with the configured file size limit.
+    pub fn intake_limits(&self) -> crate::domain::intake::IntakeLimits {
+        let max_file_bytes = self.settings.max_file_megabytes.saturating_mul(1024 * 1024);
+        crate::domain::intake::IntakeLimits { max_file_bytes, ..crate::domain::intake::IntakeLimits::default() }
     }
 
     /// The invite link for one address.

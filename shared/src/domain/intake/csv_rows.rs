@@ -59,6 +59,11 @@ impl Iterator for CsvRows {
                 let cells = self.record.iter().map(decode_cell).collect();
                 Some(Ok(RawRow { number: self.number, cells }))
             }
+            // A file past the size limit says so, whatever row it had reached.
+            Err(error) if matches!(error.kind(), csv::ErrorKind::Io(io) if super::is_too_large(io)) => match error.into_kind() {
+                csv::ErrorKind::Io(io) => Some(Err(super::unreadable(&io))),
+                _ => None,
+            },
             Err(error) => Some(Err(FileRejection::new(
                 "unreadable_file",
                 format!(

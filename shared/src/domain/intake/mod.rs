@@ -49,11 +49,52 @@ pub struct IntakeLimits {
     pub max_cell_chars: usize,
     /// A workbook larger than this (compressed) is refused before it is opened.
     pub max_excel_bytes: u64,
+    /// Any file larger than this is refused; a CSV is checked while it streams, so a huge file
+    /// is turned away without being held in memory.
+    pub max_file_bytes: u64,
 }
+
+/// The default `max_file_bytes`: 200 MB, several million rows of a user export.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
 
 impl Default for IntakeLimits {
     fn default() -> Self {
-        Self { max_cell_chars: 4096, max_excel_bytes: 64 * 1024 * 1024 }
+        Self { max_cell_chars: 4096, max_excel_bytes: 64 * 1024 * 1024, max_file_bytes: DEFAULT_MAX_FILE_BYTES }
+    }
+}
+
+/// The error a [`Limited`] reader gives once the file passes the limit.
+#[derive(Debug)]
+struct TooLarge(u64);
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the file is larger than {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// A reader that fails with [`TooLarge`] after `limit` bytes.
+struct Limited<R> {
+    inner: R,
+    limit: u64,
+    read: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read > self.limit {
+            return Err(std::io::Error::other(TooLarge(self.limit)));
+        }
+        // Ask for at most one byte past the limit: enough to know it was passed.
+        let room = usize::try_from(self.limit - self.read + 1).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.inner.read(&mut buf[..room])?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(std::io::Error::other(TooLarge(self.limit)));
+        }
+        Ok(n)
     }
 }
 
@@ -99,11 +140,12 @@ const HEADER_SEARCH_ROWS: usize = 10;
 /// required columns; the first such row among the first ten is the header, otherwise the first
 /// non-blank row is (and the caller reports what is missing from it).
 pub fn open_sheet(
-    mut input: impl Read + Send + 'static,
+    input: impl Read + Send + 'static,
     kind: FileKind,
     limits: IntakeLimits,
     looks_like_header: impl Fn(&[String]) -> bool,
 ) -> Result<Sheet, FileRejection> {
+    let mut input = Limited { inner: input, limit: limits.max_file_bytes, read: 0 };
     let mut prefix = Vec::with_capacity(SNIFF_BYTES);
     (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut prefix).map_err(|e| unreadable(&e))?;
     if prefix.iter().all(|b| b.is_ascii_whitespace()) {
@@ -153,8 +195,26 @@ pub fn open_sheet(
     Ok(Sheet { headers, header_row: header.number, pending, rows })
 }
 
+fn is_too_large(error: &std::io::Error) -> bool {
+    error.get_ref().is_some_and(|e| e.is::<TooLarge>())
+}
+
+/// A read failure as the user sees it: a file past the size limit, or one that cannot be read.
 fn unreadable(error: &std::io::Error) -> FileRejection {
-    FileRejection::new("unreadable_file", format!("The file could not be read ({error}). Upload it again."))
+    match error.get_ref().and_then(|e| e.downcast_ref::<TooLarge>()) {
+        Some(TooLarge(limit)) => file_too_large(*limit),
+        None => FileRejection::new("unreadable_file", format!("The file could not be read ({error}). Upload it again.")),
+    }
+}
+
+fn file_too_large(limit: u64) -> FileRejection {
+    FileRejection::new(
+        "file_too_large",
+        format!(
+            "The file is larger than the {} MB limit. Split it into several files (or remove columns nobody needs) and upload them one by one.",
+            limit.div_ceil(1024 * 1024)
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -126,3 +126,28 @@ fn column_letters_are_spreadsheet_style() {
     assert_eq!(columns::column_letter(25), "Z");
     assert_eq!(columns::column_letter(27), "AB");
 }
+
+#[test]
+fn a_file_past_the_size_limit_is_refused_while_it_streams() {
+    let limits = IntakeLimits { max_file_bytes: 100_000, ..IntakeLimits::default() };
+    let mut text = String::from("Full Name,Email\n");
+    while text.len() < 300_000 {
+        text.push_str("Ada Lovelace,ada@example.com\n");
+    }
+    let open = |bytes: Vec<u8>| -> Result<usize, FileRejection> {
+        let sheet = open_sheet(std::io::Cursor::new(bytes), FileKind::Tenants, limits, |h| ColumnMap::has_required(SPECS, h))?;
+        sheet.collect::<Result<Vec<_>, _>>().map(|rows| rows.len())
+    };
+    let refused = open(text.clone().into_bytes()).unwrap_err();
+    assert_eq!(refused.code, "file_too_large");
+    assert!(refused.message.contains("Split it"), "{}", refused.message);
+    // Past the limit within the first bytes read, and in UTF-16 too.
+    let tiny = IntakeLimits { max_file_bytes: 10, ..limits };
+    let sheet = open_sheet(std::io::Cursor::new(text.clone().into_bytes()), FileKind::Tenants, tiny, |_| true);
+    assert_eq!(sheet.err().map(|r| r.code), Some("file_too_large"));
+    assert_eq!(open(utf16(&text, true)).unwrap_err().code, "file_too_large");
+    // Exactly at the limit is fine.
+    let at_limit: String = text.chars().take(100_000).collect::<String>();
+    let at_limit = &at_limit[..at_limit.rfind('\n').unwrap() + 1];
+    assert!(open(at_limit.as_bytes().to_vec()).is_ok());
+}
