@@ -4,7 +4,7 @@ use super::mailing::{send_once, SendOutcome};
 use super::{count_issues, file_stem, json_bytes, stamp, AppError, AppResult, IssueCounts, Services};
 use crate::domain::building::{building_from_row, Phase, BUILDING_COLUMNS};
 use crate::domain::config::Config;
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits};
+use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::mail;
 use crate::domain::values::BuildingId;
@@ -18,6 +18,8 @@ pub struct BuildingsOutcome {
     pub kickstarts_sent: u64,
     pub kickstarts_already_sent: u64,
     pub kickstarts_unconfirmed: u64,
+    /// Being sent by another run at this moment (two files naming one new building at once).
+    pub kickstarts_in_progress: u64,
     pub issue_counts: IssueCounts,
     pub issues: Vec<Issue>,
     pub outputs: Vec<String>,
@@ -27,7 +29,7 @@ pub struct BuildingsOutcome {
 /// to buildings that had it (a new, separately recorded e-mail).
 pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, resend: bool) -> AppResult<BuildingsOutcome> {
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Buildings, IntakeLimits::default(), |h| ColumnMap::has_required(BUILDING_COLUMNS, h))?;
+    let sheet = open_sheet(input, FileKind::Buildings, config.intake_limits(), |h| ColumnMap::has_required(BUILDING_COLUMNS, h))?;
     let map = ColumnMap::resolve(BUILDING_COLUMNS, &sheet.headers)?;
     let mut buildings = Vec::new();
     let mut issues = Vec::new();
@@ -71,6 +73,7 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         kickstarts_sent: 0,
         kickstarts_already_sent: 0,
         kickstarts_unconfirmed: 0,
+        kickstarts_in_progress: 0,
         issue_counts: count_issues(&issues),
         issues: Vec::new(),
         outputs: Vec::new(),
@@ -81,7 +84,9 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         let attempt = if resend { resend_attempt(svc, building).await? } else { 0 };
         if state.phase == Phase::New || resend {
             let message = mail::kickstart(config, building, attempt);
-            match send_once(svc.table, svc.mailer, &message, now).await? {
+            // A mail service that fails now fails the run: the upload is delivered again and
+            // resumes (buildings already upserted are upserted again, sent kickstarts are not sent).
+            match send_once(svc.table, svc.mailer, &message, now).await?.map_err(AppError::Port)? {
                 SendOutcome::Sent(id) => {
                     outcome.kickstarts_sent += 1;
                     let phase = if state.phase == Phase::New { Phase::KickstartSent } else { state.phase };
@@ -94,6 +99,7 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
                     }
                 }
                 SendOutcome::Unconfirmed => outcome.kickstarts_unconfirmed += 1,
+                SendOutcome::InProgress => outcome.kickstarts_in_progress += 1,
                 SendOutcome::Failed(reason) => {
                     issues.push(Issue::error(crate::domain::issue::IssueCode::InvalidEmail, format!("The kickstart e-mail was refused by the mail service: {reason}. Check the Envoy contacts of this building.")).in_column("Envoy CSM Email").with_value(building.name.as_str()));
                 }

@@ -1,7 +1,7 @@
 //! Sends due invites, each exactly once, never faster than the mail service allows.
 
 use super::mailing::{send_once, SendOutcome};
-use super::{AppError, AppResult, Services};
+use super::{AppResult, Services};
 use crate::domain::config::Config;
 use crate::domain::invite::{MailStatus, MAX_SEND_ATTEMPTS};
 use crate::domain::mail;
@@ -15,6 +15,8 @@ pub struct DispatchOutcome {
     pub already_sent: u64,
     pub failed: u64,
     pub unconfirmed: u64,
+    /// Being sent by another run at this moment: that run records them.
+    pub in_progress: u64,
     pub retry_later: u64,
     /// Why the run stopped before the queue was empty, if it did.
     pub stopped: Option<String>,
@@ -33,13 +35,17 @@ pub async fn dispatch_invites(
     let gap = Duration::from_secs_f64(1.0 / rate);
     let mut handled = 0usize;
     let mut last_send: Option<std::time::Instant> = None;
+    // Invites another run is sending stay pending; they are looked at once per run.
+    let mut looked_at = std::collections::HashSet::new();
     'batches: while handled < limit {
         let today = svc.clock.now().date();
         let due = svc.table.due_invites(today, (limit - handled).min(100)).await?;
+        let due: Vec<_> = due.into_iter().filter(|i| !looked_at.contains(&(i.migration.clone(), i.email.clone()))).collect();
         if due.is_empty() {
             break;
         }
         for invite in due {
+            looked_at.insert((invite.migration.clone(), invite.email.clone()));
             if deadline.is_some_and(|d| svc.clock.now() >= d) {
                 outcome.stopped = Some("time limit reached; the next run continues".into());
                 break 'batches;
@@ -58,15 +64,17 @@ pub async fn dispatch_invites(
                 let (migration, email) = (invite.migration.clone(), invite.email.clone());
                 async move { svc.table.update_invite(&migration, &email, status, id.as_deref(), error.as_deref(), attempts).await }
             };
-            match send_once(svc.table, svc.mailer, &message, now).await {
+            match send_once(svc.table, svc.mailer, &message, now).await? {
                 Ok(SendOutcome::Sent(id)) => {
                     outcome.sent += 1;
                     update(MailStatus::Sent, Some(id), None, invite.attempts + 1).await?;
                 }
                 Ok(SendOutcome::AlreadySent(id)) => {
+                    // Sent by an earlier (crashed or concurrent) run: at least one attempt was made.
                     outcome.already_sent += 1;
-                    update(MailStatus::Sent, Some(id), None, invite.attempts).await?;
+                    update(MailStatus::Sent, Some(id), None, invite.attempts.max(1)).await?;
                 }
+                Ok(SendOutcome::InProgress) => outcome.in_progress += 1,
                 Ok(SendOutcome::Unconfirmed) => {
                     outcome.unconfirmed += 1;
                     update(
@@ -81,12 +89,12 @@ pub async fn dispatch_invites(
                     outcome.failed += 1;
                     update(MailStatus::Failed, None, Some(reason), invite.attempts + 1).await?;
                 }
-                Err(AppError::Port(PortError::SendingPaused(reason))) => {
+                Err(PortError::SendingPaused(reason)) => {
                     outcome.retry_later += 1;
                     outcome.stopped = Some(format!("the mail service paused sending: {reason}"));
                     break 'batches;
                 }
-                Err(AppError::Port(error @ (PortError::Throttled(_) | PortError::Unexpected(_)))) => {
+                Err(error) => {
                     let attempts = invite.attempts + 1;
                     if attempts >= MAX_SEND_ATTEMPTS {
                         outcome.failed += 1;
@@ -98,7 +106,6 @@ pub async fn dispatch_invites(
                     outcome.stopped = Some(format!("the mail service failed: {error}; the next run retries"));
                     break 'batches;
                 }
-                Err(other) => return Err(other),
             }
             svc.progress.advance("invites", handled as u64);
         }

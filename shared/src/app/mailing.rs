@@ -1,38 +1,53 @@
 //! Sending one e-mail at most once, through the mail ledger.
 //!
 //! The protocol: claim the message's key in the ledger (a conditional write), send, record the
-//! result. A claim that is still `sending` from an earlier run (a crash between send and record)
-//! is re-sent only through a mailer that deduplicates by key; otherwise it is reported as
-//! unconfirmed for a person to check, because sending twice is worse than asking.
+//! result. A claim that is still `sending` is either held by a run that is sending it right now
+//! (claimed less than [`MAIL_CLAIM_LEASE_SECONDS`] ago: left alone, that run records it) or left
+//! by a crash between send and record. A left claim is re-sent only through a mailer that
+//! deduplicates by key; otherwise it is reported as unconfirmed for a person to check, because
+//! sending twice is worse than asking.
 
 use super::AppResult;
 use crate::domain::invite::MailStatus;
 use crate::domain::mail::OutgoingMail;
-use crate::ports::{MailLedger, Mailer, PortError};
+use crate::ports::{LedgerEntry, MailLedger, Mailer, PortError};
 use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A `sending` claim younger than this may belong to a live run (no invocation lives longer
+/// than Lambda's 15 minutes), so it is not touched.
+pub const MAIL_CLAIM_LEASE_SECONDS: i64 = 15 * 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome", content = "detail")]
 pub enum SendOutcome {
     Sent(String),
     AlreadySent(String),
+    /// Another run claimed it moments ago and is sending it; that run records the result.
+    InProgress,
     /// Claimed earlier but never confirmed; not re-sent.
     Unconfirmed,
     /// The mail service refused this message for good.
     Failed(String),
 }
 
+/// Sends `mail` unless the ledger shows it was sent or is being sent.
+///
+/// The outer `Err` is a ledger (table) failure: nothing is known to be lost, a re-run resumes.
+/// The inner `Err` is the mail service failing for now (throttled, paused, unreachable): the
+/// message certainly did not go out and its claim was released, so a later run retries.
 pub async fn send_once(
     ledger: &dyn MailLedger,
     mailer: &dyn Mailer,
     mail: &OutgoingMail,
-    now: time::OffsetDateTime,
-) -> AppResult<SendOutcome> {
+    now: OffsetDateTime,
+) -> AppResult<Result<SendOutcome, PortError>> {
     if let Some(entry) = ledger.claim_mail(&mail.key, now).await? {
         match entry.status {
-            MailStatus::Sent => return Ok(SendOutcome::AlreadySent(entry.message_id.unwrap_or_default())),
-            MailStatus::Failed => return Ok(SendOutcome::Failed(entry.detail.unwrap_or_default())),
-            MailStatus::Sending | MailStatus::Pending if !mailer.deduplicates() => return Ok(SendOutcome::Unconfirmed),
+            MailStatus::Sent => return Ok(Ok(SendOutcome::AlreadySent(entry.message_id.unwrap_or_default()))),
+            MailStatus::Failed => return Ok(Ok(SendOutcome::Failed(entry.detail.unwrap_or_default()))),
+            MailStatus::Sending | MailStatus::Pending if claimed_recently(&entry, now) => return Ok(Ok(SendOutcome::InProgress)),
+            MailStatus::Sending | MailStatus::Pending if !mailer.deduplicates() => return Ok(Ok(SendOutcome::Unconfirmed)),
             MailStatus::Sending | MailStatus::Pending => {}
         }
     }
@@ -40,16 +55,22 @@ pub async fn send_once(
         Ok(message_id) => {
             ledger.finish_mail(&mail.key, MailStatus::Sent, Some(&message_id), None, now).await?;
             tracing::info!(key_kind = mail.key.split('#').next().unwrap_or(""), message_id = %message_id, "mail sent");
-            Ok(SendOutcome::Sent(message_id))
+            Ok(Ok(SendOutcome::Sent(message_id)))
         }
         Err(PortError::Rejected(reason)) => {
             ledger.finish_mail(&mail.key, MailStatus::Failed, None, Some(&reason), now).await?;
-            Ok(SendOutcome::Failed(reason))
+            Ok(Ok(SendOutcome::Failed(reason)))
         }
         Err(error) => {
             // The send certainly did not happen: free the key for a later run.
             ledger.release_mail(&mail.key).await?;
-            Err(error.into())
+            Ok(Err(error))
         }
     }
+}
+
+/// True when the claim was made less than the lease ago (an unreadable time counts as old).
+fn claimed_recently(entry: &LedgerEntry, now: OffsetDateTime) -> bool {
+    OffsetDateTime::parse(&entry.updated_at, &time::format_description::well_known::Rfc3339)
+        .is_ok_and(|at| (now - at).whole_seconds() < MAIL_CLAIM_LEASE_SECONDS)
 }

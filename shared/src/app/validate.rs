@@ -91,8 +91,8 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         // The report is written either way; a mail service that refuses now is reported, and
         // the next run (or `onboard report`) sends the day's summary.
         match send_once(svc.table, svc.mailer, &mail, now).await {
-            Ok(outcome) => summary_mailed = matches!(outcome, super::mailing::SendOutcome::Sent(_)),
-            Err(super::AppError::Port(error)) => {
+            Ok(Ok(outcome)) => summary_mailed = matches!(outcome, super::mailing::SendOutcome::Sent(_)),
+            Ok(Err(error)) | Err(super::AppError::Port(error)) => {
                 tracing::warn!(error = %error, "validation summary not mailed");
                 summary_error = Some(error.to_string());
             }
