@@ -115,25 +115,30 @@ pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, ove
         EventClaim::InProgress => return Ok(UploadOutcome::InProgress),
         EventClaim::Claimed => {}
     }
-    let result = run(svc, key, upload, overrides).await;
-    let outcome = match result {
+    let result = process(svc, key, &event_key, upload, overrides).await;
+    if result.is_err() {
+        // An adapter failed (throttling that outlasted the retries, say), in the flow or while
+        // recording its end: give the claim back so Lambda's retry resumes the work at once.
+        // Every step is idempotent, so what was done before the failure is not done twice.
+        if let Err(release) = svc.table.release_event(&event_key).await {
+            tracing::warn!(error = %release, "event claim not released; it expires with its lease");
+        }
+    }
+    result
+}
+
+/// Runs the flow of a claimed event and records its end.
+async fn process(svc: Services<'_>, key: &str, event_key: &str, upload: Upload, overrides: &ConfigOverrides) -> AppResult<UploadOutcome> {
+    let outcome = match run(svc, key, upload, overrides).await {
         Ok(outcome) => outcome,
         Err(AppError::Rejected(rejection)) => reject(svc, key, rejection).await?,
-        // An adapter failed (throttling that outlasted the retries, say): give the claim back
-        // so Lambda's retry resumes the work at once. Every step is idempotent, so what was
-        // done before the failure is not done twice.
-        Err(error) => {
-            if let Err(release) = svc.table.release_event(&event_key).await {
-                tracing::warn!(error = %release, "event claim not released; it expires with its lease");
-            }
-            return Err(error);
-        }
+        Err(error) => return Err(error),
     };
     let label = match &outcome {
         UploadOutcome::Rejected { code, .. } => code.clone(),
         _ => "done".into(),
     };
-    svc.table.finish_event(&event_key, svc.clock.now(), &label).await?;
+    svc.table.finish_event(event_key, svc.clock.now(), &label).await?;
     Ok(outcome)
 }
 
