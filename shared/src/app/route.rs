@@ -3,7 +3,7 @@
 //! | key | flow |
 //! |---|---|
 //! | `inbox/buildings/<any>.csv\|xlsx` | buildings |
-//! | `inbox/tenants/<building-uuid>/[replace/[force/]]<any>` | tenant contacts |
+//! | `inbox/tenants/<building-uuid>/[replace/][force/]<any>` | tenant contacts |
 //! | `inbox/users/<migration-id>/<any>` | user-migration plan |
 //! | `approvals/<migration-id>.json` | apply the approved plan |
 
@@ -56,7 +56,7 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
             let building = BuildingId::parse(building).map_err(|e| FileRejection::new("unknown_building", format!("{e}. Tenant files go under inbox/tenants/<building-uuid>/.")))?;
             let folders = &rest[..rest.len() - 1];
             let replace = folders.contains(&"replace");
-            let force = replace && folders.contains(&"force");
+            let force = folders.contains(&"force");
             table_file().map(|_| Upload::Tenants { building, replace, force })
         }
         ["inbox", "users", migration, _, ..] => {
@@ -187,6 +187,7 @@ mod tests {
             classify(&format!("inbox/tenants/{id}/replace/force/c.csv")).unwrap(),
             Upload::Tenants { replace: true, force: true, .. }
         ));
+        assert!(matches!(classify(&format!("inbox/tenants/{id}/force/c.csv")).unwrap(), Upload::Tenants { replace: false, force: true, .. }));
         assert!(matches!(classify("inbox/users/acme-q4/export.csv").unwrap(), Upload::Users { .. }));
         assert!(matches!(classify("approvals/acme-q4.json").unwrap(), Upload::Approval { .. }));
         assert_eq!(classify("reports/users/x/plan.csv").unwrap(), Upload::Ignored);

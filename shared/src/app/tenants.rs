@@ -5,7 +5,10 @@ use crate::domain::building::TilePolicy;
 use crate::domain::config::Config;
 use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
-use crate::domain::tenants::{check_revocations, contact_from_row, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS};
+use crate::domain::tenants::{
+    check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS,
+};
+use crate::ports::PortError;
 use crate::domain::values::{BuildingId, Email};
 use serde::Serialize;
 
@@ -13,7 +16,7 @@ use serde::Serialize;
 pub struct TenantOptions {
     /// Revoke contacts that are not in the file.
     pub replace: bool,
-    /// Revoke even past the configured share.
+    /// Revoke, or drop people from the Envoy import file, even past the configured share.
     pub force: bool,
 }
 
@@ -28,6 +31,8 @@ pub struct TenantsOutcome {
     pub revoked: u64,
     pub directory_size: u64,
     pub revoke_check: Option<RevokeCheck>,
+    /// The new Envoy import file against the last one (when there was one).
+    pub export_check: Option<RevokeCheck>,
     pub issue_counts: IssueCounts,
     pub issues: Vec<Issue>,
     pub outputs: Vec<String>,
@@ -91,6 +96,8 @@ pub async fn ingest_tenants(
             .into());
         }
     }
+    let latest = format!("exports/envoy/{building}/envoy-employees.csv");
+    let export_check = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
     let now = svc.clock.now();
@@ -105,7 +112,6 @@ pub async fn ingest_tenants(
     let directory = svc.table.list_contacts(building).await?;
     let export = envoy_import_csv(&directory);
     let stamp = stamp(now);
-    let latest = format!("exports/envoy/{building}/envoy-employees.csv");
     let dated = format!("exports/envoy/{building}/envoy-employees-{stamp}.csv");
     svc.objects.put(&dated, export.clone(), "text/csv").await?;
     svc.objects.put(&latest, export, "text/csv").await?;
@@ -120,6 +126,7 @@ pub async fn ingest_tenants(
         revoked: to_revoke.len() as u64,
         directory_size: directory.len() as u64,
         revoke_check,
+        export_check,
         issue_counts: count_issues(&issues),
         issues,
         outputs: vec![latest, dated, format!("{folder}/issues.csv"), format!("{folder}/summary.json")],
@@ -128,4 +135,38 @@ pub async fn ingest_tenants(
     outcome.outputs.sort();
     tracing::info!(building = %building, rows, accepted = outcome.accepted, revoked = outcome.revoked, "tenant contacts ingested");
     Ok(outcome)
+}
+
+/// Refuses, before anything is written, a run whose Envoy import file would leave out more of
+/// the people in the last export than the configured share: Envoy replaces its directory with
+/// each upload, so a store that lost contacts (or a mistaken replace) must not empty it.
+async fn envoy_export_guard(
+    svc: Services<'_>,
+    config: &Config,
+    latest: &str,
+    current: &[crate::domain::tenants::TenantContact],
+    to_revoke: &[Email],
+    set: &ContactSet,
+    force: bool,
+) -> AppResult<Option<RevokeCheck>> {
+    let previous = match svc.objects.get(latest).await {
+        Ok(bytes) => envoy_export_emails(&bytes),
+        Err(PortError::NotFound(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let revoked: std::collections::HashSet<&Email> = to_revoke.iter().collect();
+    let next: std::collections::HashSet<&Email> =
+        current.iter().map(|c| &c.email).filter(|e| !revoked.contains(e)).chain(set.contacts().map(|c| &c.email)).collect();
+    let check = check_export(&previous, &next, config.settings.revoke_threshold_percent, force);
+    if !check.allowed {
+        return Err(FileRejection::new(
+            "envoy_export_guard",
+            format!(
+                "The new Envoy import file would leave out {} of the {} people in the last one ({:.0} %), more than the allowed {:.0} %. Envoy replaces its whole directory with each upload, so nothing was changed. Check that the building's contacts are all still known (a restored or emptied table shows up this way); if leaving them out is intended, upload the file again with --force (or under a force/ path).",
+                check.to_revoke, check.current, check.share_percent, check.threshold_percent
+            ),
+        )
+        .into());
+    }
+    Ok(Some(check))
 }

@@ -162,6 +162,26 @@ pub fn check_revocations(current: usize, to_revoke: usize, threshold_percent: f6
     RevokeCheck { current, to_revoke, share_percent, threshold_percent, allowed: forced || share_percent <= threshold_percent }
 }
 
+/// The addresses in an Envoy import file this program wrote (its `Email` column). Cells that
+/// are not addresses (a hand-edited file) are skipped.
+pub fn envoy_export_emails(bytes: &[u8]) -> std::collections::HashSet<Email> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
+    reader.byte_records().filter_map(Result::ok).filter_map(|r| r.get(1).and_then(|c| Email::parse(&String::from_utf8_lossy(c)).ok())).collect()
+}
+
+/// The Envoy export guard: Envoy replaces its whole directory with each upload, so a new
+/// export that leaves out more than `threshold_percent` of the people in the last one is held
+/// unless forced (the same rule as the replace-mode guard, measured against what Envoy has).
+pub fn check_export(
+    previous: &std::collections::HashSet<Email>,
+    next: &std::collections::HashSet<&Email>,
+    threshold_percent: f64,
+    forced: bool,
+) -> RevokeCheck {
+    let dropped = previous.iter().filter(|e| !next.contains(e)).count();
+    check_revocations(previous.len(), dropped, threshold_percent, forced)
+}
+
 /// The Envoy import file: the building's complete directory, sorted by name then e-mail.
 pub fn envoy_import_csv<'a>(contacts: impl IntoIterator<Item = &'a TenantContact>) -> Vec<u8> {
     let sorted: BTreeMap<(String, &str), &TenantContact> =
@@ -221,6 +241,21 @@ mod tests {
         assert!(!check_revocations(10, 3, 20.0, false).allowed);
         assert!(check_revocations(10, 10, 20.0, true).allowed);
         assert!(check_revocations(0, 0, 20.0, false).allowed);
+    }
+
+    #[test]
+    fn the_export_guard_measures_against_the_last_export() {
+        let people: Vec<Email> = (0..10).map(|i| Email::parse(&format!("p{i}@example.com")).unwrap()).collect();
+        let contacts: Vec<TenantContact> =
+            people.iter().map(|e| TenantContact { full_name: "=P".into(), email: e.clone(), phone: None }).collect();
+        let previous = envoy_export_emails(&envoy_import_csv(&contacts));
+        assert_eq!(previous.len(), 10);
+        let keep = |n: usize| people.iter().take(n).collect::<std::collections::HashSet<_>>();
+        assert!(check_export(&previous, &keep(8), 20.0, false).allowed);
+        let held = check_export(&previous, &keep(7), 20.0, false);
+        assert_eq!((held.current, held.to_revoke, held.allowed), (10, 3, false));
+        assert!(check_export(&previous, &keep(0), 20.0, true).allowed);
+        assert!(check_export(&Default::default(), &keep(0), 20.0, false).allowed);
     }
 
     #[test]
