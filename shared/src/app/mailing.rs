@@ -2,10 +2,11 @@
 //!
 //! The protocol: claim the message's key in the ledger (a conditional write), send, record the
 //! result. A claim that is still `sending` is either held by a run that is sending it right now
-//! (claimed less than [`MAIL_CLAIM_LEASE_SECONDS`] ago: left alone, that run records it) or left
-//! by a crash between send and record. A left claim is re-sent only through a mailer that
-//! deduplicates by key; otherwise it is reported as unconfirmed for a person to check, because
-//! sending twice is worse than asking.
+//! or left by a crash between send and record. Through a mailer that deduplicates by key (the
+//! outbox) it is simply sent again: one message results either way. Otherwise (SES) a claim
+//! younger than [`MAIL_CLAIM_LEASE_SECONDS`] is left to the run that holds it (`InProgress`),
+//! and an older one is reported as unconfirmed for a person to check, because sending twice is
+//! worse than asking.
 
 use super::AppResult;
 use crate::domain::invite::MailStatus;
@@ -46,9 +47,9 @@ pub async fn send_once(
         match entry.status {
             MailStatus::Sent => return Ok(Ok(SendOutcome::AlreadySent(entry.message_id.unwrap_or_default()))),
             MailStatus::Failed => return Ok(Ok(SendOutcome::Failed(entry.detail.unwrap_or_default()))),
+            MailStatus::Sending | MailStatus::Pending if mailer.deduplicates() => {}
             MailStatus::Sending | MailStatus::Pending if claimed_recently(&entry, now) => return Ok(Ok(SendOutcome::InProgress)),
-            MailStatus::Sending | MailStatus::Pending if !mailer.deduplicates() => return Ok(Ok(SendOutcome::Unconfirmed)),
-            MailStatus::Sending | MailStatus::Pending => {}
+            MailStatus::Sending | MailStatus::Pending => return Ok(Ok(SendOutcome::Unconfirmed)),
         }
     }
     match mailer.send(mail).await {

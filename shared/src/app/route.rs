@@ -187,7 +187,10 @@ mod tests {
             classify(&format!("inbox/tenants/{id}/replace/force/c.csv")).unwrap(),
             Upload::Tenants { replace: true, force: true, .. }
         ));
-        assert!(matches!(classify(&format!("inbox/tenants/{id}/force/c.csv")).unwrap(), Upload::Tenants { replace: false, force: true, .. }));
+        assert!(matches!(
+            classify(&format!("inbox/tenants/{id}/force/c.csv")).unwrap(),
+            Upload::Tenants { replace: false, force: true, .. }
+        ));
         assert!(matches!(classify("inbox/users/acme-q4/export.csv").unwrap(), Upload::Users { .. }));
         assert!(matches!(classify("approvals/acme-q4.json").unwrap(), Upload::Approval { .. }));
         assert_eq!(classify("reports/users/x/plan.csv").unwrap(), Upload::Ignored);

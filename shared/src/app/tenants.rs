@@ -8,8 +8,8 @@ use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::tenants::{
     check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS,
 };
-use crate::ports::PortError;
 use crate::domain::values::{BuildingId, Email};
+use crate::ports::PortError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Default)]

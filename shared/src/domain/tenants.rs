@@ -166,7 +166,11 @@ pub fn check_revocations(current: usize, to_revoke: usize, threshold_percent: f6
 /// are not addresses (a hand-edited file) are skipped.
 pub fn envoy_export_emails(bytes: &[u8]) -> std::collections::HashSet<Email> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
-    reader.byte_records().filter_map(Result::ok).filter_map(|r| r.get(1).and_then(|c| Email::parse(&String::from_utf8_lossy(c)).ok())).collect()
+    reader
+        .byte_records()
+        .filter_map(Result::ok)
+        .filter_map(|r| r.get(1).and_then(|c| Email::parse(&String::from_utf8_lossy(c)).ok()))
+        .collect()
 }
 
 /// The Envoy export guard: Envoy replaces its whole directory with each upload, so a new
