@@ -18,35 +18,75 @@ pub struct FaultyTable<'a> {
     calls: AtomicU64,
     fail_at: u64,
     after_effect: bool,
+    /// Fail with `Throttled` (retries ran out) instead of a crash.
+    throttle: bool,
+    /// Yield to the scheduler before each call, so two runs joined on one task interleave at
+    /// every table call (the embedded adapters never yield on their own).
+    yields: bool,
+    /// Every call made, in order (method name), for tests that check what was read.
+    log: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> FaultyTable<'a> {
     pub fn new(inner: &'a dyn Table, fail_at: u64, after_effect: bool) -> Self {
-        Self { inner, calls: AtomicU64::new(0), fail_at, after_effect }
+        Self { inner, calls: AtomicU64::new(0), fail_at, after_effect, throttle: false, yields: false, log: Default::default() }
+    }
+
+    /// Answers `Throttled` at the Nth call, as DynamoDB does when its retries run out.
+    pub fn throttled_at(inner: &'a dyn Table, fail_at: u64) -> Self {
+        Self { throttle: true, ..Self::new(inner, fail_at, false) }
+    }
+
+    /// Never fails; yields before every call so concurrent runs interleave call by call.
+    pub fn interleaved(inner: &'a dyn Table) -> Self {
+        Self { yields: true, ..Self::new(inner, u64::MAX, false) }
     }
 
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
     }
 
-    fn tick(&self) -> bool {
+    /// The calls made so far, as `method(argument summary)`.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn tick(&self, call: String) -> bool {
+        self.log.lock().unwrap().push(call);
         self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at
     }
-}
 
-fn injected() -> PortError {
-    PortError::Unexpected("injected crash".into())
+    fn injected(&self) -> PortError {
+        if self.throttle {
+            PortError::Throttled("injected: retries ran out".into())
+        } else {
+            PortError::Unexpected("injected crash".into())
+        }
+    }
 }
 
 macro_rules! forward {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {{
-        let fail = $self.tick();
+        if $self.yields {
+            tokio::task::yield_now().await;
+        }
+        let fail = $self.tick(format!("{}({:?})", stringify!($method), ($(crate::faults::summary(&$arg),)*)));
         if fail && !$self.after_effect {
-            return Err(injected());
+            return Err($self.injected());
         }
         let result = $self.inner.$method($($arg),*).await;
-        if fail { Err(injected()) } else { result }
+        if fail { Err($self.injected()) } else { result }
     }};
+}
+
+/// A short description of a call's argument for the call log.
+pub fn summary<T: std::fmt::Debug + ?Sized>(value: &T) -> String {
+    let text = format!("{value:?}");
+    if text.len() > 200 {
+        format!("{}…", &text[..text.char_indices().take_while(|(i, _)| *i < 200).last().map_or(0, |(i, _)| i)])
+    } else {
+        text
+    }
 }
 
 #[async_trait]
@@ -91,6 +131,9 @@ impl ContactTable for FaultyTable<'_> {
     }
     async fn has_grant(&self, b: &BuildingId, e: &Email) -> PortResult<bool> {
         forward!(self.has_grant(b, e))
+    }
+    async fn grants(&self, b: &BuildingId, e: &[Email]) -> PortResult<Vec<bool>> {
+        forward!(self.grants(b, e))
     }
     async fn count_grants(&self, b: &BuildingId) -> PortResult<u64> {
         forward!(self.count_grants(b))

@@ -21,6 +21,11 @@ impl TestClock {
         let mut now = self.0.lock().unwrap();
         *now += time::Duration::days(days);
     }
+
+    pub fn advance_minutes(&self, minutes: i64) {
+        let mut now = self.0.lock().unwrap();
+        *now += time::Duration::minutes(minutes);
+    }
 }
 
 impl Clock for TestClock {
@@ -29,10 +34,13 @@ impl Clock for TestClock {
     }
 }
 
-/// Wraps the real mailer and counts every send that reached it, per message key.
+/// Wraps the real mailer and counts, per message key, every e-mail that went out. A mailer
+/// that deduplicates by key (the outbox) delivers a repeated key once: such repeats are counted
+/// apart (`repeats`), since they are what "deduplicates" promises, not a second e-mail.
 pub struct CountingMailer {
     inner: Box<dyn Mailer>,
     sends: Mutex<HashMap<String, u32>>,
+    repeats: Mutex<HashMap<String, u32>>,
     /// When set, sends fail the way a paused SES account answers.
     pub paused: AtomicBool,
     /// Fail (as a transient error) after this many successful sends; 0 = never.
@@ -42,7 +50,14 @@ pub struct CountingMailer {
 
 impl CountingMailer {
     pub fn new(inner: Box<dyn Mailer>) -> Self {
-        Self { inner, sends: Mutex::default(), paused: AtomicBool::new(false), fail_after: AtomicU64::new(0), sent_ok: AtomicU64::new(0) }
+        Self {
+            inner,
+            sends: Mutex::default(),
+            repeats: Mutex::default(),
+            paused: AtomicBool::new(false),
+            fail_after: AtomicU64::new(0),
+            sent_ok: AtomicU64::new(0),
+        }
     }
 
     /// From now on, fail (as a transient error) once `more` further sends have succeeded.
@@ -52,6 +67,16 @@ impl CountingMailer {
 
     pub fn sent_to_kind(&self, kind: &str) -> u32 {
         self.sends.lock().unwrap().iter().filter(|(k, _)| k.starts_with(kind)).map(|(_, n)| n).sum()
+    }
+
+    /// Every key sent, with how many times it went out.
+    pub fn sent(&self) -> HashMap<String, u32> {
+        self.sends.lock().unwrap().clone()
+    }
+
+    /// Keys handed again to a deduplicating mailer (which delivered them once).
+    pub fn repeats(&self) -> u32 {
+        self.repeats.lock().unwrap().values().sum()
     }
 
     /// Panics if any message key was sent more than once.
@@ -74,7 +99,12 @@ impl Mailer for CountingMailer {
         }
         let id = self.inner.send(mail).await?;
         self.sent_ok.fetch_add(1, Ordering::SeqCst);
-        *self.sends.lock().unwrap().entry(mail.key.clone()).or_default() += 1;
+        let mut sends = self.sends.lock().unwrap();
+        if self.inner.deduplicates() && sends.contains_key(&mail.key) {
+            *self.repeats.lock().unwrap().entry(mail.key.clone()).or_default() += 1;
+        } else {
+            *sends.entry(mail.key.clone()).or_default() += 1;
+        }
         Ok(id)
     }
 
@@ -93,6 +123,8 @@ pub struct Harness {
     pub mailer: CountingMailer,
     pub clock: TestClock,
     pub emulated: bool,
+    /// The outbox folder of the embedded mailer (`None` on the emulator).
+    pub outbox: Option<std::path::PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -104,7 +136,9 @@ impl Harness {
     pub fn embedded() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let state = onboarding::adapters::embedded::EmbeddedState::open(dir.path()).unwrap();
+        let outbox = Some(state.mailer.dir().to_path_buf());
         Self {
+            outbox,
             objects: Box::new(state.objects),
             table: Box::new(state.table),
             mailer: CountingMailer::new(Box::new(state.mailer)),
@@ -141,8 +175,34 @@ impl Harness {
             mailer: CountingMailer::new(Box::new(aws.mailer)),
             clock: TestClock(Mutex::new(start_time())),
             emulated: true,
+            outbox: None,
             _dir: None,
         }
+    }
+
+    /// A new, empty harness of the same kind (embedded or emulator).
+    pub async fn fresh(&self) -> Harness {
+        if self.emulated {
+            Harness::emulator().await
+        } else {
+            Harness::embedded()
+        }
+    }
+
+    /// The `.eml` files in the outbox (embedded only), by kind: `invite`, `kickstart`, ...
+    pub fn outbox_files(&self, kind: &str) -> usize {
+        let Some(dir) = &self.outbox else { return 0 };
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_string_lossy().starts_with(&format!("{kind}-")) && e.file_name().to_string_lossy().ends_with(".eml")
+            })
+            .count()
+    }
+
+    pub fn clock_now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     pub fn svc(&self) -> Services<'_> {
@@ -183,8 +243,7 @@ impl Harness {
 
     /// Delivers the event of an already stored object again.
     pub async fn deliver(&self, key: &str, bytes: &[u8]) -> UploadOutcome {
-        let version = format!("{:x}", bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3)));
-        handle_upload(self.svc(), key, &version).await.unwrap()
+        handle_upload(self.svc(), key, &version_of(bytes)).await.unwrap()
     }
 
     pub async fn with_buildings(&self) {
@@ -210,4 +269,9 @@ pub fn utf16le(text: &str) -> Vec<u8> {
         out.extend_from_slice(&unit.to_le_bytes());
     }
     out
+}
+
+/// The version S3 would give an object (here a content hash, like an ETag).
+pub fn version_of(bytes: &[u8]) -> String {
+    format!("{:x}", bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3)))
 }

@@ -1,27 +1,46 @@
 //! Whole flows, run twice: over the embedded adapters (`embedded::*`) and over an AWS emulator
 //! with the real SDK (`emulator::*`). `bash infra/test.sh` starts the emulator; without it the
-//! emulator tests fail and say so.
+//! emulator tests fail and say so. Tests are named `<adapter set>::<module>::<scenario>`, so
+//! `cargo test -p tests replays` runs one module on both sets.
 
+mod access;
+mod crashes;
+mod data;
+mod envoy_guard;
 mod faults;
 mod helpers;
+mod hostile;
+mod injection;
+mod logs;
+mod replays;
 mod scenarios;
+mod state;
 mod template;
+mod throttling;
 
 macro_rules! both_adapter_sets {
-    ($($name:ident),* $(,)?) => {
+    ($($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
         mod embedded {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::scenarios::$name(crate::helpers::Harness::embedded()).await;
+                mod $module {
+                    $(
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                        async fn $name() {
+                            crate::$module::$name(crate::helpers::Harness::embedded()).await;
+                        }
+                    )*
                 }
             )*
         }
         mod emulator {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::scenarios::$name(crate::helpers::Harness::emulator().await).await;
+                mod $module {
+                    $(
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                        async fn $name() {
+                            crate::$module::$name(crate::helpers::Harness::emulator().await).await;
+                        }
+                    )*
                 }
             )*
         }
@@ -29,13 +48,38 @@ macro_rules! both_adapter_sets {
 }
 
 both_adapter_sets!(
-    buildings_are_upserted_and_kicked_off_once,
-    tenant_contacts_grant_the_tile_and_write_the_envoy_file,
-    replace_mode_refuses_a_mass_removal_unless_forced,
-    migration_plans_approves_applies_and_invites_exactly_once,
-    stale_and_unknown_approvals_are_refused,
-    apply_resumes_after_a_crash_at_any_point,
-    dispatch_resumes_after_mail_failures_without_duplicates,
-    validation_report_flags_stale_kickstarts_and_late_invites,
-    rejected_files_write_nothing_and_say_why,
+    scenarios: [
+        buildings_are_upserted_and_kicked_off_once,
+        tenant_contacts_grant_the_tile_and_write_the_envoy_file,
+        replace_mode_refuses_a_mass_removal_unless_forced,
+        migration_plans_approves_applies_and_invites_exactly_once,
+        stale_and_unknown_approvals_are_refused,
+        apply_resumes_after_a_crash_at_any_point,
+        dispatch_resumes_after_mail_failures_without_duplicates,
+        validation_report_flags_stale_kickstarts_and_late_invites,
+        rejected_files_write_nothing_and_say_why,
+    ],
+    replays: [
+        buildings_events_replayed_and_concurrent_write_once,
+        tenants_events_replayed_and_concurrent_write_once,
+        users_plan_events_replayed_and_concurrent_write_once,
+        approval_events_replayed_and_concurrent_apply_once,
+        dispatch_schedule_replayed_and_concurrent_sends_once,
+        validation_schedule_replayed_and_concurrent_mails_once,
+    ],
+    crashes: [
+        apply_resumes_from_every_partial_state,
+        dispatch_resumes_after_a_crash_at_any_point,
+        dispatch_resumes_after_the_mailer_fails_at_any_send,
+        totals_add_up_after_crashed_and_resumed_plans,
+    ],
+    throttling: [
+        throttled_apply_and_dispatch_resume_with_nothing_lost,
+        a_failed_delivery_leaves_the_event_to_the_next_delivery,
+    ],
+    hostile: [every_hostile_file_gets_a_clear_answer_and_writes_nothing_when_rejected, hostile_keys_are_refused_or_ignored],
+    injection: [outputs_neutralise_formulas_and_escape_html, names_cannot_inject_mail_headers],
+    access: [tile_answers_reveal_nothing_about_other_users, tile_batches_are_limited_to_100],
+    logs: [logs_of_whole_flows_carry_no_addresses_or_phone_numbers],
+    envoy_guard: [envoy_export_refuses_to_drop_many_unless_forced],
 );
