@@ -17,3 +17,6 @@ pub mod text;
 pub mod tile;
 pub mod validation;
 pub mod values;
+
+#[cfg(test)]
+mod proptests;
