@@ -32,7 +32,7 @@ trap 'exit 143' TERM
 echo "============================================================================"
 echo " visitor onboarding: test run"
 echo "  1. start a local AWS emulator (moto) on a free 127.0.0.1 port"
-echo "  2. cargo test --workspace --locked $*"
+echo "  2. cargo test --workspace --locked --no-fail-fast $*"
 echo "     (embedded-adapter flows, plus the same flows against the emulator)"
 echo "  3. stop the emulator"
 echo "============================================================================"
@@ -53,5 +53,5 @@ export ONBOARD_EMULATOR=1
 export PATH="$ROOT/infra/.venv/bin:$PATH"
 
 say "emulator ready at $AWS_ENDPOINT_URL (AWS_REGION=$AWS_REGION, ONBOARD_EMULATOR=1)"
-say "cargo test --workspace --locked $*"
-cargo test --workspace --locked "$@"
+say "cargo test --workspace --locked --no-fail-fast $*"
+cargo test --workspace --locked --no-fail-fast "$@"
