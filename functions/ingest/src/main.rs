@@ -1,39 +1,20 @@
 //! `ingest`: S3 uploads under inbox/ and approvals/ → the flow each key names.
 
-mod config;
 mod handler;
 
 use aws_lambda_events::event::s3::S3Event;
-use config::IngestConfig;
 use lambda_runtime::{service_fn, LambdaEvent};
-use onboarding::adapters::aws::{AwsState, SesOptions};
 use onboarding::app::{NoProgress, Services};
+use onboarding::deployment::{json_log_subscriber, Deployment};
 use onboarding::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::subscriber::set_global_default(log_subscriber(std::io::stdout))?;
-    let config = IngestConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let mail = SesOptions { configuration_set: config.ses_configuration_set, ..SesOptions::default() };
-    let aws = AwsState::from_sdk_config(&sdk, config.bucket, config.table, mail);
+    tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
+    // The sender is optional here: without one, kickstart mails go from settings.json's.
+    let deployment = Deployment::from_env(false).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let aws = deployment.aws_state().await;
     let svc = Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock: &SystemClock, progress: &NoProgress };
-    let overrides = &config.overrides;
+    let overrides = &deployment.overrides;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| handler::handle(svc, overrides, event.payload))).await
-}
-
-/// JSON logs (one object a line) into `sink`, filtered by `RUST_LOG` (default `info`).
-fn log_subscriber<W>(sink: W) -> impl tracing::Subscriber + Send + Sync
-where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-{
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_target(false)
-        .with_env_filter(filter)
-        .with_writer(sink)
-        .finish()
 }

@@ -2,14 +2,14 @@
 
 use super::*;
 use async_trait::async_trait;
-use onboarding::adapters::embedded::{EmbeddedState, FolderStore, Outbox, SqliteTable};
+use onboarding::adapters::embedded::{EmbeddedState, FolderStore, SqliteTable};
 use onboarding::app::route::EVENT_LEASE_SECONDS;
 use onboarding::app::NoProgress;
+use onboarding::deployment::Deployment;
 use onboarding::domain::config::Mailbox;
-use onboarding::domain::mail::OutgoingMail;
-use onboarding::ports::{Clock, EventLog, Mailer, ObjectStore, PortResult};
+use onboarding::ports::{Clock, EventLog, ObjectStore, PortResult};
+use onboarding::test_support::{RecordingMailer, TestClock};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
 const USER_EXPORT_EVENT: &str = include_str!("../../fixtures/s3-put-user-export.json");
@@ -20,43 +20,6 @@ const BUILDINGS: &[u8] = include_bytes!("../../fixtures/buildings.csv");
 /// The keys the fixtures' events name, decoded.
 const USER_EXPORT_KEY: &str = "inbox/users/acme-q4/User Export(2026).csv";
 const BUILDINGS_KEY: &str = "inbox/buildings/Q4 go-live – buildings.csv";
-
-struct TestClock(Mutex<OffsetDateTime>);
-
-impl TestClock {
-    fn advance(&self, by: Duration) {
-        if let Ok(mut now) = self.0.lock() {
-            *now += by;
-        }
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0.lock().map(|now| *now).unwrap_or_else(|_| OffsetDateTime::now_utc())
-    }
-}
-
-/// The outbox, counting the sends that reach it (the outbox alone would hide a second send of
-/// the same message by writing one file).
-struct CountingMailer {
-    outbox: Outbox,
-    sends: AtomicUsize,
-}
-
-#[async_trait]
-impl Mailer for CountingMailer {
-    async fn send(&self, mail: &OutgoingMail) -> PortResult<String> {
-        self.sends.fetch_add(1, Ordering::SeqCst);
-        self.outbox.send(mail).await
-    }
-    async fn max_send_rate(&self) -> PortResult<f64> {
-        self.outbox.max_send_rate().await
-    }
-    fn deduplicates(&self) -> bool {
-        self.outbox.deduplicates()
-    }
-}
 
 /// The bucket folder, throttled on reading `inbox/` objects while `failures` lasts.
 struct FlakyStore {
@@ -98,7 +61,7 @@ struct Harness {
     _dir: tempfile::TempDir,
     objects: FlakyStore,
     table: SqliteTable,
-    mailer: CountingMailer,
+    mailer: RecordingMailer,
     clock: TestClock,
     /// What the environment puts over `config/settings.json`.
     overrides: ConfigOverrides,
@@ -112,8 +75,8 @@ impl Harness {
             _dir: dir,
             objects: FlakyStore { folder: objects, failures: AtomicUsize::new(0) },
             table,
-            mailer: CountingMailer { outbox: mailer, sends: AtomicUsize::new(0) },
-            clock: TestClock(Mutex::new(OffsetDateTime::now_utc())),
+            mailer: RecordingMailer::new(mailer),
+            clock: TestClock::at(OffsetDateTime::now_utc()),
             overrides: ConfigOverrides::default(),
         }
     }
@@ -140,7 +103,7 @@ impl Harness {
     }
 
     fn sends(&self) -> usize {
-        self.mailer.sends.load(Ordering::SeqCst)
+        self.mailer.sends()
     }
 
     /// The outbox's one `.eml` file whose name starts with `kind` (`kickstart`, `invite`).
@@ -246,9 +209,8 @@ async fn a_redelivered_event_is_already_processed_and_mails_nothing_again() {
 async fn the_environment_sender_is_the_from_of_kickstart_mails() {
     let mut h = Harness::new();
     let env = [("BUCKET", "b"), ("TABLE", "t"), ("SENDER_ADDRESS", "Tenant Onboarding <kickstart@tenant.example>")];
-    h.overrides = crate::config::IngestConfig::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
-        .unwrap()
-        .overrides;
+    h.overrides =
+        Deployment::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()), false).unwrap().overrides;
     h.upload(BUILDINGS_KEY, BUILDINGS).await;
 
     let summary = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();

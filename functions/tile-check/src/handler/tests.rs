@@ -246,8 +246,8 @@ fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
     // the subscriber of whichever thread reaches the site first (here: another test, with no
     // subscriber); a second, idle subscriber living as long as the process makes it ask them all.
     static IDLE: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
-    IDLE.get_or_init(|| tracing::Dispatch::new(crate::log_subscriber(std::io::sink)));
-    let guard = tracing::subscriber::set_default(crate::log_subscriber(move || sink.clone()));
+    IDLE.get_or_init(|| tracing::Dispatch::new(onboarding::deployment::json_log_subscriber(std::io::sink)));
+    let guard = tracing::subscriber::set_default(onboarding::deployment::json_log_subscriber(move || sink.clone()));
     tracing::callsite::rebuild_interest_cache();
     (logs, guard)
 }

@@ -1,0 +1,248 @@
+//! What a Lambda function reads from its environment, once at start: the deployment's bucket,
+//! table and mail settings. From them, the AWS adapters; beside them, the JSON log subscriber.
+//! The SAM template sets every variable for every function.
+
+use crate::adapters::aws::{AwsState, SesOptions};
+use crate::domain::config::{ConfigOverrides, Mailbox};
+use crate::domain::values::Email;
+
+/// The deployment's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// The uploads bucket (`BUCKET`): `config/`, the uploads, the plans and the reports.
+    pub bucket: String,
+    /// The one DynamoDB table (`TABLE`).
+    pub table: String,
+    /// The SES configuration set mail goes through (`SES_CONFIGURATION_SET`; empty or unset: none).
+    pub ses_configuration_set: Option<String>,
+    /// What the deployment fixes over `config/settings.json`: the sender verified in SES
+    /// (`SENDER_ADDRESS`), the invite link (`INVITE_LINK_TEMPLATE`) and the ops inbox
+    /// (`OPS_RECIPIENTS`, comma-separated). Empty or unset keeps settings.json's.
+    pub overrides: ConfigOverrides,
+}
+
+/// A variable is missing or unusable. The message names the variable, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeploymentError {
+    #[error(
+        "the environment variable {name} is not set ({what}); the SAM template sets it, set it yourself to run the function elsewhere"
+    )]
+    Missing { name: &'static str, what: &'static str },
+    #[error("the environment variable {name} is not usable: {what}")]
+    Invalid { name: &'static str, what: String },
+}
+
+impl Deployment {
+    /// Reads the process environment. `sender_required`: the function sends mail only from
+    /// `SENDER_ADDRESS` (it is then required); otherwise it is optional like the other overrides.
+    pub fn from_env(sender_required: bool) -> Result<Self, DeploymentError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), sender_required)
+    }
+
+    /// Reads the settings through `var` (the environment, or a map in tests). A value that is
+    /// empty once trimmed counts as unset.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>, sender_required: bool) -> Result<Self, DeploymentError> {
+        let value = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let required = |name: &'static str, what: &'static str| value(name).ok_or(DeploymentError::Missing { name, what });
+        let sender = if sender_required {
+            Some(required("SENDER_ADDRESS", "the SES-verified address mail is sent from")?)
+        } else {
+            value("SENDER_ADDRESS")
+        };
+        let overrides = ConfigOverrides {
+            sender: sender.map(|raw| parse_sender(&raw)).transpose()?,
+            invite_link_template: value("INVITE_LINK_TEMPLATE").map(check_invite_link_template).transpose()?,
+            ops_recipients: value("OPS_RECIPIENTS").map(|list| parse_ops_recipients(&list)).transpose()?.flatten(),
+        };
+        Ok(Self {
+            bucket: required("BUCKET", "the uploads bucket name")?,
+            table: required("TABLE", "the DynamoDB table name")?,
+            ses_configuration_set: value("SES_CONFIGURATION_SET"),
+            overrides,
+        })
+    }
+
+    /// The AWS adapters over this deployment's bucket and table, with clients from the standard
+    /// AWS configuration chain (`AWS_ENDPOINT_URL` included) and mail through its SES
+    /// configuration set.
+    pub async fn aws_state(&self) -> AwsState {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mail = SesOptions { configuration_set: self.ses_configuration_set.clone(), ..SesOptions::default() };
+        AwsState::from_sdk_config(&sdk, self.bucket.clone(), self.table.clone(), mail)
+    }
+}
+
+/// JSON logs (one object a line, the event's fields at the top level) into `sink`, filtered by
+/// `RUST_LOG` (default `info`). `std::io::stdout` in a function; a buffer in tests.
+pub fn json_log_subscriber<W>(sink: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_target(false)
+        .with_env_filter(filter)
+        .with_writer(sink)
+        .finish()
+}
+
+/// `Name <name@domain>` or `name@domain`.
+fn parse_sender(raw: &str) -> Result<Mailbox, DeploymentError> {
+    Mailbox::parse(raw)
+        .ok_or(DeploymentError::Invalid { name: "SENDER_ADDRESS", what: "expected name@domain or Name <name@domain>".into() })
+}
+
+fn check_invite_link_template(template: String) -> Result<String, DeploymentError> {
+    if template.contains("{email}") {
+        Ok(template)
+    } else {
+        Err(DeploymentError::Invalid {
+            name: "INVITE_LINK_TEMPLATE",
+            what: "it must contain {email}, where the invitee's address goes".into(),
+        })
+    }
+}
+
+/// A comma-separated list (`;` works too); `None` when it names nobody (settings.json's list
+/// then stands). The error names the entry by position, never by value, so addresses stay out
+/// of logs.
+fn parse_ops_recipients(list: &str) -> Result<Option<Vec<Email>>, DeploymentError> {
+    let recipients = list
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .enumerate()
+        .map(|(index, entry)| {
+            Email::parse(entry).map_err(|_| DeploymentError::Invalid {
+                name: "OPS_RECIPIENTS",
+                what: format!("entry {} is not an e-mail address", index + 1),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(recipients).filter(|list| !list.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io::{Read, Seek, SeekFrom};
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 2] = [("BUCKET", "b"), ("TABLE", "t")];
+
+    #[test]
+    fn reads_the_variables() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("SES_CONFIGURATION_SET", "tracking"),
+            ("SENDER_ADDRESS", "Tenant App <Invites@Tenant.example>"),
+            ("INVITE_LINK_TEMPLATE", "https://tenant.example/join?u={email}"),
+            ("OPS_RECIPIENTS", "ops@tenant.example, Night.Shift@tenant.example; late@tenant.example"),
+        ]);
+        for sender_required in [true, false] {
+            let deployment = Deployment::from_lookup(lookup(&pairs), sender_required).unwrap();
+            assert_eq!((deployment.bucket.as_str(), deployment.table.as_str()), ("b", "t"));
+            assert_eq!(deployment.ses_configuration_set.as_deref(), Some("tracking"));
+            let sender = deployment.overrides.sender.unwrap();
+            assert_eq!((sender.name.as_str(), sender.email.as_str()), ("Tenant App", "invites@tenant.example"));
+            assert_eq!(deployment.overrides.invite_link_template.as_deref(), Some("https://tenant.example/join?u={email}"));
+            let recipients: Vec<&str> = deployment.overrides.ops_recipients.as_ref().unwrap().iter().map(|e| e.as_str()).collect();
+            assert_eq!(recipients, ["ops@tenant.example", "night.shift@tenant.example", "late@tenant.example"]);
+        }
+    }
+
+    #[test]
+    fn empty_is_unset_and_keeps_settings_json() {
+        let mut blank = BASE.to_vec();
+        blank.extend([("SES_CONFIGURATION_SET", ""), ("SENDER_ADDRESS", " "), ("INVITE_LINK_TEMPLATE", ""), ("OPS_RECIPIENTS", " , ")]);
+        let deployment = Deployment::from_lookup(lookup(&blank), false).unwrap();
+        let expected =
+            Deployment { bucket: "b".into(), table: "t".into(), ses_configuration_set: None, overrides: ConfigOverrides::default() };
+        assert_eq!(deployment, expected, "nothing set: settings.json stands");
+        let error = Deployment::from_lookup(lookup(&blank), true).unwrap_err();
+        assert!(matches!(error, DeploymentError::Missing { name: "SENDER_ADDRESS", .. }), "a blank required sender is missing: {error}");
+
+        let mut pairs = blank.clone();
+        pairs.push(("SENDER_ADDRESS", "invites@tenant.example"));
+        let deployment = Deployment::from_lookup(lookup(&pairs), true).unwrap();
+        assert_eq!(deployment.overrides.sender.unwrap().email.as_str(), "invites@tenant.example");
+        assert_eq!(
+            (deployment.overrides.invite_link_template, deployment.overrides.ops_recipients),
+            (None, None),
+            "unset keeps settings.json's"
+        );
+    }
+
+    #[test]
+    fn only_bucket_and_table_are_required_without_a_sender() {
+        let deployment =
+            Deployment::from_lookup(|name| ["BUCKET", "TABLE"].contains(&name).then(|| format!("{name}-value")), false).unwrap();
+        assert_eq!((deployment.bucket.as_str(), deployment.table.as_str()), ("BUCKET-value", "TABLE-value"));
+        assert_eq!(deployment.overrides, ConfigOverrides::default());
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        for (pairs, sender_required, missing) in [
+            (&[("TABLE", "t"), ("SENDER_ADDRESS", "a@b.example")][..], true, "BUCKET"),
+            (&[("BUCKET", "b"), ("SENDER_ADDRESS", "a@b.example")], true, "TABLE"),
+            (&[("BUCKET", "b"), ("TABLE", " ")], false, "TABLE"),
+            (&[("BUCKET", "b"), ("TABLE", "t")], true, "SENDER_ADDRESS"),
+        ] {
+            let error = Deployment::from_lookup(lookup(pairs), sender_required).unwrap_err();
+            assert!(matches!(error, DeploymentError::Missing { name, .. } if name == missing), "{error}");
+            assert!(error.to_string().contains(&format!("{missing} is not set")), "{error}");
+        }
+    }
+
+    #[test]
+    fn unusable_variables_are_named_and_their_values_stay_out_of_the_message() {
+        for sender_required in [false, true] {
+            for (name, bad) in [
+                ("SENDER_ADDRESS", "nobody"),
+                ("INVITE_LINK_TEMPLATE", "https://tenant.example/join"),
+                ("OPS_RECIPIENTS", "ops@tenant.example,not-an-address"),
+            ] {
+                let mut pairs = BASE.to_vec();
+                if name != "SENDER_ADDRESS" {
+                    pairs.push(("SENDER_ADDRESS", "invites@tenant.example"));
+                }
+                pairs.push((name, bad));
+                let error = Deployment::from_lookup(lookup(&pairs), sender_required).unwrap_err();
+                assert!(matches!(&error, DeploymentError::Invalid { name: invalid, .. } if *invalid == name), "{error}");
+                assert!(!error.to_string().contains(bad), "values stay out of logs: {error}");
+            }
+        }
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OPS_RECIPIENTS", "ops@tenant.example,not-an-address"));
+        let error = Deployment::from_lookup(lookup(&pairs), false).unwrap_err();
+        assert!(error.to_string().contains("OPS_RECIPIENTS") && error.to_string().contains("entry 2"), "{error}");
+        assert!(!error.to_string().contains("not-an-address"), "values stay out of logs");
+    }
+
+    #[test]
+    fn logs_are_one_json_object_a_line_with_the_fields_on_top() {
+        let mut logs = tempfile::tempfile().unwrap();
+        let _guard = tracing::subscriber::set_default(json_log_subscriber(logs.try_clone().unwrap()));
+        tracing::callsite::rebuild_interest_cache();
+        tracing::info!(building = "one-market", rows = 3, "upload handled");
+
+        let mut text = String::new();
+        logs.seek(SeekFrom::Start(0)).and_then(|_| logs.read_to_string(&mut text)).unwrap();
+        let entry: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or_default()).unwrap();
+        assert_eq!(
+            (entry["message"].as_str(), entry["building"].as_str(), entry["rows"].as_u64()),
+            (Some("upload handled"), Some("one-market"), Some(3))
+        );
+        assert_eq!(entry["level"], "INFO");
+        assert!(entry.get("target").is_none(), "{entry}");
+    }
+}
