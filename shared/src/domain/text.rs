@@ -6,6 +6,37 @@ pub fn header_key(header: &str) -> String {
     header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// Calls `f` with the [`header_key`] of `text`, without allocating for short ASCII text (role
+/// names, building names, status words: looked up once per row of a large file).
+pub fn with_header_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    const MAX: usize = 64;
+    if text.len() > MAX || !text.is_ascii() {
+        return f(&header_key(text));
+    }
+    let mut buffer = [0u8; MAX];
+    let mut len = 0;
+    for byte in text.bytes().filter(u8::is_ascii_alphanumeric) {
+        buffer[len] = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    // Only ASCII letters and digits were copied, so this is valid UTF-8.
+    f(std::str::from_utf8(&buffer[..len]).unwrap_or_default())
+}
+
+/// [`single_line`], borrowing `value` when it is already one trimmed line (the usual case).
+pub fn single_line_cow(value: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = value.as_bytes();
+    let plain = bytes.first().is_none_or(|&b| b != b' ')
+        && bytes.last().is_none_or(|&b| b != b' ')
+        && bytes.windows(2).all(|pair| pair != b"  ")
+        && bytes.iter().all(|&b| (b' '..=b'~').contains(&b));
+    if plain {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        std::borrow::Cow::Owned(single_line(value))
+    }
+}
+
 /// Trims and folds every run of white space and control characters (CR, LF, tab, NUL...) into one
 /// space, so a value can never break a line in a mail header, a log line or a report.
 pub fn single_line(value: &str) -> String {
@@ -77,6 +108,15 @@ mod tests {
     fn single_line_removes_line_breaks_and_controls() {
         assert_eq!(single_line("  Ada\r\nBcc: x@y.z\t Lovelace\0 "), "Ada Bcc: x@y.z Lovelace");
         assert_eq!(single_line("\n\n"), "");
+    }
+
+    #[test]
+    fn the_fast_paths_agree_with_the_general_rules() {
+        for text in ["", " a ", "a  b", "Ada Lovelace", "Zoë  Ng\t", "x\r\ny", "One-Market Plaza", "é", "  ", "a\u{a0}b", &"Ab-".repeat(30)]
+        {
+            assert_eq!(single_line_cow(text), single_line(text), "{text:?}");
+            assert_eq!(with_header_key(text, str::to_string), header_key(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -46,18 +46,24 @@ impl CsvRows {
     }
 }
 
-impl Iterator for CsvRows {
-    type Item = Result<RawRow, FileRejection>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl CsvRows {
+    /// Reads the next record into `row`, reusing the cells' buffers. `None` at the end.
+    pub(super) fn read_into(&mut self, row: &mut RawRow) -> Option<Result<(), FileRejection>> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
                 // Rows are counted as a spreadsheet counts them: a quoted line break stays inside
                 // its row. (Completely empty lines are not counted: the CSV reader skips them.)
                 self.number += 1;
-                let cells = self.record.iter().map(decode_cell).collect();
-                Some(Ok(RawRow { number: self.number, cells }))
+                row.number = self.number;
+                row.cells.truncate(self.record.len());
+                for (index, bytes) in self.record.iter().enumerate() {
+                    match row.cells.get_mut(index) {
+                        Some(cell) => decode_into(bytes, cell),
+                        None => row.cells.push(decode_cell(bytes)),
+                    }
+                }
+                Some(Ok(()))
             }
             // A file past the size limit says so, whatever row it had reached.
             Err(error) if matches!(error.kind(), csv::ErrorKind::Io(io) if super::is_too_large(io)) => match error.into_kind() {
@@ -86,9 +92,17 @@ fn utf16_encoding(prefix: &[u8]) -> Option<&'static Encoding> {
 /// UTF-8 when the bytes are valid UTF-8, Windows-1252 otherwise (Excel's "CSV" on Windows).
 /// Decided per cell, so one stray byte cannot garble a whole file.
 pub(super) fn decode_cell(bytes: &[u8]) -> String {
+    let mut cell = String::new();
+    decode_into(bytes, &mut cell);
+    cell
+}
+
+/// [`decode_cell`] into an existing buffer.
+fn decode_into(bytes: &[u8], cell: &mut String) {
+    cell.clear();
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
+        Ok(text) => cell.push_str(text),
+        Err(_) => cell.push_str(&WINDOWS_1252.decode_without_bom_handling(bytes).0),
     }
 }
 

@@ -112,23 +112,35 @@ enum Rows {
     Excel(std::vec::IntoIter<RawRow>),
 }
 
+impl Sheet {
+    /// Reads the next non-blank row into `row`, reusing its cells' buffers (no allocation per
+    /// cell once the buffers have grown: the hot path of a million-row file). `None` at the end.
+    pub fn read_into(&mut self, row: &mut RawRow) -> Option<Result<(), FileRejection>> {
+        loop {
+            match self.pending.pop_front() {
+                Some(pending) => *row = pending,
+                None => match &mut self.rows {
+                    Rows::Csv(rows) => {
+                        if let Err(rejection) = rows.read_into(row)? {
+                            return Some(Err(rejection));
+                        }
+                    }
+                    Rows::Excel(rows) => *row = rows.next()?,
+                },
+            }
+            if !row.is_blank() {
+                return Some(Ok(()));
+            }
+        }
+    }
+}
+
 impl Iterator for Sheet {
     type Item = Result<RawRow, FileRejection>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let row = match self.pending.pop_front() {
-                Some(row) => Ok(row),
-                None => match &mut self.rows {
-                    Rows::Csv(rows) => rows.next()?,
-                    Rows::Excel(rows) => Ok(rows.next()?),
-                },
-            };
-            match row {
-                Ok(row) if row.is_blank() => continue,
-                other => return Some(other),
-            }
-        }
+        let mut row = RawRow { number: 0, cells: Vec::new() };
+        Some(self.read_into(&mut row)?.map(|()| row))
     }
 }
 
@@ -169,7 +181,10 @@ pub fn open_sheet(
     let mut header: Option<RawRow> = None;
     while seen.len() < HEADER_SEARCH_ROWS {
         let next = match &mut rows {
-            Rows::Csv(csv) => csv.next(),
+            Rows::Csv(csv) => {
+                let mut row = RawRow { number: 0, cells: Vec::new() };
+                csv.read_into(&mut row).map(|read| read.map(|()| row))
+            }
             Rows::Excel(excel) => excel.next().map(Ok),
         };
         let Some(row) = next.transpose()? else { break };
