@@ -18,6 +18,7 @@ use time::{Date, OffsetDateTime};
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+PRAGMA mmap_size = 268435456;
 CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, status TEXT NOT NULL, claimed_at INTEGER NOT NULL, outcome TEXT);
 CREATE TABLE IF NOT EXISTS buildings (id TEXT PRIMARY KEY, data TEXT NOT NULL, phase TEXT NOT NULL, phase_changed_at TEXT NOT NULL, kickstart_message_id TEXT);
 CREATE TABLE IF NOT EXISTS contacts (building TEXT NOT NULL, email TEXT NOT NULL, full_name TEXT NOT NULL, phone TEXT, granted_at TEXT, PRIMARY KEY (building, email));
@@ -126,15 +127,10 @@ fn building_state((data, phase, changed, message_id): (String, String, String, O
 #[async_trait]
 impl BuildingTable for SqliteTable {
     async fn get_building(&self, id: &BuildingId) -> PortResult<Option<BuildingState>> {
-        let row = self
-            .conn()
-            .query_row(
-                "SELECT data, phase, phase_changed_at, kickstart_message_id FROM buildings WHERE id = ?1",
-                [id.as_str()],
-                building_row,
-            )
-            .optional()
-            .map_err(db)?;
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT data, phase, phase_changed_at, kickstart_message_id FROM buildings WHERE id = ?1").map_err(db)?;
+        let row = stmt.query_row([id.as_str()], building_row).optional().map_err(db)?;
         row.map(building_state).transpose()
     }
 
@@ -229,15 +225,10 @@ impl ContactTable for SqliteTable {
     }
 
     async fn has_grant(&self, building: &BuildingId, email: &Email) -> PortResult<bool> {
-        self.conn()
-            .query_row(
-                "SELECT 1 FROM contacts WHERE building = ?1 AND email = ?2 AND granted_at IS NOT NULL",
-                params![building.as_str(), email.as_str()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|found| found.is_some())
-            .map_err(db)
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT 1 FROM contacts WHERE building = ?1 AND email = ?2 AND granted_at IS NOT NULL").map_err(db)?;
+        stmt.query_row(params![building.as_str(), email.as_str()], |_| Ok(())).optional().map(|found| found.is_some()).map_err(db)
     }
 
     async fn count_grants(&self, building: &BuildingId) -> PortResult<u64> {
@@ -253,15 +244,21 @@ impl ContactTable for SqliteTable {
 #[async_trait]
 impl UserTable for SqliteTable {
     async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT roles, buildings FROM users WHERE email = ?1").map_err(db)?;
+        let mut conn = self.conn();
+        // One read transaction for the batch: one snapshot and one WAL read lock, not one per key.
+        let tx = conn.transaction().map_err(db)?;
         let mut found = HashMap::new();
-        for email in emails {
-            let row: Option<(String, String)> = stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
-            if let Some((roles, buildings)) = row {
-                found.insert(email.clone(), ExistingUser { roles: from_json(&roles)?, buildings: from_json(&buildings)? });
+        {
+            let mut stmt = tx.prepare_cached("SELECT roles, buildings FROM users WHERE email = ?1").map_err(db)?;
+            for email in emails {
+                let row: Option<(String, String)> =
+                    stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
+                if let Some((roles, buildings)) = row {
+                    found.insert(email.clone(), ExistingUser { roles: from_json(&roles)?, buildings: from_json(&buildings)? });
+                }
             }
         }
+        tx.commit().map_err(db)?;
         Ok(found)
     }
 
