@@ -2,18 +2,18 @@
 //! write plan.csv, issues.csv, summary.json, report.html (and plan.jsonl for apply). Writes
 //! nothing to user data.
 
-use super::{file_stem, json_bytes, rfc3339, AppResult, Services};
-use crate::domain::building::BuildingDirectory;
+use super::{file_stem, json_bytes, rfc3339, AppResult, Progress, Services};
+use crate::domain::building::{BuildingDirectory, BuildingState};
 use crate::domain::config::Config;
-use crate::domain::html::{plan_report, PlanSummary};
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
+use crate::domain::html::{plan_report, PlanSummary, MAX_HTML_ROWS};
+use crate::domain::intake::{open_sheet, ColumnMap, FileKind, RawRow};
 use crate::domain::issue::{FileRejection, Issue, IssueCode};
-use crate::domain::migration::{user_from_row, Deduper, RowOutcome, USER_COLUMNS};
-use crate::domain::plan::{issues_csv, plan_user, write_plan_csv, Action, PlanEntry};
+use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome, USER_COLUMNS};
+use crate::domain::plan::{issues_csv, plan_line, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
-use crate::ports::MigrationRecord;
+use crate::ports::{MigrationRecord, PortError, UserTable};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The first line of `plan.jsonl`: what apply needs besides the entries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,25 +27,34 @@ pub fn report_folder(migration: &MigrationId) -> String {
     format!("reports/users/{migration}")
 }
 
-pub async fn plan_migration(
-    svc: Services<'_>,
-    config: &Config,
-    migration: &MigrationId,
-    key: &str,
-) -> AppResult<(PlanSummary, Vec<Issue>)> {
+/// A user-migration export read, validated and deduplicated: what planning starts from.
+pub struct Export {
+    /// Counts so far (rows, rejected, duplicates merged).
+    pub summary: PlanSummary,
+    /// Row issues so far, in row order.
+    pub issues: Vec<Issue>,
+    /// The export's columns the flow does not know, kept for plan.csv.
+    pub extra_headers: Vec<String>,
+    users: Deduper,
+}
+
+/// Reads the export at `key`: intake, row validation, dedupe by address. Streams the file, one
+/// reused row buffer; the merged users are held compactly (see [`Deduper`]).
+pub async fn read_export(svc: Services<'_>, config: &Config, migration: &MigrationId, key: &str) -> AppResult<Export> {
     let limits = config.intake_limits();
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Users, limits, |h| ColumnMap::has_required(USER_COLUMNS, h))?;
+    let mut sheet = open_sheet(input, FileKind::Users, limits, |h| ColumnMap::has_required(USER_COLUMNS, h))?;
     let map = ColumnMap::resolve(USER_COLUMNS, &sheet.headers)?;
     let mut summary = PlanSummary { migration: migration.to_string(), source: key.to_string(), ..PlanSummary::default() };
     let mut issues = Vec::new();
-    let mut dedupe = Deduper::default();
-    for row in sheet {
-        let row = row?;
+    let mut users = Deduper::default();
+    let mut row = RawRow { number: 0, cells: Vec::new() };
+    while let Some(read) = sheet.read_into(&mut row) {
+        read?;
         summary.rows += 1;
         match user_from_row(&map, &row, limits.max_cell_chars) {
             RowOutcome::Usable(user, row_issues) => {
-                let (merged, row_issues) = dedupe.add(user, row_issues);
+                let (merged, row_issues) = users.add(user, row_issues);
                 if merged {
                     summary.duplicates_merged += 1;
                 }
@@ -64,63 +73,139 @@ pub async fn plan_migration(
     if summary.rows == 0 {
         return Err(FileRejection::new("no_rows", "The export has a header row but no users. Export the users again.").into());
     }
+    Ok(Export { summary, issues, extra_headers: map.extra_headers(), users })
+}
 
-    let buildings = svc.table.list_buildings().await?;
-    let directory = BuildingDirectory::new(buildings.iter().map(|b| &b.building));
-    let users = dedupe.into_users();
-    let mut entries: Vec<PlanEntry> = Vec::with_capacity(users.len());
-    let mut done = 0u64;
-    let mut users = users.into_iter().peekable();
-    while users.peek().is_some() {
-        let chunk: Vec<_> = users.by_ref().take(100).collect();
-        let emails: Vec<Email> = chunk.iter().map(|u| u.email.clone()).collect();
-        let existing = svc.table.get_users(&emails).await?;
-        for user in chunk {
-            let current = existing.get(&user.email);
-            entries.push(plan_user(user, &config.matrix, &directory, current, &mut issues));
-        }
-        done += emails.len() as u64;
-        if done % 10_000 < 100 {
-            svc.progress.advance("users planned", done);
-        }
+impl Export {
+    /// Plans every user: existing users looked up 100 a call, roles mapped, buildings
+    /// resolved, an action decided. `each` gets every line in plan.csv order (a user's first
+    /// row) as it is decided; nothing is kept here but counts and issues. Returns the summary
+    /// (without the SHA-256, outputs and time, which belong to the caller) and every issue,
+    /// sorted by row.
+    pub async fn plan<F>(self, svc: Services<'_>, config: &Config, each: F) -> AppResult<(PlanSummary, Vec<Issue>)>
+    where
+        F: FnMut(&PlanLine<'_>) -> std::io::Result<()>,
+    {
+        let buildings = svc.table.list_buildings().await?;
+        self.plan_over(&buildings, svc.table, svc.progress, config, each).await
     }
-    svc.progress.finish("users planned");
-    add_gap_issues(config, &entries, &mut issues);
-    issues.sort_by_key(|i| (i.row.unwrap_or(0), i.code.as_str()));
 
-    for action in Action::ALL {
-        summary.actions.insert(action.as_str().to_string(), 0);
+    /// [`Export::plan`] with the buildings given and the existing users looked up in `table`.
+    pub async fn plan_over<F>(
+        self,
+        buildings: &[BuildingState],
+        table: &dyn UserTable,
+        progress: &dyn Progress,
+        config: &Config,
+        mut each: F,
+    ) -> AppResult<(PlanSummary, Vec<Issue>)>
+    where
+        F: FnMut(&PlanLine<'_>) -> std::io::Result<()>,
+    {
+        let Export { mut summary, mut issues, users, .. } = self;
+        let directory = BuildingDirectory::new(buildings.iter().map(|b| &b.building));
+        let mut counts = [0u64; Action::ALL.len()];
+        let mut in_use: BTreeSet<String> = BTreeSet::new();
+        let mut done = 0u64;
+        for start in (0..users.len()).step_by(LOOKUP_BATCH) {
+            let chunk: Vec<MergedView<'_>> = (start..users.len().min(start + LOOKUP_BATCH)).map(|i| users.view(i)).collect();
+            let emails: Vec<Email> = chunk.iter().map(|u| Email::from_normalized(u.email.to_string())).collect();
+            let existing = table.get_users(&emails).await?;
+            for user in &chunk {
+                let line = plan_line(user, &config.matrix, &directory, existing.get(user.email), &mut issues);
+                counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
+                for role in &line.platform_roles {
+                    if !in_use.contains(*role) {
+                        in_use.insert(role.to_string());
+                    }
+                }
+                each(&line).map_err(unexpected)?;
+            }
+            done += chunk.len() as u64;
+            if done % 10_000 < LOOKUP_BATCH as u64 {
+                progress.advance("users planned", done);
+            }
+        }
+        progress.finish("users planned");
+        add_gap_issues(config, &in_use, &mut issues);
+        issues.sort_by_key(|i| (i.row.unwrap_or(0), i.code.as_str()));
+
+        for (action, count) in Action::ALL.iter().zip(counts) {
+            summary.actions.insert(action.as_str().to_string(), count);
+        }
+        summary.inactive_skipped = summary.actions.get(Action::SkipInactive.as_str()).copied().unwrap_or(0);
+        summary.accepted = summary.rows - summary.rejected - summary.duplicates_merged - summary.inactive_skipped;
+        let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
+        for issue in &issues {
+            *by_code.entry(issue.code.as_str().to_string()).or_default() += 1;
+        }
+        summary.issues_by_code = by_code;
+        let counts = super::count_issues(&issues);
+        summary.errors = counts.errors;
+        summary.warnings = counts.warnings;
+        Ok((summary, issues))
     }
-    for entry in &entries {
-        *summary.actions.entry(entry.action.as_str().to_string()).or_default() += 1;
+}
+
+/// Existing users are looked up this many at a time (DynamoDB's BatchGetItem limit).
+const LOOKUP_BATCH: usize = 100;
+
+fn unexpected(error: impl std::fmt::Display) -> PortError {
+    PortError::Unexpected(format!("writing the plan: {error}"))
+}
+
+pub async fn plan_migration(
+    svc: Services<'_>,
+    config: &Config,
+    migration: &MigrationId,
+    key: &str,
+) -> AppResult<(PlanSummary, Vec<Issue>)> {
+    let export = read_export(svc, config, migration, key).await?;
+    let extra_headers = export.extra_headers.clone();
+    // plan.jsonl starts with a header holding the plan's SHA-256, known only at the end: a
+    // placeholder of the same length is written first and overwritten, so the lines are never
+    // copied.
+    let placeholder = PlanHeader { migration: migration.clone(), extra_headers: extra_headers.clone(), plan_sha256: "0".repeat(64) };
+    let mut jsonl = serde_json::to_vec(&placeholder).map_err(unexpected)?;
+    jsonl.push(b'\n');
+    let header_len = jsonl.len();
+    let mut csv = PlanCsv::new(Vec::new(), &extra_headers).map_err(unexpected)?;
+    let mut shown: Vec<PlanEntry> = Vec::new();
+    let mut users = 0usize;
+    let (mut summary, issues) = export
+        .plan(svc, config, |line| {
+            csv.line(line)?;
+            serde_json::to_writer(&mut jsonl, line)?;
+            jsonl.push(b'\n');
+            if shown.len() < MAX_HTML_ROWS {
+                shown.push(line.to_entry());
+            }
+            users += 1;
+            Ok(())
+        })
+        .await?;
+    let (plan_csv, sha) = csv.finish().map_err(unexpected)?;
+    summary.plan_sha256 = sha;
+    let header = PlanHeader { migration: migration.clone(), extra_headers, plan_sha256: summary.plan_sha256.clone() };
+    let mut first = serde_json::to_vec(&header).map_err(unexpected)?;
+    first.push(b'\n');
+    if first.len() == header_len {
+        jsonl[..header_len].copy_from_slice(&first);
+    } else {
+        first.extend_from_slice(&jsonl[header_len..]);
+        jsonl = first;
     }
-    summary.inactive_skipped = entries.iter().filter(|e| e.action == Action::SkipInactive).count() as u64;
-    summary.accepted = summary.rows - summary.rejected - summary.duplicates_merged - summary.inactive_skipped;
-    let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
-    for issue in &issues {
-        *by_code.entry(issue.code.as_str().to_string()).or_default() += 1;
-    }
-    summary.issues_by_code = by_code;
-    let counts = super::count_issues(&issues);
-    summary.errors = counts.errors;
-    summary.warnings = counts.warnings;
     let now = svc.clock.now();
     summary.planned_at = rfc3339(now);
 
-    let extra_headers = map.extra_headers();
-    let mut plan_csv = Vec::new();
-    summary.plan_sha256 =
-        write_plan_csv(&mut plan_csv, &extra_headers, &entries).map_err(|e| crate::ports::PortError::Unexpected(e.to_string()))?;
     let folder = report_folder(migration);
     summary.outputs =
         ["plan.csv", "issues.csv", "summary.json", "report.html", "plan.jsonl"].iter().map(|f| format!("{folder}/{f}")).collect();
-    let header = PlanHeader { migration: migration.clone(), extra_headers, plan_sha256: summary.plan_sha256.clone() };
-    svc.objects.put(&format!("{folder}/plan.jsonl"), plan_jsonl(&header, &entries), "application/x-ndjson").await?;
+    svc.objects.put(&format!("{folder}/plan.jsonl"), jsonl, "application/x-ndjson").await?;
     svc.objects.put(&format!("{folder}/plan.csv"), plan_csv, "text/csv").await?;
     svc.objects.put(&format!("{folder}/issues.csv"), issues_csv(&issues), "text/csv").await?;
-    svc.objects
-        .put(&format!("{folder}/report.html"), plan_report(&summary, &config.matrix, &entries, &issues).into_bytes(), "text/html")
-        .await?;
+    let report = plan_report(&summary, &config.matrix, &shown, users, &issues);
+    svc.objects.put(&format!("{folder}/report.html"), report.into_bytes(), "text/html").await?;
     svc.objects.put(&format!("{folder}/summary.json"), json_bytes(&summary), "application/json").await?;
 
     // Record the latest plan: only an approval quoting this SHA-256 can apply it.
@@ -147,8 +232,7 @@ pub async fn plan_migration(
 }
 
 /// One warning per old role in use whose platform roles do not cover its capabilities.
-fn add_gap_issues(config: &Config, entries: &[PlanEntry], issues: &mut Vec<Issue>) {
-    let in_use: std::collections::BTreeSet<&str> = entries.iter().flat_map(|e| e.platform_roles.iter().map(String::as_str)).collect();
+fn add_gap_issues(config: &Config, in_use: &BTreeSet<String>, issues: &mut Vec<Issue>) {
     for mapping in config.matrix.mappings() {
         let used = mapping.platform_roles.iter().any(|r| in_use.contains(r.as_str()));
         if used && !mapping.gap.is_empty() {
@@ -167,18 +251,6 @@ fn add_gap_issues(config: &Config, entries: &[PlanEntry], issues: &mut Vec<Issue
             );
         }
     }
-}
-
-fn plan_jsonl(header: &PlanHeader, entries: &[PlanEntry]) -> Vec<u8> {
-    let mut out = serde_json::to_vec(header).unwrap_or_default();
-    out.push(b'\n');
-    for entry in entries {
-        if let Ok(line) = serde_json::to_vec(entry) {
-            out.extend_from_slice(&line);
-            out.push(b'\n');
-        }
-    }
-    out
 }
 
 /// Reads `plan.jsonl` back and proves it is the plan with `expected_sha`: the CSV is rendered

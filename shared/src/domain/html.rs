@@ -76,8 +76,9 @@ pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
 }
 
 /// `report.html` of a migration plan: counts, the role matrix with its gaps, existing vs new,
-/// and every issue.
-pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEntry], issues: &[Issue]) -> String {
+/// and every issue. `entries` are the plan's first lines (at least the [`MAX_HTML_ROWS`] shown,
+/// or all of them), `users` how many lines the plan has in all.
+pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEntry], users: usize, issues: &[Issue]) -> String {
     let count = |action: Action| summary.actions.get(action.as_str()).copied().unwrap_or(0);
     let body = html! {
         p { "Source file: " code { (summary.source) } ". Planned " (summary.planned_at) "." }
@@ -122,8 +123,8 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
                 }
             }
         }
-        @if entries.len() > MAX_HTML_ROWS {
-            p { "Showing the first " (MAX_HTML_ROWS) " of " (entries.len()) " users; plan.csv has them all." }
+        @if users > MAX_HTML_ROWS {
+            p { "Showing the first " (MAX_HTML_ROWS) " of " (users) " users; plan.csv has them all." }
         }
         h2 { "Issues" }
         (issues_table(issues))
@@ -140,7 +141,7 @@ mod tests {
     fn reports_escape_every_value() {
         let summary = PlanSummary { migration: "<b>m</b>".into(), ..PlanSummary::default() };
         let issue = Issue::error(IssueCode::InvalidEmail, "fix <script>alert(1)</script>").with_value("\"><img src=x onerror=alert(1)>");
-        let html = plan_report(&summary, &RoleMatrix::default(), &[], &[issue]);
+        let html = plan_report(&summary, &RoleMatrix::default(), &[], 0, &[issue]);
         assert!(!html.contains("<script>alert"));
         assert!(!html.contains("<img src=x"));
         assert!(html.contains("&lt;b&gt;m&lt;/b&gt;"));

@@ -155,12 +155,13 @@ proptest! {
     ) {
         let status = if active { "active" } else { "inactive" };
         let cells = vec![first.clone(), last.clone(), email.to_uppercase(), roles.join("; "), buildings.join("|"), status.to_string(), badge.clone()];
-        let RowOutcome::Usable(user, issues) = user_from_row(&user_map(), &RawRow { number: 2, cells }, 4096) else {
+        let raw = RawRow { number: 2, cells };
+        let RowOutcome::Usable(user, issues) = user_from_row(&user_map(), &raw, 4096) else {
             return Err(TestCaseError::fail("a valid row was rejected"));
         };
         prop_assert!(issues.is_empty(), "{:?}", issues);
         prop_assert_eq!(user.email.as_str(), email.as_str());
-        prop_assert_eq!((user.first_name, user.last_name), (first, last));
+        prop_assert_eq!((user.first_name.into_owned(), user.last_name.into_owned()), (first, last));
         let mut unique_roles: Vec<String> = Vec::new();
         for role in roles {
             if !unique_roles.iter().any(|r| r.eq_ignore_ascii_case(&role)) {

@@ -114,7 +114,7 @@ impl RoleMatrix {
 
     /// The mapping of an old role, matched case-, space- and punctuation-insensitively.
     pub fn get(&self, old_role: &str) -> Option<&RoleMapping> {
-        self.mappings.get(&header_key(old_role))
+        crate::domain::text::with_header_key(old_role, |key| self.mappings.get(key))
     }
 
     pub fn mappings(&self) -> impl Iterator<Item = &RoleMapping> {

@@ -74,7 +74,20 @@ pub fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
 /// Splits a multi-valued cell (roles, buildings) on `;`, `|`, `,` or newlines; trims each part and
 /// drops empty ones.
 pub fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
-    cell.split([';', '|', ',', '\n', '\r']).map(str::trim).filter(|part| !part.is_empty())
+    // The separators are ASCII, so splitting the bytes never cuts a character in two.
+    let is_separator = |b: &u8| matches!(b, b';' | b'|' | b',' | b'\n' | b'\r');
+    let mut rest = Some(cell);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (part, after) = match text.bytes().position(|b| is_separator(&b)) {
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
+            None => (text, None),
+        };
+        rest = after;
+        Some(part)
+    })
+    .map(str::trim)
+    .filter(|part| !part.is_empty())
 }
 
 /// A short, stable, non-reversible tag for an e-mail address or phone number, for logs.
@@ -134,6 +147,10 @@ mod tests {
     fn split_multi_accepts_every_separator() {
         let parts: Vec<_> = split_multi(" Host; Admin|Coordinator ,\nGuest,, ").collect();
         assert_eq!(parts, ["Host", "Admin", "Coordinator", "Guest"]);
+        for cell in ["", ";", "a", "Zoë;\u{a0}Ø|x", ",,a,,", "é,\r\n\u{2003}b\u{2003}"] {
+            let expected: Vec<_> = cell.split([';', '|', ',', '\n', '\r']).map(str::trim).filter(|p| !p.is_empty()).collect();
+            assert_eq!(split_multi(cell).collect::<Vec<_>>(), expected, "{cell:?}");
+        }
     }
 
     #[test]

@@ -25,7 +25,10 @@ impl Email {
     /// What [`Email::parse`] would hold, borrowed from `raw` when it is already trimmed and
     /// lower case (most addresses in an export): intake checks every row without allocating.
     pub fn normalize(raw: &str) -> Result<std::borrow::Cow<'_, str>, EmailError> {
-        let trimmed = raw.trim().trim_start_matches("mailto:");
+        let mut trimmed = raw.trim();
+        while let Some(rest) = trimmed.strip_prefix("mailto:") {
+            trimmed = rest;
+        }
         let trimmed = trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed).trim();
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
@@ -48,6 +51,11 @@ impl Email {
             return Err(EmailError::Invalid);
         }
         Ok(std::borrow::Cow::Owned(trimmed.to_lowercase()))
+    }
+
+    /// An address [`Email::normalize`] gave (the dedupe store keeps addresses as text).
+    pub(crate) fn from_normalized(address: String) -> Self {
+        Self(address)
     }
 
     pub fn as_str(&self) -> &str {

@@ -93,7 +93,12 @@ impl ColumnMap {
 
     /// The extra columns' values of a row, in file order.
     pub fn extra_values(&self, row: &RawRow) -> Vec<String> {
-        self.extras.iter().map(|(index, _)| row.cells.get(*index).cloned().unwrap_or_default()).collect()
+        self.extra_cells(row).into_iter().map(str::to_string).collect()
+    }
+
+    /// [`ColumnMap::extra_values`], borrowed from the row.
+    pub fn extra_cells<'a>(&self, row: &'a RawRow) -> Vec<&'a str> {
+        self.extras.iter().map(|(index, _)| row.cells.get(*index).map_or("", String::as_str)).collect()
     }
 
     /// How a message names a column by position: `column C`.

@@ -2,9 +2,9 @@
 
 use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
 use crate::domain::issue::{Issue, IssueCode};
-use crate::domain::text::{single_line, split_multi};
+use crate::domain::text::{single_line_cow, split_multi};
 use crate::domain::values::{Email, EmailError, Status};
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 pub const USER_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec { label: "First Name", aliases: &["firstname", "givenname", "first", "forename"], required: true },
@@ -26,33 +26,41 @@ const ROLES: usize = 3;
 const BUILDINGS: usize = 4;
 const STATUS: usize = 5;
 
+mod dedupe;
+
+pub use dedupe::{Deduper, MergedUser, MergedView};
+
 /// One usable row of the export: it has a valid e-mail address. Other problems ride along as
-/// issues and put the user on hold in the plan.
+/// issues and put the user on hold in the plan. Borrows from the row it was read from, so a
+/// million rows are checked without copying their cells.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UserRow {
+pub struct UserRow<'a> {
     pub row: u64,
     pub email: Email,
-    pub first_name: String,
-    pub last_name: String,
-    pub roles: Vec<String>,
-    pub buildings: Vec<String>,
+    pub first_name: Cow<'a, str>,
+    pub last_name: Cow<'a, str>,
+    /// Case-insensitively unique, in file order.
+    pub roles: Vec<Cow<'a, str>>,
+    pub buildings: Vec<Cow<'a, str>>,
     /// `None` when the status was not understood (an `unknown_status` issue was raised).
     pub status: Option<Status>,
-    pub extras: Vec<String>,
+    pub extras: Vec<&'a str>,
 }
 
 /// What one row became.
-pub enum RowOutcome {
+pub enum RowOutcome<'a> {
     /// A usable row, with issues found on the way (which put the user on hold when errors).
-    Usable(UserRow, Vec<Issue>),
+    Usable(UserRow<'a>, Vec<Issue>),
     /// No usable e-mail address: nothing can be done with the row.
     Rejected(Vec<Issue>),
 }
 
-pub fn user_from_row(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> RowOutcome {
+pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize) -> RowOutcome<'a> {
     let mut issues = Vec::new();
     let at = |issue: Issue, column: usize| issue.at_row(row.number).in_column(USER_COLUMNS[column].label);
-    if let Some(index) = row.cells.iter().position(|c| c.chars().count() > max_cell_chars) {
+    // A cell of at most `max_cell_chars` bytes has at most that many characters: most cells
+    // are never counted.
+    if let Some(index) = row.cells.iter().position(|c| c.len() > max_cell_chars && c.chars().count() > max_cell_chars) {
         return RowOutcome::Rejected(vec![Issue::error(
             IssueCode::ValueTooLong,
             format!("A cell in this row is longer than {max_cell_chars} characters; the row was not used. Check the export for a broken column."),
@@ -81,8 +89,8 @@ pub fn user_from_row(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> Ro
             .with_value(raw_email)]);
         }
     };
-    let first_name = single_line(map.cell(row, FIRST));
-    let last_name = single_line(map.cell(row, LAST));
+    let first_name = single_line_cow(map.cell(row, FIRST));
+    let last_name = single_line_cow(map.cell(row, LAST));
     if first_name.is_empty() && last_name.is_empty() {
         issues.push(at(
             Issue::error(IssueCode::MissingName, "The user has no first or last name. Add the name so the invite can greet them."),
@@ -103,131 +111,22 @@ pub fn user_from_row(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> Ro
             .with_value(raw_status),
         );
     }
-    let roles = unique(split_multi(map.cell(row, ROLES)).map(single_line));
-    let buildings = unique(split_multi(map.cell(row, BUILDINGS)).map(single_line));
+    let roles = unique(split_multi(map.cell(row, ROLES)).map(single_line_cow));
+    let buildings = unique(split_multi(map.cell(row, BUILDINGS)).map(single_line_cow));
     RowOutcome::Usable(
-        UserRow { row: row.number, email, first_name, last_name, roles, buildings, status, extras: map.extra_values(row) },
+        UserRow { row: row.number, email, first_name, last_name, roles, buildings, status, extras: map.extra_cells(row) },
         issues,
     )
 }
 
-fn unique(values: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn unique<'a>(values: impl Iterator<Item = Cow<'a, str>>) -> Vec<Cow<'a, str>> {
+    let mut out: Vec<Cow<'a, str>> = Vec::new();
     for value in values {
         if !out.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
             out.push(value);
         }
     }
     out
-}
-
-/// A user after merging every row with their address.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MergedUser {
-    pub email: Email,
-    pub first_name: String,
-    pub last_name: String,
-    pub roles: Vec<String>,
-    pub buildings: Vec<String>,
-    pub status: Option<Status>,
-    /// Rows of the file this user came from, first one first.
-    pub rows: Vec<u64>,
-    pub extras: Vec<String>,
-    /// Error issues of the user's rows: any of them puts the user on hold.
-    pub blocking: Vec<String>,
-}
-
-/// Merges rows by e-mail address: roles and buildings are unioned, a missing name is filled in,
-/// a different name or status is flagged (and holds the user).
-#[derive(Debug, Default)]
-pub struct Deduper {
-    index: HashMap<Email, usize>,
-    users: Vec<MergedUser>,
-}
-
-impl Deduper {
-    /// Adds a usable row and its issues; returns the issues to report (with any raised by the merge).
-    pub fn add(&mut self, row: UserRow, mut issues: Vec<Issue>) -> (bool, Vec<Issue>) {
-        let blocking: Vec<String> = issues.iter().filter(|i| i.is_error()).map(|i| i.code.as_str().to_string()).collect();
-        let Some(&at) = self.index.get(&row.email) else {
-            self.index.insert(row.email.clone(), self.users.len());
-            self.users.push(MergedUser {
-                email: row.email,
-                first_name: row.first_name,
-                last_name: row.last_name,
-                roles: row.roles,
-                buildings: row.buildings,
-                status: row.status,
-                rows: vec![row.row],
-                extras: row.extras,
-                blocking,
-            });
-            return (false, issues);
-        };
-        let user = &mut self.users[at];
-        let first_row = user.rows[0];
-        user.rows.push(row.row);
-        user.blocking.extend(blocking);
-        let add_unique = |into: &mut Vec<String>, from: Vec<String>| {
-            for value in from {
-                if !into.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
-                    into.push(value);
-                }
-            }
-        };
-        add_unique(&mut user.roles, row.roles);
-        add_unique(&mut user.buildings, row.buildings);
-        let names_differ = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && !a.eq_ignore_ascii_case(b);
-        let mut conflicts = Vec::new();
-        if names_differ(&user.first_name, &row.first_name) || names_differ(&user.last_name, &row.last_name) {
-            conflicts.push(format!(
-                "the name differs (row {first_row}: “{} {}”, this row: “{} {}”)",
-                user.first_name, user.last_name, row.first_name, row.last_name
-            ));
-        }
-        if user.first_name.is_empty() {
-            user.first_name = row.first_name;
-        }
-        if user.last_name.is_empty() {
-            user.last_name = row.last_name;
-        }
-        match (user.status, row.status) {
-            (Some(a), Some(b)) if a != b => {
-                conflicts.push(format!("the status differs from row {first_row}"));
-            }
-            (None, Some(b)) => user.status = Some(b),
-            _ => {}
-        }
-        let issue = if conflicts.is_empty() {
-            Issue::warning(
-                IssueCode::DuplicateMerged,
-                format!("Same e-mail as row {first_row}; the rows were merged (roles and buildings combined)."),
-            )
-        } else {
-            user.blocking.push(IssueCode::ConflictingDuplicate.as_str().to_string());
-            Issue::error(
-                IssueCode::ConflictingDuplicate,
-                format!(
-                    "Same e-mail as row {first_row}, but {}. The user is on hold: correct the rows so they agree.",
-                    conflicts.join(" and ")
-                ),
-            )
-        };
-        issues.push(issue.at_row(row.row).in_column("Email").with_value(user.email.as_str()));
-        (true, issues)
-    }
-
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-
-    pub fn into_users(self) -> Vec<MergedUser> {
-        self.users
-    }
 }
 
 #[cfg(test)]
@@ -252,11 +151,8 @@ mod tests {
 
     #[test]
     fn rows_are_validated_and_extras_kept() {
-        let (user, issues) = usable(user_from_row(
-            &map(),
-            &row(2, &["ADA@example.com", "Ada", "Lovelace", "Host; host|Admin", "One Market", "Enabled", "R&D"]),
-            4096,
-        ));
+        let raw = row(2, &["ADA@example.com", "Ada", "Lovelace", "Host; host|Admin", "One Market", "Enabled", "R&D"]);
+        let (user, issues) = usable(user_from_row(&map(), &raw, 4096));
         assert!(issues.is_empty());
         assert_eq!(user.roles, ["Host", "Admin"]);
         assert_eq!(user.status, Some(Status::Active));

@@ -4,14 +4,12 @@
 
 use crate::domain::building::BuildingDirectory;
 use crate::domain::issue::{Issue, IssueCode};
-use crate::domain::migration::MergedUser;
+use crate::domain::migration::{MergedUser, MergedView};
 use crate::domain::roles::RoleMatrix;
-use crate::domain::sheet::SafeCsvWriter;
 use crate::domain::values::{BuildingId, Email, Status};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,6 +68,83 @@ pub struct PlanEntry {
     pub extras: Vec<String>,
 }
 
+/// A building as a plan line names it, borrowed from the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BuildingLink<'a> {
+    #[serde(serialize_with = "building_id_text")]
+    pub id: &'a BuildingId,
+    pub name: &'a str,
+}
+
+fn building_id_text<S: serde::Serializer>(id: &&BuildingId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(id.as_str())
+}
+
+/// One line of the plan, borrowed from the merged user, the matrix, the directory and the
+/// existing user: what planning produces and the outputs are written from, without copying a
+/// string. It serialises exactly as the [`PlanEntry`] it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanLine<'a> {
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub action: Action,
+    pub reason: Cow<'a, str>,
+    pub platform_roles: Vec<&'a str>,
+    pub current_roles: Vec<&'a str>,
+    pub added_roles: Vec<&'a str>,
+    pub buildings: Vec<BuildingLink<'a>>,
+    pub added_buildings: Vec<BuildingLink<'a>>,
+    pub rows: Cow<'a, [u64]>,
+    pub extras: Cow<'a, [&'a str]>,
+}
+
+impl PlanLine<'_> {
+    pub fn to_entry(&self) -> PlanEntry {
+        let strings = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        let refs = |links: &[BuildingLink<'_>]| links.iter().map(|b| BuildingRef { id: b.id.clone(), name: b.name.to_string() }).collect();
+        PlanEntry {
+            email: Email::from_normalized(self.email.to_string()),
+            first_name: self.first_name.to_string(),
+            last_name: self.last_name.to_string(),
+            action: self.action,
+            reason: self.reason.to_string(),
+            platform_roles: strings(&self.platform_roles),
+            current_roles: strings(&self.current_roles),
+            added_roles: strings(&self.added_roles),
+            buildings: refs(&self.buildings),
+            added_buildings: refs(&self.added_buildings),
+            rows: self.rows.to_vec(),
+            extras: strings(&self.extras),
+        }
+    }
+}
+
+impl PlanEntry {
+    pub fn line(&self) -> PlanLine<'_> {
+        fn strs(values: &[String]) -> Vec<&str> {
+            values.iter().map(String::as_str).collect()
+        }
+        fn links(refs: &[BuildingRef]) -> Vec<BuildingLink<'_>> {
+            refs.iter().map(|b| BuildingLink { id: &b.id, name: &b.name }).collect()
+        }
+        PlanLine {
+            email: self.email.as_str(),
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            action: self.action,
+            reason: Cow::Borrowed(&self.reason),
+            platform_roles: strs(&self.platform_roles),
+            current_roles: strs(&self.current_roles),
+            added_roles: strs(&self.added_roles),
+            buildings: links(&self.buildings),
+            added_buildings: links(&self.added_buildings),
+            rows: Cow::Borrowed(&self.rows),
+            extras: Cow::Owned(strs(&self.extras)),
+        }
+    }
+}
+
 /// Decides one user's action. Issues found here (unmapped roles, unknown buildings, ...) are
 /// pushed to `issues`, stamped with the user's first row.
 pub fn plan_user(
@@ -79,6 +154,17 @@ pub fn plan_user(
     existing: Option<&ExistingUser>,
     issues: &mut Vec<Issue>,
 ) -> PlanEntry {
+    plan_line(&user.view(), matrix, buildings, existing, issues).to_entry()
+}
+
+/// [`plan_user`] over a borrowed user, answering a borrowed line (the hot path of planning).
+pub fn plan_line<'a>(
+    user: &'a MergedView<'a>,
+    matrix: &'a RoleMatrix,
+    buildings: &'a BuildingDirectory,
+    existing: Option<&'a ExistingUser>,
+    issues: &mut Vec<Issue>,
+) -> PlanLine<'a> {
     let row = user.rows.first().copied().unwrap_or(0);
     let mut hold: Vec<String> = Vec::new();
     for code in &user.blocking {
@@ -89,7 +175,7 @@ pub fn plan_user(
     }
     let inactive = user.status == Some(Status::Inactive);
 
-    let mut platform_roles: Vec<String> = Vec::new();
+    let mut platform_roles: Vec<&str> = Vec::new();
     if !inactive {
         if user.roles.is_empty() {
             hold.push("no role".into());
@@ -99,12 +185,12 @@ pub fn plan_user(
                     .in_column("Role(s)"),
             );
         }
-        for old in &user.roles {
+        for &old in &user.roles {
             match matrix.get(old) {
                 Some(mapping) => {
                     for role in &mapping.platform_roles {
-                        if !platform_roles.contains(role) {
-                            platform_roles.push(role.clone());
+                        if !platform_roles.contains(&role.as_str()) {
+                            platform_roles.push(role);
                         }
                     }
                 }
@@ -121,7 +207,7 @@ pub fn plan_user(
         }
     }
 
-    let mut resolved: Vec<BuildingRef> = Vec::new();
+    let mut resolved: Vec<BuildingLink<'a>> = Vec::new();
     if !inactive {
         if user.buildings.is_empty() {
             hold.push("no building".into());
@@ -131,11 +217,11 @@ pub fn plan_user(
                     .in_column("Building assignments"),
             );
         }
-        for reference in &user.buildings {
+        for &reference in &user.buildings {
             match buildings.resolve(reference) {
                 Some(id) => {
-                    if !resolved.iter().any(|b| &b.id == id) {
-                        resolved.push(BuildingRef { id: id.clone(), name: buildings.name(id).unwrap_or_default().to_string() });
+                    if !resolved.iter().any(|b| b.id == id) {
+                        resolved.push(BuildingLink { id, name: buildings.name(id).unwrap_or_default() });
                     }
                 }
                 None => {
@@ -156,32 +242,32 @@ pub fn plan_user(
         }
     }
 
-    let current_roles: Vec<String> = existing.map(|e| e.roles.iter().cloned().collect()).unwrap_or_default();
-    let added_roles: Vec<String> = match existing {
-        Some(e) => platform_roles.iter().filter(|r| !e.roles.contains(*r)).cloned().collect(),
+    let current_roles: Vec<&str> = existing.map(|e| e.roles.iter().map(String::as_str).collect()).unwrap_or_default();
+    let added_roles: Vec<&str> = match existing {
+        Some(e) => platform_roles.iter().copied().filter(|r| !e.roles.contains(*r)).collect(),
         None => platform_roles.clone(),
     };
-    let added_buildings: Vec<BuildingRef> = match existing {
-        Some(e) => resolved.iter().filter(|b| !e.buildings.contains(&b.id)).cloned().collect(),
+    let added_buildings: Vec<BuildingLink<'a>> = match existing {
+        Some(e) => resolved.iter().copied().filter(|b| !e.buildings.contains(b.id)).collect(),
         None => resolved.clone(),
     };
-    let (action, reason) = if inactive {
+    let (action, reason): (Action, Cow<'a, str>) = if inactive {
         issues.push(
             Issue::warning(IssueCode::InactiveSkipped, "The user is inactive in the old system and was not migrated.")
                 .at_row(row)
                 .in_column("Status"),
         );
-        (Action::SkipInactive, "inactive in the old system".to_string())
+        (Action::SkipInactive, Cow::Borrowed("inactive in the old system"))
     } else if !hold.is_empty() {
-        (Action::Hold, hold.join("; "))
+        (Action::Hold, Cow::Owned(hold.join("; ")))
     } else if existing.is_none() {
-        (Action::CreateAndInvite, String::new())
+        (Action::CreateAndInvite, Cow::Borrowed(""))
     } else if added_roles.is_empty() && added_buildings.is_empty() {
-        (Action::NoChange, "already has every planned role and building".to_string())
+        (Action::NoChange, Cow::Borrowed("already has every planned role and building"))
     } else {
-        (Action::AddRoles, "existing user keeps current access and gains the missing roles or buildings".to_string())
+        (Action::AddRoles, Cow::Borrowed("existing user keeps current access and gains the missing roles or buildings"))
     };
-    PlanEntry {
+    PlanLine {
         email: user.email,
         first_name: user.first_name,
         last_name: user.last_name,
@@ -192,100 +278,14 @@ pub fn plan_user(
         added_roles,
         buildings: resolved,
         added_buildings,
-        rows: user.rows,
-        extras: user.extras,
+        rows: Cow::Borrowed(&user.rows),
+        extras: Cow::Borrowed(&user.extras),
     }
 }
 
-pub const PLAN_HEADERS: [&str; 12] = [
-    "Row(s)",
-    "Email",
-    "First Name",
-    "Last Name",
-    "Action",
-    "Reason",
-    "Platform Roles",
-    "Current Roles",
-    "Roles To Add",
-    "Buildings",
-    "Buildings To Add",
-    "Building UUIDs",
-];
+mod csv;
 
-/// Writes `plan.csv` and returns its SHA-256 (hex): the value an approval must quote.
-pub fn write_plan_csv<'a, W: Write>(
-    sink: W,
-    extra_headers: &[String],
-    entries: impl IntoIterator<Item = &'a PlanEntry>,
-) -> std::io::Result<String> {
-    let mut hashing = HashingWriter { inner: sink, hasher: Sha256::new() };
-    {
-        let mut writer = SafeCsvWriter::new(&mut hashing);
-        writer.row(PLAN_HEADERS.iter().copied().chain(extra_headers.iter().map(String::as_str)))?;
-        for entry in entries {
-            let names = |refs: &[BuildingRef]| refs.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join("; ");
-            let ids = entry.buildings.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join("; ");
-            let rows = entry.rows.iter().map(u64::to_string).collect::<Vec<_>>().join("; ");
-            let fixed = [
-                rows,
-                entry.email.to_string(),
-                entry.first_name.clone(),
-                entry.last_name.clone(),
-                entry.action.as_str().to_string(),
-                entry.reason.clone(),
-                entry.platform_roles.join("; "),
-                entry.current_roles.join("; "),
-                entry.added_roles.join("; "),
-                names(&entry.buildings),
-                names(&entry.added_buildings),
-                ids,
-            ];
-            writer.row(fixed.iter().map(String::as_str).chain(entry.extras.iter().map(String::as_str)))?;
-        }
-        writer.finish()?;
-    }
-    hashing.inner.flush()?;
-    Ok(hex::encode(hashing.hasher.finalize()))
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-pub const ISSUE_HEADERS: [&str; 6] = ["Row", "Column", "Code", "Severity", "Value", "What to do"];
-
-/// Writes `issues.csv`.
-pub fn issues_csv(issues: &[Issue]) -> Vec<u8> {
-    crate::domain::sheet::csv_bytes(
-        &ISSUE_HEADERS,
-        issues.iter().map(|i| {
-            [
-                i.row.map(|r| r.to_string()).unwrap_or_default(),
-                i.column.clone().unwrap_or_default(),
-                i.code.as_str().to_string(),
-                match i.severity {
-                    crate::domain::issue::Severity::Error => "error".to_string(),
-                    crate::domain::issue::Severity::Warning => "warning".to_string(),
-                },
-                i.value.clone(),
-                i.message.clone(),
-            ]
-        }),
-    )
-}
+pub use csv::{issues_csv, write_plan_csv, PlanCsv, ISSUE_HEADERS, PLAN_HEADERS};
 
 #[cfg(test)]
 mod tests;

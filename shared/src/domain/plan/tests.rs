@@ -2,6 +2,7 @@ use super::*;
 use crate::domain::building::{Building, TilePolicy};
 use crate::domain::intake::{ColumnMap, RawRow};
 use crate::domain::roles::{RoleGuide, GUIDE_COLUMNS, MATRIX_COLUMNS};
+use sha2::{Digest, Sha256};
 
 fn rows(data: &[&[&str]]) -> Vec<RawRow> {
     data.iter().enumerate().map(|(i, c)| RawRow { number: i as u64 + 2, cells: c.iter().map(|s| s.to_string()).collect() }).collect()
@@ -111,4 +112,82 @@ fn the_plan_hash_is_the_hash_of_the_csv_and_changes_with_content() {
     let mut other = entry.clone();
     other.added_roles.clear();
     assert_ne!(write_plan_csv(Vec::new(), &[], [&other]).unwrap(), sha);
+}
+
+/// `plan.csv` as it was written before the streaming writer: every cell collected, made safe
+/// and written as one record. The streaming writer must give the same bytes (and so the same
+/// SHA-256, which approvals quote).
+fn legacy_plan_csv(extra_headers: &[String], entries: &[PlanEntry]) -> Vec<u8> {
+    let mut writer = crate::domain::sheet::SafeCsvWriter::new(Vec::new());
+    writer.row(PLAN_HEADERS.iter().copied().chain(extra_headers.iter().map(String::as_str))).unwrap();
+    for entry in entries {
+        let names = |refs: &[BuildingRef]| refs.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join("; ");
+        let ids = entry.buildings.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join("; ");
+        let rows = entry.rows.iter().map(u64::to_string).collect::<Vec<_>>().join("; ");
+        let fixed = [
+            rows,
+            entry.email.to_string(),
+            entry.first_name.clone(),
+            entry.last_name.clone(),
+            entry.action.as_str().to_string(),
+            entry.reason.clone(),
+            entry.platform_roles.join("; "),
+            entry.current_roles.join("; "),
+            entry.added_roles.join("; "),
+            names(&entry.buildings),
+            names(&entry.added_buildings),
+            ids,
+        ];
+        writer.row(fixed.iter().map(String::as_str).chain(entry.extras.iter().map(String::as_str))).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+fn awkward_entries() -> Vec<PlanEntry> {
+    let (dir, id) = buildings();
+    let existing = ExistingUser { roles: ["VR Host".to_string(), "=cmd".into()].into(), buildings: [id].into() };
+    let mut issues = Vec::new();
+    let mut entries = vec![
+        plan_user(user(&["Host"], &["1MKT"], Some(Status::Active)), &matrix(), &dir, None, &mut issues),
+        plan_user(
+            user(&["Admin", "Janitor"], &["Nowhere", "One Market"], Some(Status::Active)),
+            &matrix(),
+            &dir,
+            Some(&existing),
+            &mut issues,
+        ),
+        plan_user(user(&["Admin"], &["One Market"], Some(Status::Active)), &matrix(), &dir, Some(&existing), &mut issues),
+        plan_user(user(&[], &[], None), &matrix(), &dir, None, &mut issues),
+        plan_user(user(&["Host"], &["1MKT"], Some(Status::Inactive)), &matrix(), &dir, None, &mut issues),
+    ];
+    entries[0].first_name = "=HYPERLINK(\"x\")".into();
+    entries[0].last_name = "O'Brien, \"Jr\"\nthe second".into();
+    entries[1].rows = vec![2, 17, 400];
+    entries[1].extras = vec!["@SUM(A1)".into(), String::new()];
+    entries[0].extras = vec!["Zoë; R&D".into(), "+14155552671".into()];
+    for entry in &mut entries[2..] {
+        entry.extras = vec!["-1".into(), "\t".into()];
+    }
+    entries
+}
+
+#[test]
+fn the_streaming_writer_writes_the_same_bytes_as_before() {
+    let entries = awkward_entries();
+    let extra_headers = vec!["Department".to_string(), "=Badge".into()];
+    let mut bytes = Vec::new();
+    let sha = write_plan_csv(&mut bytes, &extra_headers, &entries).unwrap();
+    assert_eq!(String::from_utf8(bytes.clone()).unwrap(), String::from_utf8(legacy_plan_csv(&extra_headers, &entries)).unwrap());
+    assert_eq!(sha, hex::encode(Sha256::digest(&bytes)));
+    let (_, empty_sha) = PlanCsv::new(Vec::new(), &[]).unwrap().finish().unwrap();
+    assert_eq!(empty_sha, hex::encode(Sha256::digest(legacy_plan_csv(&[], &[]))));
+}
+
+#[test]
+fn a_plan_line_serialises_as_its_entry_and_converts_both_ways() {
+    for entry in awkward_entries() {
+        let line = entry.line();
+        assert_eq!(serde_json::to_string(&line).unwrap(), serde_json::to_string(&entry).unwrap());
+        assert_eq!(line.to_entry(), entry);
+    }
 }
