@@ -2,6 +2,7 @@
 //! table and mail settings. From them, the AWS adapters; beside them, the JSON log subscriber.
 //! The SAM template sets every variable for every function.
 
+#[cfg(feature = "aws")]
 use crate::adapters::aws::{AwsState, SesOptions};
 use crate::domain::config::{ConfigOverrides, Mailbox};
 use crate::domain::values::Email;
@@ -65,10 +66,19 @@ impl Deployment {
     /// The AWS adapters over this deployment's bucket and table, with clients from the standard
     /// AWS configuration chain (`AWS_ENDPOINT_URL` included) and mail through its SES
     /// configuration set.
+    #[cfg(feature = "aws")]
     pub async fn aws_state(&self) -> AwsState {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let mail = SesOptions { configuration_set: self.ses_configuration_set.clone(), ..SesOptions::default() };
         AwsState::from_sdk_config(&sdk, self.bucket.clone(), self.table.clone(), mail)
+    }
+}
+
+impl Deployment {
+    /// The DynamoDB adapter alone over this deployment's table (the tile check needs no more).
+    pub async fn dynamo_table(&self) -> crate::adapters::aws::DynamoTable {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        crate::adapters::aws::dynamo_table(&sdk, self.table.clone())
     }
 }
 

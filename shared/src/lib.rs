@@ -8,7 +8,7 @@
 
 pub mod adapters;
 pub mod app;
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-table")]
 pub mod deployment;
 pub mod domain;
 pub mod ports;

@@ -7,29 +7,44 @@
 //! the SDK's standard retries (all its calls are safe to repeat).
 
 mod dynamodb;
+#[cfg(feature = "aws")]
 mod pacer;
 mod retry;
+#[cfg(feature = "aws")]
 mod s3;
+#[cfg(feature = "aws")]
 mod ses;
 
 pub use dynamodb::DynamoTable;
+#[cfg(feature = "aws")]
 pub use pacer::SendPacer;
 pub use retry::Backoff;
+#[cfg(feature = "aws")]
 pub use s3::S3Store;
+#[cfg(feature = "aws")]
 pub use ses::{SesMailer, SesOptions};
 
+#[cfg(feature = "aws")]
 use aws_config::BehaviorVersion;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 
+/// The DynamoDB adapter alone, with the SDK's retries off (see the module doc).
+pub fn dynamo_table(config: &aws_config::SdkConfig, table: String) -> DynamoTable {
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).retry_config(RetryConfig::disabled()).build();
+    DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), table)
+}
+
 /// The three AWS adapters, built once (at cold start) and shared.
+#[cfg(feature = "aws")]
 pub struct AwsState {
     pub objects: S3Store,
     pub table: DynamoTable,
     pub mailer: SesMailer,
 }
 
+#[cfg(feature = "aws")]
 impl AwsState {
     /// Clients from the standard AWS configuration chain (environment, profile, instance role),
     /// `AWS_ENDPOINT_URL` included, so the same code talks to an emulator.
