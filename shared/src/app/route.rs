@@ -41,6 +41,16 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
         return Ok(Upload::Ignored);
     }
     let parts: Vec<&str> = key.split('/').collect();
+    let unsafe_part = |p: &&str| p.is_empty() || *p == "." || *p == ".." || p.chars().any(|c| c.is_control() || c == '\\');
+    if parts.iter().any(unsafe_part) {
+        return Err(FileRejection::new(
+            "unsafe_key",
+            format!(
+                "The file's path “{}” has an empty folder name, “.” or “..”, a backslash or control characters, so it was not read. Upload it again under a plain path such as inbox/users/<migration-id>/export.csv.",
+                crate::domain::text::preview(&crate::domain::text::single_line(key), 120)
+            ),
+        ));
+    }
     let file = parts.last().copied().unwrap_or_default();
     let extension = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     let table_file = || {
@@ -121,7 +131,7 @@ pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, ove
         // recording its end: give the claim back so Lambda's retry resumes the work at once.
         // Every step is idempotent, so what was done before the failure is not done twice.
         if let Err(release) = svc.table.release_event(&event_key).await {
-            tracing::warn!(error = %release, "event claim not released; it expires with its lease");
+            tracing::warn!(error = %crate::domain::text::redact_addresses(&release.to_string()), "event claim not released; it expires with its lease");
         }
     }
     result
@@ -163,11 +173,23 @@ async fn run(svc: Services<'_>, key: &str, upload: Upload, overrides: &ConfigOve
 }
 
 async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppResult<UploadOutcome> {
-    let report = format!("quarantine/{}.reason.json", key.replace("..", "_"));
+    let report = format!("quarantine/{}.reason.json", quarantine_path(key));
     let body = serde_json::json!({ "key": key, "code": rejection.code, "message": rejection.message });
     svc.objects.put(&report, json_bytes(&body), "application/json").await?;
     tracing::warn!(code = rejection.code, "upload rejected");
     Ok(UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report })
+}
+
+/// `key` as a path every store accepts: empty, `.` and `..` segments and control characters,
+/// backslashes become `_`, and each segment is cut to a sane length.
+fn quarantine_path(key: &str) -> String {
+    key.split('/')
+        .map(|part| match part {
+            "" | "." | ".." => "_".to_string(),
+            _ => part.chars().map(|c| if c.is_control() || c == '\\' { '_' } else { c }).take(200).collect(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -198,8 +220,26 @@ mod tests {
     }
 
     #[test]
+    fn path_tricks_are_refused_and_quarantined_under_a_safe_name() {
+        for key in [
+            "inbox/buildings/../x.csv",
+            "inbox/users/m1//x.csv",
+            "inbox/users/m1/./x.csv",
+            "inbox/buildings/a\0b.csv",
+            "inbox/buildings/a\\..\\b.csv",
+            "approvals/../m1.json",
+        ] {
+            assert_eq!(classify(key).unwrap_err().code, "unsafe_key", "{key:?}");
+            let safe = quarantine_path(key);
+            assert!(safe.split('/').all(|p| !p.is_empty() && p != ".." && p != "." && !p.contains(['\0', '\\'])), "{safe:?}");
+        }
+        // A literal %2e%2e is a folder name, not a way up: it is just not a building UUID.
+        assert_eq!(classify("inbox/tenants/%2e%2e/x.csv").unwrap_err().code, "unknown_building");
+    }
+
+    #[test]
     fn bad_keys_get_a_reason() {
-        assert_eq!(classify("inbox/tenants/../../etc/x.csv").unwrap_err().code, "unknown_building");
+        assert_eq!(classify("inbox/tenants/../../etc/x.csv").unwrap_err().code, "unsafe_key");
         assert_eq!(classify("inbox/users/a b/x.csv").unwrap_err().code, "invalid_migration");
         assert_eq!(classify("inbox/users/acme/x.pdf").unwrap_err().code, "unsupported_file");
         assert_eq!(classify("inbox/other/x.csv").unwrap_err().code, "unknown_location");

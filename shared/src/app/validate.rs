@@ -93,7 +93,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         match send_once(svc.table, svc.mailer, &mail, now).await {
             Ok(Ok(outcome)) => summary_mailed = matches!(outcome, super::mailing::SendOutcome::Sent(_)),
             Ok(Err(error)) | Err(super::AppError::Port(error)) => {
-                tracing::warn!(error = %error, "validation summary not mailed");
+                tracing::warn!(error = %crate::domain::text::redact_addresses(&error.to_string()), "validation summary not mailed");
                 summary_error = Some(error.to_string());
             }
             Err(other) => return Err(other),

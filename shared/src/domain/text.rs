@@ -97,6 +97,33 @@ pub fn redact(value: &str) -> String {
     format!("h:{}", hex::encode(&digest[..6]))
 }
 
+/// `text` with every e-mail address in it replaced by its [`redact`] tag, for logging error
+/// texts of other services (SES names the addresses it refuses).
+pub fn redact_addresses(text: &str) -> String {
+    let local = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+    let domain = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let start = rest[..at].rfind(|c: char| !local(c)).map_or(0, |i| i + rest[i..].chars().next().map_or(1, char::len_utf8));
+        let mut end = rest[at + 1..].find(|c: char| !domain(c)).map_or(rest.len(), |i| at + 1 + i);
+        // A sentence's full stop after the address is not part of it.
+        while end > at + 1 && rest[..end].ends_with('.') {
+            end -= 1;
+        }
+        let candidate = &rest[start..end];
+        out.push_str(&rest[..start]);
+        if start < at && rest[at + 1..end].contains('.') {
+            out.push_str(&redact(candidate));
+        } else {
+            out.push_str(candidate);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Cuts a value for display in a message, so a 10 MB cell does not become a 10 MB message.
 pub fn preview(value: &str, max_chars: usize) -> String {
     if value.chars().count() <= max_chars {
@@ -151,6 +178,14 @@ mod tests {
             let expected: Vec<_> = cell.split([';', '|', ',', '\n', '\r']).map(str::trim).filter(|p| !p.is_empty()).collect();
             assert_eq!(split_multi(cell).collect::<Vec<_>>(), expected, "{cell:?}");
         }
+    }
+
+    #[test]
+    fn addresses_in_error_texts_are_redacted() {
+        let text = redact_addresses("identities failed the check: ops@example.com, Ada.L+x@acme.example. Retry @ 5");
+        assert!(!text.contains("ops@") && !text.contains("acme.example"), "{text}");
+        assert!(text.starts_with("identities failed the check: h:") && text.ends_with(". Retry @ 5"), "{text}");
+        assert_eq!(redact_addresses("no address, é@ here"), "no address, é@ here");
     }
 
     #[test]

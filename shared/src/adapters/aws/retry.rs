@@ -105,9 +105,10 @@ where
         let Some(reason) = transient(&error) else {
             return Err(Failed::Final(error));
         };
-        tracing::debug!(operation, reason = %reason, failures = retries.failures() + 1, "transient AWS failure; backing off");
+        let logged = crate::domain::text::redact_addresses(&reason.to_string());
+        tracing::debug!(operation, reason = %logged, failures = retries.failures() + 1, "transient AWS failure; backing off");
         if !retries.pause().await {
-            tracing::warn!(operation, reason = %reason, tries = retries.failures(), "AWS kept failing; giving up for now");
+            tracing::warn!(operation, reason = %logged, tries = retries.failures(), "AWS kept failing; giving up for now");
             return Err(Failed::GaveUp(PortError::Throttled(format!(
                 "{operation}: {reason}, still failing after {} tries",
                 retries.failures()
