@@ -77,7 +77,7 @@ pub async fn ingest_tenants(
         svc.progress.advance("contacts read", rows);
     }
     if rows == 0 {
-        return Err(FileRejection::new("no_rows", "The contacts file has a header row but no contacts. A file with no contacts is never applied (in replace mode it would remove everyone).").into());
+        return Err(FileRejection::new("no_rows", "The contacts file has a header row but no contacts. Add one row per contact under the header and upload the file again (a file with no contacts is never applied: in replace mode it would remove everyone).").into());
     }
     let current = svc.table.list_contacts(building).await?;
     let to_revoke: Vec<Email> =

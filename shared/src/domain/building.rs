@@ -27,6 +27,10 @@ pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec { label: "Aliases", aliases: &["alias", "otherNames", "othernames", "aka"], required: false },
 ];
 
+/// The longest building name, address or alias accepted: a longer one is a broken file, and a
+/// building's record must stay far below DynamoDB's 400 KB item limit.
+const MAX_TEXT_CHARS: usize = 300;
+
 const UUID: usize = 0;
 const NAME: usize = 1;
 const ADDRESS: usize = 2;
@@ -143,6 +147,16 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
                     .at_row(row.number)
                     .in_column(label(field)),
             );
+        } else if value.chars().count() > MAX_TEXT_CHARS {
+            issues.push(
+                Issue::error(
+                    IssueCode::ValueTooLong,
+                    format!("The {what} is longer than {MAX_TEXT_CHARS} characters. Check the row for a broken column and upload the file again."),
+                )
+                .at_row(row.number)
+                .in_column(label(field))
+                .with_value(&value),
+            );
         }
         value
     };
@@ -174,7 +188,15 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
         );
         TilePolicy::Permissioned
     });
-    let aliases = split_multi(cell(ALIASES)).map(single_line).collect();
+    let aliases: Vec<String> = split_multi(cell(ALIASES)).map(single_line).collect();
+    if aliases.iter().any(|a| a.chars().count() > MAX_TEXT_CHARS) || aliases.len() > 50 {
+        issues.push(
+            Issue::error(IssueCode::ValueTooLong, format!("Give at most 50 aliases of at most {MAX_TEXT_CHARS} characters each."))
+                .at_row(row.number)
+                .in_column(label(ALIASES))
+                .with_value(cell(ALIASES)),
+        );
+    }
     match (id, envoy_csm, issues.is_empty()) {
         (Ok(id), Some(envoy_csm), true) => {
             Ok(Building { id, name, address, envoy_csm, envoy_account_executive, platform_csm, tile_policy, aliases })
@@ -217,10 +239,17 @@ impl BuildingDirectory {
 
     /// The building a cell names, by UUID, name or alias.
     pub fn resolve(&self, reference: &str) -> Option<&BuildingId> {
-        if let Ok(id) = BuildingId::parse(reference) {
+        // Looked up once per reference of a million-row export: the stored form first, then any
+        // other spelling of a UUID, then names and aliases, none of it allocating on the way.
+        let trimmed = reference.trim();
+        if let Some((id, _)) = self.names.get_key_value(trimmed) {
+            return Some(id);
+        }
+        if uuid::Uuid::try_parse(trimmed).is_ok() {
+            let id = BuildingId::parse(trimmed).ok()?;
             return self.names.get_key_value(&id).map(|(id, _)| id);
         }
-        self.by_key.get(&header_key(reference)).and_then(Option::as_ref)
+        crate::domain::text::with_header_key(reference, |key| self.by_key.get(key)).and_then(Option::as_ref)
     }
 
     pub fn name(&self, id: &BuildingId) -> Option<&str> {
@@ -272,6 +301,14 @@ mod tests {
             ]
         );
         assert!(issues.iter().all(|i| i.row == Some(2)));
+    }
+
+    #[test]
+    fn overlong_names_and_addresses_are_row_issues() {
+        let long = "N".repeat(10_000);
+        let issues = building_from_row(&map(), &row(&[ID, &long, &long, "c@envoy.com", "", "", "", ""])).unwrap_err();
+        assert_eq!(issues.iter().map(|i| i.code).collect::<Vec<_>>(), [IssueCode::ValueTooLong, IssueCode::ValueTooLong]);
+        assert!(issues[0].value.chars().count() <= 201);
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl ColumnMap {
     }
 
     pub fn resolve(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
-        let mut positions = vec![None; specs.len()];
+        let mut positions: Vec<Option<usize>> = vec![None; specs.len()];
         let mut extras = Vec::new();
         for (index, header) in headers.iter().enumerate() {
             let key = header_key(header);
@@ -47,9 +47,9 @@ impl ColumnMap {
                             format!(
                                 "The file has two columns for “{}”: “{}” (column {}) and “{}” (column {}). Delete or rename one of them and upload the file again.",
                                 specs[field].label,
-                                headers[first],
+                                crate::domain::text::preview(headers[first].as_str(), 60),
                                 column_letter(first),
-                                header,
+                                crate::domain::text::preview(header, 60),
                                 column_letter(index)
                             ),
                         ));
@@ -67,8 +67,12 @@ impl ColumnMap {
             .map(|(spec, _)| spec.label)
             .collect();
         if !missing.is_empty() {
-            let found: Vec<String> =
-                headers.iter().filter(|h| !h.trim().is_empty()).map(|h| format!("“{}”", crate::domain::text::preview(h, 60))).collect();
+            // A file of thousands of columns gets the first few named, not a page of them.
+            let named: Vec<&String> = headers.iter().filter(|h| !h.trim().is_empty()).collect();
+            let mut found: Vec<String> = named.iter().take(20).map(|h| format!("“{}”", crate::domain::text::preview(h, 60))).collect();
+            if named.len() > 20 {
+                found.push(format!("and {} more", named.len() - 20));
+            }
             return Err(FileRejection::new(
                 "missing_column",
                 format!(

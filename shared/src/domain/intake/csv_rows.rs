@@ -85,7 +85,26 @@ fn utf16_encoding(prefix: &[u8]) -> Option<&'static Encoding> {
     match prefix {
         [0xFF, 0xFE, ..] => Some(UTF_16LE),
         [0xFE, 0xFF, ..] => Some(UTF_16BE),
-        _ => None,
+        _ => utf16_without_bom(prefix),
+    }
+}
+
+/// UTF-16 saved without a byte-order mark: text whose every other byte is zero (the high
+/// byte of Latin characters). Both halves of the test must hold for nearly all of the sample,
+/// so binary data with some zeros is still refused as binary.
+fn utf16_without_bom(prefix: &[u8]) -> Option<&'static Encoding> {
+    let pairs: Vec<&[u8]> = prefix.chunks_exact(2).take(512).collect();
+    if pairs.len() < 4 {
+        return None;
+    }
+    let text = |b: u8| b == b'\t' || b == b'\n' || b == b'\r' || (0x20..0x7F).contains(&b);
+    let share = |test: &dyn Fn(&[u8]) -> bool| pairs.iter().filter(|p| test(p)).count() * 100 / pairs.len();
+    if share(&|p| text(p[0]) && p[1] == 0) >= 95 {
+        Some(UTF_16LE)
+    } else if share(&|p| p[0] == 0 && text(p[1])) >= 95 {
+        Some(UTF_16BE)
+    } else {
+        None
     }
 }
 
@@ -135,6 +154,18 @@ mod tests {
         assert_eq!(sniff_delimiter("a;b;\"c,d,e\"\n"), b';');
         assert_eq!(sniff_delimiter("a\tb\tc"), b'\t');
         assert_eq!(sniff_delimiter("single"), b',');
+    }
+
+    #[test]
+    fn utf16_without_a_bom_is_recognised_and_binary_is_not() {
+        let text = "Full Name,Email\r\nAda,ada@example.com\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(utf16_encoding(&le), Some(UTF_16LE));
+        assert_eq!(utf16_encoding(&be), Some(UTF_16BE));
+        assert_eq!(utf16_encoding(text.as_bytes()), None);
+        let binary: Vec<u8> = (0..=255u8).cycle().take(1024).collect();
+        assert_eq!(utf16_encoding(&binary), None);
     }
 
     #[test]
