@@ -46,6 +46,10 @@ pub struct CountingMailer {
     /// Fail (as a transient error) after this many successful sends; 0 = never.
     pub fail_after: AtomicU64,
     sent_ok: AtomicU64,
+    /// The error text of injected failures.
+    fail_message: Mutex<String>,
+    /// Each key's message as RFC 5322 bytes, rendered as SES receives it, and its HTML part.
+    raw: Mutex<HashMap<String, (Vec<u8>, String)>>,
 }
 
 impl CountingMailer {
@@ -57,6 +61,8 @@ impl CountingMailer {
             paused: AtomicBool::new(false),
             fail_after: AtomicU64::new(0),
             sent_ok: AtomicU64::new(0),
+            fail_message: Mutex::new("test: injected mail failure".into()),
+            raw: Mutex::default(),
         }
     }
 
@@ -67,6 +73,16 @@ impl CountingMailer {
 
     pub fn sent_to_kind(&self, kind: &str) -> u32 {
         self.sends.lock().unwrap().iter().filter(|(k, _)| k.starts_with(kind)).map(|(_, n)| n).sum()
+    }
+
+    /// Injected failures say `message` (a real service's error text, say).
+    pub fn fail_with(&self, message: &str) {
+        *self.fail_message.lock().unwrap() = message.to_string();
+    }
+
+    /// Every message that went out, as the RFC 5322 bytes the mail service is given.
+    pub fn raw_messages(&self) -> HashMap<String, (Vec<u8>, String)> {
+        self.raw.lock().unwrap().clone()
     }
 
     /// Every key sent, with how many times it went out.
@@ -95,10 +111,11 @@ impl Mailer for CountingMailer {
         }
         let limit = self.fail_after.load(Ordering::SeqCst);
         if limit > 0 && self.sent_ok.load(Ordering::SeqCst) >= limit {
-            return Err(PortError::Throttled("test: injected mail failure".into()));
+            return Err(PortError::Throttled(self.fail_message.lock().unwrap().clone()));
         }
         let id = self.inner.send(mail).await?;
         self.sent_ok.fetch_add(1, Ordering::SeqCst);
+        self.raw.lock().unwrap().insert(mail.key.clone(), (mail.to_rfc5322(&id, 1_700_000_000), mail.html.clone()));
         let mut sends = self.sends.lock().unwrap();
         if self.inner.deduplicates() && sends.contains_key(&mail.key) {
             *self.repeats.lock().unwrap().entry(mail.key.clone()).or_default() += 1;

@@ -18,8 +18,14 @@ fn config(default: u32) -> ProptestConfig {
 }
 
 /// Opens `bytes` as a file of `kind` and reads every row; whatever happens must be an answer.
-fn read_all(bytes: Vec<u8>, kind: FileKind, specs: &'static [ColumnSpec], limits: IntakeLimits) -> Result<(Vec<String>, Vec<RawRow>), String> {
-    let sheet = open_sheet(std::io::Cursor::new(bytes), kind, limits, |h| ColumnMap::has_required(specs, h)).map_err(|e| e.code.to_string())?;
+fn read_all(
+    bytes: Vec<u8>,
+    kind: FileKind,
+    specs: &'static [ColumnSpec],
+    limits: IntakeLimits,
+) -> Result<(Vec<String>, Vec<RawRow>), String> {
+    let sheet =
+        open_sheet(std::io::Cursor::new(bytes), kind, limits, |h| ColumnMap::has_required(specs, h)).map_err(|e| e.code.to_string())?;
     let headers = sheet.headers.clone();
     let rows = sheet.collect::<Result<Vec<_>, _>>().map_err(|e| e.code.to_string())?;
     Ok((headers, rows))
