@@ -107,9 +107,20 @@ impl Export {
         let mut counts = [0u64; Action::ALL.len()];
         let mut in_use: BTreeSet<String> = BTreeSet::new();
         let mut done = 0u64;
+        // Reused from batch to batch: no allocation per user for reading it back.
+        let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(LOOKUP_BATCH);
+        let mut emails: Vec<Email> = Vec::with_capacity(LOOKUP_BATCH);
         for start in (0..users.len()).step_by(LOOKUP_BATCH) {
-            let chunk: Vec<MergedView<'_>> = (start..users.len().min(start + LOOKUP_BATCH)).map(|i| users.view(i)).collect();
-            let emails: Vec<Email> = chunk.iter().map(|u| Email::from_normalized(u.email.to_string())).collect();
+            let size = users.len().min(start + LOOKUP_BATCH) - start;
+            chunk.resize_with(size, MergedView::default);
+            emails.truncate(size);
+            for (at, user) in chunk.iter_mut().enumerate() {
+                users.view_into(start + at, user);
+                match emails.get_mut(at) {
+                    Some(email) => email.set_normalized(user.email),
+                    None => emails.push(Email::from_normalized(user.email.to_string())),
+                }
+            }
             let existing = table.get_users(&emails).await?;
             for user in &chunk {
                 let line = plan_line(user, &config.matrix, &directory, existing.get(user.email), &mut issues);

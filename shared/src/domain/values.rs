@@ -58,6 +58,12 @@ impl Email {
         Self(address)
     }
 
+    /// Makes this the address [`Email::normalize`] gave, reusing the buffer.
+    pub(crate) fn set_normalized(&mut self, address: &str) {
+        self.0.clear();
+        self.0.push_str(address);
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -199,6 +205,13 @@ impl TryFrom<String> for BuildingId {
 impl From<BuildingId> for String {
     fn from(value: BuildingId) -> Self {
         value.0
+    }
+}
+
+/// Lets a map keyed by `BuildingId` be searched with the stored text form (same hash and order).
+impl std::borrow::Borrow<str> for BuildingId {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

@@ -26,7 +26,7 @@ pub struct MergedUser {
 }
 
 /// A merged user as the deduper holds it, borrowed (what planning reads).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MergedView<'a> {
     /// The normalised address (as [`Email::as_str`] gives it).
     pub email: &'a str,
@@ -426,18 +426,32 @@ impl Deduper {
 
     /// User `index` (in order of first appearance), borrowed from the store.
     pub fn view(&self, index: usize) -> MergedView<'_> {
+        let mut view = MergedView::default();
+        self.view_into(index, &mut view);
+        view
+    }
+
+    /// [`Deduper::view`] into `view`, reusing its lists (planning reads a million users).
+    pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
         let mut cursor = Cursor { bytes: &self.arena, at: self.users.get(index).copied().unwrap_or(usize::MAX) };
-        let email = cursor.str();
-        let status = status_of(cursor.byte());
-        let (first_name, last_name) = (cursor.str(), cursor.str());
-        let rows = cursor.ids();
-        let names = |ids: Vec<u64>| ids.into_iter().map(|id| self.symbols.name(id)).collect::<Vec<_>>();
-        let blocking = names(cursor.ids());
-        let roles = names(cursor.ids());
-        let buildings = names(cursor.ids());
-        let count = cursor.varint();
-        let extras = (0..count).map(|_| cursor.str()).collect();
-        MergedView { email, first_name, last_name, roles, buildings, status, rows, extras, blocking }
+        view.email = cursor.str();
+        view.status = status_of(cursor.byte());
+        view.first_name = cursor.str();
+        view.last_name = cursor.str();
+        view.rows.clear();
+        for _ in 0..cursor.varint() {
+            view.rows.push(cursor.varint());
+        }
+        for names in [&mut view.blocking, &mut view.roles, &mut view.buildings] {
+            names.clear();
+            for _ in 0..cursor.varint() {
+                names.push(self.symbols.name(cursor.varint()));
+            }
+        }
+        view.extras.clear();
+        for _ in 0..cursor.varint() {
+            view.extras.push(cursor.str());
+        }
     }
 
     /// Every user, in order of first appearance.
