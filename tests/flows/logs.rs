@@ -51,9 +51,12 @@ pub async fn logs_of_whole_flows_carry_no_addresses_or_phone_numbers(h: Harness)
     let sink = capture.clone();
     let subscriber =
         tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_ansi(false).with_writer(move || sink.clone()).finish();
+    // With one dispatcher registered, tracing computes a callsite's interest from the thread
+    // that first reaches it, so a sibling test (in parallel, with no subscriber) can cache
+    // "never" for a line this test must see (tokio-rs/tracing#3611). A second, inert
+    // dispatcher held meanwhile makes tracing ask every live dispatcher instead.
+    let _anchor = tracing::Dispatch::new(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
-    // Callsites first hit by other tests (run in parallel, with no subscriber) cached "never
-    // interested"; ask them again now that this thread has one.
     tracing::callsite::rebuild_interest_cache();
 
     // Every flow, with phones, names and addresses in the data.
