@@ -191,3 +191,29 @@ fn a_plan_line_serialises_as_its_entry_and_converts_both_ways() {
         assert_eq!(line.to_entry(), entry);
     }
 }
+
+#[test]
+fn the_streaming_writer_matches_the_csv_crate_on_arbitrary_cells() {
+    let alphabet = ["a", "Zoë", ",", "\"", "\r", "\n", " ", "=", "+1", "-", "@", "\t", ";", "'", "é,\"x\"", ""];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut entries = awkward_entries();
+    for round in 0..300 {
+        let mut cell = || (0..next() % 5).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect::<String>();
+        let entry = &mut entries[round % 5];
+        entry.first_name = cell();
+        entry.last_name = cell();
+        entry.reason = cell();
+        entry.extras = vec![cell(), cell()];
+        entry.platform_roles = vec![cell(), cell()];
+        let extra_headers = vec!["Department".to_string(), cell()];
+        let mut bytes = Vec::new();
+        write_plan_csv(&mut bytes, &extra_headers, &entries).unwrap();
+        assert_eq!(String::from_utf8_lossy(&bytes), String::from_utf8_lossy(&legacy_plan_csv(&extra_headers, &entries)));
+    }
+}
