@@ -31,6 +31,35 @@ CREATE TABLE IF NOT EXISTS mail_ledger (key TEXT PRIMARY KEY, status TEXT NOT NU
 
 pub struct SqliteTable {
     connection: Mutex<Connection>,
+    /// The addresses the users table holds, for answering "no such user" without a B-tree
+    /// search (most addresses of a migration are new). Locked only while `connection` is.
+    known: Mutex<Option<KnownUsers>>,
+}
+
+/// Hashes of every address in `users`, as of a `PRAGMA data_version`: that number changes when
+/// another connection commits, so a stale set is noticed and read again; this connection's own
+/// inserts are added as they are made. A hash that is present (or collides) only means "look".
+struct KnownUsers {
+    version: i64,
+    hashes: std::collections::HashSet<u64>,
+    hasher: std::hash::RandomState,
+}
+
+impl KnownUsers {
+    fn hash(&self, email: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, email)
+    }
+
+    fn read(conn: &Connection, version: i64) -> PortResult<Self> {
+        let mut known = Self { version, hashes: std::collections::HashSet::new(), hasher: std::hash::RandomState::new() };
+        let mut stmt = conn.prepare("SELECT email FROM users").map_err(db)?;
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let email: String = row.get(0).map_err(db)?;
+            known.hashes.insert(known.hash(&email));
+        }
+        Ok(known)
+    }
 }
 
 fn db(error: rusqlite::Error) -> PortError {
@@ -54,13 +83,23 @@ impl SqliteTable {
         let connection = Connection::open(path).map_err(db)?;
         connection.busy_timeout(std::time::Duration::from_secs(30)).map_err(db)?;
         connection.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(connection), known: Mutex::new(None) })
     }
 
     pub fn in_memory() -> PortResult<Self> {
         let connection = Connection::open_in_memory().map_err(db)?;
         connection.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(connection), known: Mutex::new(None) })
+    }
+
+    /// The known-users set, current for `conn` (read again when another connection committed).
+    fn known<'k>(&'k self, conn: &Connection) -> PortResult<MutexGuard<'k, Option<KnownUsers>>> {
+        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(db)?;
+        let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.as_ref().is_none_or(|k| k.version != version) {
+            *known = Some(KnownUsers::read(conn, version)?);
+        }
+        Ok(known)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -247,10 +286,14 @@ impl UserTable for SqliteTable {
         let mut conn = self.conn();
         // One read transaction for the batch: one snapshot and one WAL read lock, not one per key.
         let tx = conn.transaction().map_err(db)?;
+        let known = self.known(&tx)?;
         let mut found = HashMap::new();
         {
             let mut stmt = tx.prepare_cached("SELECT roles, buildings FROM users WHERE email = ?1").map_err(db)?;
             for email in emails {
+                if known.as_ref().is_some_and(|k| !k.hashes.contains(&k.hash(email.as_str()))) {
+                    continue;
+                }
                 let row: Option<(String, String)> =
                     stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
                 if let Some((roles, buildings)) = row {
@@ -283,7 +326,14 @@ impl UserTable for SqliteTable {
                 .map_err(db)?;
             }
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        // Our own commit does not move data_version: the set learns the new addresses here.
+        if let Some(known) = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
+            for user in users {
+                known.hashes.insert(known.hash(user.email.as_str()));
+            }
+        }
+        Ok(())
     }
 
     async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()> {
@@ -478,5 +528,37 @@ impl MailLedger for SqliteTable {
             .optional()
             .map_err(db)?;
         Ok(row.map(ledger_entry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(email: &str) -> NewUser {
+        NewUser {
+            email: Email::parse(email).unwrap(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            roles: vec!["Host".into()],
+            buildings: Vec::new(),
+            migration: MigrationId::parse("m1").unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn lookups_see_users_created_here_and_by_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.sqlite");
+        let (here, other) = (SqliteTable::open(&path).unwrap(), SqliteTable::open(&path).unwrap());
+        let (a, b, c) = (Email::parse("a@x.com").unwrap(), Email::parse("b@x.com").unwrap(), Email::parse("c@x.com").unwrap());
+        here.create_users(&[user("a@x.com")]).await.unwrap();
+        let asked = [a.clone(), b.clone(), c.clone()];
+        assert_eq!(here.get_users(&asked).await.unwrap().len(), 1);
+        here.create_users(&[user("b@x.com")]).await.unwrap();
+        assert!(here.get_users(&asked).await.unwrap().contains_key(&b));
+        other.create_users(&[user("c@x.com")]).await.unwrap();
+        let found = here.get_users(&asked).await.unwrap();
+        assert_eq!(found.len(), 3, "{found:?}");
     }
 }
