@@ -9,7 +9,7 @@ use crate::domain::html::{plan_report, PlanSummary, MAX_HTML_ROWS};
 use crate::domain::intake::{open_sheet, ColumnMap, FileKind, RawRow};
 use crate::domain::issue::{FileRejection, Issue, IssueCode};
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome, USER_COLUMNS};
-use crate::domain::plan::{issues_csv, plan_line, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
+use crate::domain::plan::{issues_csv, plan_line_into, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::{MigrationRecord, PortError, UserTable};
 use serde::{Deserialize, Serialize};
@@ -122,8 +122,9 @@ impl Export {
                 }
             }
             let existing = table.get_users(&emails).await?;
+            let mut line = PlanLine::default();
             for user in &chunk {
-                let line = plan_line(user, &config.matrix, &directory, existing.get(user.email), &mut issues);
+                plan_line_into(&mut line, user, &config.matrix, &directory, existing.get(user.email), &mut issues);
                 counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
                 for role in &line.platform_roles {
                     if !in_use.contains(*role) {

@@ -81,16 +81,30 @@ impl MergedView<'_> {
 struct Symbols {
     ids: HashMap<Box<str>, u64>,
     names: Vec<Box<str>>,
+    /// The last few ids interned: most rows repeat the roles and buildings of rows before them,
+    /// and comparing a few short strings is cheaper than hashing one.
+    recent: [u64; 8],
+    next_recent: usize,
 }
 
 impl Symbols {
     fn intern(&mut self, value: &str) -> u64 {
-        if let Some(&id) = self.ids.get(value) {
-            return id;
+        for &id in &self.recent {
+            if self.names.get(id as usize).is_some_and(|name| **name == *value) {
+                return id;
+            }
         }
-        let id = self.names.len() as u64;
-        self.names.push(value.into());
-        self.ids.insert(value.into(), id);
+        let id = match self.ids.get(value) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u64;
+                self.names.push(value.into());
+                self.ids.insert(value.into(), id);
+                id
+            }
+        };
+        self.recent[self.next_recent] = id;
+        self.next_recent = (self.next_recent + 1) % self.recent.len();
         id
     }
 

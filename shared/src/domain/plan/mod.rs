@@ -165,6 +165,20 @@ pub fn plan_line<'a>(
     existing: Option<&'a ExistingUser>,
     issues: &mut Vec<Issue>,
 ) -> PlanLine<'a> {
+    let mut line = PlanLine::default();
+    plan_line_into(&mut line, user, matrix, buildings, existing, issues);
+    line
+}
+
+/// [`plan_line`] into `line`, reusing its lists.
+pub fn plan_line_into<'a>(
+    line: &mut PlanLine<'a>,
+    user: &'a MergedView<'a>,
+    matrix: &'a RoleMatrix,
+    buildings: &'a BuildingDirectory,
+    existing: Option<&'a ExistingUser>,
+    issues: &mut Vec<Issue>,
+) {
     let row = user.rows.first().copied().unwrap_or(0);
     let mut hold: Vec<String> = Vec::new();
     for code in &user.blocking {
@@ -175,7 +189,8 @@ pub fn plan_line<'a>(
     }
     let inactive = user.status == Some(Status::Inactive);
 
-    let mut platform_roles: Vec<&str> = Vec::new();
+    let mut platform_roles = std::mem::take(&mut line.platform_roles);
+    platform_roles.clear();
     if !inactive {
         if user.roles.is_empty() {
             hold.push("no role".into());
@@ -207,7 +222,8 @@ pub fn plan_line<'a>(
         }
     }
 
-    let mut resolved: Vec<BuildingLink<'a>> = Vec::new();
+    let mut resolved = std::mem::take(&mut line.buildings);
+    resolved.clear();
     if !inactive {
         if user.buildings.is_empty() {
             hold.push("no building".into());
@@ -242,15 +258,14 @@ pub fn plan_line<'a>(
         }
     }
 
-    let current_roles: Vec<&str> = existing.map(|e| e.roles.iter().map(String::as_str).collect()).unwrap_or_default();
-    let added_roles: Vec<&str> = match existing {
-        Some(e) => platform_roles.iter().copied().filter(|r| !e.roles.contains(*r)).collect(),
-        None => platform_roles.clone(),
-    };
-    let added_buildings: Vec<BuildingLink<'a>> = match existing {
-        Some(e) => resolved.iter().copied().filter(|b| !e.buildings.contains(b.id)).collect(),
-        None => resolved.clone(),
-    };
+    line.current_roles.clear();
+    line.added_roles.clear();
+    line.added_buildings.clear();
+    if let Some(e) = existing {
+        line.current_roles.extend(e.roles.iter().map(String::as_str));
+    }
+    line.added_roles.extend(platform_roles.iter().copied().filter(|r| existing.is_none_or(|e| !e.roles.contains(*r))));
+    line.added_buildings.extend(resolved.iter().copied().filter(|b| existing.is_none_or(|e| !e.buildings.contains(b.id))));
     let (action, reason): (Action, Cow<'a, str>) = if inactive {
         issues.push(
             Issue::warning(IssueCode::InactiveSkipped, "The user is inactive in the old system and was not migrated.")
@@ -262,24 +277,38 @@ pub fn plan_line<'a>(
         (Action::Hold, Cow::Owned(hold.join("; ")))
     } else if existing.is_none() {
         (Action::CreateAndInvite, Cow::Borrowed(""))
-    } else if added_roles.is_empty() && added_buildings.is_empty() {
+    } else if line.added_roles.is_empty() && line.added_buildings.is_empty() {
         (Action::NoChange, Cow::Borrowed("already has every planned role and building"))
     } else {
         (Action::AddRoles, Cow::Borrowed("existing user keeps current access and gains the missing roles or buildings"))
     };
-    PlanLine {
-        email: user.email,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        action,
-        reason,
-        platform_roles,
-        current_roles,
-        added_roles,
-        buildings: resolved,
-        added_buildings,
-        rows: Cow::Borrowed(&user.rows),
-        extras: Cow::Borrowed(&user.extras),
+    line.email = user.email;
+    line.first_name = user.first_name;
+    line.last_name = user.last_name;
+    line.action = action;
+    line.reason = reason;
+    line.platform_roles = platform_roles;
+    line.buildings = resolved;
+    line.rows = Cow::Borrowed(&user.rows);
+    line.extras = Cow::Borrowed(&user.extras);
+}
+
+impl Default for PlanLine<'_> {
+    fn default() -> Self {
+        PlanLine {
+            email: "",
+            first_name: "",
+            last_name: "",
+            action: Action::CreateAndInvite,
+            reason: Cow::Borrowed(""),
+            platform_roles: Vec::new(),
+            current_roles: Vec::new(),
+            added_roles: Vec::new(),
+            buildings: Vec::new(),
+            added_buildings: Vec::new(),
+            rows: Cow::Borrowed(&[]),
+            extras: Cow::Borrowed(&[]),
+        }
     }
 }
 
