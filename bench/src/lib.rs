@@ -2,7 +2,15 @@
 //! for anyone who needs a realistic file of any size, and the benchmark workloads themselves.
 
 pub mod args;
+#[cfg(feature = "aws")]
+pub mod dynamo;
+pub mod fixture;
+pub mod memory;
+pub mod memstore;
 pub mod rng;
+pub mod run;
 pub mod tenants;
+pub mod timing;
 pub mod users;
+pub mod workloads;
 pub mod world;

@@ -1,1 +1,76 @@
-fn main() {}
+//! The benchmarks, side by side in one run (see BENCHMARKS.md at the repository root).
+//!
+//! ```text
+//! bench [--sizes 100k,1m] [--rounds 3] [--seed 7] [--dir target/bench-data]
+//!       [--tile-calls 20000] [--no-python] [--no-rss]
+//! bench dynamo --endpoint URL [--users 1000]      (built with --features aws)
+//! ```
+
+use bench::args::{count, Args};
+use bench::run::{markdown, run, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn options(args: &Args) -> Result<Options, String> {
+    let sizes = args.text("sizes").unwrap_or("100k,1m").split(',').map(count).collect::<Result<Vec<_>, _>>()?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    Ok(Options {
+        dir: args.text("dir").map_or_else(|| root.join("target/bench-data"), PathBuf::from),
+        seed: args.get("seed", 7u64)?,
+        sizes,
+        rounds: args.get("rounds", 3usize)?.max(1),
+        tile_calls: args.get("tile-calls", 20_000usize)?,
+        python: !args.flag("no-python"),
+        rss: !args.flag("no-rss"),
+        script: root.join("bench/baseline/plan.py"),
+        only: args.text("only").map(|w| w.split(',').map(str::to_string).collect()).unwrap_or_default(),
+    })
+}
+
+async fn main_async(args: Args) -> Result<(), String> {
+    let options = options(&args)?;
+    match args.positional.first().map(String::as_str) {
+        None | Some("run") => {
+            let report = run(&options).await?;
+            println!("{}", markdown(&report, &options));
+            Ok(())
+        }
+        Some("rss-child") => {
+            let rows = count(args.text("rows").ok_or("--rows is needed")?)?;
+            bench::memory::child(&options, args.text("mode").unwrap_or("core"), rows).await
+        }
+        Some("dynamo") => dynamo(&args).await,
+        Some(other) => Err(format!("unknown command {other}")),
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn dynamo(args: &Args) -> Result<(), String> {
+    let endpoint = args.text("endpoint").ok_or("--endpoint URL of the emulator is needed")?;
+    let users = count(args.text("users").unwrap_or("1000"))?;
+    println!("{}", bench::dynamo::count_writes(endpoint, users, args.get("seed", 7u64)?).await?);
+    Ok(())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn dynamo(_: &Args) -> Result<(), String> {
+    Err("build with `--features aws` to count DynamoDB calls".into())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse(std::env::args().skip(1));
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main_async(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
