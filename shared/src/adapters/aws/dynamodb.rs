@@ -15,7 +15,7 @@
 //! | user | `USER#<email>` | `USER` | email, first_name, last_name, roles (SS), buildings (SS), migration |
 //! | migration | `MIGRATION#<id>` | `META` | data (MigrationRecord JSON) |
 //! | migration index | `MIGRATIONS` | `<id>` | — |
-//! | invite | `INVITE#<migration>` | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<0..15>` (sha256(email) mod 16), due_sk `<due>#<migration>#<email>` |
+//! | invite | `INVITE#<migration>#<0..15>` (shard: sha256(email) mod 16) | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<shard>`, due_sk `<due>#<migration>#<email>` |
 //! | mail ledger | `MAIL#<key>` | `MAIL` | key, status, message_id, updated_at, detail, claim (token) |
 //!
 //! Access patterns:
@@ -52,7 +52,9 @@
 //!   pending, at most `limit` from each, then merged in (due, migration, email) order. The
 //!   index is sparse: update_invite rewrites the item and sets due_pk / due_sk only while the
 //!   status is pending, so sent and failed invites leave it and a retried one comes back.
-//! - get_invite: GetItem. list_invites: Query `pk = INVITE#<migration>` (sorted by email).
+//! - get_invite: GetItem. list_invites: Query each of the 16 `INVITE#<migration>#<n>`
+//!   partitions, merged by email. A partition key takes at most 1,000 writes a second; a
+//!   migration's invites under one key would cap a million-user apply there.
 //!   update_invite: GetItem, then PutItem on `attribute_exists(pk)`.
 //! - claim_mail: PutItem if `attribute_not_exists(pk)`; on a failed condition, the existing
 //!   entry (returned with the failure, else a GetItem). finish_mail: UpdateItem (upsert).

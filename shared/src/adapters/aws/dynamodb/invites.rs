@@ -1,23 +1,19 @@
 //! Queued invites, and the sparse `due-invites` index of the pending ones.
 
 use super::batch::put;
-use super::item::{from_json, invite_key, invite_pk, json, s, text, with, Item};
+use super::item::{from_json, invite_key, invite_pk, invite_shard, json, s, text, with, Item, INVITE_SHARDS};
 use super::{condition_failed, DynamoTable};
 use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::{InviteTable, PortError, PortResult};
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use time::Date;
 
 pub(super) const DUE_INDEX: &str = "due-invites";
-/// Partitions of the due index, so a large migration's invites spread their index writes.
-pub(super) const DUE_SHARDS: u8 = 16;
-
-fn due_shard(email: &Email) -> u8 {
-    Sha256::digest(email.as_str().as_bytes())[0] % DUE_SHARDS
-}
+/// Partitions of the due index, so a large migration's invites spread their index writes
+/// (an invite's due partition is its table shard).
+pub(super) const DUE_SHARDS: u8 = INVITE_SHARDS;
 
 /// The stored invite; while pending it also sits in the due index.
 fn invite_item(invite: &Invite) -> PortResult<Item> {
@@ -27,7 +23,7 @@ fn invite_item(invite: &Invite) -> PortResult<Item> {
         [("status", s(invite.status.as_str())), ("due", s(due.as_str())), ("data", json(invite)?)],
     );
     if invite.status == MailStatus::Pending {
-        item.insert("due_pk".into(), s(format!("DUE#{}", due_shard(&invite.email))));
+        item.insert("due_pk".into(), s(format!("DUE#{}", invite_shard(&invite.email))));
         item.insert("due_sk".into(), s(format!("{due}#{}#{}", invite.migration, invite.email)));
     }
     Ok(item)
@@ -98,7 +94,7 @@ impl InviteTable for DynamoTable {
         // `dynamodb`; the mail ledger still sends each invite once.
         let writes = unique
             .into_iter()
-            .filter(|i| !queued.contains(&(invite_pk(&i.migration), i.email.as_str().to_string())))
+            .filter(|i| !queued.contains(&(invite_pk(&i.migration, invite_shard(&i.email)), i.email.as_str().to_string())))
             .map(|i| invite_item(i).and_then(put))
             .collect::<PortResult<Vec<_>>>()?;
         self.batch_write(writes).await
@@ -122,7 +118,15 @@ impl InviteTable for DynamoTable {
     }
 
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
-        self.query_partition(&invite_pk(migration), None).await?.iter().map(invite).collect()
+        let mut invites = Vec::new();
+        for shard in 0..INVITE_SHARDS {
+            for item in self.query_partition(&invite_pk(migration, shard), None).await? {
+                invites.push(invite(&item)?);
+            }
+        }
+        // Each shard comes sorted by address; the whole list is too, as SQLite gives it.
+        invites.sort_by(|a: &Invite, b: &Invite| a.email.as_str().cmp(b.email.as_str()));
+        Ok(invites)
     }
 
     async fn update_invite(
