@@ -82,8 +82,15 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
         let mut invites = Vec::new();
         for entry in &work {
             let building_ids: Vec<_> = entry.buildings.iter().map(|b| b.id.clone()).collect();
-            if existing.contains_key(&entry.email) {
-                svc.table.grant_access(&entry.email, &entry.platform_roles, &building_ids).await?;
+            if let Some(user) = existing.get(&entry.email) {
+                // A user who already holds every planned role and building needs no write: a run
+                // resuming after a crash (or a timeout half-way through a million users) passes
+                // over the users it already created at one read per hundred.
+                let missing = entry.platform_roles.iter().any(|r| !user.roles.contains(r))
+                    || building_ids.iter().any(|b| !user.buildings.contains(b));
+                if missing {
+                    svc.table.grant_access(&entry.email, &entry.platform_roles, &building_ids).await?;
+                }
                 if entry.action == Action::AddRoles {
                     outcome.users_updated += 1;
                 }
