@@ -14,14 +14,21 @@
 //! failing lets Lambda retry, and a retry after the holder finished answers `already_processed`.
 //! Retries that all come while a dead run's lease still runs end in the failure queue, from where
 //! a redrive resumes the work.
+//!
+//! Work that would outlast the invocation (applying a million-user plan can take longer than
+//! Lambda's 15 minutes) is stopped at a deadline a little before the function's own: the run is
+//! dropped where it stands (every step is idempotent, so this is a crash the flows resume from),
+//! its claim is given back, and the invocation fails as `OutOfTime`, so Lambda's retry a minute
+//! later carries on from there with a fresh 15 minutes.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use onboarding::app::route::{handle_upload_with, UploadOutcome};
+use onboarding::app::route::{event_key, handle_upload_with, UploadOutcome};
 use onboarding::app::{AppError, Services};
 use onboarding::domain::config::ConfigOverrides;
 use onboarding::ports::PortError;
 use serde::Serialize;
 use std::borrow::Cow;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// What happened to one record, as the invocation answers it.
@@ -57,6 +64,9 @@ pub enum IngestError {
     /// run that died before recording its end (its claim then runs out with the lease).
     #[error("{key} is being processed by another invocation; this delivery is retried and then finds it done or resumes it.")]
     InProgress { key: String },
+    /// The invocation's time ran out with the object half done; the claim was given back.
+    #[error("processing {key} did not finish before the invocation's deadline. What was done is kept; Lambda delivers the event again and the work resumes there.")]
+    OutOfTime { key: String },
 }
 
 impl From<IngestError> for lambda_runtime::Diagnostic {
@@ -65,18 +75,25 @@ impl From<IngestError> for lambda_runtime::Diagnostic {
             IngestError::Port { source: PortError::Throttled(_), .. } => "Throttled",
             IngestError::Port { .. } => "AdapterFailed",
             IngestError::InProgress { .. } => "UploadInProgress",
+            IngestError::OutOfTime { .. } => "OutOfTime",
         };
         lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
     }
 }
 
-pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, event: S3Event) -> Result<IngestSummary, IngestError> {
+/// Handles every record of `event`, stopping at `deadline` (see the module doc).
+pub async fn handle(
+    svc: Services<'_>,
+    overrides: &ConfigOverrides,
+    event: S3Event,
+    deadline: Instant,
+) -> Result<IngestSummary, IngestError> {
     let mut records = Vec::with_capacity(event.records.len());
     for record in &event.records {
         let version = object_version(record);
         let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
         let span = tracing::info_span!("record", key = %log_safe(raw_key), version = %version);
-        records.push(handle_record(svc, overrides, record, version).instrument(span).await?);
+        records.push(handle_record(svc, overrides, record, version, deadline).instrument(span).await?);
     }
     Ok(IngestSummary { records })
 }
@@ -86,6 +103,7 @@ async fn handle_record(
     overrides: &ConfigOverrides,
     record: &S3EventRecord,
     version: String,
+    deadline: Instant,
 ) -> Result<RecordSummary, IngestError> {
     let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
     let created = record.event_name.as_deref().is_some_and(|name| name.trim_start_matches("s3:").starts_with("ObjectCreated:"));
@@ -93,7 +111,14 @@ async fn handle_record(
         tracing::info!(event_name = record.event_name.as_deref().unwrap_or(""), "record skipped");
         return Ok(RecordSummary { key: raw_key.to_string(), version, result: "skipped", code: None, report: None, plan_sha256: None });
     };
-    let outcome = match handle_upload_with(svc, &key, &version, overrides).await {
+    let Ok(handled) = tokio::time::timeout_at(deadline, handle_upload_with(svc, &key, &version, overrides)).await else {
+        tracing::warn!("the invocation's deadline came first; giving the claim back for Lambda's retry");
+        if let Err(error) = svc.table.release_event(&event_key(&key, &version)).await {
+            tracing::warn!(error = %onboarding::domain::text::redact_addresses(&error.to_string()), "event claim not released; it expires with its lease");
+        }
+        return Err(IngestError::OutOfTime { key: log_safe(&key).into_owned() });
+    };
+    let outcome = match handled {
         Ok(outcome) => outcome,
         Err(AppError::Port(source)) => return Err(IngestError::Port { key: log_safe(&key).into_owned(), source }),
         // `handle_upload_with` answers refusals as `Rejected` outcomes; treat a stray one the same way.

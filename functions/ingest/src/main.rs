@@ -7,6 +7,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use onboarding::app::{NoProgress, Services};
 use onboarding::deployment::{json_log_subscriber, Deployment};
 use onboarding::ports::SystemClock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,5 +17,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = deployment.aws_state().await;
     let svc = Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock: &SystemClock, progress: &NoProgress };
     let overrides = &deployment.overrides;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| handler::handle(svc, overrides, event.payload))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
+        let deadline = stop_by(event.context.deadline);
+        handler::handle(svc, overrides, event.payload, deadline)
+    }))
+    .await
+}
+
+/// Time kept back from the invocation's deadline to give the claim back, log and answer.
+const RESERVE: Duration = Duration::from_secs(30);
+
+/// When to stop work: `RESERVE` before the invocation's deadline (unix milliseconds).
+fn stop_by(deadline_ms: u64) -> tokio::time::Instant {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::Instant::now() + left.saturating_sub(RESERVE)
 }

@@ -107,6 +107,11 @@ pub enum UploadOutcome {
 /// How long a claim on an event protects it from a second, concurrent invocation.
 pub const EVENT_LEASE_SECONDS: i64 = 16 * 60;
 
+/// The key of an object version's claim in the event log.
+pub fn event_key(key: &str, version: &str) -> String {
+    format!("{key}#{version}")
+}
+
 /// Processes one uploaded object version (`version` is the S3 version id or ETag).
 pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppResult<UploadOutcome> {
     handle_upload_with(svc, key, version, &ConfigOverrides::default()).await
@@ -119,7 +124,7 @@ pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, ove
         Ok(upload) => upload,
         Err(rejection) => return reject(svc, key, rejection).await,
     };
-    let event_key = format!("{key}#{version}");
+    let event_key = event_key(key, version);
     match svc.table.claim_event(&event_key, svc.clock.now(), EVENT_LEASE_SECONDS).await? {
         EventClaim::Done => return Ok(UploadOutcome::AlreadyProcessed),
         EventClaim::InProgress => return Ok(UploadOutcome::InProgress),

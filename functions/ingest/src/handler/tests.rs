@@ -9,7 +9,7 @@ use onboarding::deployment::Deployment;
 use onboarding::domain::config::Mailbox;
 use onboarding::ports::{Clock, EventLog, ObjectStore, PortResult};
 use onboarding::test_support::{RecordingMailer, TestClock};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use time::{Duration, OffsetDateTime};
 
 const USER_EXPORT_EVENT: &str = include_str!("../../fixtures/s3-put-user-export.json");
@@ -21,14 +21,20 @@ const BUILDINGS: &[u8] = include_bytes!("../../fixtures/buildings.csv");
 const USER_EXPORT_KEY: &str = "inbox/users/acme-q4/User Export(2026).csv";
 const BUILDINGS_KEY: &str = "inbox/buildings/Q4 go-live – buildings.csv";
 
-/// The bucket folder, throttled on reading `inbox/` objects while `failures` lasts.
+/// The bucket folder, throttled on reading `inbox/` objects while `failures` lasts, and slow to
+/// open them by `delay_ms`.
 struct FlakyStore {
     folder: FolderStore,
     failures: AtomicUsize,
+    delay_ms: AtomicU64,
 }
 
 impl FlakyStore {
-    fn check(&self, key: &str) -> PortResult<()> {
+    async fn check(&self, key: &str) -> PortResult<()> {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if key.starts_with("inbox/") && delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         let failing =
             key.starts_with("inbox/") && self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if failing {
@@ -42,11 +48,11 @@ impl FlakyStore {
 #[async_trait]
 impl ObjectStore for FlakyStore {
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
-        self.check(key)?;
+        self.check(key).await?;
         self.folder.open(key).await
     }
     async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
-        self.check(key)?;
+        self.check(key).await?;
         self.folder.get(key).await
     }
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
@@ -73,7 +79,7 @@ impl Harness {
         let EmbeddedState { objects, table, mailer } = EmbeddedState::open(dir.path()).unwrap();
         Self {
             _dir: dir,
-            objects: FlakyStore { folder: objects, failures: AtomicUsize::new(0) },
+            objects: FlakyStore { folder: objects, failures: AtomicUsize::new(0), delay_ms: AtomicU64::new(0) },
             table,
             mailer: RecordingMailer::new(mailer),
             clock: TestClock::at(OffsetDateTime::now_utc()),
@@ -83,7 +89,7 @@ impl Harness {
 
     /// One delivery of `event` to the handler.
     async fn deliver(&self, event: S3Event) -> Result<IngestSummary, IngestError> {
-        handle(self.svc(), &self.overrides, event).await
+        handle(self.svc(), &self.overrides, event, tokio::time::Instant::now() + std::time::Duration::from_secs(600)).await
     }
 
     fn svc(&self) -> Services<'_> {
@@ -242,6 +248,29 @@ async fn a_failing_adapter_fails_the_invocation_and_lambdas_retry_resumes_at_onc
 
     let again = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
     assert_eq!(again.records[0].result, "already_processed");
+}
+
+#[tokio::test]
+async fn work_outlasting_the_invocation_stops_at_its_deadline_and_the_retry_resumes() {
+    let h = Harness::new();
+    h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
+    // Reading the export takes longer than the invocation has left.
+    h.objects.delay_ms.store(5_000, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(50);
+    let started = std::time::Instant::now();
+    let error = handle(h.svc(), &h.overrides, event(USER_EXPORT_EVENT), deadline).await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "the run was not stopped at the deadline");
+    assert!(matches!(error, IngestError::OutOfTime { .. }), "{error:?}");
+    assert!(error.to_string().contains("resumes"), "{error}");
+    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "OutOfTime");
+    assert!(!h.exists("reports/users/acme-q4/plan.csv").await);
+
+    // The claim was given back: Lambda's retry a minute later, well within the lease, does the work.
+    h.objects.delay_ms.store(0, Ordering::SeqCst);
+    h.clock.advance(Duration::minutes(1));
+    let resumed = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
+    assert_eq!(resumed.records[0].result, "plan");
+    assert!(h.exists("reports/users/acme-q4/plan.csv").await);
 }
 
 #[tokio::test]
