@@ -61,9 +61,29 @@ pub struct Report {
     pub fingerprints: Vec<String>,
     pub tile: TileLatency,
     pub rss: Vec<(String, u64)>,
+    /// Per size: the SHA-256 of plan.csv from the Rust plan core and from the Python baseline
+    /// (the same bytes, or the comparison is not fair).
+    pub plan_sha256: Vec<(u64, String, String)>,
 }
 
 impl Report {
+    /// Records the plan.csv digest of the Rust core (`rust`) or the baseline for `size`.
+    fn digest(&mut self, size: u64, rust: bool, sha: String) {
+        let at = match self.plan_sha256.iter().position(|(s, _, _)| *s == size) {
+            Some(at) => at,
+            None => {
+                self.plan_sha256.push((size, String::new(), String::new()));
+                self.plan_sha256.len() - 1
+            }
+        };
+        let entry = &mut self.plan_sha256[at];
+        if rust {
+            entry.1 = sha;
+        } else {
+            entry.2 = sha;
+        }
+    }
+
     fn add(&mut self, workload: &'static str, size: u64, rows: u64, timing: Timing) {
         match self.series.iter_mut().find(|s| s.workload == workload && s.size == size) {
             Some(series) => series.runs.push(timing),
@@ -114,15 +134,18 @@ pub async fn run(options: &Options) -> Result<Report, String> {
                     }
                     1 => {
                         let (out, t) = crate::timing::timed_async(workloads::plan_core(&fixture, size, workloads::Lookups::Sqlite)).await;
-                        report.add(PLAN_CORE, size, out?.0, t);
+                        let (rows, sha) = out?;
+                        report.add(PLAN_CORE, size, rows, t);
+                        report.digest(size, true, sha);
                     }
                     2 => {
                         let (out, t) = crate::timing::timed_async(workloads::plan_use_case(&fixture, size)).await;
                         report.add(PLAN_USE_CASE, size, out?.0, t);
                     }
                     3 if options.python => {
-                        let (rows, _, rss, t) = workloads::python_plan(&fixture, size, &options.script)?;
+                        let (rows, sha, rss, t) = workloads::python_plan(&fixture, size, &options.script)?;
                         report.add(PYTHON, size, rows, t);
+                        report.digest(size, false, sha);
                         if round == 0 && Some(&size) == options.sizes.iter().max() {
                             report.rss.push((format!("Python baseline, {} rows", label(size)), rss));
                         }
@@ -225,6 +248,17 @@ pub fn markdown(report: &Report, options: &Options) -> String {
         let _ = writeln!(out, "\n### Peak memory (max RSS)\n");
         for (what, bytes) in &report.rss {
             let _ = writeln!(out, "- {what}: {:.0} MB", *bytes as f64 / 1e6);
+        }
+    }
+    for (size, rust, python) in &report.plan_sha256 {
+        if !rust.is_empty() && !python.is_empty() {
+            let verdict = if rust == python { "the same bytes" } else { "DIFFERENT bytes: the comparison is not like for like" };
+            let _ = writeln!(
+                out,
+                "\nplan.csv of {} rows, Rust core vs Python baseline: {verdict} (SHA-256 {}…).",
+                label(*size),
+                &rust[..16.min(rust.len())]
+            );
         }
     }
     let _ = writeln!(out, "\nOutput fingerprints (SHA-256 prefixes): {}", report.fingerprints.join("; "));
