@@ -60,6 +60,9 @@
 //!   entry (returned with the failure, else a GetItem). finish_mail: UpdateItem (upsert).
 //!   release_mail: DeleteItem if `status = sending`. get_mail: GetItem.
 //!
+//! BatchWriteItem calls go 4 at a time (`batch::WRITES_IN_FLIGHT`): one by one, their round
+//! trips would bound a million-user apply rather than the table.
+//!
 //! Conditional claims carry a random token: if a put succeeded but its answer was lost and
 //! the retry finds our own token, the claim is ours. Every call is retried on throttling and
 //! 5xx (`retry`); BatchWriteItem's UnprocessedItems and BatchGetItem's UnprocessedKeys are

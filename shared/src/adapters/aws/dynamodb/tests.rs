@@ -123,6 +123,57 @@ async fn unprocessed_items_that_never_clear_end_as_throttled_with_the_count() {
     assert_eq!(stuck.num_calls(), 4, "the whole budget, then stop");
 }
 
+fn addresses(count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("user{i:03}@example.com")).collect()
+}
+
+#[tokio::test]
+async fn many_writes_go_several_calls_at_a_time_and_each_lands_once() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let logged = Arc::clone(&log);
+    let reads =
+        mock!(aws_sdk_dynamodb::Client::batch_get_item).sequence().output(|| BatchGetItemOutput::builder().build()).times(2).build();
+    let writes = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .match_requests(move |request| {
+            logged.lock().unwrap().push(emails_put(request));
+            true
+        })
+        .sequence()
+        .output(|| BatchWriteItemOutput::builder().build())
+        .times(6)
+        .build();
+    let db = table(&[&reads, &writes]);
+    let everyone = addresses(150);
+    db.create_users(&everyone.iter().map(|a| new_user(a)).collect::<Vec<_>>()).await.unwrap();
+    let calls = log.lock().unwrap().clone();
+    assert_eq!(calls.len(), 6, "150 writes are six calls");
+    assert!(calls.iter().all(|sent| sent.len() == 25), "{:?}", calls.iter().map(Vec::len).collect::<Vec<_>>());
+    let mut written: Vec<String> = calls.concat();
+    written.sort();
+    assert_eq!(written, everyone, "every user written exactly once");
+}
+
+#[tokio::test]
+async fn once_a_call_gives_up_no_new_call_starts_and_the_count_left_is_exact() {
+    let reads =
+        mock!(aws_sdk_dynamodb::Client::batch_get_item).sequence().output(|| BatchGetItemOutput::builder().build()).times(2).build();
+    let stuck = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .sequence()
+        .output(|| BatchWriteItemOutput::builder().unprocessed_items(TABLE, vec![user_put("user000@example.com")]).build())
+        .times(100)
+        .build();
+    let db = table(&[&reads, &stuck]);
+    let everyone = addresses(150);
+    let result = db.create_users(&everyone.iter().map(|a| new_user(a)).collect::<Vec<_>>()).await;
+    // Four calls were under way (each spends its budget of four tries, one write left each);
+    // the last two chunks of 25 never started.
+    match result {
+        Err(PortError::Throttled(message)) => assert!(message.contains("54 of 150 items still unwritten"), "{message}"),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert_eq!(stuck.num_calls(), 16, "four calls in flight, four tries each, then nothing new");
+}
+
 #[tokio::test]
 async fn unprocessed_keys_are_read_again() {
     let user =
