@@ -57,10 +57,23 @@ impl CsvRows {
                 self.number += 1;
                 row.number = self.number;
                 row.cells.truncate(self.record.len());
-                for (index, bytes) in self.record.iter().enumerate() {
-                    match row.cells.get_mut(index) {
-                        Some(cell) => decode_into(bytes, cell),
-                        None => row.cells.push(decode_cell(bytes)),
+                // One UTF-8 check for the whole record instead of one per cell (the usual case:
+                // a UTF-8 export). A cell is then UTF-8 on its own exactly when it starts and
+                // ends on a character boundary, which `str::get` checks; any other cell (or
+                // every cell, when the record is not UTF-8) is decoded on its own as before.
+                let whole = std::str::from_utf8(self.record.as_slice()).ok();
+                for index in 0..self.record.len() {
+                    let text = whole.zip(self.record.range(index)).and_then(|(whole, range)| whole.get(range));
+                    if row.cells.len() <= index {
+                        row.cells.push(String::new());
+                    }
+                    let Some(cell) = row.cells.get_mut(index) else { continue };
+                    match text {
+                        Some(text) => {
+                            cell.clear();
+                            cell.push_str(text);
+                        }
+                        None => decode_into(self.record.get(index).unwrap_or_default(), cell),
                     }
                 }
                 Some(Ok(()))
@@ -172,5 +185,24 @@ mod tests {
     fn invalid_utf8_cells_fall_back_to_windows_1252() {
         assert_eq!(decode_cell(b"Andr\xe9"), "André");
         assert_eq!(decode_cell("André".as_bytes()), "André");
+    }
+
+    fn cells_of(file: &[u8]) -> Vec<Vec<String>> {
+        let mut rows = CsvRows::open(Vec::new(), std::io::Cursor::new(file.to_vec())).unwrap();
+        let mut row = RawRow { number: 0, cells: vec!["stale".into(); 5] };
+        let mut out = Vec::new();
+        while let Some(read) = rows.read_into(&mut row) {
+            read.unwrap();
+            out.push(row.cells.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn each_cell_is_decoded_on_its_own_even_when_the_record_is_utf8() {
+        // "\xC3,\xA9" is "é" once the comma is gone: each half alone is not UTF-8.
+        assert_eq!(cells_of(b"Andr\xC3,\xA9x,Zo\xC3\xAB\nAndr\xe9,b\n"), [vec!["AndrÃ", "©x", "Zoë"], vec!["André", "b"]]);
+        let whole: &[u8] = b"\xC3\xA9,\"a,\xC3\xA9\",\n";
+        assert_eq!(cells_of(whole), [vec!["é", "a,é", ""]]);
     }
 }
