@@ -208,8 +208,10 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
 /// All known buildings, for resolving references by UUID, exact name or alias.
 #[derive(Debug, Clone, Default)]
 pub struct BuildingDirectory {
-    by_key: HashMap<String, Option<BuildingId>>,
-    names: HashMap<BuildingId, String>,
+    // foldhash rather than SipHash: every building reference of a migration is looked up here,
+    // and the keys come from our own buildings file.
+    by_key: HashMap<String, Option<BuildingId>, foldhash::fast::RandomState>,
+    names: HashMap<BuildingId, String, foldhash::fast::RandomState>,
 }
 
 impl BuildingDirectory {
