@@ -174,9 +174,9 @@ proptest! {
                 unique_roles.push(role);
             }
         }
-        prop_assert_eq!(user.roles, unique_roles);
+        prop_assert_eq!(user.roles.to_vec(), unique_roles);
         prop_assert_eq!(user.status, Some(if active { Status::Active } else { Status::Inactive }));
-        prop_assert_eq!(user.extras, vec![badge]);
+        prop_assert_eq!(user.extras.to_vec(), vec![badge]);
     }
 
     #[test]

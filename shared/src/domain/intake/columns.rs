@@ -97,11 +97,12 @@ impl ColumnMap {
 
     /// The extra columns' values of a row, in file order.
     pub fn extra_values(&self, row: &RawRow) -> Vec<String> {
-        self.extra_cells(row).into_iter().map(str::to_string).collect()
+        self.extra_cells::<Vec<&str>>(row).into_iter().map(str::to_string).collect()
     }
 
-    /// [`ColumnMap::extra_values`], borrowed from the row.
-    pub fn extra_cells<'a>(&self, row: &'a RawRow) -> Vec<&'a str> {
+    /// [`ColumnMap::extra_values`], borrowed from the row, collected into whatever the caller
+    /// holds them in.
+    pub fn extra_cells<'a, C: FromIterator<&'a str>>(&self, row: &'a RawRow) -> C {
         self.extras.iter().map(|(index, _)| row.cells.get(*index).map_or("", String::as_str)).collect()
     }
 

@@ -495,9 +495,9 @@ mod tests {
             first_name: Cow::Borrowed(first),
             last_name: Cow::Borrowed(""),
             roles: roles.iter().map(|r| Cow::Borrowed(*r)).collect(),
-            buildings: vec![Cow::Borrowed("One")],
+            buildings: [Cow::Borrowed("One")].into_iter().collect(),
             status,
-            extras,
+            extras: extras.into_iter().collect(),
         }
     }
 

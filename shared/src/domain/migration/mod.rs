@@ -4,6 +4,7 @@ use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
 use crate::domain::issue::{Issue, IssueCode};
 use crate::domain::text::{single_line_cow, split_multi};
 use crate::domain::values::{Email, EmailError, Status};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 pub const USER_COLUMNS: &[ColumnSpec] = &[
@@ -40,14 +41,21 @@ pub struct UserRow<'a> {
     pub first_name: Cow<'a, str>,
     pub last_name: Cow<'a, str>,
     /// Case-insensitively unique, in file order.
-    pub roles: Vec<Cow<'a, str>>,
-    pub buildings: Vec<Cow<'a, str>>,
+    pub roles: Values<'a>,
+    pub buildings: Values<'a>,
     /// `None` when the status was not understood (an `unknown_status` issue was raised).
     pub status: Option<Status>,
-    pub extras: Vec<&'a str>,
+    pub extras: SmallVec<[&'a str; 4]>,
 }
 
+/// The values of a multi-valued cell. Most rows name one or two roles and buildings (and have
+/// a few extra columns): held inline, so checking a row allocates nothing for them.
+pub type Values<'a> = SmallVec<[Cow<'a, str>; 2]>;
+
 /// What one row became.
+// The usable row is large (its lists are inline) but lives only until the caller hands it to
+// the deduper; boxing it would bring back the allocation per row the inline lists avoid.
+#[allow(clippy::large_enum_variant)]
 pub enum RowOutcome<'a> {
     /// A usable row, with issues found on the way (which put the user on hold when errors).
     Usable(UserRow<'a>, Vec<Issue>),
@@ -119,8 +127,8 @@ pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize
     )
 }
 
-fn unique<'a>(values: impl Iterator<Item = Cow<'a, str>>) -> Vec<Cow<'a, str>> {
-    let mut out: Vec<Cow<'a, str>> = Vec::new();
+fn unique<'a>(values: impl Iterator<Item = Cow<'a, str>>) -> Values<'a> {
+    let mut out = Values::new();
     for value in values {
         if !out.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
             out.push(value);
@@ -154,9 +162,9 @@ mod tests {
         let raw = row(2, &["ADA@example.com", "Ada", "Lovelace", "Host; host|Admin", "One Market", "Enabled", "R&D"]);
         let (user, issues) = usable(user_from_row(&map(), &raw, 4096));
         assert!(issues.is_empty());
-        assert_eq!(user.roles, ["Host", "Admin"]);
+        assert_eq!(user.roles[..], ["Host", "Admin"]);
         assert_eq!(user.status, Some(Status::Active));
-        assert_eq!(user.extras, ["R&D"]);
+        assert_eq!(user.extras[..], ["R&D"]);
     }
 
     #[test]
