@@ -107,6 +107,15 @@ impl<W: Write> PlanCsv<W> {
 
 /// Appends one field and a comma: made spreadsheet-safe, quoted when it must be.
 fn push_field(line: &mut Vec<u8>, value: &str) {
+    // Most cells start with a letter or digit and hold no comma, quote or line break: they go
+    // in as they are (what the general path below would write for them too).
+    let bytes = value.as_bytes();
+    let formula_start = matches!(bytes.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+    if !formula_start && !bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        line.extend_from_slice(bytes);
+        line.push(b',');
+        return;
+    }
     let value = spreadsheet_safe(value);
     let bytes = value.as_bytes();
     if bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
