@@ -75,9 +75,11 @@ impl Deployment {
 }
 
 impl Deployment {
-    /// The DynamoDB adapter alone over this deployment's table (the tile check needs no more).
+    /// The DynamoDB adapter alone over this deployment's table (the tile check needs no more),
+    /// its client from the standard AWS configuration chain over the small HTTPS client
+    /// (rustls on `ring`, native roots: see `adapters::aws::https`).
     pub async fn dynamo_table(&self) -> crate::adapters::aws::DynamoTable {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::adapters::aws::https::sdk_config().await;
         crate::adapters::aws::dynamo_table(&sdk, self.table.clone())
     }
 }
@@ -88,15 +90,25 @@ pub fn json_log_subscriber<W>(sink: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_target(false)
-        .with_env_filter(filter)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_writer(sink)
         .finish()
+        .with(filter)
+}
+
+/// `RUST_LOG` as a list of `level` and `target=level` (`info,onboarding=debug`); unset, blank or
+/// unreadable: `info`. The `Targets` filter, not `EnvFilter`: no regular-expression engine (span
+/// and field directives) in every function's binary.
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::filter::Targets {
+    let info = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    rust_log.map(str::trim).filter(|value| !value.is_empty()).and_then(|value| value.parse().ok()).unwrap_or_else(info)
 }
 
 /// `Name <name@domain>` or `name@domain`.
@@ -236,6 +248,19 @@ mod tests {
         let error = Deployment::from_lookup(lookup(&pairs), false).unwrap_err();
         assert!(error.to_string().contains("OPS_RECIPIENTS") && error.to_string().contains("entry 2"), "{error}");
         assert!(!error.to_string().contains("not-an-address"), "values stay out of logs");
+    }
+
+    #[test]
+    fn rust_log_sets_the_levels_and_defaults_to_info() {
+        use tracing::Level;
+        let enabled = |rust_log: Option<&str>, target: &str, level: Level| log_filter(rust_log).would_enable(target, &level);
+        for unset in [None, Some(""), Some("  "), Some("onboarding=loud")] {
+            assert!(enabled(unset, "onboarding", Level::INFO), "{unset:?}");
+            assert!(!enabled(unset, "onboarding", Level::DEBUG), "{unset:?}");
+        }
+        assert!(enabled(Some("debug"), "hyper", Level::DEBUG));
+        assert!(enabled(Some("warn,onboarding=debug"), "onboarding::app", Level::DEBUG));
+        assert!(!enabled(Some("warn,onboarding=debug"), "hyper", Level::INFO));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use onboarding::deployment::{json_log_subscriber, Deployment};
 use onboarding::ports::Table;
 use std::convert::Infallible;
 
-#[tokio::main]
+// One request at a time per instance (Lambda's model): the current-thread runtime is enough.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
     // Only BUCKET and TABLE are needed; the mail settings, optional here, are checked when set.

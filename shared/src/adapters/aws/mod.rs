@@ -7,6 +7,7 @@
 //! the SDK's standard retries (all its calls are safe to repeat).
 
 mod dynamodb;
+pub mod https;
 #[cfg(feature = "aws")]
 mod pacer;
 mod retry;
