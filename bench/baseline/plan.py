@@ -61,18 +61,27 @@ def main(users_csv, config_dir, buildings_csv, db_path, out_path):
                 continue
             first, last = row["First Name"].strip(), row["Last Name"].strip()
             roles, blds = parts(row["Role(s)"]), parts(row["Building assignments"])
-            status = row["Status"].strip().lower()
+            text = row["Status"].strip().lower()
+            status = "active" if text in ACTIVE else "inactive" if text in INACTIVE else None
+            # The row's own problems first, in the order the checks run.
+            problems = (["missing name"] if not first and not last else []) + (["unknown status"] if status is None else [])
             user = users.get(email)
             if user is None:
                 users[email] = {"rows": [number], "first": first, "last": last, "roles": roles, "buildings": blds,
-                                "status": status, "hold": [], "extras": [row["Department"], row["Employee ID"]]}
+                                "status": status, "hold": problems, "extras": [row["Department"], row["Employee ID"]]}
                 continue
             user["rows"].append(number)
+            user["hold"] += problems
             user["roles"] += [r for r in roles if r.lower() not in {x.lower() for x in user["roles"]}]
             user["buildings"] += [b for b in blds if b.lower() not in {x.lower() for x in user["buildings"]}]
-            if first and user["first"] and first.lower() != user["first"].lower():
-                user["hold"].append("conflicting duplicate")
-            if status != user["status"]:
+            differ = lambda a, b: a and b and a.lower() != b.lower()
+            conflict = differ(user["first"], first) or differ(user["last"], last)
+            user["first"], user["last"] = user["first"] or first, user["last"] or last
+            if user["status"] and status and user["status"] != status:
+                conflict = True
+            elif user["status"] is None:
+                user["status"] = status
+            if conflict:
                 user["hold"].append("conflicting duplicate")
 
     with open(out_path, "w", newline="", encoding="utf-8") as out:
@@ -80,12 +89,8 @@ def main(users_csv, config_dir, buildings_csv, db_path, out_path):
         writer.writerow(HEADERS)
         for email, user in users.items():
             hold = list(dict.fromkeys(user["hold"]))
-            if not user["first"] and not user["last"]:
-                hold.append("missing name")
-            if user["status"] not in ACTIVE and user["status"] not in INACTIVE:
-                hold.append("unknown status")
             platform, resolved = [], []
-            inactive = user["status"] in INACTIVE
+            inactive = user["status"] == "inactive"
             if not inactive:
                 for role in user["roles"]:
                     mapped = matrix.get(key(role))

@@ -348,13 +348,16 @@ pub async fn apply_resumes_after_a_crash_at_any_point(h: Harness) {
     with_existing_users(&h).await;
     let summary = plan_users(&h, "acme-q4", &users_workbook()).await;
     let a = Approval::parse(&approval("acme-q4", &summary.plan_sha256, None, &[]), &MigrationId::parse("acme-q4").unwrap()).unwrap();
-    // Count the table calls of one run, then crash at each of them in turn (before and after the
-    // call takes effect), resuming each time with a clean run on the same store.
-    let counter = FaultyTable::new(h.table.as_ref(), u64::MAX, false);
+    // Apply once, count the table calls of running it again (what every later run makes: the
+    // users it finds done need no write), then crash at each of them in turn (before and after
+    // the call takes effect), resuming each time with a clean run on the same store. A fresh
+    // store per crash point is `crashes::apply_resumes_from_every_partial_state`.
     plan::load_plan(h.svc(), &a.migration, &a.plan_sha256).await.unwrap();
+    apply::apply_approval(h.svc(), &a).await.unwrap();
+    let counter = FaultyTable::new(h.table.as_ref(), u64::MAX, false);
     apply::apply_approval(h.svc_with(&counter), &a).await.unwrap();
     let calls = counter.calls();
-    assert!(calls >= 6, "a run makes {calls} table calls");
+    assert!(calls >= 5, "a run makes {calls} table calls");
     let points: Vec<u64> = if h.emulated { vec![1, calls / 2, calls] } else { (1..=calls).collect() };
     for fail_at in points {
         for after_effect in [false, true] {
