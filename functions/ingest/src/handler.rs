@@ -22,7 +22,7 @@
 //! later carries on from there with a fresh 15 minutes.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use onboarding::app::route::{event_key, handle_upload_with, UploadOutcome};
+use onboarding::app::route::{give_claim_back, handle_upload_with, UploadOutcome};
 use onboarding::app::{AppError, Services};
 use onboarding::domain::config::ConfigOverrides;
 use onboarding::ports::PortError;
@@ -113,9 +113,7 @@ async fn handle_record(
     };
     let Ok(handled) = tokio::time::timeout_at(deadline, handle_upload_with(svc, &key, &version, overrides)).await else {
         tracing::warn!("the invocation's deadline came first; giving the claim back for Lambda's retry");
-        if let Err(error) = svc.table.release_event(&event_key(&key, &version)).await {
-            tracing::warn!(error = %onboarding::domain::text::redact_addresses(&error.to_string()), "event claim not released; it expires with its lease");
-        }
+        give_claim_back(svc, &key, &version).await;
         return Err(IngestError::OutOfTime { key: log_safe(&key).into_owned() });
     };
     let outcome = match handled {

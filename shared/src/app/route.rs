@@ -112,6 +112,14 @@ pub fn event_key(key: &str, version: &str) -> String {
     format!("{key}#{version}")
 }
 
+/// Gives the claim of an object version back, so the next delivery takes it at once instead of
+/// waiting out the lease. A release that fails is only logged: the claim then expires with it.
+pub async fn give_claim_back(svc: Services<'_>, key: &str, version: &str) {
+    if let Err(release) = svc.table.release_event(&event_key(key, version)).await {
+        tracing::warn!(error = %crate::domain::text::redact_addresses(&release.to_string()), "event claim not released; it expires with its lease");
+    }
+}
+
 /// Processes one uploaded object version (`version` is the S3 version id or ETag).
 pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppResult<UploadOutcome> {
     handle_upload_with(svc, key, version, &ConfigOverrides::default()).await
@@ -135,9 +143,7 @@ pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, ove
         // An adapter failed (throttling that outlasted the retries, say), in the flow or while
         // recording its end: give the claim back so Lambda's retry resumes the work at once.
         // Every step is idempotent, so what was done before the failure is not done twice.
-        if let Err(release) = svc.table.release_event(&event_key).await {
-            tracing::warn!(error = %crate::domain::text::redact_addresses(&release.to_string()), "event claim not released; it expires with its lease");
-        }
+        give_claim_back(svc, key, version).await;
     }
     result
 }

@@ -279,7 +279,7 @@ async fn a_delivery_while_another_holds_the_claim_fails_so_lambda_retries_it() {
     h.upload(USER_EXPORT_KEY, USER_EXPORT).await;
     // A concurrent delivery of the same event has claimed the object version (and then dies).
     let version = object_version(&event(USER_EXPORT_EVENT).records[0]);
-    h.table.claim_event(&format!("{USER_EXPORT_KEY}#{version}"), h.clock.now(), EVENT_LEASE_SECONDS).await.unwrap();
+    h.table.claim_event(&onboarding::app::route::event_key(USER_EXPORT_KEY, &version), h.clock.now(), EVENT_LEASE_SECONDS).await.unwrap();
 
     let error = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap_err();
     assert!(matches!(error, IngestError::InProgress { .. }), "{error:?}");
