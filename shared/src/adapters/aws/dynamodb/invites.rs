@@ -11,9 +11,6 @@ use std::collections::{HashMap, HashSet};
 use time::Date;
 
 pub(super) const DUE_INDEX: &str = "due-invites";
-/// Partitions of the due index, so a large migration's invites spread their index writes
-/// (an invite's due partition is its table shard).
-pub(super) const DUE_SHARDS: u8 = INVITE_SHARDS;
 
 /// The stored invite; while pending it also sits in the due index.
 fn invite_item(invite: &Invite) -> PortResult<Item> {
@@ -105,7 +102,8 @@ impl InviteTable for DynamoTable {
             return Ok(Vec::new());
         }
         let mut due = Vec::new();
-        for shard in 0..DUE_SHARDS {
+        // An invite's due-index partition is its table shard.
+        for shard in 0..INVITE_SHARDS {
             due.extend(self.due_in_shard(shard, today, limit).await?);
         }
         due.sort_by(|a, b| (a.due, a.migration.as_str(), a.email.as_str()).cmp(&(b.due, b.migration.as_str(), b.email.as_str())));
