@@ -63,25 +63,14 @@ pub struct Report {
     pub rss: Vec<(String, u64)>,
     /// Per size: the SHA-256 of plan.csv from the Rust plan core and from the Python baseline
     /// (the same bytes, or the comparison is not fair).
-    pub plan_sha256: Vec<(u64, String, String)>,
+    pub plan_sha256: std::collections::BTreeMap<u64, (String, String)>,
 }
 
 impl Report {
     /// Records the plan.csv digest of the Rust core (`rust`) or the baseline for `size`.
     fn digest(&mut self, size: u64, rust: bool, sha: String) {
-        let at = match self.plan_sha256.iter().position(|(s, _, _)| *s == size) {
-            Some(at) => at,
-            None => {
-                self.plan_sha256.push((size, String::new(), String::new()));
-                self.plan_sha256.len() - 1
-            }
-        };
-        let entry = &mut self.plan_sha256[at];
-        if rust {
-            entry.1 = sha;
-        } else {
-            entry.2 = sha;
-        }
+        let (core, python) = self.plan_sha256.entry(size).or_default();
+        *(if rust { core } else { python }) = sha;
     }
 
     fn add(&mut self, workload: &'static str, size: u64, rows: u64, timing: Timing) {
@@ -250,7 +239,7 @@ pub fn markdown(report: &Report, options: &Options) -> String {
             let _ = writeln!(out, "- {what}: {:.0} MB", *bytes as f64 / 1e6);
         }
     }
-    for (size, rust, python) in &report.plan_sha256 {
+    for (size, (rust, python)) in &report.plan_sha256 {
         if !rust.is_empty() && !python.is_empty() {
             let verdict = if rust == python { "the same bytes" } else { "DIFFERENT bytes: the comparison is not like for like" };
             let _ = writeln!(

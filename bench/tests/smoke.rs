@@ -30,7 +30,7 @@ async fn a_small_run_measures_every_workload_and_the_baseline_plans_the_same_byt
     assert_eq!(report.get(RAW_USERS, size).unwrap().rows, size + 1);
     assert_eq!(report.get(PLAN_CORE, size).unwrap().rows, size);
     assert_eq!(report.get(PYTHON, size).unwrap().rows, size);
-    let (_, rust, python) = &report.plan_sha256[0];
+    let (rust, python) = &report.plan_sha256[&size];
     assert_eq!(rust.len(), 64);
     assert_eq!(rust, python, "the Python baseline must plan the same plan.csv as the Rust core");
     assert_eq!(report.tile.single.len(), 200);
