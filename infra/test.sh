@@ -20,8 +20,9 @@ command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust
 
 cleanup() {
   local status=$?
-  say "stopping the AWS emulator"
+  say "stopping the AWS emulators"
   bash infra/emulator/stop.sh || true
+  bash infra/emulator/stop.sh iam || true
   exit "$status"
 }
 trap cleanup EXIT
@@ -31,7 +32,7 @@ trap 'exit 143' TERM
 
 echo "============================================================================"
 echo " visitor onboarding: test run"
-echo "  1. start a local AWS emulator (moto) on a free 127.0.0.1 port"
+echo "  1. start two local AWS emulators (moto) on free 127.0.0.1 ports, one enforcing IAM"
 echo "  2. cargo test --workspace --locked --no-fail-fast $*"
 echo "     (embedded-adapter flows, plus the same flows against the emulator)"
 echo "  3. stop the emulator"
@@ -39,6 +40,10 @@ echo "==========================================================================
 
 say "starting the AWS emulator (first run installs moto and cfn-lint into infra/.venv)"
 endpoint="$(bash infra/emulator/start.sh)"
+# A second emulator enforces IAM: the IAM tests run every flow step under its function's policy
+# from template.yaml. Setup runs unchecked; the tests then turn checking on for every request.
+iam_endpoint="$(INITIAL_NO_AUTH_ACTION_COUNT=1000000000 bash infra/emulator/start.sh iam)"
+export ONBOARD_IAM_ENDPOINT="$iam_endpoint"
 
 # Point every AWS SDK client at the emulator, with fake credentials. Nothing leaves this machine.
 export AWS_ENDPOINT_URL="$endpoint"
@@ -52,6 +57,6 @@ export ONBOARD_EMULATOR=1
 # The tests call cfn-lint (template.yaml) from here.
 export PATH="$ROOT/infra/.venv/bin:$PATH"
 
-say "emulator ready at $AWS_ENDPOINT_URL (AWS_REGION=$AWS_REGION, ONBOARD_EMULATOR=1)"
+say "emulator ready at $AWS_ENDPOINT_URL, IAM-enforcing one at $ONBOARD_IAM_ENDPOINT (AWS_REGION=$AWS_REGION)"
 say "cargo test --workspace --locked --no-fail-fast $*"
 cargo test --workspace --locked --no-fail-fast "$@"

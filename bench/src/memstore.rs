@@ -37,8 +37,8 @@ impl UserTable for MemoryUsers {
         Ok(emails.iter().filter_map(|e| self.users.get(e).map(|u| (e.clone(), u.clone()))).collect())
     }
 
-    async fn create_users(&self, _: &[NewUser]) -> PortResult<()> {
-        Ok(())
+    async fn create_users(&self, _: &[NewUser]) -> PortResult<HashMap<Email, Option<onboarding::domain::values::MigrationId>>> {
+        Ok(HashMap::new())
     }
 
     async fn grant_access(&self, _: &Email, _: &[String], _: &[BuildingId]) -> PortResult<()> {

@@ -40,8 +40,7 @@ Building Manager,Property Manager,manage_building; view_visitor_log
 Host,Visitor Registration Host,register_visitors
 ";
 
-pub const SETTINGS_JSON: &str =
-    r#"{ "sender": "Visitor Onboarding <onboarding@example.com>", "default_phone_region": "US", "platform_name": "Synthetic Tenant App" }"#;
+pub const SETTINGS_JSON: &str = r#"{ "sender": "Visitor Onboarding <onboarding@example.com>", "default_phone_region": "US", "platform_name": "Synthetic Tenant App", "kickstart_domains": ["envoy.example"] }"#;
 
 pub const FIRST_NAMES: &[&str] = &[
     "Ada",

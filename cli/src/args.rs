@@ -54,6 +54,9 @@ pub enum Command {
         #[arg(long, required = true, value_delimiter = ',')]
         email: Vec<String>,
     },
+    /// A migration's invites: list them, put failed or unconfirmed ones back in the queue.
+    #[command(subcommand)]
+    Invites(InvitesCommand),
     /// Buildings.
     #[command(subcommand)]
     Building(BuildingCommand),
@@ -106,6 +109,27 @@ pub struct Approve {
     /// Leave this user out (repeatable).
     #[arg(long)]
     pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvitesCommand {
+    /// List a migration's invites with their state (pending, sending, sent, failed, unconfirmed).
+    List {
+        #[arg(long)]
+        migration: String,
+        /// Only invites in this state.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Put failed or unconfirmed invites back in the queue (a new attempt in the mail ledger).
+    /// Check first that an unconfirmed invite did not arrive: it may have been sent.
+    Retry {
+        #[arg(long)]
+        migration: String,
+        /// Only this person's invite.
+        #[arg(long)]
+        email: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Dispatch { limit } => dispatch(&runtime, limit).await,
         Command::Report => report(&runtime).await,
         Command::Check { building, email } => check(&runtime, &building, &email).await,
+        Command::Invites(command) => crate::invites::run(&runtime, command).await,
         Command::Building(BuildingCommand::Phase { building, phase }) => set_phase(&runtime, &building, &phase).await,
         Command::Building(BuildingCommand::List) => list_buildings(&runtime).await,
         Command::Config(ConfigCommand::Load { dir }) => load_config(&runtime, &dir).await,
@@ -84,6 +85,12 @@ pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> R
             String::new()
         }
     )];
+    if let Some(pause) = &outcome.sending_paused {
+        text.push(format!(
+            "Sending paused: {} kickstart e-mail(s) wait and go out on the next dispatch run after the fix. {pause}",
+            outcome.kickstarts_paused
+        ));
+    }
     text.extend(issue_lines(&outcome.issues, 20));
     text.push(format!("Report: {}", runtime.locate(&outcome.outputs[0])));
     Ok(Report { value, text })

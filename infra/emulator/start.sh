@@ -10,11 +10,18 @@
 # Progress goes to stderr, so `endpoint="$(bash infra/emulator/start.sh)"` captures the URL only.
 # If an emulator started by this script is still running and answering, it is reused.
 # Stop it with infra/emulator/stop.sh.
+#
+# An optional argument names a second instance with its own state under target/emulator/<name>:
+# `bash infra/emulator/start.sh iam` starts one that enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT
+# is passed through: the first N requests run unchecked, for setup; the IAM tests then turn
+# checking on for every request with POST /moto-api/reset-auth).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$ROOT/infra/.venv"
-STATE="$ROOT/target/emulator"
+INSTANCE="${1:-}"
+[[ -z "$INSTANCE" || "$INSTANCE" =~ ^[a-z0-9-]+$ ]] || { echo "emulator: bad instance name '$INSTANCE'" >&2; exit 1; }
+STATE="$ROOT/target/emulator${INSTANCE:+/$INSTANCE}"
 PID_FILE="$STATE/pid"
 LOG_FILE="$STATE/moto.log"
 ENDPOINT_FILE="$STATE/endpoint"
@@ -92,7 +99,7 @@ ENDPOINT="http://127.0.0.1:$PORT"
 
 # 4. Start moto in the background. stdin/stdout/stderr are detached from ours so a caller that
 #    captures our stdout with $(...) does not wait for the server to exit.
-log "starting moto_server on $ENDPOINT (log: target/emulator/moto.log)"
+log "starting moto_server${INSTANCE:+ ($INSTANCE)} on $ENDPOINT (log: ${LOG_FILE#"$ROOT"/})"
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" </dev/null >"$LOG_FILE" 2>&1 &
 pid=$!
 printf '%s\n' "$pid" >"$PID_FILE"

@@ -4,14 +4,17 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STATE="$ROOT/target/emulator"
+# An optional argument names the instance, as given to start.sh.
+INSTANCE="${1:-}"
+[[ -z "$INSTANCE" || "$INSTANCE" =~ ^[a-z0-9-]+$ ]] || { echo "emulator: bad instance name '$INSTANCE'" >&2; exit 1; }
+STATE="$ROOT/target/emulator${INSTANCE:+/$INSTANCE}"
 PID_FILE="$STATE/pid"
 ENDPOINT_FILE="$STATE/endpoint"
 
 log() { printf 'emulator: %s\n' "$*" >&2; }
 
 if [[ ! -f "$PID_FILE" ]]; then
-  log "not running (no target/emulator/pid)"
+  log "not running (no ${PID_FILE#"$ROOT"/})"
   rm -f "$ENDPOINT_FILE"
   exit 0
 fi

@@ -111,6 +111,43 @@ fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::filter::Targets {
     rust_log.map(str::trim).filter(|value| !value.is_empty()).and_then(|value| value.parse().ok()).unwrap_or_else(info)
 }
 
+/// The CloudWatch namespace of the product's own metrics (the template's alarms watch it).
+pub const METRICS_NAMESPACE: &str = "VisitorOnboarding";
+
+/// The metric a run emits when the mail service paused sending (its alarm is `SendingPausedAlarm`).
+pub const SENDING_PAUSED_METRIC: &str = "SendingPaused";
+
+/// The one dimension of the pause metric (the alarm names it; the cause is in the logs).
+pub const SENDING_PAUSED_DIMENSION: (&str, &str) = ("Service", "ses");
+
+/// One CloudWatch metric as an Embedded Metric Format line: Lambda's log stream turns a JSON
+/// line with an `_aws` member into a metric, with no API call and no extra permission.
+pub fn metric_line(name: &str, value: f64, dimension: (&str, &str), at: time::OffsetDateTime) -> String {
+    let (dimension_name, dimension_value) = dimension;
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": at.unix_timestamp() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [[dimension_name]],
+                "Metrics": [{ "Name": name, "Unit": "Count" }],
+            }],
+        },
+        dimension_name: dimension_value,
+        name: value,
+    })
+    .to_string()
+}
+
+/// Writes a metric line to standard output, where Lambda collects it (see [`metric_line`]).
+pub fn emit_metric(name: &str, value: f64, dimension: (&str, &str)) {
+    use std::io::Write;
+    let line = metric_line(name, value, dimension, time::OffsetDateTime::now_utc());
+    let mut out = std::io::stdout().lock();
+    // A metric that cannot be written is not worth failing the run for.
+    let _ = writeln!(out, "{line}");
+}
+
 /// `Name <name@domain>` or `name@domain`.
 fn parse_sender(raw: &str) -> Result<Mailbox, DeploymentError> {
     Mailbox::parse(raw)
@@ -145,6 +182,21 @@ fn parse_ops_recipients(list: &str) -> Result<Option<Vec<Email>>, DeploymentErro
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(recipients).filter(|list| !list.is_empty()))
+}
+
+#[cfg(test)]
+mod metric_tests {
+    #[test]
+    fn a_metric_line_is_embedded_metric_format() {
+        let at = time::macros::datetime!(2026-11-23 09:00 UTC);
+        let line = super::metric_line(super::SENDING_PAUSED_METRIC, 1.0, super::SENDING_PAUSED_DIMENSION, at);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["_aws"]["CloudWatchMetrics"][0]["Namespace"], "VisitorOnboarding");
+        assert_eq!(value["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "SendingPaused");
+        assert_eq!(value["_aws"]["Timestamp"], 1_795_424_400_000i64);
+        assert_eq!(value["SendingPaused"], 1.0);
+        assert_eq!(value["Service"], "ses");
+    }
 }
 
 #[cfg(test)]

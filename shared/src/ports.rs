@@ -5,6 +5,7 @@ use crate::domain::building::{Building, BuildingState, Phase};
 use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::mail::OutgoingMail;
 use crate::domain::plan::ExistingUser;
+use crate::domain::sending::SendingPause;
 use crate::domain::tenants::TenantContact;
 use crate::domain::values::{BuildingId, Email, MigrationId};
 use async_trait::async_trait;
@@ -20,21 +21,49 @@ pub enum PortError {
     /// The service asked us to slow down and retries ran out; the work can be resumed.
     #[error("throttled: {0}")]
     Throttled(String),
-    /// The mail service refuses to send for now (sending paused, daily quota reached).
+    /// The mail service sends nothing for now, for a reason about the account or its sender
+    /// (unverified sender, sandbox, paused, suspended, daily quota). No message is to blame.
     #[error("sending paused: {0}")]
-    SendingPaused(String),
-    /// The mail service refused this one message (bad address...). Retrying will not help.
+    SendingPaused(SendingPause),
+    /// The mail service refused this one message (an address it will not take). Retrying
+    /// will not help.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The request left but no answer came back (timeout, lost connection, a 5xx): the message
+    /// may or may not have gone out. Never retried automatically.
+    #[error("not confirmed: {0}")]
+    Unconfirmed(String),
+    /// The object announced by an event is larger than the configured limit; it was not read.
+    #[error("the file is {bytes} bytes, more than the {limit} allowed")]
+    TooLarge { bytes: u64, limit: u64 },
+    /// The object version an event announced is gone: replaced (its ETag changed) or deleted
+    /// since. A newer version has an event of its own.
+    #[error("superseded: {0}")]
+    Superseded(String),
     #[error("{0}")]
     Unexpected(String),
 }
 
 pub type PortResult<T> = Result<T, PortError>;
 
+/// The version of an object an S3 event announced: its version id in a versioned bucket,
+/// else its ETag (its content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectVersion {
+    Id(String),
+    ETag(String),
+}
+
 /// Objects: the bucket (or a folder).
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
+    /// `key` as it was at `version`, refused unread (`TooLarge`) when larger than `max_bytes`,
+    /// `Superseded` when that version is gone. A store without versions (a folder) reads the
+    /// current object, checking its size first.
+    async fn open_at(&self, key: &str, version: &ObjectVersion, max_bytes: u64) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let _ = (version, max_bytes);
+        self.open(key).await
+    }
     /// The whole object as a blocking reader (streamed from a local file).
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>>;
     async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
@@ -53,6 +82,12 @@ pub trait Mailer: Send + Sync {
     /// not). Only then may an unconfirmed send be retried.
     fn deduplicates(&self) -> bool {
         false
+    }
+    /// Why the mail service will not deliver to `email` (it is on the account's suppression
+    /// list after a bounce or complaint), or `None`.
+    async fn suppressed(&self, email: &Email) -> PortResult<Option<String>> {
+        let _ = email;
+        Ok(None)
     }
 }
 
@@ -135,8 +170,10 @@ pub struct NewUser {
 pub trait UserTable: Send + Sync {
     /// The users among `emails` that exist (at most 100 per call).
     async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>>;
-    /// Creates users that do not exist yet (a user that exists is left alone).
-    async fn create_users(&self, users: &[NewUser]) -> PortResult<()>;
+    /// Creates the users that do not exist yet, each with a conditional write: a user that
+    /// exists (created meanwhile by another migration or a concurrent apply) is never
+    /// overwritten. Answers the users that existed, with the migration that created each.
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<MigrationId>>>;
     /// Adds roles and building access to a user; never removes any.
     async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()>;
 }

@@ -70,6 +70,9 @@ impl Mailer for RecordingMailer {
     async fn max_send_rate(&self) -> PortResult<f64> {
         self.outbox.max_send_rate().await
     }
+    async fn suppressed(&self, email: &crate::domain::values::Email) -> PortResult<Option<String>> {
+        self.outbox.suppressed(email).await
+    }
     fn deduplicates(&self) -> bool {
         self.outbox.deduplicates()
     }

@@ -145,7 +145,7 @@ impl UserTable for FaultyTable<'_> {
     async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
         forward!(self.get_users(emails))
     }
-    async fn create_users(&self, users: &[NewUser]) -> PortResult<()> {
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<onboarding::domain::values::MigrationId>>> {
         forward!(self.create_users(users))
     }
     async fn grant_access(&self, e: &Email, roles: &[String], b: &[BuildingId]) -> PortResult<()> {

@@ -41,8 +41,11 @@ pub struct CountingMailer {
     inner: Box<dyn Mailer>,
     sends: Mutex<HashMap<String, u32>>,
     repeats: Mutex<HashMap<String, u32>>,
-    /// When set, sends fail the way a paused SES account answers.
+    /// When set, sends fail the way a paused SES account answers (with `pause_cause`).
     pub paused: AtomicBool,
+    pub pause_cause: Mutex<onboarding::domain::sending::PauseCause>,
+    /// The next this many sends end with no answer (outcome unknown; nothing delivered).
+    pub unconfirmed_next: AtomicU64,
     /// Fail (as a transient error) after this many successful sends; 0 = never.
     pub fail_after: AtomicU64,
     sent_ok: AtomicU64,
@@ -59,6 +62,8 @@ impl CountingMailer {
             sends: Mutex::default(),
             repeats: Mutex::default(),
             paused: AtomicBool::new(false),
+            pause_cause: Mutex::new(onboarding::domain::sending::PauseCause::SendingPaused),
+            unconfirmed_next: AtomicU64::new(0),
             fail_after: AtomicU64::new(0),
             sent_ok: AtomicU64::new(0),
             fail_message: Mutex::new("test: injected mail failure".into()),
@@ -107,7 +112,14 @@ impl CountingMailer {
 impl Mailer for CountingMailer {
     async fn send(&self, mail: &OutgoingMail) -> PortResult<String> {
         if self.paused.load(Ordering::SeqCst) {
-            return Err(PortError::SendingPaused("test: account sending paused".into()));
+            let pause =
+                onboarding::domain::sending::SendingPause::new(*self.pause_cause.lock().unwrap(), "test: the account refuses to send");
+            return Err(PortError::SendingPaused(pause));
+        }
+        if self.unconfirmed_next.load(Ordering::SeqCst) > 0 {
+            // The request "left" and no answer came: here nothing was delivered.
+            self.unconfirmed_next.fetch_sub(1, Ordering::SeqCst);
+            return Err(PortError::Unconfirmed("test: connection reset after the request left".into()));
         }
         let limit = self.fail_after.load(Ordering::SeqCst);
         if limit > 0 && self.sent_ok.load(Ordering::SeqCst) >= limit {
@@ -127,6 +139,16 @@ impl Mailer for CountingMailer {
 
     async fn max_send_rate(&self) -> PortResult<f64> {
         Ok(1000.0)
+    }
+
+    /// The outbox answers like SES's mailbox simulator; moto has no suppression list
+    /// (GetSuppressedDestination), so on the emulator the simulator's address is answered here.
+    async fn suppressed(&self, email: &onboarding::domain::values::Email) -> PortResult<Option<String>> {
+        if self.inner.deduplicates() {
+            return self.inner.suppressed(email).await;
+        }
+        let simulator = onboarding::adapters::embedded::SIMULATOR_SUPPRESSED;
+        Ok((email.as_str() == simulator).then(|| "on the suppression list (mailbox simulator)".to_string()))
     }
 
     fn deduplicates(&self) -> bool {
@@ -291,4 +313,11 @@ pub fn utf16le(text: &str) -> Vec<u8> {
 /// The version S3 would give an object (here a content hash, like an ETag).
 pub fn version_of(bytes: &[u8]) -> String {
     format!("{:x}", bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3)))
+}
+
+/// The version an S3 event announces for an object put in one part in an unversioned bucket:
+/// its ETag, the MD5 of its bytes.
+pub fn etag_of(bytes: &[u8]) -> onboarding::ports::ObjectVersion {
+    use md5::Digest;
+    onboarding::ports::ObjectVersion::ETag(hex::encode(md5::Md5::digest(bytes)))
 }

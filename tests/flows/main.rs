@@ -10,10 +10,13 @@ mod envoy_guard;
 mod faults;
 mod helpers;
 mod hostile;
+mod iam;
 mod injection;
 mod logs;
+mod policies;
 mod replays;
 mod scenarios;
+mod sending;
 mod state;
 mod template;
 mod throttling;
@@ -82,4 +85,13 @@ both_adapter_sets!(
     access: [tile_answers_reveal_nothing_about_other_users, tile_batches_are_limited_to_100],
     logs: [logs_of_whole_flows_carry_no_addresses_or_phone_numbers],
     envoy_guard: [envoy_export_refuses_to_drop_many_unless_forced],
+    sending: [
+        an_unverified_sender_pauses_everything_and_the_next_run_sends_each_mail_once,
+        an_unconfirmed_send_is_never_resent_by_itself_and_retry_puts_it_back,
+        throttling_never_counts_as_an_attempt,
+        a_person_planned_in_two_migrations_applied_at_once_is_created_and_invited_once,
+        kickstarts_only_go_to_allowed_domains,
+        uploads_are_read_at_their_event_version_and_sized_before_download,
+        an_invite_to_a_suppressed_address_is_not_put_back,
+    ],
 );

@@ -22,10 +22,11 @@
 //! later carries on from there with a fresh 15 minutes.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use onboarding::app::route::{give_claim_back, handle_upload_with, UploadOutcome};
+use onboarding::app::route::{give_claim_back, handle_s3_upload, handle_upload_with, UploadOutcome};
 use onboarding::app::{AppError, Services};
+use onboarding::deployment::{emit_metric, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
 use onboarding::domain::config::ConfigOverrides;
-use onboarding::ports::PortError;
+use onboarding::ports::{ObjectVersion, PortError};
 use serde::Serialize;
 use std::borrow::Cow;
 use tokio::time::Instant;
@@ -111,7 +112,14 @@ async fn handle_record(
         tracing::info!(event_name = record.event_name.as_deref().unwrap_or(""), "record skipped");
         return Ok(RecordSummary { key: raw_key.to_string(), version, result: "skipped", code: None, report: None, plan_sha256: None });
     };
-    let Ok(handled) = tokio::time::timeout_at(deadline, handle_upload_with(svc, &key, &version, overrides)).await else {
+    let upload = async {
+        match pinned_version(record) {
+            // Read at the announced version, its size checked before any download.
+            Some(pinned) => handle_s3_upload(svc, &key, &pinned, overrides).await,
+            None => handle_upload_with(svc, &key, &version, overrides).await,
+        }
+    };
+    let Ok(handled) = tokio::time::timeout_at(deadline, upload).await else {
         tracing::warn!("the invocation's deadline came first; giving the claim back for Lambda's retry");
         give_claim_back(svc, &key, &version).await;
         return Err(IngestError::OutOfTime { key: log_safe(&key).into_owned() });
@@ -126,7 +134,18 @@ async fn handle_record(
     };
     let (mut code, mut report, mut plan_sha256) = (None, None, None);
     let result = match outcome {
-        UploadOutcome::Buildings(_) => "buildings",
+        UploadOutcome::Buildings(buildings) => {
+            if let Some(pause) = &buildings.sending_paused {
+                tracing::error!(
+                    cause = pause.cause.as_str(),
+                    fix = pause.cause.fix(),
+                    kickstarts_waiting = buildings.kickstarts_paused,
+                    "sending paused: kickstarts wait for the next dispatch run"
+                );
+                emit_metric(SENDING_PAUSED_METRIC, 1.0, SENDING_PAUSED_DIMENSION);
+            }
+            "buildings"
+        }
         UploadOutcome::Tenants(_) => "tenants",
         UploadOutcome::Plan(plan) => {
             plan_sha256 = Some(plan.plan_sha256);
@@ -166,6 +185,14 @@ pub fn object_version(record: &S3EventRecord) -> String {
         .find(|v| !v.trim().is_empty())
         .cloned()
         .unwrap_or_else(|| record.event_time.to_rfc3339())
+}
+
+/// The version to read: the version id in a versioned bucket, else the ETag; `None` when the
+/// event names neither (the object is then read as it is).
+pub fn pinned_version(record: &S3EventRecord) -> Option<ObjectVersion> {
+    let object = &record.s3.object;
+    let present = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    present(&object.version_id).map(ObjectVersion::Id).or_else(|| present(&object.e_tag).map(ObjectVersion::ETag))
 }
 
 /// A key fit for logs: a path segment holding an `@` (a file named after a person) is hashed.

@@ -26,6 +26,22 @@ pub struct ApplyOutcome {
     pub excluded: u64,
     pub invites_queued: u64,
     pub invite_date: String,
+    /// Planned as new, but another migration (or the platform) had created the user by the time
+    /// of the apply: they gained this plan's roles and buildings and get no second invite.
+    pub created_elsewhere: Vec<CreatedElsewhere>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CreatedElsewhere {
+    pub email: String,
+    /// The migration that created the user, when known.
+    pub created_by: Option<String>,
+}
+
+impl ApplyOutcome {
+    fn note_created_elsewhere(&mut self, email: &Email, creator: Option<&crate::domain::values::MigrationId>) {
+        self.created_elsewhere.push(CreatedElsewhere { email: email.to_string(), created_by: creator.map(|m| m.to_string()) });
+    }
 }
 
 pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult<ApplyOutcome> {
@@ -79,7 +95,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
         let emails: Vec<Email> = work.iter().map(|e| e.email.clone()).collect();
         let existing = if emails.is_empty() { Default::default() } else { svc.table.get_users(&emails).await? };
         let mut new_users = Vec::new();
-        let mut invites = Vec::new();
+        let mut invite_for = Vec::new();
         for entry in &work {
             let building_ids: Vec<_> = entry.buildings.iter().map(|b| b.id.clone()).collect();
             if let Some(user) = existing.get(&entry.email) {
@@ -93,6 +109,11 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
                 }
                 if entry.action == Action::AddRoles {
                     outcome.users_updated += 1;
+                } else if user.created_by.as_ref() == Some(migration) {
+                    // Created by an earlier (crashed) run of this apply: its invite is still ours.
+                    invite_for.push(*entry);
+                } else {
+                    outcome.note_created_elsewhere(&entry.email, user.created_by.as_ref());
                 }
             } else {
                 new_users.push(NewUser {
@@ -104,26 +125,45 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
                     migration: migration.clone(),
                 });
             }
-            if entry.action == Action::CreateAndInvite {
-                if !existing.contains_key(&entry.email) {
-                    outcome.users_created += 1;
-                }
-                invites.push(Invite {
-                    migration: migration.clone(),
-                    email: entry.email.clone(),
-                    first_name: entry.first_name.clone(),
-                    building_names: entry.buildings.iter().map(|b| b.name.clone()).collect(),
-                    due,
-                    status: MailStatus::Pending,
-                    message_id: None,
-                    error: None,
-                    attempts: 0,
-                });
-            }
         }
         if !new_users.is_empty() {
-            svc.table.create_users(&new_users).await?;
+            // Created meanwhile by someone else: never overwritten; they gain this plan's roles
+            // and buildings, and whoever created them invites them.
+            let existed = svc.table.create_users(&new_users).await?;
+            for user in &new_users {
+                let entry = work.iter().find(|e| e.email == user.email).copied();
+                match existed.get(&user.email) {
+                    None => {
+                        if let Some(entry) = entry.filter(|e| e.action == Action::CreateAndInvite) {
+                            outcome.users_created += 1;
+                            invite_for.push(entry);
+                        }
+                    }
+                    Some(creator) => {
+                        svc.table.grant_access(&user.email, &user.roles, &user.buildings).await?;
+                        match entry {
+                            Some(entry) if entry.action == Action::AddRoles => outcome.users_updated += 1,
+                            Some(entry) if creator.as_ref() == Some(migration) => invite_for.push(entry),
+                            _ => outcome.note_created_elsewhere(&user.email, creator.as_ref()),
+                        }
+                    }
+                }
+            }
         }
+        let invites: Vec<Invite> = invite_for
+            .into_iter()
+            .map(|entry| Invite {
+                migration: migration.clone(),
+                email: entry.email.clone(),
+                first_name: entry.first_name.clone(),
+                building_names: entry.buildings.iter().map(|b| b.name.clone()).collect(),
+                due,
+                status: MailStatus::Pending,
+                message_id: None,
+                error: None,
+                attempts: 0,
+            })
+            .collect();
         if !invites.is_empty() {
             outcome.invites_queued += invites.len() as u64;
             svc.table.queue_invites(&invites).await?;

@@ -1,13 +1,15 @@
 //! Buildings file → upsert each building, send each new building's kickstart e-mail once.
 
-use super::mailing::{send_once, SendOutcome};
+use super::mailing::{record_pause, send_once, SendOutcome};
 use super::{count_issues, file_stem, json_bytes, stamp, AppError, AppResult, IssueCounts, Services};
-use crate::domain::building::{building_from_row, Phase, BUILDING_COLUMNS};
+use crate::domain::building::{building_from_row, BuildingState, Phase, BUILDING_COLUMNS};
 use crate::domain::config::Config;
 use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::mail;
+use crate::domain::sending::SendingPause;
 use crate::domain::values::BuildingId;
+use crate::ports::PortError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +22,10 @@ pub struct BuildingsOutcome {
     pub kickstarts_unconfirmed: u64,
     /// Being sent by another run at this moment (two files naming one new building at once).
     pub kickstarts_in_progress: u64,
+    /// Not sent because the mail service paused sending; the scheduled dispatch sends them.
+    pub kickstarts_paused: u64,
+    /// The account-level refusal that paused sending, with its fix.
+    pub sending_paused: Option<SendingPause>,
     pub issue_counts: IssueCounts,
     pub issues: Vec<Issue>,
     pub outputs: Vec<String>,
@@ -39,7 +45,7 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
     for row in sheet {
         let row = row?;
         rows += 1;
-        match building_from_row(&map, &row) {
+        match building_from_row(&map, &row).and_then(|b| kickstart_recipients_allowed(config, b, row.number)) {
             Ok(building) => {
                 if let Some(first) = seen.get(&building.id) {
                     issues.push(
@@ -74,6 +80,8 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         kickstarts_already_sent: 0,
         kickstarts_unconfirmed: 0,
         kickstarts_in_progress: 0,
+        kickstarts_paused: 0,
+        sending_paused: None,
         issue_counts: count_issues(&issues),
         issues: Vec::new(),
         outputs: Vec::new(),
@@ -81,28 +89,34 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
     for (done, building) in buildings.iter().enumerate() {
         let now = svc.clock.now();
         let state = svc.table.upsert_building(building, now).await?;
-        let attempt = if resend { resend_attempt(svc, building).await? } else { 0 };
-        if state.phase == Phase::New || resend {
-            let message = mail::kickstart(config, building, attempt);
-            // A mail service that fails now fails the run: the upload is delivered again and
-            // resumes (buildings already upserted are upserted again, sent kickstarts are not sent).
-            match send_once(svc.table, svc.mailer, &message, now).await?.map_err(AppError::Port)? {
-                SendOutcome::Sent(id) => {
-                    outcome.kickstarts_sent += 1;
-                    let phase = if state.phase == Phase::New { Phase::KickstartSent } else { state.phase };
-                    svc.table.set_phase(&building.id, phase, now, Some(&id)).await?;
+        let wants_kickstart = state.phase == Phase::New || resend;
+        if wants_kickstart && outcome.sending_paused.is_some() {
+            // Sending is paused: the building stays `new` and the scheduled dispatch sends its
+            // kickstart once the account sends again.
+            outcome.kickstarts_paused += 1;
+        } else if wants_kickstart {
+            let attempt = if resend { resend_attempt(svc, building).await? } else { 0 };
+            // A mail service that fails now (throttled, unreachable) fails the run: the upload is
+            // delivered again and resumes (sent kickstarts are not sent again).
+            match send_kickstart(svc, config, &state, attempt).await? {
+                Ok(SendOutcome::Sent(_)) => outcome.kickstarts_sent += 1,
+                Ok(SendOutcome::AlreadySent(_)) => outcome.kickstarts_already_sent += 1,
+                Ok(SendOutcome::Unconfirmed) => outcome.kickstarts_unconfirmed += 1,
+                Ok(SendOutcome::InProgress) => outcome.kickstarts_in_progress += 1,
+                Ok(SendOutcome::Failed(reason)) => {
+                    issues.push(Issue::error(crate::domain::issue::IssueCode::InvalidEmail, format!("The kickstart e-mail was refused by the mail service for its recipients: {reason}. Check the Envoy contacts of this building.")).in_column("Envoy CSM Email").with_value(building.name.as_str()));
                 }
-                SendOutcome::AlreadySent(id) => {
-                    outcome.kickstarts_already_sent += 1;
-                    if state.phase == Phase::New {
-                        svc.table.set_phase(&building.id, Phase::KickstartSent, now, Some(&id)).await?;
-                    }
+                Err(PortError::SendingPaused(pause)) => {
+                    tracing::warn!(
+                        cause = pause.cause.as_str(),
+                        fix = pause.cause.fix(),
+                        "sending paused; kickstarts wait for the next dispatch run"
+                    );
+                    record_pause(svc.table, Some(&pause), now).await?;
+                    outcome.kickstarts_paused += 1;
+                    outcome.sending_paused = Some(pause);
                 }
-                SendOutcome::Unconfirmed => outcome.kickstarts_unconfirmed += 1,
-                SendOutcome::InProgress => outcome.kickstarts_in_progress += 1,
-                SendOutcome::Failed(reason) => {
-                    issues.push(Issue::error(crate::domain::issue::IssueCode::InvalidEmail, format!("The kickstart e-mail was refused by the mail service: {reason}. Check the Envoy contacts of this building.")).in_column("Envoy CSM Email").with_value(building.name.as_str()));
-                }
+                Err(error) => return Err(AppError::Port(error)),
             }
         } else {
             outcome.kickstarts_already_sent += 1;
@@ -110,13 +124,69 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         svc.progress.advance("buildings", done as u64 + 1);
     }
     svc.progress.finish("buildings");
-    let folder = format!("reports/buildings/{}-{}", stamp(svc.clock.now()), file_stem(key));
+    let folder = crate::domain::keys::building_report_folder(&stamp(svc.clock.now()), &file_stem(key));
     outcome.issue_counts = count_issues(&issues);
     outcome.issues = issues;
     write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
     outcome.outputs = vec![format!("{folder}/issues.csv"), format!("{folder}/summary.json")];
     tracing::info!(rows = outcome.rows, accepted = outcome.accepted, kickstarts = outcome.kickstarts_sent, "buildings ingested");
     Ok(outcome)
+}
+
+/// Refuses a building row whose kickstart would go outside the configured domains.
+fn kickstart_recipients_allowed(
+    config: &Config,
+    building: crate::domain::building::Building,
+    row: u64,
+) -> Result<crate::domain::building::Building, Vec<Issue>> {
+    let recipients = [
+        ("Envoy CSM Email", Some(&building.envoy_csm)),
+        ("Envoy Account Executive Email", building.envoy_account_executive.as_ref()),
+        ("Platform CSM Email", building.platform_csm.as_ref()),
+    ];
+    let issues: Vec<Issue> = recipients
+        .into_iter()
+        .filter_map(|(column, email)| Some((column, email?)))
+        .filter(|(_, email)| !config.kickstart_domain_allowed(email))
+        .map(|(column, email)| {
+            Issue::error(
+                crate::domain::issue::IssueCode::DomainNotAllowed,
+                format!(
+                    "Kickstart e-mails only go to the domains in config/settings.json (kickstart_domains: {}), the sender's domain and the integrations inbox's. Use the contact's address in one of them, or ask an operator to add its domain.",
+                    config.settings.kickstart_domains.join(", ")
+                ),
+            )
+            .at_row(row)
+            .in_column(column)
+            .with_value(email.as_str())
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(building)
+    } else {
+        Err(issues)
+    }
+}
+
+/// Sends a building's kickstart e-mail once (`attempt` 0, or a numbered resend) and records
+/// the phase: a new building moves to `kickstart_sent` with the message id.
+pub(crate) async fn send_kickstart(
+    svc: Services<'_>,
+    config: &Config,
+    state: &BuildingState,
+    attempt: u32,
+) -> AppResult<Result<SendOutcome, PortError>> {
+    let now = svc.clock.now();
+    let message = mail::kickstart(config, &state.building, attempt);
+    let sent = send_once(svc.table, svc.mailer, &message, now).await?;
+    if let Ok(SendOutcome::Sent(id) | SendOutcome::AlreadySent(id)) = &sent {
+        let resent = matches!(sent, Ok(SendOutcome::Sent(_))) && state.phase != Phase::New;
+        if state.phase == Phase::New || resent {
+            let phase = if state.phase == Phase::New { Phase::KickstartSent } else { state.phase };
+            svc.table.set_phase(&state.building.id, phase, now, Some(id)).await?;
+        }
+    }
+    Ok(sent)
 }
 
 /// The next resend number for a building: one more than the resends already in the ledger.

@@ -1,10 +1,14 @@
 //! Sends due invites, each exactly once, never faster than the mail service allows.
 
-use super::mailing::{send_once, SendOutcome};
+use super::buildings::send_kickstart;
+use super::invites::current_invite_key;
+use super::mailing::{record_pause, send_once, SendOutcome};
 use super::{AppResult, Services};
+use crate::domain::building::Phase;
 use crate::domain::config::Config;
 use crate::domain::invite::{MailStatus, MAX_SEND_ATTEMPTS};
 use crate::domain::mail;
+use crate::domain::sending::SendingPause;
 use crate::ports::PortError;
 use serde::Serialize;
 use std::time::Duration;
@@ -18,8 +22,12 @@ pub struct DispatchOutcome {
     /// Being sent by another run at this moment: that run records them.
     pub in_progress: u64,
     pub retry_later: u64,
+    /// Kickstart e-mails of buildings still at phase `new` (left by a paused or failed ingest).
+    pub kickstarts_sent: u64,
     /// Why the run stopped before the queue was empty, if it did.
     pub stopped: Option<String>,
+    /// The account-level refusal that stopped the run (nothing was marked failed), with its fix.
+    pub paused: Option<SendingPause>,
 }
 
 /// Sends up to `limit` due invites, stopping early at `deadline` (Lambda's remaining time).
@@ -30,6 +38,9 @@ pub async fn dispatch_invites(
     deadline: Option<time::OffsetDateTime>,
 ) -> AppResult<DispatchOutcome> {
     let mut outcome = DispatchOutcome::default();
+    if let Err(pause) = pending_kickstarts(svc, config, &mut outcome).await? {
+        return paused(svc, outcome, pause).await;
+    }
     let service_rate = svc.mailer.max_send_rate().await.unwrap_or(1.0);
     let rate = service_rate.min(config.settings.max_send_rate_per_second).max(0.01);
     let gap = Duration::from_secs_f64(1.0 / rate);
@@ -58,7 +69,8 @@ pub async fn dispatch_invites(
             }
             last_send = Some(std::time::Instant::now());
             handled += 1;
-            let message = mail::invite(config, invite.migration.as_str(), &invite.email, &invite.first_name, &invite.building_names);
+            let mut message = mail::invite(config, invite.migration.as_str(), &invite.email, &invite.first_name, &invite.building_names);
+            message.key = current_invite_key(svc.table, &invite).await?;
             let now = svc.clock.now();
             let update = |status, id: Option<String>, error: Option<String>, attempts| {
                 let (migration, email) = (invite.migration.clone(), invite.email.clone());
@@ -78,10 +90,10 @@ pub async fn dispatch_invites(
                 Ok(SendOutcome::Unconfirmed) => {
                     outcome.unconfirmed += 1;
                     update(
-                        MailStatus::Sending,
+                        MailStatus::Unconfirmed,
                         None,
-                        Some("send not confirmed; check the mail log before resending".into()),
-                        invite.attempts,
+                        Some("send not confirmed; check the mail log, then `onboard invites retry` to send it again".into()),
+                        invite.attempts + 1,
                     )
                     .await?;
                 }
@@ -89,9 +101,15 @@ pub async fn dispatch_invites(
                     outcome.failed += 1;
                     update(MailStatus::Failed, None, Some(reason), invite.attempts + 1).await?;
                 }
-                Err(PortError::SendingPaused(reason)) => {
+                Err(PortError::SendingPaused(pause)) => {
+                    // About the account, not this invite: it stays due, no attempt counted.
                     outcome.retry_later += 1;
-                    outcome.stopped = Some(format!("the mail service paused sending: {reason}"));
+                    return paused(svc, outcome, pause).await;
+                }
+                Err(PortError::Throttled(reason)) => {
+                    // Slowed down, never an attempt: the invite stays due as it is.
+                    outcome.retry_later += 1;
+                    outcome.stopped = Some(format!("the mail service throttled sending: {reason}; the next run continues"));
                     break 'batches;
                 }
                 Err(error) => {
@@ -111,6 +129,44 @@ pub async fn dispatch_invites(
         }
     }
     svc.progress.finish("invites");
+    if outcome.sent + outcome.kickstarts_sent > 0 {
+        record_pause(svc.table, None, svc.clock.now()).await?;
+    }
     tracing::info!(sent = outcome.sent, failed = outcome.failed, unconfirmed = outcome.unconfirmed, "invites dispatched");
     Ok(outcome)
+}
+
+/// Stops a run on an account-level refusal: recorded for the reports, logged with its fix.
+async fn paused(svc: Services<'_>, mut outcome: DispatchOutcome, pause: SendingPause) -> AppResult<DispatchOutcome> {
+    tracing::error!(
+        cause = pause.cause.as_str(),
+        fix = pause.cause.fix(),
+        "sending paused: nothing is marked failed; the next run resumes"
+    );
+    record_pause(svc.table, Some(&pause), svc.clock.now()).await?;
+    outcome.stopped = Some(format!("sending paused: {pause}"));
+    outcome.paused = Some(pause);
+    svc.progress.finish("invites");
+    Ok(outcome)
+}
+
+/// Sends the kickstart of every building still at phase `new`: its ingest met a paused (or
+/// failing) mail service. The ledger keeps each kickstart to one send.
+async fn pending_kickstarts(svc: Services<'_>, config: &Config, outcome: &mut DispatchOutcome) -> AppResult<Result<(), SendingPause>> {
+    for state in svc.table.list_buildings().await? {
+        if state.phase != Phase::New {
+            continue;
+        }
+        match send_kickstart(svc, config, &state, 0).await? {
+            Ok(SendOutcome::Sent(_)) => outcome.kickstarts_sent += 1,
+            Ok(_) => {}
+            Err(PortError::SendingPaused(pause)) => return Ok(Err(pause)),
+            Err(error) => {
+                // Not this run's main work: the next run tries again.
+                tracing::warn!(error = %crate::domain::text::redact_addresses(&error.to_string()), "a pending kickstart was not sent");
+                return Ok(Ok(()));
+            }
+        }
+    }
+    Ok(Ok(()))
 }

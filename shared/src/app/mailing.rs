@@ -11,6 +11,7 @@
 use super::AppResult;
 use crate::domain::invite::MailStatus;
 use crate::domain::mail::OutgoingMail;
+use crate::domain::sending::SendingPause;
 use crate::ports::{LedgerEntry, MailLedger, Mailer, PortError};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -35,8 +36,9 @@ pub enum SendOutcome {
 /// Sends `mail` unless the ledger shows it was sent or is being sent.
 ///
 /// The outer `Err` is a ledger (table) failure: nothing is known to be lost, a re-run resumes.
-/// The inner `Err` is the mail service failing for now (throttled, paused, unreachable): the
-/// message certainly did not go out and its claim was released, so a later run retries.
+/// The inner `Err` is the mail service failing for now (throttled, paused, refused before
+/// sending): the message certainly did not go out and its claim was released, so a later run
+/// retries. A send whose outcome is unknown is `Unconfirmed` and keeps its claim.
 pub async fn send_once(
     ledger: &dyn MailLedger,
     mailer: &dyn Mailer,
@@ -47,7 +49,8 @@ pub async fn send_once(
         match entry.status {
             MailStatus::Sent => return Ok(Ok(SendOutcome::AlreadySent(entry.message_id.unwrap_or_default()))),
             MailStatus::Failed => return Ok(Ok(SendOutcome::Failed(entry.detail.unwrap_or_default()))),
-            MailStatus::Sending | MailStatus::Pending if mailer.deduplicates() => {}
+            MailStatus::Sending | MailStatus::Pending | MailStatus::Unconfirmed if mailer.deduplicates() => {}
+            MailStatus::Unconfirmed => return Ok(Ok(SendOutcome::Unconfirmed)),
             MailStatus::Sending | MailStatus::Pending if claimed_recently(&entry, now) => return Ok(Ok(SendOutcome::InProgress)),
             MailStatus::Sending | MailStatus::Pending => return Ok(Ok(SendOutcome::Unconfirmed)),
         }
@@ -62,12 +65,52 @@ pub async fn send_once(
             ledger.finish_mail(&mail.key, MailStatus::Failed, None, Some(&reason), now).await?;
             Ok(Ok(SendOutcome::Failed(reason)))
         }
+        Err(PortError::Unconfirmed(detail)) => {
+            // The message may have gone out: the claim stays, so nothing sends it again by itself.
+            tracing::warn!(
+                key_kind = mail.key.split('#').next().unwrap_or(""),
+                "mail send not confirmed; it is not sent again automatically"
+            );
+            ledger.finish_mail(&mail.key, MailStatus::Unconfirmed, None, Some(&detail), now).await?;
+            Ok(Ok(SendOutcome::Unconfirmed))
+        }
         Err(error) => {
-            // The send certainly did not happen: free the key for a later run.
+            // The send certainly did not happen (paused, throttled, refused before sending):
+            // free the key for a later run.
             ledger.release_mail(&mail.key).await?;
             Ok(Err(error))
         }
     }
+}
+
+/// The ledger entry that holds the mail service's pause, if sending is paused: written by a run
+/// that met an account-level refusal, cleared by the next run that sends. Reports read it.
+pub const SENDING_STATE_KEY: &str = "service#sending";
+
+/// Records that the mail service paused sending (`Some`) or sends again (`None`).
+pub async fn record_pause(ledger: &dyn MailLedger, pause: Option<&SendingPause>, now: OffsetDateTime) -> AppResult<()> {
+    match pause {
+        Some(pause) => {
+            let detail = serde_json::to_string(pause).unwrap_or_default();
+            ledger.finish_mail(SENDING_STATE_KEY, MailStatus::Failed, None, Some(&detail), now).await?;
+        }
+        None => {
+            if current_pause(ledger).await?.is_some() {
+                ledger.finish_mail(SENDING_STATE_KEY, MailStatus::Sent, None, None, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pause last recorded and not cleared since, with when it was recorded.
+pub async fn current_pause(ledger: &dyn MailLedger) -> AppResult<Option<(SendingPause, String)>> {
+    let Some(entry) = ledger.get_mail(SENDING_STATE_KEY).await? else { return Ok(None) };
+    if entry.status != MailStatus::Failed {
+        return Ok(None);
+    }
+    let pause = entry.detail.as_deref().and_then(|d| serde_json::from_str::<SendingPause>(d).ok());
+    Ok(pause.map(|p| (p, entry.updated_at)))
 }
 
 /// True when the claim was made less than the lease ago (an unreadable time counts as old).

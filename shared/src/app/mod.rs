@@ -4,6 +4,7 @@ pub mod apply;
 pub mod buildings;
 pub mod config;
 pub mod dispatch;
+pub mod invites;
 pub mod mailing;
 pub mod plan;
 pub mod route;

@@ -24,7 +24,7 @@ pub struct PlanHeader {
 }
 
 pub fn report_folder(migration: &MigrationId) -> String {
-    format!("reports/users/{migration}")
+    crate::domain::keys::user_report_folder(migration)
 }
 
 /// A user-migration export read, validated and deduplicated: what planning starts from.

@@ -11,8 +11,9 @@ use super::{json_bytes, AppError, AppResult, Services};
 use crate::domain::approval::Approval;
 use crate::domain::config::ConfigOverrides;
 use crate::domain::issue::FileRejection;
+use crate::domain::keys;
 use crate::domain::values::{BuildingId, MigrationId};
-use crate::ports::EventClaim;
+use crate::ports::{EventClaim, ObjectStore, ObjectVersion, PortError, PortResult};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,7 @@ const TABLE_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "xlsx", "xls"];
 
 /// Which flow a key belongs to.
 pub fn classify(key: &str) -> Result<Upload, FileRejection> {
-    if key.ends_with('/') || !(key.starts_with("inbox/") || key.starts_with("approvals/")) {
+    if key.ends_with('/') || !(key.starts_with(keys::INBOX) || key.starts_with(keys::APPROVALS)) {
         return Ok(Upload::Ignored);
     }
     let parts: Vec<&str> = key.split('/').collect();
@@ -127,6 +128,32 @@ pub async fn handle_upload(svc: Services<'_>, key: &str, version: &str) -> AppRe
 
 /// [`handle_upload`] with the deployment's settings put over `config/settings.json`.
 pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, overrides: &ConfigOverrides) -> AppResult<UploadOutcome> {
+    handle(svc, key, version, None, overrides).await
+}
+
+/// The object version an S3 event announced, processed once: every read of the uploaded key is
+/// made at that version (never a newer file that replaced it meanwhile), and its size is checked
+/// before anything is downloaded.
+pub async fn handle_s3_upload(
+    svc: Services<'_>,
+    key: &str,
+    version: &ObjectVersion,
+    overrides: &ConfigOverrides,
+) -> AppResult<UploadOutcome> {
+    let claim = match version {
+        ObjectVersion::Id(id) => id.as_str(),
+        ObjectVersion::ETag(etag) => etag.trim_matches('"'),
+    };
+    handle(svc, key, claim, Some(version), overrides).await
+}
+
+async fn handle(
+    svc: Services<'_>,
+    key: &str,
+    version: &str,
+    pin: Option<&ObjectVersion>,
+    overrides: &ConfigOverrides,
+) -> AppResult<UploadOutcome> {
     let upload = match classify(key) {
         Ok(Upload::Ignored) => return Ok(UploadOutcome::Ignored),
         Ok(upload) => upload,
@@ -138,7 +165,7 @@ pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, ove
         EventClaim::InProgress => return Ok(UploadOutcome::InProgress),
         EventClaim::Claimed => {}
     }
-    let result = process(svc, key, &event_key, upload, overrides).await;
+    let result = process(svc, key, &event_key, upload, pin, overrides).await;
     if result.is_err() {
         // An adapter failed (throttling that outlasted the retries, say), in the flow or while
         // recording its end: give the claim back so Lambda's retry resumes the work at once.
@@ -149,10 +176,30 @@ pub async fn handle_upload_with(svc: Services<'_>, key: &str, version: &str, ove
 }
 
 /// Runs the flow of a claimed event and records its end.
-async fn process(svc: Services<'_>, key: &str, event_key: &str, upload: Upload, overrides: &ConfigOverrides) -> AppResult<UploadOutcome> {
-    let outcome = match run(svc, key, upload, overrides).await {
+async fn process(
+    svc: Services<'_>,
+    key: &str,
+    event_key: &str,
+    upload: Upload,
+    pin: Option<&ObjectVersion>,
+    overrides: &ConfigOverrides,
+) -> AppResult<UploadOutcome> {
+    let outcome = match run(svc, key, upload, pin, overrides).await {
         Ok(outcome) => outcome,
         Err(AppError::Rejected(rejection)) => reject(svc, key, rejection).await?,
+        Err(AppError::Port(PortError::TooLarge { bytes, limit })) => {
+            let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+            let message = format!(
+                "The file is {:.1} MB; files up to {:.0} MB are read (config/settings.json: max_file_megabytes). It was not downloaded. Split it into smaller files, or save a workbook as CSV.",
+                mb(bytes),
+                mb(limit)
+            );
+            reject(svc, key, FileRejection::new("file_too_large", message)).await?
+        }
+        Err(AppError::Port(PortError::Superseded(_))) => {
+            let message = "The file was replaced or deleted before it could be read, so this version was not processed. A newer upload of the same key is processed from its own event.";
+            reject(svc, key, FileRejection::new("superseded", message)).await?
+        }
         Err(error) => return Err(error),
     };
     let label = match &outcome {
@@ -163,8 +210,22 @@ async fn process(svc: Services<'_>, key: &str, event_key: &str, upload: Upload, 
     Ok(outcome)
 }
 
-async fn run(svc: Services<'_>, key: &str, upload: Upload, overrides: &ConfigOverrides) -> AppResult<UploadOutcome> {
+async fn run(
+    svc: Services<'_>,
+    key: &str,
+    upload: Upload,
+    pin: Option<&ObjectVersion>,
+    overrides: &ConfigOverrides,
+) -> AppResult<UploadOutcome> {
     let config = super::config::load_config_with(svc.objects, overrides).await?;
+    let pinned;
+    let svc = match pin {
+        Some(version) => {
+            pinned = PinnedUpload { inner: svc.objects, key, version, max_bytes: config.intake_limits().max_file_bytes };
+            Services { objects: &pinned, ..svc }
+        }
+        None => svc,
+    };
     Ok(match upload {
         Upload::Buildings => UploadOutcome::Buildings(super::buildings::ingest_buildings(svc, &config, key, false).await?),
         Upload::Tenants { building, replace, force } => {
@@ -183,8 +244,46 @@ async fn run(svc: Services<'_>, key: &str, upload: Upload, overrides: &ConfigOve
     })
 }
 
+/// The bucket as one event's flow sees it: the uploaded key is read at the event's version
+/// (size checked first); every other key as it is.
+struct PinnedUpload<'a> {
+    inner: &'a dyn ObjectStore,
+    key: &'a str,
+    version: &'a ObjectVersion,
+    max_bytes: u64,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for PinnedUpload<'_> {
+    async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
+        if key == self.key {
+            self.inner.open_at(key, self.version, self.max_bytes).await
+        } else {
+            self.inner.open(key).await
+        }
+    }
+
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
+        if key != self.key {
+            return self.inner.get(key).await;
+        }
+        let mut reader = self.inner.open_at(key, self.version, self.max_bytes).await?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| PortError::Unexpected(format!("reading {key}: {e}")))?;
+        Ok(bytes)
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
+        self.inner.put(key, bytes, content_type).await
+    }
+
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        self.inner.list(prefix).await
+    }
+}
+
 async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppResult<UploadOutcome> {
-    let report = format!("quarantine/{}.reason.json", quarantine_path(key));
+    let report = crate::domain::keys::quarantine_reason(&quarantine_path(key));
     let body = serde_json::json!({ "key": key, "code": rejection.code, "message": rejection.message });
     svc.objects.put(&report, json_bytes(&body), "application/json").await?;
     tracing::warn!(code = rejection.code, "upload rejected");

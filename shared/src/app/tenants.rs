@@ -5,6 +5,7 @@ use crate::domain::building::TilePolicy;
 use crate::domain::config::Config;
 use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
+use crate::domain::keys;
 use crate::domain::tenants::{
     check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS,
 };
@@ -96,7 +97,7 @@ pub async fn ingest_tenants(
             .into());
         }
     }
-    let latest = format!("exports/envoy/{building}/envoy-employees.csv");
+    let latest = keys::envoy_export_latest(building);
     let export_check = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
@@ -112,10 +113,10 @@ pub async fn ingest_tenants(
     let directory = svc.table.list_contacts(building).await?;
     let export = envoy_import_csv(&directory);
     let stamp = stamp(now);
-    let dated = format!("exports/envoy/{building}/envoy-employees-{stamp}.csv");
+    let dated = keys::envoy_export_dated(building, &stamp);
     svc.objects.put(&dated, export.clone(), "text/csv").await?;
     svc.objects.put(&latest, export, "text/csv").await?;
-    let folder = format!("reports/tenants/{building}/{stamp}-{}", file_stem(key));
+    let folder = keys::tenant_report_folder(building, &stamp, &file_stem(key));
     let mut outcome = TenantsOutcome {
         building: building.to_string(),
         rows,

@@ -1,6 +1,6 @@
 //! The validation report: every applied migration and every building checked against the store.
 
-use super::mailing::send_once;
+use super::mailing::{current_pause, send_once};
 use super::plan::load_plan;
 use super::{json_bytes, rfc3339, AppResult, Services};
 use crate::domain::config::Config;
@@ -30,6 +30,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         migrations: Vec::new(),
         buildings: Vec::new(),
         discrepancies: Vec::new(),
+        sending_paused: current_pause(svc.table).await?.map(|(pause, at)| format!("sending paused: {pause} (since {at})")),
     };
     for record in svc.table.list_migrations().await? {
         let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == "applied") else { continue };
@@ -49,7 +50,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         for invite in invites.values() {
             match invite.status {
                 MailStatus::Sent => check.invites_sent += 1,
-                MailStatus::Pending | MailStatus::Sending => check.invites_pending += 1,
+                MailStatus::Pending | MailStatus::Sending | MailStatus::Unconfirmed => check.invites_pending += 1,
                 MailStatus::Failed => check.invites_failed += 1,
             }
         }
@@ -79,7 +80,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         let grants = svc.table.count_grants(&state.building.id).await?;
         report.buildings.push(check_building(&state, contacts, grants, now, config.settings.stale_kickstart_days));
     }
-    let folder = format!("reports/validation/{}", report.date);
+    let folder = crate::domain::keys::validation_report_folder(&report.date);
     let outputs = vec![format!("{folder}/report.html"), format!("{folder}/report.csv"), format!("{folder}/report.json")];
     svc.objects.put(&outputs[0], report.html().into_bytes(), "text/html").await?;
     svc.objects.put(&outputs[1], report.csv(), "text/csv").await?;

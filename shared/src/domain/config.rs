@@ -34,6 +34,10 @@ pub struct Settings {
     pub platform_name: String,
     /// Uploaded files larger than this are refused (`file_too_large`).
     pub max_file_megabytes: u64,
+    /// Kickstart e-mails go only to addresses in these domains (or their subdomains), the
+    /// sender's own domain and the integrations inbox's, so a buildings file cannot make the
+    /// product mail arbitrary people.
+    pub kickstart_domains: Vec<String>,
 }
 
 impl Default for Settings {
@@ -49,6 +53,7 @@ impl Default for Settings {
             max_send_rate_per_second: 10.0,
             platform_name: "the tenant app".into(),
             max_file_megabytes: crate::domain::intake::DEFAULT_MAX_FILE_BYTES / (1024 * 1024),
+            kickstart_domains: vec!["envoy.com".into()],
         }
     }
 }
@@ -87,6 +92,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// May a kickstart e-mail go to `email`? Its domain (or a parent of it) is one of
+    /// `kickstart_domains`, the sender's own domain or the integrations inbox's (the platform's).
+    pub fn kickstart_domain_allowed(&self, email: &crate::domain::values::Email) -> bool {
+        let domain = email.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+        let sender = self.sender.email.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+        let within = |allowed: &str| {
+            let allowed = allowed.trim().trim_start_matches('@').to_ascii_lowercase();
+            !allowed.is_empty() && (domain == allowed || domain.ends_with(&format!(".{allowed}")))
+        };
+        let inbox = self.integrations_inbox.as_ref().map(|e| e.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase());
+        within(&sender) || inbox.is_some_and(|d| within(&d)) || self.settings.kickstart_domains.iter().any(|d| within(d))
+    }
+
     pub fn new(settings: Settings, guide: RoleGuide, matrix: RoleMatrix) -> Result<Self, FileRejection> {
         let invalid = |field: &str, value: &str| {
             FileRejection::new(
@@ -174,6 +192,16 @@ impl ConfigOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kickstarts_go_only_to_allowed_domains_and_the_senders() {
+        let settings = Settings { kickstart_domains: vec!["envoy.com".into(), " @partner.example ".into()], ..Settings::default() };
+        let config = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap();
+        let allowed = |raw: &str| config.kickstart_domain_allowed(&Email::parse(raw).unwrap());
+        assert!(allowed("csm@envoy.com") && allowed("csm@EU.Envoy.com") && allowed("pat@partner.example"));
+        assert!(allowed("pat@example.com"), "the sender's own domain");
+        assert!(!allowed("csm@notenvoy.com") && !allowed("csm@envoy.com.evil.example") && !allowed("anyone@gmail.com"));
+    }
 
     #[test]
     fn overrides_win_and_keep_the_display_name() {

@@ -12,6 +12,9 @@ pub enum MailStatus {
     Sending,
     Sent,
     Failed,
+    /// The request left but no answer came back: it may have gone out. Never re-sent by
+    /// itself; `onboard invites retry` puts it back on purpose.
+    Unconfirmed,
 }
 
 impl MailStatus {
@@ -21,6 +24,7 @@ impl MailStatus {
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Unconfirmed => "unconfirmed",
         }
     }
 
@@ -30,6 +34,7 @@ impl MailStatus {
             "sending" => Some(Self::Sending),
             "sent" => Some(Self::Sent),
             "failed" => Some(Self::Failed),
+            "unconfirmed" => Some(Self::Unconfirmed),
             _ => None,
         }
     }

@@ -25,6 +25,8 @@ pub enum IssueCode {
     InvalidValue,
     ValueTooLong,
     Excluded,
+    /// A kickstart recipient outside the domains the configuration allows.
+    DomainNotAllowed,
 }
 
 impl IssueCode {
@@ -49,6 +51,7 @@ impl IssueCode {
             Self::InvalidValue => "invalid_value",
             Self::ValueTooLong => "value_too_long",
             Self::Excluded => "excluded",
+            Self::DomainNotAllowed => "domain_not_allowed",
         }
     }
 }

@@ -52,8 +52,11 @@ pub fn check_user(migration: &str, entry: &PlanEntry, user: Option<&ExistingUser
                 problems.push(format!("invite pending past its date ({})", invite.due));
                 format!("pending since {}", invite.due)
             }
-            MailStatus::Sending => {
-                problems.push("invite send not confirmed: check the mail service's log, then resend if needed".to_string());
+            MailStatus::Sending | MailStatus::Unconfirmed => {
+                problems.push(
+                    "invite send not confirmed: check the mail service's log, then `onboard invites retry` if it did not arrive"
+                        .to_string(),
+                );
                 "unconfirmed".to_string()
             }
             MailStatus::Failed => {
@@ -133,15 +136,24 @@ pub struct ValidationReport {
     pub buildings: Vec<BuildingCheck>,
     /// Only the users with a discrepancy (every user is counted in `migrations`).
     pub discrepancies: Vec<UserCheck>,
+    /// Set while the mail service refuses to send for a reason about the account or its sender:
+    /// `sending paused: <cause> (...); fix: ...`, with when it was seen.
+    #[serde(default)]
+    pub sending_paused: Option<String>,
 }
 
 impl ValidationReport {
     pub fn problem_count(&self) -> usize {
-        self.discrepancies.len() + self.buildings.iter().filter(|b| !b.problems.is_empty()).count()
+        self.discrepancies.len()
+            + self.buildings.iter().filter(|b| !b.problems.is_empty()).count()
+            + usize::from(self.sending_paused.is_some())
     }
 
     pub fn csv(&self) -> Vec<u8> {
         let mut rows: Vec<[String; 5]> = Vec::new();
+        if let Some(paused) = &self.sending_paused {
+            rows.push(["mail".into(), String::new(), "mail service".into(), "paused".into(), paused.clone()]);
+        }
         for b in &self.buildings {
             rows.push([
                 "building".into(),
@@ -172,6 +184,9 @@ impl ValidationReport {
 
     pub fn summary_text(&self) -> String {
         let mut text = format!("Validation report {}: {} problem(s).\n\n", self.date, self.problem_count());
+        if let Some(paused) = &self.sending_paused {
+            text.push_str(&format!("{paused}\n\n"));
+        }
         for m in &self.migrations {
             text.push_str(&format!(
                 "Migration {}: {}/{} users as planned; invites {} sent, {} pending, {} failed.\n",
@@ -187,6 +202,9 @@ impl ValidationReport {
     pub fn html(&self) -> String {
         let body = html! {
             p { "Generated " (self.generated_at) ". Problems: " strong { (self.problem_count()) } }
+            @if let Some(paused) = &self.sending_paused {
+                p class="error" { strong { "Mail: " } (paused) }
+            }
             h2 { "Migrations" }
             table {
                 tr { th { "Migration" } th { "Applied" } th { "Users as planned" } th { "Invites sent" } th { "Pending" } th { "Failed" } }

@@ -77,6 +77,10 @@ impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let EmbeddedState { objects, table, mailer } = EmbeddedState::open(dir.path()).unwrap();
+        // The fixtures' Envoy contacts are at envoy.example: kickstarts may go there.
+        let config = dir.path().join("bucket/config");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(config.join("settings.json"), br#"{"kickstart_domains": ["envoy.example"]}"#).unwrap();
         Self {
             _dir: dir,
             objects: FlakyStore { folder: objects, failures: AtomicUsize::new(0), delay_ms: AtomicU64::new(0) },

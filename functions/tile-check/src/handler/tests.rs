@@ -34,6 +34,8 @@ async fn loaded() -> (tempfile::TempDir, EmbeddedState) {
         (format!("inbox/tenants/{ONE_MARKET}/contacts.csv"), include_bytes!("../../fixtures/tenants-one-market.csv")),
         (format!("inbox/tenants/{HARBOR_VIEW}/contacts.csv"), include_bytes!("../../fixtures/tenants-harbor-view.csv")),
     ];
+    // The fixtures' Envoy contacts are at envoy.example: kickstarts may go there.
+    state.objects.put("config/settings.json", br#"{"kickstart_domains": ["envoy.example"]}"#.to_vec(), "application/json").await.unwrap();
     for (key, bytes) in uploads {
         state.objects.put(&key, bytes.to_vec(), "text/csv").await.unwrap();
         let outcome = handle_upload(svc, &key, "v1").await.unwrap();
@@ -329,7 +331,7 @@ impl UserTable for DownTable {
     async fn get_users(&self, _: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
         down()
     }
-    async fn create_users(&self, _: &[NewUser]) -> PortResult<()> {
+    async fn create_users(&self, _: &[NewUser]) -> PortResult<HashMap<Email, Option<onboarding::domain::values::MigrationId>>> {
         down()
     }
     async fn grant_access(&self, _: &Email, _: &[String], _: &[BuildingId]) -> PortResult<()> {

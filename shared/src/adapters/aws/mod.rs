@@ -85,6 +85,14 @@ impl AwsState {
     }
 }
 
+/// The standard configuration chain with fixed access keys and endpoint: a deployment tool or a
+/// test that acts as one IAM principal (the IAM tests run each flow step as its function's user).
+#[cfg(feature = "aws")]
+pub async fn sdk_config_with_keys(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> aws_config::SdkConfig {
+    let credentials = aws_sdk_s3::config::Credentials::new(access_key_id, secret_access_key, None, None, "fixed-keys");
+    aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).credentials_provider(credentials).load().await
+}
+
 /// A failed call in one line for a `PortError`: the service's code and message when it
 /// answered, the whole error chain otherwise (timeouts, lost connections), scrubbed.
 pub(crate) fn describe<E>(error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> String

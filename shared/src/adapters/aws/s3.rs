@@ -1,7 +1,7 @@
 //! The bucket: S3 objects by key.
 
 use crate::adapters::aws::describe;
-use crate::ports::{ObjectStore, PortError, PortResult};
+use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult};
 use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
@@ -26,6 +26,43 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(what: &str, er
         return PortError::NotFound(what.to_string());
     }
     PortError::Unexpected(format!("S3 {what}: {}", describe(&error)))
+}
+
+/// The answer to a HEAD or GET at a version that no longer exists: 412 (the ETag changed),
+/// 404 (the version was deleted), or 400 for a version id S3 does not know.
+fn gone<E: ProvideErrorMetadata + std::error::Error + 'static>(error: &SdkError<E>) -> bool {
+    let status = error.raw_response().map(|raw| raw.status().as_u16());
+    matches!(status, Some(412) | Some(404)) || error.code() == Some("NoSuchVersion") || error.code() == Some("InvalidArgument")
+}
+
+fn quoted(etag: &str) -> String {
+    if etag.starts_with('"') {
+        etag.to_string()
+    } else {
+        format!("\"{etag}\"")
+    }
+}
+
+fn describe_version(version: &ObjectVersion) -> String {
+    match version {
+        ObjectVersion::Id(id) => format!("version {id}"),
+        ObjectVersion::ETag(etag) => format!("ETag {}", etag.trim_matches('"')),
+    }
+}
+
+/// Downloads a body to an anonymous temporary file (gone when the reader is dropped), chunk by
+/// chunk, so a 1 GB upload costs disk, not memory.
+async fn download(key: &str, output: GetObjectOutput) -> PortResult<Box<dyn std::io::Read + Send>> {
+    let mut body = output.body;
+    let file = tempfile::tempfile().map_err(|e| io(key, e))?;
+    let mut writer = tokio::fs::File::from_std(file);
+    while let Some(chunk) = body.try_next().await.map_err(|e| PortError::Unexpected(format!("S3 {key}: download broke off: {e}")))? {
+        writer.write_all(&chunk).await.map_err(|e| io(key, e))?;
+    }
+    writer.flush().await.map_err(|e| io(key, e))?;
+    let mut file = writer.into_std().await;
+    file.seek(SeekFrom::Start(0)).map_err(|e| io(key, e))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(READ_BUFFER, file)))
 }
 
 fn io(what: &str, error: std::io::Error) -> PortError {
@@ -69,19 +106,39 @@ impl S3Store {
 
 #[async_trait]
 impl ObjectStore for S3Store {
+    /// HeadObject at the version first: a file over the limit is refused before any byte is
+    /// downloaded, and a version that is gone (replaced in an unversioned bucket, or deleted)
+    /// is `Superseded` rather than read as the wrong version. Then GetObject at that version.
+    async fn open_at(&self, key: &str, version: &ObjectVersion, max_bytes: u64) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let head = self.client.head_object().bucket(&self.bucket).key(key);
+        let head = match version {
+            ObjectVersion::Id(id) => head.version_id(id),
+            ObjectVersion::ETag(etag) => head.if_match(quoted(etag)),
+        };
+        let size = match head.send().await {
+            Ok(head) => u64::try_from(head.content_length().unwrap_or_default()).unwrap_or_default(),
+            Err(error) if gone(&error) => return Err(PortError::Superseded(format!("{key} at {}", describe_version(version)))),
+            Err(error) => return Err(failure(key, error)),
+        };
+        if size > max_bytes {
+            return Err(PortError::TooLarge { bytes: size, limit: max_bytes });
+        }
+        let get = self.client.get_object().bucket(&self.bucket).key(key);
+        let get = match version {
+            ObjectVersion::Id(id) => get.version_id(id),
+            ObjectVersion::ETag(etag) => get.if_match(quoted(etag)),
+        };
+        match get.send().await {
+            Ok(output) => download(key, output).await,
+            Err(error) if gone(&error) => Err(PortError::Superseded(format!("{key} at {}", describe_version(version)))),
+            Err(error) => Err(failure(key, error)),
+        }
+    }
+
     /// Downloads the object to an anonymous temporary file (gone when the reader is dropped),
     /// chunk by chunk, so a 1 GB upload costs disk, not memory.
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
-        let mut body = self.get_object(key).await?.body;
-        let file = tempfile::tempfile().map_err(|e| io(key, e))?;
-        let mut writer = tokio::fs::File::from_std(file);
-        while let Some(chunk) = body.try_next().await.map_err(|e| PortError::Unexpected(format!("S3 {key}: download broke off: {e}")))? {
-            writer.write_all(&chunk).await.map_err(|e| io(key, e))?;
-        }
-        writer.flush().await.map_err(|e| io(key, e))?;
-        let mut file = writer.into_std().await;
-        file.seek(SeekFrom::Start(0)).map_err(|e| io(key, e))?;
-        Ok(Box::new(std::io::BufReader::with_capacity(READ_BUFFER, file)))
+        download(key, self.get_object(key).await?).await
     }
 
     async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
@@ -130,6 +187,7 @@ impl ObjectStore for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_s3::operation::head_object::HeadObjectOutput;
     use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
     use aws_sdk_s3::types::error::NoSuchKey;
     use aws_sdk_s3::types::Object;
@@ -152,6 +210,46 @@ mod tests {
         let mut read = Vec::new();
         reader.read_to_end(&mut read).unwrap();
         assert_eq!(read, expected);
+    }
+
+    #[tokio::test]
+    async fn open_at_reads_the_announced_version_after_checking_its_size() {
+        let head = mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(|r| r.key() == Some("inbox/users/m1/a.csv") && r.version_id() == Some("v1"))
+            .then_output(|| HeadObjectOutput::builder().content_length(5).build());
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| r.version_id() == Some("v1"))
+            .then_output(|| GetObjectOutput::builder().body(ByteStream::from(b"a,b\n1".to_vec())).build());
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::Sequential, &[&head, &get]));
+        let mut reader = s3.open_at("inbox/users/m1/a.csv", &ObjectVersion::Id("v1".into()), 100).await.unwrap();
+        let mut read = String::new();
+        reader.read_to_string(&mut read).unwrap();
+        assert_eq!((read.as_str(), head.num_calls(), get.num_calls()), ("a,b\n1", 1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_file_over_the_limit_is_refused_before_any_download() {
+        let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| HeadObjectOutput::builder().content_length(5_000_000_000).build());
+        let get = mock!(aws_sdk_s3::Client::get_object).then_output(|| GetObjectOutput::builder().build());
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head, &get]));
+        let refused = s3.open_at("inbox/users/m1/big.csv", &ObjectVersion::ETag("abc".into()), 200 * 1024 * 1024).await;
+        assert!(matches!(refused, Err(PortError::TooLarge { bytes: 5_000_000_000, limit: 209_715_200 })), "{:?}", refused.err());
+        assert_eq!(get.num_calls(), 0, "not a byte downloaded");
+    }
+
+    #[tokio::test]
+    async fn a_version_replaced_since_the_event_is_superseded_not_read() {
+        // Unversioned bucket: the event's ETag no longer matches, S3 answers 412.
+        let head = mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(|r| r.if_match() == Some("\"abc\""))
+            .sequence()
+            .http_status(412, None)
+            .build();
+        let get = mock!(aws_sdk_s3::Client::get_object).then_output(|| GetObjectOutput::builder().build());
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head, &get]));
+        let read = s3.open_at("inbox/users/m1/a.csv", &ObjectVersion::ETag("abc".into()), 100).await;
+        assert!(matches!(read, Err(PortError::Superseded(_))), "{:?}", read.err());
+        assert_eq!((head.num_calls(), get.num_calls()), (1, 0));
     }
 
     #[tokio::test]

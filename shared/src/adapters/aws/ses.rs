@@ -1,13 +1,17 @@
 //! Mail through SES (v2): raw RFC 5322 messages, paced to the account's send rate.
 //!
-//! Only a refusal that certainly sent nothing is retried (SES throttling). A timeout or a lost
-//! connection may or may not have sent the message, so it is answered at once as `Unexpected`:
-//! SES does not deduplicate, and the caller's mail ledger decides what happens next.
+//! Only a refusal that certainly sent nothing is retried (SES throttling). A timeout, a lost
+//! connection or a 5xx may or may not have sent the message, so it is answered at once as
+//! `Unconfirmed`: SES does not deduplicate, and the caller's mail ledger keeps the claim.
+//! A refusal about the account or its sender (unverified sender, sandbox recipient, paused,
+//! suspended, daily quota) is `SendingPaused` with its cause; only a refusal about this one
+//! message is `Rejected`.
 
 use crate::adapters::aws::describe;
 use crate::adapters::aws::pacer::SendPacer;
 use crate::adapters::aws::retry::{self, Backoff, Failed};
 use crate::domain::mail::OutgoingMail;
+use crate::domain::sending::{pause_in_rejection, PauseCause, SendingPause};
 use crate::ports::{Mailer, PortError, PortResult};
 use async_trait::async_trait;
 use aws_sdk_sesv2::config::http::HttpResponse;
@@ -65,18 +69,34 @@ fn transient(error: &SdkError<SendEmailError, HttpResponse>) -> Option<String> {
 fn send_failure(error: SdkError<SendEmailError, HttpResponse>) -> PortError {
     let detail = describe(&error);
     let Some(service) = error.as_service_error() else {
-        // No answer: the message may have gone out. Not retried here (SES does not deduplicate).
-        return PortError::Unexpected(format!("SES SendEmail: no clear answer, the message may or may not have been sent: {detail}"));
+        if matches!(error, SdkError::ConstructionFailure(_)) {
+            // The request was never built, so it never left.
+            return PortError::Unexpected(format!("SES SendEmail: {detail}"));
+        }
+        // No answer: the message may have gone out. Not retried (SES does not deduplicate).
+        return PortError::Unconfirmed(format!("SES SendEmail: no clear answer, the message may or may not have been sent: {detail}"));
     };
+    let server_fault = error.raw_response().is_some_and(|r| r.status().is_server_error());
     let code = service.code().unwrap_or_default();
-    if service.is_sending_paused_exception()
-        || service.is_account_suspended_exception()
-        || service.is_limit_exceeded_exception()
-        || (THROTTLED.contains(&code) && daily_quota_spent(service))
-    {
-        PortError::SendingPaused(format!("SES SendEmail: {detail}"))
-    } else if service.is_message_rejected() || service.is_mail_from_domain_not_verified_exception() || service.is_bad_request_exception() {
+    let paused = |cause| PortError::SendingPaused(SendingPause::new(cause, format!("SES SendEmail: {detail}")));
+    if service.is_sending_paused_exception() {
+        paused(PauseCause::SendingPaused)
+    } else if service.is_account_suspended_exception() {
+        paused(PauseCause::AccountSuspended)
+    } else if service.is_limit_exceeded_exception() || (THROTTLED.contains(&code) && daily_quota_spent(service)) {
+        paused(PauseCause::DailyQuota)
+    } else if service.is_mail_from_domain_not_verified_exception() {
+        paused(PauseCause::SenderNotVerified)
+    } else if service.is_message_rejected() {
+        match pause_in_rejection(service.message().unwrap_or_default()) {
+            Some(cause) => paused(cause),
+            None => PortError::Rejected(format!("SES SendEmail: {detail}")),
+        }
+    } else if service.is_bad_request_exception() {
         PortError::Rejected(format!("SES SendEmail: {detail}"))
+    } else if server_fault {
+        // SES failed on its side after taking the request: it may have sent the message.
+        PortError::Unconfirmed(format!("SES SendEmail: the service failed, the message may or may not have been sent: {detail}"))
     } else {
         PortError::Unexpected(format!("SES SendEmail: {detail}"))
     }
@@ -182,6 +202,16 @@ impl Mailer for SesMailer {
 
     async fn max_send_rate(&self) -> PortResult<f64> {
         Ok(*self.rate.get_or_init(|| self.account_rate()).await)
+    }
+
+    /// The account-level suppression list (GetSuppressedDestination): an address SES keeps
+    /// from being mailed after a hard bounce or a complaint.
+    async fn suppressed(&self, email: &crate::domain::values::Email) -> PortResult<Option<String>> {
+        match self.client.get_suppressed_destination().email_address(email.as_str()).send().await {
+            Ok(found) => Ok(found.suppressed_destination().map(|d| format!("on the SES suppression list ({})", d.reason().as_str()))),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(None),
+            Err(error) => Err(PortError::Unexpected(format!("SES GetSuppressedDestination: {}", describe(&error)))),
+        }
     }
 }
 

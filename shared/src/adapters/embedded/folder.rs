@@ -1,6 +1,6 @@
 //! A folder standing in for the S3 bucket: keys are relative paths.
 
-use crate::ports::{ObjectStore, PortError, PortResult};
+use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +42,16 @@ fn io(path: &Path, error: std::io::Error) -> PortError {
 
 #[async_trait]
 impl ObjectStore for FolderStore {
+    /// A folder keeps no versions: the current file, its size checked before it is read.
+    async fn open_at(&self, key: &str, _version: &ObjectVersion, max_bytes: u64) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let path = self.path_of(key)?;
+        let size = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
+        if size > max_bytes {
+            return Err(PortError::TooLarge { bytes: size, limit: max_bytes });
+        }
+        self.open(key).await
+    }
+
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
         let path = self.path_of(key)?;
         let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;

@@ -6,7 +6,7 @@ mod outbox;
 mod sqlite;
 
 pub use folder::FolderStore;
-pub use outbox::Outbox;
+pub use outbox::{Outbox, SIMULATOR_SUPPRESSED};
 pub use sqlite::SqliteTable;
 
 use std::path::Path;

@@ -62,4 +62,12 @@ impl Mailer for Outbox {
     fn deduplicates(&self) -> bool {
         true
     }
+
+    /// Like SES's mailbox simulator: its suppression-list address is always suppressed.
+    async fn suppressed(&self, email: &crate::domain::values::Email) -> PortResult<Option<String>> {
+        Ok((email.as_str() == SIMULATOR_SUPPRESSED).then(|| "on the suppression list (mailbox simulator)".to_string()))
+    }
 }
+
+/// SES's mailbox-simulator address that behaves as if it were on the suppression list.
+pub const SIMULATOR_SUPPRESSED: &str = "suppressionlist@simulator.amazonses.com";

@@ -289,15 +289,16 @@ impl UserTable for SqliteTable {
         let known = self.known(&tx)?;
         let mut found = HashMap::new();
         {
-            let mut stmt = tx.prepare_cached("SELECT roles, buildings FROM users WHERE email = ?1").map_err(db)?;
+            let mut stmt = tx.prepare_cached("SELECT roles, buildings, migration FROM users WHERE email = ?1").map_err(db)?;
             for email in emails {
                 if known.as_ref().is_some_and(|k| !k.hashes.contains(&k.hash(email.as_str()))) {
                     continue;
                 }
-                let row: Option<(String, String)> =
-                    stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
-                if let Some((roles, buildings)) = row {
-                    found.insert(email.clone(), ExistingUser { roles: from_json(&roles)?, buildings: from_json(&buildings)? });
+                let row: Option<(String, String, Option<String>)> =
+                    stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(db)?;
+                if let Some((roles, buildings, migration)) = row {
+                    let created_by = migration.and_then(|m| MigrationId::parse(&m).ok());
+                    found.insert(email.clone(), ExistingUser { roles: from_json(&roles)?, buildings: from_json(&buildings)?, created_by });
                 }
             }
         }
@@ -305,14 +306,21 @@ impl UserTable for SqliteTable {
         Ok(found)
     }
 
-    async fn create_users(&self, users: &[NewUser]) -> PortResult<()> {
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<MigrationId>>> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
+        let mut existed = HashMap::new();
         {
+            let mut find = tx.prepare_cached("SELECT migration FROM users WHERE email = ?1").map_err(db)?;
             let mut stmt = tx
                 .prepare("INSERT INTO users (email, first_name, last_name, roles, buildings, migration) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING")
                 .map_err(db)?;
             for user in users {
+                let creator: Option<Option<String>> = find.query_row([user.email.as_str()], |r| r.get(0)).optional().map_err(db)?;
+                if let Some(creator) = creator {
+                    existed.entry(user.email.clone()).or_insert_with(|| creator.and_then(|m| MigrationId::parse(&m).ok()));
+                    continue;
+                }
                 let roles: std::collections::BTreeSet<&String> = user.roles.iter().collect();
                 let buildings: std::collections::BTreeSet<&BuildingId> = user.buildings.iter().collect();
                 stmt.execute(params![
@@ -333,7 +341,7 @@ impl UserTable for SqliteTable {
                 known.hashes.insert(known.hash(user.email.as_str()));
             }
         }
-        Ok(())
+        Ok(existed)
     }
 
     async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()> {

@@ -40,6 +40,9 @@ impl Action {
 pub struct ExistingUser {
     pub roles: BTreeSet<String>,
     pub buildings: BTreeSet<BuildingId>,
+    /// The migration whose apply created the user (`None`: unknown, or not created by us).
+    #[serde(default)]
+    pub created_by: Option<crate::domain::values::MigrationId>,
 }
 
 /// A building as the plan names it (the name as it was at planning time).

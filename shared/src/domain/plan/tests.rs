@@ -58,7 +58,7 @@ fn new_users_are_created_with_mapped_roles() {
 #[test]
 fn existing_users_gain_only_what_they_lack() {
     let (dir, id) = buildings();
-    let existing = ExistingUser { roles: ["VR Host".to_string(), "Tenant".into()].into(), buildings: [id].into() };
+    let existing = ExistingUser { roles: ["VR Host".to_string(), "Tenant".into()].into(), buildings: [id].into(), created_by: None };
     let mut issues = Vec::new();
     let entry = plan_user(user(&["Admin"], &["One Market"], Some(Status::Active)), &matrix(), &dir, Some(&existing), &mut issues);
     assert_eq!(entry.action, Action::AddRoles);
@@ -145,7 +145,7 @@ fn legacy_plan_csv(extra_headers: &[String], entries: &[PlanEntry]) -> Vec<u8> {
 
 fn awkward_entries() -> Vec<PlanEntry> {
     let (dir, id) = buildings();
-    let existing = ExistingUser { roles: ["VR Host".to_string(), "=cmd".into()].into(), buildings: [id].into() };
+    let existing = ExistingUser { roles: ["VR Host".to_string(), "=cmd".into()].into(), buildings: [id].into(), created_by: None };
     let mut issues = Vec::new();
     let mut entries = vec![
         plan_user(user(&["Host"], &["1MKT"], Some(Status::Active)), &matrix(), &dir, None, &mut issues),

@@ -39,7 +39,13 @@ fn old_item(failed: &Failed<PutItemError>) -> Option<Item> {
 impl DynamoTable {
     /// Puts `item` if `condition` holds. `Ok(None)`: written. `Ok(Some(old))`: the condition
     /// failed on `old`. `Err`: anything else (a vanished item reads as `Some(empty)`).
-    async fn put_if(&self, item: &Item, condition: &str, names: &HashMap<String, String>, values: &Item) -> PortResult<Option<Item>> {
+    pub(super) async fn put_if(
+        &self,
+        item: &Item,
+        condition: &str,
+        names: &HashMap<String, String>,
+        values: &Item,
+    ) -> PortResult<Option<Item>> {
         let result = self
             .call("DynamoDB PutItem", || {
                 self.client

@@ -72,12 +72,10 @@ fn nobody_exists() -> Rule {
 #[tokio::test]
 async fn unprocessed_items_are_sent_again_until_every_user_is_written_once() {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let read = nobody_exists();
     let (first, second, third) =
         (batch_write(&log, &["b@example.com", "c@example.com"]), batch_write(&log, &["c@example.com"]), batch_write(&log, &[]));
-    let db = table(&[&read, &first, &second, &third]);
-    let users = ["a@example.com", "b@example.com", "c@example.com"].map(new_user);
-    db.create_users(&users).await.unwrap();
+    let db = table(&[&first, &second, &third]);
+    db.batch_write(puts(&["a@example.com", "b@example.com", "c@example.com"])).await.unwrap();
     let calls = log.lock().unwrap().clone();
     assert_eq!(
         calls,
@@ -93,29 +91,61 @@ async fn unprocessed_items_are_sent_again_until_every_user_is_written_once() {
     assert_eq!(written, ["a@example.com", "b@example.com", "c@example.com"], "each user written exactly once");
 }
 
+/// A PutItem that records the address it creates.
+fn user_created(log: &Arc<Mutex<Vec<String>>>) -> Rule {
+    let log = Arc::clone(log);
+    mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |request| {
+            let conditional = request.condition_expression() == Some("attribute_not_exists(#pk)");
+            let address = request.item().and_then(|i| i.get("email")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            log.lock().unwrap().push(if conditional { address } else { format!("UNCONDITIONAL {address}") });
+            true
+        })
+        .then_output(|| PutItemOutput::builder().build())
+}
+
 #[tokio::test]
-async fn users_that_exist_are_not_written_again() {
+async fn users_that_exist_are_not_written_again_and_are_answered_with_their_creator() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let read = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(|| {
-        let existing = with(user_key(&email("a@example.com")), [("email", s("a@example.com"))]);
+        let existing = with(user_key(&email("a@example.com")), [("email", s("a@example.com")), ("migration", s("m0"))]);
         BatchGetItemOutput::builder().responses(TABLE, vec![existing]).build()
     });
-    let write = batch_write(&log, &[]);
+    let write = user_created(&log);
     let db = table(&[&read, &write]);
-    db.create_users(&["a@example.com", "b@example.com", "b@example.com"].map(new_user)).await.unwrap();
-    assert_eq!(*log.lock().unwrap(), [vec!["b@example.com"]]);
+    let existed = db.create_users(&["a@example.com", "b@example.com", "b@example.com"].map(new_user)).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), ["b@example.com"], "one conditional put, for the new user only");
+    assert_eq!(existed.len(), 1);
+    assert_eq!(existed[&email("a@example.com")], Some(MigrationId::parse("m0").unwrap()));
+}
+
+#[tokio::test]
+async fn a_user_created_between_the_read_and_the_write_is_never_overwritten() {
+    let read = nobody_exists();
+    // Another migration's apply created b meanwhile: the conditional put fails with its item.
+    let raced = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
+        let old = with(user_key(&email("b@example.com")), [("email", s("b@example.com")), ("migration", s("other-wave"))]);
+        condition_failed(Some(old))
+    });
+    let db = table(&[&read, &raced]);
+    let existed = db.create_users(&[new_user("b@example.com")]).await.unwrap();
+    assert_eq!(existed[&email("b@example.com")], Some(MigrationId::parse("other-wave").unwrap()));
+    assert_eq!(raced.num_calls(), 1, "no second, unconditional write");
+}
+
+fn puts(addresses: &[&str]) -> Vec<WriteRequest> {
+    addresses.iter().map(|a| user_put(a)).collect()
 }
 
 #[tokio::test]
 async fn unprocessed_items_that_never_clear_end_as_throttled_with_the_count() {
-    let read = nobody_exists();
     let stuck = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .sequence()
         .output(|| BatchWriteItemOutput::builder().unprocessed_items(TABLE, vec![user_put("b@example.com")]).build())
         .times(4)
         .build();
-    let db = table(&[&read, &stuck]);
-    let result = db.create_users(&["a@example.com", "b@example.com"].map(new_user)).await;
+    let db = table(&[&stuck]);
+    let result = db.batch_write(puts(&["a@example.com", "b@example.com"])).await;
     match result {
         Err(PortError::Throttled(message)) => assert!(message.contains("1 of 2 items still unwritten"), "{message}"),
         other => panic!("expected Throttled, got {other:?}"),
@@ -131,8 +161,6 @@ fn addresses(count: usize) -> Vec<String> {
 async fn many_writes_go_several_calls_at_a_time_and_each_lands_once() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let logged = Arc::clone(&log);
-    let reads =
-        mock!(aws_sdk_dynamodb::Client::batch_get_item).sequence().output(|| BatchGetItemOutput::builder().build()).times(2).build();
     let writes = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .match_requests(move |request| {
             logged.lock().unwrap().push(emails_put(request));
@@ -142,9 +170,9 @@ async fn many_writes_go_several_calls_at_a_time_and_each_lands_once() {
         .output(|| BatchWriteItemOutput::builder().build())
         .times(6)
         .build();
-    let db = table(&[&reads, &writes]);
+    let db = table(&[&writes]);
     let everyone = addresses(150);
-    db.create_users(&everyone.iter().map(|a| new_user(a)).collect::<Vec<_>>()).await.unwrap();
+    db.batch_write(everyone.iter().map(|a| user_put(a)).collect()).await.unwrap();
     let calls = log.lock().unwrap().clone();
     assert_eq!(calls.len(), 6, "150 writes are six calls");
     assert!(calls.iter().all(|sent| sent.len() == 25), "{:?}", calls.iter().map(Vec::len).collect::<Vec<_>>());
@@ -155,16 +183,14 @@ async fn many_writes_go_several_calls_at_a_time_and_each_lands_once() {
 
 #[tokio::test]
 async fn once_a_call_gives_up_no_new_call_starts_and_the_count_left_is_exact() {
-    let reads =
-        mock!(aws_sdk_dynamodb::Client::batch_get_item).sequence().output(|| BatchGetItemOutput::builder().build()).times(2).build();
     let stuck = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .sequence()
         .output(|| BatchWriteItemOutput::builder().unprocessed_items(TABLE, vec![user_put("user000@example.com")]).build())
         .times(100)
         .build();
-    let db = table(&[&reads, &stuck]);
+    let db = table(&[&stuck]);
     let everyone = addresses(150);
-    let result = db.create_users(&everyone.iter().map(|a| new_user(a)).collect::<Vec<_>>()).await;
+    let result = db.batch_write(everyone.iter().map(|a| user_put(a)).collect()).await;
     // Four calls were under way (each spends its budget of four tries, one write left each);
     // the last two chunks of 25 never started.
     match result {
@@ -201,15 +227,14 @@ fn throughput_exceeded() -> ProvisionedThroughputExceededException {
 
 #[tokio::test]
 async fn throttled_batch_writes_are_retried() {
-    let read = nobody_exists();
     let write = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .sequence()
         .error(|| BatchWriteItemError::ProvisionedThroughputExceededException(throughput_exceeded()))
         .times(2)
         .output(|| BatchWriteItemOutput::builder().build())
         .build();
-    let db = table(&[&read, &write]);
-    db.create_users(&[new_user("a@example.com")]).await.unwrap();
+    let db = table(&[&write]);
+    db.batch_write(puts(&["a@example.com"])).await.unwrap();
     assert_eq!(write.num_calls(), 3);
 }
 

@@ -1,7 +1,6 @@
 //! Platform users (one partition each, so an import spreads over many partitions) and
 //! migration records.
 
-use super::batch::put;
 use super::item::{from_json, index_key, json, migration_key, s, strings, text, user_key, with, Item, MIGRATIONS_INDEX};
 use super::{condition_failed, DynamoTable};
 use crate::domain::plan::ExistingUser;
@@ -18,7 +17,8 @@ fn existing_user(item: &Item) -> PortResult<(Email, ExistingUser)> {
         .iter()
         .map(|id| BuildingId::parse(id).map_err(|e| PortError::Unexpected(format!("a stored user's building: {e}"))))
         .collect::<PortResult<BTreeSet<_>>>()?;
-    Ok((email, ExistingUser { roles: strings(item, "roles").into_iter().collect(), buildings }))
+    let created_by = text(item, "migration").and_then(|m| MigrationId::parse(m).ok());
+    Ok((email, ExistingUser { roles: strings(item, "roles").into_iter().collect(), buildings, created_by }))
 }
 
 /// A string set attribute, or nothing for an empty set (DynamoDB refuses empty sets).
@@ -26,6 +26,9 @@ fn string_set<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Attribute
     let set: BTreeSet<String> = values.into_iter().map(str::to_string).collect();
     (!set.is_empty()).then(|| AttributeValue::Ss(set.into_iter().collect()))
 }
+
+/// Conditional user puts in flight at once (each is one round trip).
+const CREATES_IN_FLIGHT: usize = 16;
 
 fn user_item(user: &NewUser) -> Item {
     let mut item = with(
@@ -54,25 +57,49 @@ impl UserTable for DynamoTable {
         items.iter().map(existing_user).collect()
     }
 
-    async fn create_users(&self, users: &[NewUser]) -> PortResult<()> {
-        // The first row of an address wins, as SQLite's `ON CONFLICT DO NOTHING`.
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<MigrationId>>> {
+        // The first row of an address wins, as in SQLite.
         let mut seen = HashSet::new();
         let unique: Vec<&NewUser> = users.iter().filter(|user| seen.insert(&user.email)).collect();
-        let existing: HashSet<String> = self
-            .batch_get(unique.iter().map(|user| user_key(&user.email)).collect())
-            .await?
-            .iter()
-            .filter_map(|item| text(item, "email").map(str::to_string))
-            .collect();
-        // A user created by someone else between the read and the write would be overwritten;
-        // only one apply runs per migration (its event claim), and both would write the plan's
-        // data for that user.
-        let writes = unique
-            .into_iter()
-            .filter(|user| !existing.contains(user.email.as_str()))
-            .map(|user| put(user_item(user)))
-            .collect::<PortResult<Vec<_>>>()?;
-        self.batch_write(writes).await
+        let mut existed: HashMap<Email, Option<MigrationId>> = HashMap::new();
+        for item in self.batch_get(unique.iter().map(|user| user_key(&user.email)).collect()).await? {
+            let (email, user) = existing_user(&item)?;
+            existed.insert(email, user.created_by);
+        }
+        // Each new user is a conditional put: one created between the read and the write (by
+        // another migration, or a concurrent apply) is never overwritten, and is answered as
+        // existing, with its creator.
+        let mut pending = unique.into_iter().filter(|user| !existed.contains_key(&user.email)).collect::<Vec<_>>().into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        let mut failure = None;
+        loop {
+            while running.len() < CREATES_IN_FLIGHT && failure.is_none() {
+                let Some(user) = pending.next() else { break };
+                let (table, item, email) = (self.clone(), user_item(user), user.email.clone());
+                running.spawn(async move {
+                    let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+                    table.put_if(&item, "attribute_not_exists(#pk)", &names, &Item::new()).await.map(|old| (email, old))
+                });
+            }
+            let Some(joined) = running.join_next().await else { break };
+            match joined {
+                Ok(Ok((_, None))) => {}
+                Ok(Ok((email, Some(old)))) => {
+                    existed.insert(email, text(&old, "migration").and_then(|m| MigrationId::parse(m).ok()));
+                }
+                Ok(Err(error)) => {
+                    failure.get_or_insert(error);
+                }
+                Err(error) => {
+                    failure.get_or_insert(PortError::Unexpected(format!("DynamoDB PutItem: the call's task failed: {error}")));
+                }
+            }
+        }
+        match failure {
+            // Users written so far stay: a re-run finds them and passes over them.
+            Some(error) => Err(error),
+            None => Ok(existed),
+        }
     }
 
     async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()> {

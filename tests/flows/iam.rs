@@ -1,0 +1,255 @@
+//! Every flow step under the IAM policy template.yaml gives whoever performs it on AWS, on an
+//! emulator that enforces IAM (`bash infra/test.sh` starts it at `ONBOARD_IAM_ENDPOINT`, with
+//! the first requests unchecked for setup). Each function and each kind of person is an IAM
+//! user holding exactly its resolved policy (`policies::policy`, as moto can check it); after
+//! setup the test turns checking on for every request, so a call the template does not allow
+//! fails here as it would on AWS.
+
+use crate::helpers::{building, email, etag_of, BUILDINGS_CSV, ONE_MARKET};
+use crate::policies::{as_moto_checks_it, policy, template, Stack};
+use onboarding::adapters::aws::{sdk_config_with_keys, AwsState, SesOptions};
+use onboarding::app::route::{handle_s3_upload, UploadOutcome};
+use onboarding::app::{dispatch, tile, validate, NoProgress, Services};
+use onboarding::domain::keys::Actor;
+use onboarding::domain::tile::TileReason;
+use onboarding::ports::{BuildingTable, Clock, ObjectStore, SystemClock};
+use serde_json::json;
+use std::collections::HashMap;
+
+struct Principals {
+    endpoint: String,
+    stack: Stack,
+    keys: HashMap<String, (String, String)>,
+}
+
+impl Principals {
+    /// The adapters as `name` (an actor, or `admin` for the test's own checks) sees them.
+    async fn state(&self, name: &str) -> AwsState {
+        let (key, secret) = &self.keys[&format!("{}-{name}", self.stack.name)];
+        let config = sdk_config_with_keys(&self.endpoint, key, secret).await;
+        let mail = SesOptions { fallback_rate: 1000.0, ..SesOptions::default() };
+        AwsState::from_sdk_config(&config, self.stack.bucket(), self.stack.table.clone(), mail)
+    }
+}
+
+fn actor_name(actor: Actor) -> String {
+    format!("{actor:?}").to_lowercase()
+}
+
+fn services<'a>(aws: &'a AwsState, clock: &'a dyn Clock) -> Services<'a> {
+    Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock, progress: &NoProgress }
+}
+
+/// What moto logged last: the request lines name the denied operation when a call fails.
+fn moto_log_tail() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/emulator/iam/moto.log");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log at {path}: {e})"));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Creates the bucket, table, sender identity and one IAM user per actor, unchecked; then turns
+/// IAM checking on for every later request.
+async fn set_up() -> Principals {
+    let endpoint = std::env::var("ONBOARD_IAM_ENDPOINT").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "The IAM tests need an emulator that enforces IAM: run the suite with `bash infra/test.sh` (it starts one and sets ONBOARD_IAM_ENDPOINT)."
+    );
+    let unique = format!("{}{}", std::process::id(), time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000);
+    let stack = Stack {
+        name: format!("iam{unique}"),
+        account: "123456789012".into(), // moto's account
+        region: "us-east-1".into(),
+        table: format!("iam-{unique}"),
+        sender: "onboarding@example.com".into(),
+        configuration_set: String::new(),
+    };
+    // A reused emulator may check IAM already (an earlier run): setup runs unchecked.
+    unchecked_requests(&endpoint, 1_000_000_000);
+    let template = template();
+    let mut users = serde_json::Map::new();
+    for actor in Actor::ALL {
+        users.insert(format!("{}-{}", stack.name, actor_name(actor)), as_moto_checks_it(&policy(&template, &stack, actor)));
+    }
+    // User names are unique per run: a reused emulator keeps the users of earlier runs.
+    users.insert(
+        format!("{}-admin", stack.name),
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/emulator/iam_users.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&endpoint)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {script} ({e}); `bash infra/test.sh` puts the emulator's Python first on PATH"));
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(serde_json::to_string(&users).unwrap().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "creating the IAM users failed");
+    let created: HashMap<String, serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let keys = created
+        .into_iter()
+        .map(|(name, k)| (name, (k["access_key_id"].as_str().unwrap().to_string(), k["secret_access_key"].as_str().unwrap().to_string())))
+        .collect();
+    let principals = Principals { endpoint: endpoint.clone(), stack, keys };
+    let admin = principals.state("admin").await;
+    admin.objects.ensure_bucket().await.unwrap();
+    admin.table.ensure_table().await.unwrap();
+    admin.mailer.ensure_identity("example.com").await.unwrap();
+    principals
+}
+
+/// Sets how many requests from now on run without IAM checks (moto's own switch): a large
+/// number for setup, 0 to check every request.
+fn unchecked_requests(endpoint: &str, count: u64) {
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/moto-api/reset-auth', data=sys.argv[2].encode(), headers={'Content-Type': 'application/json'}, method='POST'))")
+        .arg(endpoint)
+        .arg(count.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "could not set IAM checking at {endpoint}");
+}
+
+fn enforce_iam(endpoint: &str) {
+    unchecked_requests(endpoint, 0);
+}
+
+/// An object put as `who`, then the S3 event handled by ingest (under the ingest policy).
+async fn upload(who: &AwsState, ingest: Services<'_>, key: &str, bytes: &[u8]) -> UploadOutcome {
+    who.objects
+        .put(key, bytes.to_vec(), "text/csv")
+        .await
+        .unwrap_or_else(|e| panic!("putting {key} was refused: {e}\nmoto's log:\n{}", moto_log_tail()));
+    // Read as the ingest function reads it: at the event's version (the ETag here), sized first.
+    match handle_s3_upload(ingest, key, &etag_of(bytes), &Default::default()).await {
+        Ok(UploadOutcome::Rejected { code, message, .. }) => {
+            panic!("{key} was refused ({code}): {message}\nmoto's log:\n{}", moto_log_tail())
+        }
+        Ok(outcome) => outcome,
+        Err(e) => panic!("ingest of {key} failed under the ingest policy: {e}\nmoto's log:\n{}", moto_log_tail()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
+    let p = set_up().await;
+    let [ingest, dispatcher, reporter, checker, uploader, approver, operator] = [
+        Actor::Ingest,
+        Actor::DispatchInvites,
+        Actor::ValidationReport,
+        Actor::TileCheck,
+        Actor::Uploader,
+        Actor::Approver,
+        Actor::Operator,
+    ];
+    let ingest_aws = p.state(&actor_name(ingest)).await;
+    let dispatch_aws = p.state(&actor_name(dispatcher)).await;
+    let report_aws = p.state(&actor_name(reporter)).await;
+    let tile_aws = p.state(&actor_name(checker)).await;
+    let uploader_aws = p.state(&actor_name(uploader)).await;
+    let approver_aws = p.state(&actor_name(approver)).await;
+    let operator_aws = p.state(&actor_name(operator)).await;
+    let admin = p.state("admin").await;
+    enforce_iam(&p.endpoint);
+
+    // Negative controls first: enforcement is on, so a call outside a policy fails.
+    let denied = tile_aws.objects.put("inbox/buildings/x.csv", b"x".to_vec(), "text/csv").await;
+    assert!(denied.is_err(), "tile-check may not write to the bucket: IAM is not enforced");
+    let denied = uploader_aws.objects.put("approvals/m1.json", b"{}".to_vec(), "application/json").await;
+    assert!(denied.is_err(), "an uploader may not approve a plan");
+    let denied = uploader_aws.objects.put("config/role-matrix.csv", b"x".to_vec(), "text/csv").await;
+    assert!(denied.is_err(), "an uploader may not change the role matrix");
+    let denied = tile_aws.table.list_buildings().await;
+    assert!(denied.is_err(), "tile-check may not query the table");
+
+    // The operator stores the configuration.
+    onboarding::app::config::store_config(
+        &operator_aws.objects,
+        Some(include_bytes!("../../infra/examples/config/settings.json").to_vec()),
+        Some(include_bytes!("../../infra/examples/config/role-guide.csv").to_vec()),
+        Some(include_bytes!("../../infra/examples/config/role-matrix.csv").to_vec()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the operator could not store config/: {e}\nmoto's log:\n{}", moto_log_tail()));
+
+    let clock = SystemClock;
+    let ingest_svc = services(&ingest_aws, &clock);
+    // Buildings: upserted, kickoff mails sent.
+    let UploadOutcome::Buildings(buildings) = upload(&uploader_aws, ingest_svc, "inbox/buildings/buildings.csv", BUILDINGS_CSV).await
+    else {
+        panic!("not routed to buildings")
+    };
+    assert_eq!((buildings.accepted, buildings.kickstarts_sent), (2, 2), "{buildings:?}");
+
+    // Tenants, three times for one building: the first, a second that adds, and replace mode.
+    let first = format!("inbox/tenants/{ONE_MARKET}/first.csv");
+    let UploadOutcome::Tenants(one) =
+        upload(&uploader_aws, ingest_svc, &first, b"Full Name,Email\nAda Lovelace,ada@acme.example\nGrace Hopper,grace@acme.example\n")
+            .await
+    else {
+        panic!()
+    };
+    assert_eq!(one.directory_size, 2);
+    let second = format!("inbox/tenants/{ONE_MARKET}/second.csv");
+    let UploadOutcome::Tenants(two) =
+        upload(&uploader_aws, ingest_svc, &second, b"Full Name,Email\nAlan Turing,alan@initech.example\n").await
+    else {
+        panic!()
+    };
+    assert_eq!(two.directory_size, 3, "the second upload read the first one's Envoy file and kept its people");
+    let replace = format!("inbox/tenants/{ONE_MARKET}/replace/third.csv");
+    let body = b"Full Name,Email\nAda Lovelace,ada@acme.example\nGrace Hopper,grace@acme.example\nAlan Turing,alan@initech.example\nKat Johnson,kat@initech.example\n";
+    let UploadOutcome::Tenants(three) = upload(&uploader_aws, ingest_svc, &replace, body).await else { panic!() };
+    assert_eq!((three.directory_size, three.revoked), (4, 0));
+    // The uploader can read the building's Envoy import file.
+    let export = uploader_aws.objects.get(&format!("exports/envoy/{ONE_MARKET}/envoy-employees.csv")).await.unwrap();
+    assert!(String::from_utf8(export).unwrap().contains("kat@initech.example"));
+
+    // A user export is planned; the approver approves it; ingest applies it and sends invites due today.
+    let export = "First Name,Last Name,Email,Role(s),Building assignments,Status\nAda,Lovelace,ada@acme.example,Admin,One Market Plaza,Active\nLin,Chen,lin@acme.example,Employee,Harbor View,Active\n";
+    let UploadOutcome::Plan(plan) = upload(&uploader_aws, ingest_svc, "inbox/users/iam-m1/export.csv", export.as_bytes()).await else {
+        panic!("not planned")
+    };
+    assert_eq!(plan.actions["create_and_invite"], 2, "{:?}", plan.actions);
+    let plan_csv = approver_aws.objects.get("reports/users/iam-m1/plan.csv").await.expect("the approver reads the plan");
+    assert!(!plan_csv.is_empty());
+    let approval = json!({ "plan_sha256": plan.plan_sha256, "approved_by": "Pat Property", "invite_date": null });
+    let approval = serde_json::to_vec(&approval).unwrap();
+    let UploadOutcome::Applied { apply, dispatch } = upload(&approver_aws, ingest_svc, "approvals/iam-m1.json", &approval).await else {
+        panic!("not applied")
+    };
+    assert_eq!((apply.users_created, apply.invites_queued), (2, 2), "{apply:?}");
+    assert_eq!((dispatch.sent, dispatch.paused.is_none()), (2, true), "{dispatch:?}");
+
+    // dispatch-invites: a scheduled run under its own policy (nothing left to send, every call made).
+    let config = onboarding::app::config::load_config(&dispatch_aws.objects).await.expect("dispatch reads config/");
+    let run = dispatch::dispatch_invites(services(&dispatch_aws, &clock), &config, 100, None)
+        .await
+        .unwrap_or_else(|e| panic!("dispatch-invites failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
+    assert_eq!((run.sent, run.failed), (0, 0), "{run:?}");
+
+    // validation-report: reads plans, writes the report, mails the summary.
+    let config = onboarding::app::config::load_config(&report_aws.objects).await.expect("validation-report reads config/");
+    let (report, outcome) = validate::validation_report(services(&report_aws, &clock), &config)
+        .await
+        .unwrap_or_else(|e| panic!("validation-report failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
+    assert_eq!(report.migrations.len(), 1);
+    assert!(outcome.summary_mailed, "{outcome:?}");
+    assert!(uploader_aws.objects.get(&outcome.outputs[0]).await.is_ok(), "an uploader reads the validation report");
+
+    // tile-check: one key lookup and a batch, nothing else.
+    let answers = tile::check_tile(&tile_aws.table, &building(ONE_MARKET), &[email("kat@initech.example"), email("x@else.example")])
+        .await
+        .unwrap_or_else(|e| panic!("tile-check failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
+    assert_eq!((answers[0].reason, answers[1].reason), (TileReason::Granted, TileReason::NotGranted));
+
+    // What the people may not do stays refused after all that: the functions' outputs are theirs.
+    assert!(approver_aws.objects.put("inbox/users/m2/x.csv", b"x".to_vec(), "text/csv").await.is_err(), "an approver may not upload");
+    assert!(operator_aws.objects.get("reports/users/iam-m1/plan.csv").await.is_err(), "an operator reads no plans");
+    assert!(admin.objects.get("reports/users/iam-m1/plan.csv").await.is_ok());
+}
