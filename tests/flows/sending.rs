@@ -13,13 +13,17 @@ use onboarding::domain::sending::PauseCause;
 use onboarding::domain::values::MigrationId;
 use std::sync::atomic::Ordering;
 
-const UNVERIFIED_DOMAIN: &str = "unverified.example";
+/// A sender domain no identity covers yet (one per run: SES identities are account-wide, and an
+/// emulator may be reused).
+fn unverified_domain() -> String {
+    format!("unverified-{}-{}.example", std::process::id(), time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000)
+}
 
 /// Makes the mail service refuse every message for a reason about the account: on the emulator
 /// a sender whose identity is not verified (the real SES answer); embedded, the paused mailer.
-async fn refuse_all_sends(h: &Harness) {
+async fn refuse_all_sends(h: &Harness, domain: &str) {
     if h.emulated {
-        set_settings(h, serde_json::json!({ "sender": format!("Visitor Onboarding <onboarding@{UNVERIFIED_DOMAIN}>") })).await;
+        set_settings(h, serde_json::json!({ "sender": format!("Visitor Onboarding <onboarding@{domain}>") })).await;
     } else {
         *h.mailer.pause_cause.lock().unwrap() = PauseCause::SenderNotVerified;
         h.mailer.paused.store(true, Ordering::SeqCst);
@@ -27,10 +31,10 @@ async fn refuse_all_sends(h: &Harness) {
 }
 
 /// The fix a person makes: the sender's identity is verified.
-async fn verify_sender(h: &Harness) {
+async fn verify_sender(h: &Harness, domain: &str) {
     if h.emulated {
         let aws = onboarding::adapters::aws::AwsState::from_env("unused".into(), "unused".into()).await;
-        aws.mailer.ensure_identity(UNVERIFIED_DOMAIN).await.unwrap();
+        aws.mailer.ensure_identity(domain).await.unwrap();
     } else {
         h.mailer.paused.store(false, Ordering::SeqCst);
     }
@@ -38,7 +42,8 @@ async fn verify_sender(h: &Harness) {
 
 pub async fn an_unverified_sender_pauses_everything_and_the_next_run_sends_each_mail_once(h: Harness) {
     h.load_example_config().await;
-    refuse_all_sends(&h).await;
+    let domain = unverified_domain();
+    refuse_all_sends(&h, &domain).await;
     let UploadOutcome::Buildings(buildings) = h.upload("inbox/buildings/buildings.csv", BUILDINGS_CSV).await else { panic!() };
     assert_eq!((buildings.accepted, buildings.kickstarts_sent, buildings.kickstarts_paused), (2, 0, 2), "{buildings:?}");
     let pause = buildings.sending_paused.clone().expect("the outcome names the pause");
@@ -79,14 +84,15 @@ pub async fn an_unverified_sender_pauses_everything_and_the_next_run_sends_each_
     for invite in h.table.list_invites(&m).await.unwrap() {
         assert_eq!((invite.status, invite.attempts), (MailStatus::Pending, 0), "no attempt counted: {invite:?}");
     }
-    let (report, _) = validate::validation_report(h.svc(), &config).await.unwrap();
+    let (report, outcome) = validate::validation_report(h.svc(), &config).await.unwrap();
+    assert!(outcome.sending_paused && !outcome.summary_mailed, "the summary waits too, not failed: {outcome:?}");
     let paused = report.sending_paused.clone().expect("the validation report shows the pause");
     assert!(paused.starts_with("sending paused: sender_not_verified"), "{paused}");
     assert!(report.html().contains("sending paused"), "the HTML report shows it");
     assert!(String::from_utf8(report.csv()).unwrap().contains("sending paused"));
 
     // The sender is verified: the next scheduled run sends every kickstart and invite, once.
-    verify_sender(&h).await;
+    verify_sender(&h, &domain).await;
     let config = h.config().await;
     let resumed = dispatch::dispatch_invites(h.svc(), &config, 100, None).await.unwrap();
     assert_eq!((resumed.kickstarts_sent, resumed.sent, resumed.paused.is_none()), (2, 2, true), "{resumed:?}");

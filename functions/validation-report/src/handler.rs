@@ -5,6 +5,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use onboarding::app::config::load_config_with;
 use onboarding::app::validate::{validation_report, ValidationOutcome};
 use onboarding::app::{AppError, Services};
+use onboarding::deployment::{emit_metric, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
 use onboarding::domain::config::ConfigOverrides;
 use onboarding::domain::issue::FileRejection;
 use onboarding::ports::PortError;
@@ -45,6 +46,9 @@ pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, payload: ser
     tracing::info!(%trigger, "making the validation report");
     let config = load_config_with(svc.objects, overrides).await?;
     let (_, outcome) = validation_report(svc, &config).await?;
+    if outcome.sending_paused {
+        emit_metric(SENDING_PAUSED_METRIC, 1.0, SENDING_PAUSED_DIMENSION);
+    }
     Ok(outcome)
 }
 

@@ -1,6 +1,6 @@
 //! The validation report: every applied migration and every building checked against the store.
 
-use super::mailing::{current_pause, send_once};
+use super::mailing::{current_pause, record_pause, send_once};
 use super::plan::load_plan;
 use super::{json_bytes, rfc3339, AppResult, Services};
 use crate::domain::config::Config;
@@ -8,6 +8,7 @@ use crate::domain::invite::MailStatus;
 use crate::domain::plan::Action;
 use crate::domain::validation::{check_building, check_user, MigrationCheck, ValidationReport};
 use crate::domain::values::Email;
+use crate::ports::PortError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,6 +19,8 @@ pub struct ValidationOutcome {
     pub buildings: u64,
     pub summary_mailed: bool,
     pub summary_error: Option<String>,
+    /// The summary was not mailed because the mail service paused sending (not its fault).
+    pub sending_paused: bool,
     pub outputs: Vec<String>,
 }
 
@@ -88,11 +91,18 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
     let summary = crate::domain::mail::validation_summary(config, &report.date, report.summary_text(), report.html());
     let mut summary_mailed = false;
     let mut summary_error = None;
+    let mut sending_paused = false;
     if let Some(mail) = summary {
         // The report is written either way; a mail service that refuses now is reported, and
         // the next run (or `onboard report`) sends the day's summary.
         match send_once(svc.table, svc.mailer, &mail, now).await {
             Ok(Ok(outcome)) => summary_mailed = matches!(outcome, super::mailing::SendOutcome::Sent(_)),
+            Ok(Err(PortError::SendingPaused(pause))) => {
+                tracing::error!(cause = pause.cause.as_str(), fix = pause.cause.fix(), "sending paused: the validation summary waits");
+                record_pause(svc.table, Some(&pause), now).await?;
+                summary_error = Some(format!("sending paused: {pause}"));
+                sending_paused = true;
+            }
             Ok(Err(error)) | Err(super::AppError::Port(error)) => {
                 tracing::warn!(error = %crate::domain::text::redact_addresses(&error.to_string()), "validation summary not mailed");
                 summary_error = Some(error.to_string());
@@ -107,6 +117,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         buildings: report.buildings.len() as u64,
         summary_mailed,
         summary_error,
+        sending_paused,
         outputs,
     };
     tracing::info!(problems = outcome.problems, "validation report written");

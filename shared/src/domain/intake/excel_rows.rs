@@ -43,39 +43,70 @@ pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) 
         .collect())
 }
 
-/// Refuses a workbook whose parts would unpack to more than 16 times the intake limit: a small
-/// file that expands to gigabytes (a "zip bomb") is not a user export.
+/// Refuses, without unpacking anything, a workbook whose parts would unpack to more than 16
+/// times the intake limit (a small file that expands to gigabytes, a "zip bomb", is not a user
+/// export), one that uses ZIP64 (sizes over 4 GB, which no export needs), and one whose zip
+/// directory cannot be read (its sizes could not be checked).
 fn check_expansion(bytes: &[u8], limits: IntakeLimits) -> Result<(), FileRejection> {
     if !bytes.starts_with(b"PK") {
         return Ok(());
     }
     // The zip central directory lists each part's unpacked size; sum them without unpacking.
-    let declared = zip_declared_size(bytes).unwrap_or(0);
-    if declared > limits.max_excel_bytes.saturating_mul(16) {
-        return Err(FileRejection::new(
+    let too_large = || {
+        FileRejection::new(
             "file_too_large",
             "The workbook unpacks to far more data than a user export holds. Save the sheet as CSV and upload that instead.",
-        ));
+        )
+    };
+    match zip_declared_size(bytes) {
+        Ok(declared) if declared > limits.max_excel_bytes.saturating_mul(16) => Err(too_large()),
+        Ok(_) => Ok(()),
+        Err(ZipDirectory::Zip64) => Err(too_large()),
+        Err(ZipDirectory::Unreadable) => Err(FileRejection::new(
+            "unreadable_workbook",
+            "The workbook's zip directory is damaged, so it was not opened. Save it again as .xlsx or CSV and upload it.",
+        )),
     }
-    Ok(())
 }
 
-fn zip_declared_size(bytes: &[u8]) -> Option<u64> {
+/// Why a zip's declared sizes could not be summed.
+#[derive(Debug, PartialEq, Eq)]
+enum ZipDirectory {
+    /// ZIP64 records or size fields: sizes beyond 4 GB.
+    Zip64,
+    Unreadable,
+}
+
+fn zip_declared_size(bytes: &[u8]) -> Result<u64, ZipDirectory> {
+    use ZipDirectory::*;
+    // A ZIP64 end-of-central-directory locator anywhere near the end: refused outright.
+    let tail = &bytes[bytes.len().saturating_sub(64 * 1024 + 42)..];
+    if tail.windows(4).any(|w| w == b"PK\x06\x07" || w == b"PK\x06\x06") {
+        return Err(Zip64);
+    }
     // End of central directory record: signature 0x06054b50, at least 22 bytes from the end.
-    let eocd = (0..bytes.len().saturating_sub(21)).rev().find(|&i| bytes[i..].starts_with(b"PK\x05\x06"))?;
-    let le16 = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
-    let le32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64);
+    let eocd = (0..bytes.len().saturating_sub(21)).rev().find(|&i| bytes[i..].starts_with(b"PK\x05\x06")).ok_or(Unreadable)?;
+    let le16 = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize).ok_or(Unreadable);
+    let le32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64).ok_or(Unreadable);
     let entries = le16(eocd + 10)?;
-    let mut at = le32(eocd + 16)? as usize;
+    let offset = le32(eocd + 16)?;
+    if entries == 0xFFFF || offset == 0xFFFF_FFFF {
+        return Err(Zip64);
+    }
+    let mut at = usize::try_from(offset).map_err(|_| Unreadable)?;
     let mut total = 0u64;
     for _ in 0..entries {
-        if !bytes.get(at..)?.starts_with(b"PK\x01\x02") {
-            return None;
+        if !bytes.get(at..).ok_or(Unreadable)?.starts_with(b"PK\x01\x02") {
+            return Err(Unreadable);
         }
-        total = total.saturating_add(le32(at + 24)?);
+        let (compressed, unpacked) = (le32(at + 20)?, le32(at + 24)?);
+        if compressed == 0xFFFF_FFFF || unpacked == 0xFFFF_FFFF {
+            return Err(Zip64);
+        }
+        total = total.saturating_add(unpacked);
         at += 46 + le16(at + 28)? + le16(at + 30)? + le16(at + 32)?;
     }
-    Some(total)
+    Ok(total)
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -88,5 +119,50 @@ fn cell_text(cell: &Data) -> String {
         Data::Bool(value) => value.to_string(),
         Data::DateTime(value) => value.to_string(),
         Data::Error(error) => format!("#{error:?}"),
+    }
+}
+
+#[cfg(test)]
+mod zip_tests {
+    use super::*;
+
+    fn workbook() -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.add_worksheet().write_string(0, 0, "Email").unwrap();
+        book.save_to_buffer().unwrap()
+    }
+
+    /// The central-directory entries' offsets of `bytes`.
+    fn entries(bytes: &[u8]) -> Vec<usize> {
+        (0..bytes.len() - 4).filter(|&i| bytes[i..].starts_with(b"PK\x01\x02")).collect()
+    }
+
+    #[test]
+    fn an_ordinary_workbook_declares_its_sizes() {
+        let bytes = workbook();
+        assert!(zip_declared_size(&bytes).unwrap() > 0);
+        assert!(check_expansion(&bytes, IntakeLimits::default()).is_ok());
+    }
+
+    #[test]
+    fn zip64_sizes_are_refused_unpacked() {
+        let mut bytes = workbook();
+        let first = entries(&bytes)[0];
+        bytes[first + 24..first + 28].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+        assert_eq!(zip_declared_size(&bytes), Err(ZipDirectory::Zip64));
+        assert_eq!(check_expansion(&bytes, IntakeLimits::default()).unwrap_err().code, "file_too_large");
+        let mut bytes = workbook();
+        let at = bytes.len() - 22;
+        bytes.splice(at..at, b"PK\x06\x07".iter().copied().chain([0u8; 16]));
+        assert_eq!(zip_declared_size(&bytes), Err(ZipDirectory::Zip64), "a ZIP64 locator");
+    }
+
+    #[test]
+    fn a_damaged_directory_is_refused_not_opened() {
+        let mut bytes = workbook();
+        let first = entries(&bytes)[0];
+        bytes[first..first + 4].copy_from_slice(b"XXXX");
+        assert_eq!(zip_declared_size(&bytes), Err(ZipDirectory::Unreadable));
+        assert_eq!(check_expansion(&bytes, IntakeLimits::default()).unwrap_err().code, "unreadable_workbook");
     }
 }
