@@ -226,6 +226,13 @@ pub async fn a_person_planned_in_two_migrations_applied_at_once_is_created_and_i
     assert_eq!(run.sent, 3);
     let to_sam = h.mailer.sent().keys().filter(|k| k.starts_with("invite#") && k.ends_with("#sam@acme.example")).count();
     assert_eq!(to_sam, 1);
+    // A later plan naming Sam says who created and invited him, in its issues and its report.
+    let c = plan_users(&h, "wave-c", format!("{header}Sam,Both,sam@acme.example,Employee,HVB,active\n").as_bytes()).await;
+    assert_eq!((c.actions["create_and_invite"], c.issues_by_code.get("already_migrated")), (0, Some(&1)), "{c:?}");
+    let issues = String::from_utf8(h.objects.get("reports/users/wave-c/issues.csv").await.unwrap()).unwrap();
+    assert!(issues.contains(&format!("already created and invited by migration “{creator}”")), "{issues}");
+    let report = String::from_utf8(h.objects.get("reports/users/wave-c/report.html").await.unwrap()).unwrap();
+    assert!(report.contains("already_migrated"), "the report lists it");
 }
 
 pub async fn kickstarts_only_go_to_allowed_domains(h: Harness) {

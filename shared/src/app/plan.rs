@@ -124,7 +124,13 @@ impl Export {
             let existing = table.get_users(&emails).await?;
             let mut line = PlanLine::default();
             for user in &chunk {
-                plan_line_into(&mut line, user, &config.matrix, &directory, existing.get(user.email), &mut issues);
+                let found = existing.get(user.email);
+                plan_line_into(&mut line, user, &config.matrix, &directory, found, &mut issues);
+                if let Some(other) = found.and_then(|f| f.created_by.as_ref()).filter(|m| m.as_str() != summary.migration) {
+                    if matches!(line.action, Action::AddRoles | Action::NoChange) {
+                        issues.push(already_migrated(other, user.rows.first().copied().unwrap_or(0)));
+                    }
+                }
                 counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
                 for role in &line.platform_roles {
                     if !in_use.contains(*role) {
@@ -157,6 +163,16 @@ impl Export {
         summary.warnings = counts.warnings;
         Ok((summary, issues))
     }
+}
+
+/// A plan line for someone another migration created (and invited) already.
+fn already_migrated(other: &MigrationId, row: u64) -> Issue {
+    Issue::warning(
+        crate::domain::issue::IssueCode::AlreadyMigrated,
+        format!("This person was already created and invited by migration “{other}”: this plan only adds the roles and buildings they lack, and sends no second invite."),
+    )
+    .at_row(row)
+    .in_column("Email")
 }
 
 /// Existing users are looked up this many at a time (DynamoDB's BatchGetItem limit).

@@ -27,6 +27,8 @@ pub enum IssueCode {
     Excluded,
     /// A kickstart recipient outside the domains the configuration allows.
     DomainNotAllowed,
+    /// The person was created (and invited) by another migration already.
+    AlreadyMigrated,
 }
 
 impl IssueCode {
@@ -52,6 +54,7 @@ impl IssueCode {
             Self::ValueTooLong => "value_too_long",
             Self::Excluded => "excluded",
             Self::DomainNotAllowed => "domain_not_allowed",
+            Self::AlreadyMigrated => "already_migrated",
         }
     }
 }
