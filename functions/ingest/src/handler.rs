@@ -178,20 +178,17 @@ pub fn decode_key(raw: &str) -> Option<String> {
 /// The object version the claim is keyed by: the version id in a versioned bucket, else the
 /// ETag (content), else the sequencer (this very write).
 pub fn object_version(record: &S3EventRecord) -> String {
-    let object = &record.s3.object;
-    [&object.version_id, &object.e_tag, &object.sequencer]
-        .into_iter()
-        .flatten()
-        .find(|v| !v.trim().is_empty())
-        .cloned()
-        .unwrap_or_else(|| record.event_time.to_rfc3339())
+    match pinned_version(record) {
+        Some(ObjectVersion::Id(version) | ObjectVersion::ETag(version)) => version,
+        None => record.s3.object.sequencer.clone().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| record.event_time.to_rfc3339()),
+    }
 }
 
 /// The version to read: the version id in a versioned bucket, else the ETag; `None` when the
 /// event names neither (the object is then read as it is).
 pub fn pinned_version(record: &S3EventRecord) -> Option<ObjectVersion> {
     let object = &record.s3.object;
-    let present = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let present = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     present(&object.version_id).map(ObjectVersion::Id).or_else(|| present(&object.e_tag).map(ObjectVersion::ETag))
 }
 
