@@ -14,6 +14,7 @@ mod iam;
 mod injection;
 mod logs;
 mod policies;
+mod real_files;
 mod replays;
 mod scenarios;
 mod sending;
@@ -61,6 +62,9 @@ both_adapter_sets!(
         dispatch_resumes_after_mail_failures_without_duplicates,
         validation_report_flags_stale_kickstarts_and_late_invites,
         rejected_files_write_nothing_and_say_why,
+    ],
+    real_files: [
+        the_guides_tenant_file_is_accepted_and_other_flows_send_it_back,
     ],
     replays: [
         buildings_events_replayed_and_concurrent_write_once,

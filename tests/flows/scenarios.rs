@@ -454,7 +454,7 @@ pub async fn rejected_files_write_nothing_and_say_why(h: Harness) {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "inbox/users/m1/missing.csv",
-            b"First Name,Last Name,Mail,Roles,Buildings,Status\nA,B,a@b.co,Admin,HVB,active\n".to_vec(),
+            b"First Name,Last Name,Contact,Roles,Buildings,Status\nA,B,a@b.co,Admin,HVB,active\n".to_vec(),
             "missing_column",
         ),
         ("inbox/users/m1/empty.csv", Vec::new(), "empty_file"),
@@ -475,6 +475,6 @@ pub async fn rejected_files_write_nothing_and_say_why(h: Harness) {
     }
     let missing = h.objects.get("quarantine/inbox/users/m1/missing.csv.reason.json").await.unwrap();
     let text = String::from_utf8(missing).unwrap();
-    assert!(text.contains("Email") && text.contains("Mail"), "names the column and the headers found: {text}");
+    assert!(text.contains("Email") && text.contains("Contact"), "names the column and the headers found: {text}");
     assert!(h.table.get_migration(&MigrationId::parse("m1").unwrap()).await.unwrap().is_none(), "no plan recorded");
 }

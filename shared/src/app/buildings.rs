@@ -2,9 +2,10 @@
 
 use super::mailing::{record_pause, send_once, SendOutcome};
 use super::{count_issues, file_stem, json_bytes, stamp, AppError, AppResult, IssueCounts, Services};
-use crate::domain::building::{building_from_row, BuildingState, Phase, BUILDING_COLUMNS};
+use crate::domain::building::{building_from_row, BuildingState, Phase};
 use crate::domain::config::Config;
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
+use crate::domain::flows;
+use crate::domain::intake::{open_sheet, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::mail;
 use crate::domain::sending::SendingPause;
@@ -35,10 +36,10 @@ pub struct BuildingsOutcome {
 /// to buildings that had it (a new, separately recorded e-mail).
 pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, resend: bool) -> AppResult<BuildingsOutcome> {
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Buildings, config.intake_limits(), |h| ColumnMap::has_required(BUILDING_COLUMNS, h))?;
-    let map = ColumnMap::resolve(BUILDING_COLUMNS, &sheet.headers)?;
+    let sheet = open_sheet(input, FileKind::Buildings, config.intake_limits(), |h| flows::looks_like_header(FileKind::Buildings, h))?;
+    let map = flows::resolve(FileKind::Buildings, &sheet.headers)?;
     let mut buildings = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = map.reading_issues();
     let (mut rows, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
     let mut seen = std::collections::HashMap::<BuildingId, u64>::new();
     // Read and check everything first: a file that fails to read writes nothing.

@@ -5,10 +5,11 @@
 use super::{file_stem, json_bytes, rfc3339, AppResult, Progress, Services};
 use crate::domain::building::{BuildingDirectory, BuildingState};
 use crate::domain::config::Config;
+use crate::domain::flows;
 use crate::domain::html::{plan_report, PlanSummary, MAX_HTML_ROWS};
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind, RawRow};
+use crate::domain::intake::{open_sheet, FileKind, RawRow};
 use crate::domain::issue::{FileRejection, Issue, IssueCode};
-use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome, USER_COLUMNS};
+use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
 use crate::domain::plan::{issues_csv, plan_line_into, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::{MigrationRecord, PortError, UserTable};
@@ -43,10 +44,10 @@ pub struct Export {
 pub async fn read_export(svc: Services<'_>, config: &Config, migration: &MigrationId, key: &str) -> AppResult<Export> {
     let limits = config.intake_limits();
     let input = svc.objects.open(key).await?;
-    let mut sheet = open_sheet(input, FileKind::Users, limits, |h| ColumnMap::has_required(USER_COLUMNS, h))?;
-    let map = ColumnMap::resolve(USER_COLUMNS, &sheet.headers)?;
+    let mut sheet = open_sheet(input, FileKind::Users, limits, |h| flows::looks_like_header(FileKind::Users, h))?;
+    let map = flows::resolve(FileKind::Users, &sheet.headers)?;
     let mut summary = PlanSummary { migration: migration.to_string(), source: key.to_string(), ..PlanSummary::default() };
-    let mut issues = Vec::new();
+    let mut issues = map.reading_issues();
     let mut users = Deduper::default();
     let mut row = RawRow { number: 0, cells: Vec::new() };
     while let Some(read) = sheet.read_into(&mut row) {

@@ -3,11 +3,12 @@
 use super::{count_issues, file_stem, stamp, AppResult, IssueCounts, Services};
 use crate::domain::building::TilePolicy;
 use crate::domain::config::Config;
-use crate::domain::intake::{open_sheet, ColumnMap, FileKind};
+use crate::domain::flows;
+use crate::domain::intake::{open_sheet, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::keys;
 use crate::domain::tenants::{
-    check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RevokeCheck, TENANT_COLUMNS,
+    check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RevokeCheck,
 };
 use crate::domain::values::{BuildingId, Email};
 use crate::ports::PortError;
@@ -54,10 +55,10 @@ pub async fn ingest_tenants(
         .into());
     };
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), |h| ColumnMap::has_required(TENANT_COLUMNS, h))?;
-    let map = ColumnMap::resolve(TENANT_COLUMNS, &sheet.headers)?;
+    let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), |h| flows::looks_like_header(FileKind::Tenants, h))?;
+    let map = flows::resolve(FileKind::Tenants, &sheet.headers)?;
     let mut set = ContactSet::default();
-    let mut issues = Vec::new();
+    let mut issues = map.reading_issues();
     let (mut rows, mut rejected, mut merged) = (0u64, 0u64, 0u64);
     for row in sheet {
         let row = row?;

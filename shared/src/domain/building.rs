@@ -9,22 +9,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec { label: "Building UUID", aliases: &["buildinguuid", "buildingid", "uuid", "id"], required: true },
-    ColumnSpec { label: "Building Name", aliases: &["name", "building", "buildingname"], required: true },
-    ColumnSpec { label: "Address", aliases: &["buildingaddress", "streetaddress"], required: true },
-    ColumnSpec {
-        label: "Envoy CSM Email",
-        aliases: &["envoycsm", "envoycustomersuccessmanageremail", "envoycsmemailaddress"],
-        required: true,
-    },
-    ColumnSpec { label: "Envoy Account Executive Email", aliases: &["envoyae", "envoyaeemail", "envoyaccountexecutive"], required: false },
-    ColumnSpec {
-        label: "Platform CSM Email",
-        aliases: &["platformcsm", "csmemail", "platformcustomersuccessmanageremail"],
-        required: false,
-    },
-    ColumnSpec { label: "Tile Policy", aliases: &["policy", "visitorregistrationpolicy", "tilevisibility"], required: false },
-    ColumnSpec { label: "Aliases", aliases: &["alias", "otherNames", "othernames", "aka"], required: false },
+    ColumnSpec::new("Building UUID", &["building id", "uuid", "id"], true),
+    ColumnSpec::new("Building Name", &["name", "building", "property", "property name", "site", "site name"], true),
+    ColumnSpec::new("Address", &["building address", "street address", "property address"], true),
+    ColumnSpec::new("Envoy CSM Email", &["envoy csm", "envoy customer success manager email", "envoy customer success manager"], true),
+    ColumnSpec::new("Envoy Account Executive Email", &["envoy ae", "envoy ae email", "envoy account executive"], false),
+    ColumnSpec::new("Platform CSM Email", &["platform csm", "csm email", "platform customer success manager email"], false),
+    ColumnSpec::new("Tile Policy", &["policy", "visitor registration policy", "tile visibility"], false),
+    ColumnSpec::new("Aliases", &["alias", "other names", "aka", "also known as"], false),
 ];
 
 /// The longest building name, address or alias accepted: a longer one is a broken file, and a

@@ -29,6 +29,9 @@ pub enum IssueCode {
     DomainNotAllowed,
     /// The person was created (and invited) by another migration already.
     AlreadyMigrated,
+    /// A column read by a rule weaker than its label: a synonym, a left-out word group, a
+    /// split or joined name.
+    ColumnReadAs,
 }
 
 impl IssueCode {
@@ -55,6 +58,7 @@ impl IssueCode {
             Self::Excluded => "excluded",
             Self::DomainNotAllowed => "domain_not_allowed",
             Self::AlreadyMigrated => "already_migrated",
+            Self::ColumnReadAs => "column_read_as",
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod building;
 pub mod config;
+pub mod flows;
 pub mod html;
 pub mod intake;
 pub mod invite;

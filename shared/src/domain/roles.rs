@@ -8,15 +8,15 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const GUIDE_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec { label: "Role", aliases: &["platformrole", "name"], required: true },
-    ColumnSpec { label: "Capabilities", aliases: &["capability", "permissions"], required: true },
-    ColumnSpec { label: "Description", aliases: &[], required: false },
+    ColumnSpec::new("Role", &["platformrole", "name"], true),
+    ColumnSpec::new("Capabilities", &["capability", "permissions"], true),
+    ColumnSpec::new("Description", &[], false),
 ];
 
 pub const MATRIX_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec { label: "Old Role", aliases: &["oldrole", "legacyrole", "sourcerole", "role"], required: true },
-    ColumnSpec { label: "Platform Roles", aliases: &["platformrole", "newroles", "maps to", "mapsto"], required: true },
-    ColumnSpec { label: "Old Capabilities", aliases: &["oldcapability", "capabilities"], required: false },
+    ColumnSpec::new("Old Role", &["oldrole", "legacyrole", "sourcerole", "role"], true),
+    ColumnSpec::new("Platform Roles", &["platformrole", "newroles", "maps to", "mapsto"], true),
+    ColumnSpec::new("Old Capabilities", &["oldcapability", "capabilities"], false),
 ];
 
 /// A platform role as the role guide defines it.

@@ -1,7 +1,7 @@
 //! Tenant contacts: validating a contacts file, merging it with a building's directory, the
 //! replace-mode guard, and the Envoy employee-import file.
 
-use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::domain::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FULL_NAMES, PHONE_NAMES};
 use crate::domain::issue::{Issue, IssueCode};
 use crate::domain::sheet::csv_bytes;
 use crate::domain::text::single_line;
@@ -10,13 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 pub const TENANT_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec { label: "Full Name", aliases: &["name", "contactname", "tenantcontactname", "tenantname", "employeename"], required: true },
-    ColumnSpec { label: "Email", aliases: &["emailaddress", "tenantcontactemail", "contactemail", "workemail"], required: true },
-    ColumnSpec {
-        label: "Phone Number",
-        aliases: &["phone", "mobile", "cellphone", "mobilephone", "tenantcontactphone", "phonenumber"],
-        required: false,
-    },
+    ColumnSpec::name("Full Name", FULL_NAMES, NamePart::Full),
+    ColumnSpec::new("Email", EMAIL_NAMES, true),
+    ColumnSpec::new("Phone Number", PHONE_NAMES, false),
 ];
 
 /// The header Envoy's employee directory import expects, exactly.
@@ -33,7 +29,7 @@ pub struct TenantContact {
 pub fn contact_from_row(map: &ColumnMap, row: &RawRow, region: PhoneRegion) -> Result<(TenantContact, Vec<Issue>), Vec<Issue>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let name = single_line(map.cell(row, 0));
+    let name = single_line(&map.text(row, 0));
     if name.is_empty() {
         errors.push(
             Issue::error(IssueCode::MissingName, "The contact has no name. Add the person's full name.")

@@ -1,98 +1,205 @@
 //! Finding a flow's columns among the headers a file actually has.
 
+use super::headers::{self, Rule};
 use super::RawRow;
-use crate::domain::issue::FileRejection;
-use crate::domain::text::header_key;
+use crate::domain::issue::{FileRejection, Issue, IssueCode};
+use crate::domain::text::preview;
+use std::borrow::Cow;
 
-/// A column a flow knows: its display label, the other header spellings accepted for it (as
-/// header keys: lower case, letters and digits), and whether a file must have it.
+/// A column a flow knows: its display label, the other names people give it (natural
+/// phrases: "email address", "work email"), whether a file must have it, and whether it is part
+/// of a person's name (a full name splits into first and last; first and last join).
 #[derive(Debug, Clone, Copy)]
 pub struct ColumnSpec {
     pub label: &'static str,
     pub aliases: &'static [&'static str],
     pub required: bool,
+    pub name_part: Option<NamePart>,
 }
 
 impl ColumnSpec {
-    fn matches(&self, key: &str) -> bool {
-        header_key(self.label) == key || self.aliases.contains(&key)
+    pub const fn new(label: &'static str, aliases: &'static [&'static str], required: bool) -> Self {
+        Self { label, aliases, required, name_part: None }
     }
+
+    /// A part of a person's name.
+    pub const fn name(label: &'static str, aliases: &'static [&'static str], part: NamePart) -> Self {
+        Self { label, aliases, required: true, name_part: Some(part) }
+    }
+}
+
+/// Which part of a person's name a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamePart {
+    Full,
+    First,
+    Last,
+}
+
+/// The names of e-mail address columns, in every flow.
+pub const EMAIL_NAMES: &[&str] =
+    &["mail", "email address", "e-mail address", "work email", "business email", "login", "user email", "contact email"];
+/// The names of full-name columns.
+pub const FULL_NAMES: &[&str] = &["name", "full name", "display name", "contact name", "employee name", "person name"];
+pub const FIRST_NAMES: &[&str] = &["first name", "given name", "forename", "first", "firstname"];
+pub const LAST_NAMES: &[&str] = &["last name", "surname", "family name", "last", "lastname"];
+pub const PHONE_NAMES: &[&str] = &[
+    "phone",
+    "mobile",
+    "cell",
+    "cell phone",
+    "mobile phone",
+    "mobile number",
+    "telephone",
+    "work phone",
+    "phone number",
+    "telephone number",
+];
+
+/// How a file's column became one of the flow's fields, when it was not by the field's own
+/// label: each is listed in the outputs, so nobody is surprised by what was read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnReading {
+    /// The field's label, e.g. "Email".
+    pub field: &'static str,
+    /// The file's header(s) it was read from.
+    pub headers: Vec<String>,
+    /// What was done, in words.
+    pub how: String,
+}
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Missing,
+    Column(usize),
+    /// One part of a full-name column.
+    Split(usize, NamePart),
+    /// First and last name columns, joined.
+    Joined(usize, usize),
 }
 
 /// Where each known column is in a file, plus every other column (kept for the reports).
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
-    positions: Vec<Option<usize>>,
+    sources: Vec<Source>,
     /// Columns the flow does not know, as (position, header): never dropped.
     pub extras: Vec<(usize, String)>,
+    readings: Vec<ColumnReading>,
 }
 
 impl ColumnMap {
     /// True when every required column is among `headers`: used to find the header row.
     pub fn has_required(specs: &[ColumnSpec], headers: &[String]) -> bool {
-        let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
-        specs.iter().filter(|s| s.required).all(|spec| keys.iter().any(|k| spec.matches(k)))
+        !matches!(Self::resolve(specs, headers), Err(rejection) if rejection.code == "missing_column")
     }
 
+    /// Matches the file's headers to the flow's fields, strongest rule first (the label, a
+    /// synonym, the label without the shared word group, a synonym without it). Two columns that
+    /// could be one field under the same rule are refused, never guessed between.
     pub fn resolve(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
-        let mut positions: Vec<Option<usize>> = vec![None; specs.len()];
-        let mut extras = Vec::new();
-        for (index, header) in headers.iter().enumerate() {
-            let key = header_key(header);
-            match specs.iter().position(|spec| !key.is_empty() && spec.matches(&key)) {
-                Some(field) => {
-                    if let Some(first) = positions[field] {
-                        return Err(FileRejection::new(
-                            "duplicate_column",
-                            format!(
-                                "The file has two columns for “{}”: “{}” (column {}) and “{}” (column {}). Delete or rename one of them and upload the file again.",
-                                specs[field].label,
-                                crate::domain::text::preview(headers[first].as_str(), 60),
-                                column_letter(first),
-                                crate::domain::text::preview(header, 60),
-                                column_letter(index)
-                            ),
-                        ));
+        let words: Vec<Vec<String>> = headers.iter().map(|h| headers::words(h)).collect();
+        let (leading, trailing) = headers::shared_groups(&words);
+        let keys: Vec<String> = words.iter().map(|w| headers::key(w)).collect();
+        let stripped: Vec<String> = words.iter().map(|w| headers::key(headers::strip(w, &leading, &trailing))).collect();
+        let rule_of = |spec: &ColumnSpec, column: usize| -> Option<Rule> {
+            let (key, short) = (&keys[column], &stripped[column]);
+            if key.is_empty() {
+                return None;
+            }
+            let label = headers::name_keys(spec.label);
+            let is_label = |k: &String| label.contains(k);
+            let is_alias = |k: &String| spec.aliases.iter().any(|a| headers::name_keys(a).contains(k));
+            [
+                (is_label(key), Rule::Label),
+                (is_alias(key), Rule::Synonym),
+                (short != key && is_label(short), Rule::Stripped),
+                (short != key && is_alias(short), Rule::StrippedSynonym),
+            ]
+            .into_iter()
+            .find_map(|(hit, rule)| hit.then_some(rule))
+        };
+        let mut sources = vec![Source::Missing; specs.len()];
+        let mut taken = vec![false; headers.len()];
+        let mut readings = Vec::new();
+        for rule in Rule::STRONGEST_FIRST {
+            let mut found: Vec<(usize, usize)> = Vec::new();
+            for (field, spec) in specs.iter().enumerate().filter(|(f, _)| sources[*f] == Source::Missing) {
+                for column in (0..headers.len()).filter(|c| !taken[*c]) {
+                    if rule_of(spec, column) == Some(rule) {
+                        found.push((field, column));
                     }
-                    positions[field] = Some(index);
                 }
-                None if header.trim().is_empty() => {}
-                None => extras.push((index, header.clone())),
+            }
+            refuse_ambiguity(specs, headers, &found)?;
+            for (field, column) in found {
+                sources[field] = Source::Column(column);
+                taken[column] = true;
+                if rule != Rule::Label {
+                    readings.push(reading(specs[field].label, &headers[column], column, rule, &leading, &trailing));
+                }
             }
         }
+        name_parts(specs, headers, &words, &mut sources, &mut taken, &mut readings)?;
         let missing: Vec<&str> = specs
             .iter()
-            .zip(&positions)
-            .filter(|(spec, position)| spec.required && position.is_none())
+            .zip(&sources)
+            .filter(|(spec, source)| spec.required && **source == Source::Missing)
             .map(|(spec, _)| spec.label)
             .collect();
         if !missing.is_empty() {
-            // A file of thousands of columns gets the first few named, not a page of them.
-            let named: Vec<&String> = headers.iter().filter(|h| !h.trim().is_empty()).collect();
-            let mut found: Vec<String> = named.iter().take(20).map(|h| format!("“{}”", crate::domain::text::preview(h, 60))).collect();
-            if named.len() > 20 {
-                found.push(format!("and {} more", named.len() - 20));
-            }
-            return Err(FileRejection::new(
-                "missing_column",
-                format!(
-                    "The file is missing the required column{} {}. Columns found: {}. Add the column (or rename the matching one) and upload the file again.",
-                    if missing.len() > 1 { "s" } else { "" },
-                    missing.iter().map(|m| format!("“{m}”")).collect::<Vec<_>>().join(", "),
-                    if found.is_empty() { "none".to_string() } else { found.join(", ") }
-                ),
-            ));
+            return Err(missing_columns(&missing, headers));
         }
-        Ok(Self { positions, extras })
+        let extras = headers.iter().enumerate().filter(|(c, h)| !taken[*c] && !h.trim().is_empty()).map(|(c, h)| (c, h.clone())).collect();
+        Ok(Self { sources, extras, readings })
+    }
+
+    /// The columns read by a rule weaker than their label (a synonym, a left-out word group, a
+    /// split or joined name), in the order of the flow's fields.
+    pub fn readings(&self) -> &[ColumnReading] {
+        &self.readings
+    }
+
+    /// [`ColumnMap::readings`] as warnings for the issues file and the reports.
+    pub fn reading_issues(&self) -> Vec<Issue> {
+        self.readings
+            .iter()
+            .map(|r| Issue::warning(IssueCode::ColumnReadAs, r.how.clone()).in_column(r.headers.join(" + ")).with_value(r.field))
+            .collect()
     }
 
     /// The cell of a known column in a row ("" when the column is absent or the row is short).
+    /// A split full name gives its part; a joined field gives its first column (use
+    /// [`ColumnMap::text`] for fields that can be joined).
     pub fn cell<'a>(&self, row: &'a RawRow, field: usize) -> &'a str {
-        self.positions.get(field).copied().flatten().and_then(|index| row.cells.get(index)).map_or("", String::as_str)
+        let at = |column: usize| row.cells.get(column).map_or("", String::as_str);
+        match self.sources.get(field).copied().unwrap_or(Source::Missing) {
+            Source::Missing => "",
+            Source::Column(column) | Source::Joined(column, _) => at(column),
+            Source::Split(column, part) => {
+                let (first, last) = headers::split_full_name(at(column));
+                if part == NamePart::Last {
+                    last
+                } else {
+                    first
+                }
+            }
+        }
+    }
+
+    /// The value of a field in a row, first and last name joined when the file has them apart.
+    pub fn text<'a>(&self, row: &'a RawRow, field: usize) -> Cow<'a, str> {
+        match self.sources.get(field).copied().unwrap_or(Source::Missing) {
+            Source::Joined(first, last) => {
+                let at = |column: usize| row.cells.get(column).map_or("", |c| c.trim());
+                Cow::Owned(format!("{} {}", at(first), at(last)).trim().to_string())
+            }
+            _ => Cow::Borrowed(self.cell(row, field)),
+        }
     }
 
     pub fn has(&self, field: usize) -> bool {
-        self.positions.get(field).copied().flatten().is_some()
+        self.sources.get(field).is_some_and(|source| *source != Source::Missing)
     }
 
     /// The extra columns' values of a row, in file order.
@@ -114,6 +221,144 @@ impl ColumnMap {
     pub fn extra_headers(&self) -> Vec<String> {
         self.extras.iter().map(|(_, header)| header.clone()).collect()
     }
+}
+
+/// Refuses a rule's matches when two columns could be one field, or one column two fields.
+fn refuse_ambiguity(specs: &[ColumnSpec], headers: &[String], found: &[(usize, usize)]) -> Result<(), FileRejection> {
+    let named = |column: usize| format!("“{}” (column {})", preview(&headers[column], 60), column_letter(column));
+    for (at, &(field, column)) in found.iter().enumerate() {
+        if let Some(&(_, other)) = found[at + 1..].iter().find(|(f, _)| *f == field) {
+            return Err(FileRejection::new(
+                "duplicate_column",
+                format!(
+                    "The file has two columns that could be “{label}”: {} and {}. Rename the one that is not the {label} (or delete it) and upload the file again.",
+                    named(column.min(other)),
+                    named(column.max(other)),
+                    label = specs[field].label,
+                ),
+            ));
+        }
+        if let Some(&(other, _)) = found[at + 1..].iter().find(|(_, c)| *c == column) {
+            return Err(FileRejection::new(
+                "ambiguous_column",
+                format!(
+                    "The column {} could be “{}” or “{}”. Rename it to the one it holds and upload the file again.",
+                    named(column),
+                    specs[field.min(other)].label,
+                    specs[field.max(other)].label
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn reading(field: &'static str, header: &str, column: usize, rule: Rule, leading: &[String], trailing: &[String]) -> ColumnReading {
+    let shown = format!("Column “{}” ({})", preview(header, 60), ColumnMap::column_label(column));
+    let group = [leading.join(" "), trailing.join(" ")]
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| format!("“{g}”"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let how = match rule {
+        Rule::Label => format!("{shown} read as {field}."),
+        Rule::Synonym => format!("{shown} read as {field} (a name this flow knows for it). If that is wrong, rename the column."),
+        Rule::Stripped | Rule::StrippedSynonym => format!(
+            "{shown} read as {field}, leaving out {group}, which most of the file's columns share. If that is wrong, rename the column."
+        ),
+    };
+    ColumnReading { field, headers: vec![header.to_string()], how }
+}
+
+/// A flow that needs first and last names reads a lone full-name column split; a flow that needs
+/// a full name reads first and last name columns joined. Each is reported.
+fn name_parts(
+    specs: &[ColumnSpec],
+    headers: &[String],
+    words: &[Vec<String>],
+    sources: &mut [Source],
+    taken: &mut [bool],
+    readings: &mut Vec<ColumnReading>,
+) -> Result<(), FileRejection> {
+    let free = |names: &[&str], label: &str, taken: &[bool]| -> Result<Option<usize>, FileRejection> {
+        let mut keys: Vec<String> = names.iter().flat_map(|n| headers::name_keys(n)).collect();
+        keys.extend(headers::name_keys(label));
+        let hits: Vec<usize> = (0..headers.len()).filter(|c| !taken[*c] && keys.contains(&headers::key(&words[*c]))).collect();
+        match hits.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            [a, b, ..] => Err(FileRejection::new(
+                "duplicate_column",
+                format!(
+                    "The file has two columns that could be “{label}”: “{}” (column {}) and “{}” (column {}). Rename the one that is not the {label} (or delete it) and upload the file again.",
+                    preview(&headers[*a], 60),
+                    column_letter(*a),
+                    preview(&headers[*b], 60),
+                    column_letter(*b)
+                ),
+            )),
+        }
+    };
+    let part = |wanted: NamePart| specs.iter().position(|s| s.name_part == Some(wanted));
+    if let Some(full) = part(NamePart::Full).filter(|f| sources[*f] == Source::Missing) {
+        if let (Some(first), Some(last)) = (free(FIRST_NAMES, "First Name", taken)?, free(LAST_NAMES, "Last Name", taken)?) {
+            sources[full] = Source::Joined(first, last);
+            taken[first] = true;
+            taken[last] = true;
+            readings.push(ColumnReading {
+                field: specs[full].label,
+                headers: vec![headers[first].clone(), headers[last].clone()],
+                how: format!(
+                    "Columns “{}” ({}) and “{}” ({}) joined as {}.",
+                    preview(&headers[first], 60),
+                    ColumnMap::column_label(first),
+                    preview(&headers[last], 60),
+                    ColumnMap::column_label(last),
+                    specs[full].label
+                ),
+            });
+        }
+    }
+    if let (Some(first), Some(last)) = (part(NamePart::First), part(NamePart::Last)) {
+        if sources[first] == Source::Missing && sources[last] == Source::Missing {
+            if let Some(column) = free(FULL_NAMES, "Full Name", taken)? {
+                sources[first] = Source::Split(column, NamePart::First);
+                sources[last] = Source::Split(column, NamePart::Last);
+                taken[column] = true;
+                readings.push(ColumnReading {
+                    field: specs[first].label,
+                    headers: vec![headers[column].clone()],
+                    how: format!(
+                        "Column “{}” ({}) split into {} and {}: the last word is the last name (with “van”, “de” … before it), or the part before a comma.",
+                        preview(&headers[column], 60),
+                        ColumnMap::column_label(column),
+                        specs[first].label,
+                        specs[last].label
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn missing_columns(missing: &[&str], headers: &[String]) -> FileRejection {
+    // A file of thousands of columns gets the first few named, not a page of them.
+    let named: Vec<&String> = headers.iter().filter(|h| !h.trim().is_empty()).collect();
+    let mut found: Vec<String> = named.iter().take(20).map(|h| format!("“{}”", preview(h, 60))).collect();
+    if named.len() > 20 {
+        found.push(format!("and {} more", named.len() - 20));
+    }
+    FileRejection::new(
+        "missing_column",
+        format!(
+            "The file is missing the required column{} {}. Columns found: {}. Add the column (or rename the matching one) and upload the file again.",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.iter().map(|m| format!("“{m}”")).collect::<Vec<_>>().join(", "),
+            if found.is_empty() { "none".to_string() } else { found.join(", ") }
+        ),
+    )
 }
 
 /// `0` → `A`, `27` → `AB`: how a spreadsheet names a column.

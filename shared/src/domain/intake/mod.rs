@@ -4,8 +4,10 @@
 mod columns;
 mod csv_rows;
 mod excel_rows;
+mod headers;
 
-pub use columns::{ColumnMap, ColumnSpec};
+pub use columns::{ColumnMap, ColumnReading, ColumnSpec, NamePart, EMAIL_NAMES, FIRST_NAMES, FULL_NAMES, LAST_NAMES, PHONE_NAMES};
+pub use headers::split_full_name;
 
 use crate::domain::issue::FileRejection;
 use std::io::Read;

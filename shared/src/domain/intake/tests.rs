@@ -2,9 +2,9 @@ use super::*;
 use crate::domain::text::header_key;
 
 const SPECS: &[ColumnSpec] = &[
-    ColumnSpec { label: "Full Name", aliases: &["name"], required: true },
-    ColumnSpec { label: "Email", aliases: &["emailaddress", "tenantcontactemail"], required: true },
-    ColumnSpec { label: "Phone Number", aliases: &["phone"], required: false },
+    ColumnSpec::new("Full Name", &["name"], true),
+    ColumnSpec::new("Email", &["emailaddress", "tenantcontactemail"], true),
+    ColumnSpec::new("Phone Number", &["phone"], false),
 ];
 
 fn read(bytes: Vec<u8>) -> Result<(Vec<String>, Vec<RawRow>), FileRejection> {
@@ -150,4 +150,129 @@ fn a_file_past_the_size_limit_is_refused_while_it_streams() {
     let at_limit: String = text.chars().take(100_000).collect::<String>();
     let at_limit = &at_limit[..at_limit.rfind('\n').unwrap() + 1];
     assert!(open(at_limit.as_bytes().to_vec()).is_ok());
+}
+
+mod matching {
+    use crate::domain::flows;
+    use crate::domain::intake::{ColumnMap, FileKind, RawRow};
+    use crate::domain::migration::USER_COLUMNS;
+    use crate::domain::tenants::TENANT_COLUMNS;
+
+    fn h(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn row(cells: &[&str]) -> RawRow {
+        RawRow { number: 2, cells: cells.iter().map(|c| c.to_string()).collect() }
+    }
+
+    #[test]
+    fn the_label_itself_is_no_reading_whatever_its_case_or_annotations() {
+        let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["FULL NAME *", "e-mail (required)", "Phone number [optional]"])).unwrap();
+        assert!(map.readings().is_empty(), "{:?}", map.readings());
+        assert_eq!(map.cell(&row(&["Ada", "ada@example.com", "+1"]), 2), "+1");
+    }
+
+    #[test]
+    fn each_synonym_is_read_and_reported() {
+        for (header, field) in [
+            ("Mail", 2),
+            ("E-mail Address", 2),
+            ("Work Email", 2),
+            ("Login", 2),
+            ("Permission Set", 3),
+            ("Access level", 3),
+            ("User Type", 3),
+            ("Properties", 4),
+            ("Site", 4),
+            ("Location", 4),
+            ("Account Status", 5),
+            ("Enabled", 5),
+            ("State", 5),
+        ] {
+            let mut headers = h(&["First Name", "Last Name", "Email", "Role(s)", "Building assignments", "Status"]);
+            headers[field] = header.to_string();
+            let map = ColumnMap::resolve(USER_COLUMNS, &headers).unwrap_or_else(|e| panic!("{header}: {e}"));
+            assert_eq!(map.readings().len(), 1, "{header}");
+            assert!(map.readings()[0].how.contains(&format!("“{header}”")), "{:?}", map.readings());
+            assert_eq!(map.readings()[0].field, USER_COLUMNS[field].label);
+            assert_eq!(map.reading_issues()[0].code.as_str(), "column_read_as");
+        }
+        for (first, last) in [("Given name", "Surname"), ("Forename", "Family Name")] {
+            let map = ColumnMap::resolve(USER_COLUMNS, &h(&[first, last, "Email", "Roles", "Buildings", "Status"])).unwrap();
+            assert_eq!(map.cell(&row(&["Ada", "Lovelace"]), 0), "Ada");
+            assert_eq!(map.cell(&row(&["Ada", "Lovelace"]), 1), "Lovelace");
+        }
+        for phone in ["Mobile", "Cell", "Telephone", "Work Phone"] {
+            let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Display Name", "Email", phone])).unwrap();
+            assert!(map.has(2), "{phone}");
+        }
+    }
+
+    #[test]
+    fn the_word_group_most_headers_share_is_left_out_and_reported() {
+        let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Member Name", "Member E-mail", "Member Mobile"])).unwrap();
+        assert_eq!(map.readings().len(), 3);
+        assert!(map.readings()[1].how.contains("leaving out “member”"), "{:?}", map.readings());
+        let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Name (Tenant)", "Email (Tenant)"])).unwrap();
+        assert!(map.readings().iter().all(|r| r.field == "Full Name"), "annotations are not readings: {:?}", map.readings());
+    }
+
+    #[test]
+    fn two_columns_that_could_be_one_field_are_refused_naming_both() {
+        let refused = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Name", "Work Email", "Email Address"])).unwrap_err();
+        assert_eq!(refused.code, "duplicate_column");
+        assert!(refused.message.contains("“Work Email” (column B) and “Email Address” (column C)"), "{}", refused.message);
+        assert!(refused.message.contains("Rename"), "{}", refused.message);
+        // A stronger reading wins over a weaker one: the label over a synonym.
+        let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Name", "Email", "Work Email"])).unwrap();
+        assert_eq!(map.extra_headers(), ["Work Email"]);
+        let refused = ColumnMap::resolve(USER_COLUMNS, &h(&["Name", "Full Name", "Email", "Roles", "Buildings", "Status"])).unwrap_err();
+        assert_eq!(refused.code, "duplicate_column", "two full names cannot both be split: {}", refused.message);
+    }
+
+    #[test]
+    fn a_full_name_splits_for_users_and_first_and_last_join_for_contacts() {
+        let map = flows::resolve(FileKind::Users, &h(&["Name", "Email", "Roles", "Buildings", "Status"])).unwrap();
+        let r = row(&["Lovelace, Ada", "a@b.co"]);
+        assert_eq!((map.cell(&r, 0), map.cell(&r, 1)), ("Ada", "Lovelace"));
+        assert!(map.readings().iter().any(|r| r.how.contains("split into First Name and Last Name")), "{:?}", map.readings());
+        let map = flows::resolve(FileKind::Tenants, &h(&["First Name", "Last Name", "Email"])).unwrap();
+        assert_eq!(map.text(&row(&[" Ada ", "Lovelace ", "a@b.co"]), 0), "Ada Lovelace");
+        assert_eq!(map.text(&row(&["Cher", "", "a@b.co"]), 0), "Cher");
+        assert!(map.readings().iter().any(|r| r.how.contains("joined as Full Name")), "{:?}", map.readings());
+    }
+
+    /// What a resolved map says about a file: each field's header, and the readings.
+    fn outcome(headers: &[String]) -> Result<(Vec<Option<String>>, Vec<String>), String> {
+        let map = ColumnMap::resolve(USER_COLUMNS, headers).map_err(|e| e.code.to_string())?;
+        let cells = RawRow { number: 2, cells: headers.to_vec() };
+        let fields = (0..USER_COLUMNS.len()).map(|f| map.has(f).then(|| map.cell(&cells, f).to_lowercase())).collect();
+        let mut readings: Vec<String> =
+            map.readings().iter().map(|r| format!("{}<-{}", r.field, r.headers.join("+").to_lowercase())).collect();
+        readings.sort();
+        Ok((fields, readings))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn permuting_columns_or_changing_their_case_never_changes_the_result(
+            picked in proptest::sample::subsequence(vec![
+                "First Name", "Last Name", "Full Name", "Name", "E-mail", "Work Email", "Login", "Roles", "Access Level",
+                "Building assignments", "Sites", "Status", "Enabled", "Company", "User First Name", "User Email", "User Status",
+            ], 3..10),
+            order in proptest::collection::vec(proptest::prelude::any::<u32>(), 10),
+            upper in proptest::collection::vec(proptest::prelude::any::<bool>(), 10),
+        ) {
+            let headers: Vec<String> = picked.iter().map(|s| s.to_string()).collect();
+            let mut shuffled: Vec<(u32, String)> = headers.iter().zip(&order).zip(&upper)
+                .map(|((h, o), up)| (*o, if *up { h.to_uppercase() } else { h.to_lowercase() }))
+                .collect();
+            shuffled.sort_by_key(|(o, _)| *o);
+            let shuffled: Vec<String> = shuffled.into_iter().map(|(_, h)| h).collect();
+            proptest::prop_assert_eq!(outcome(&headers), outcome(&shuffled));
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Rows of a user-migration export: validation and deduplication by e-mail address.
 
-use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::domain::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FIRST_NAMES, LAST_NAMES};
 use crate::domain::issue::{Issue, IssueCode};
 use crate::domain::text::{single_line_cow, split_multi};
 use crate::domain::values::{Email, EmailError, Status};
@@ -8,16 +8,16 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 
 pub const USER_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec { label: "First Name", aliases: &["firstname", "givenname", "first", "forename"], required: true },
-    ColumnSpec { label: "Last Name", aliases: &["lastname", "surname", "familyname", "last"], required: true },
-    ColumnSpec { label: "Email", aliases: &["emailaddress", "email", "workemail", "useremail", "login"], required: true },
-    ColumnSpec { label: "Role(s)", aliases: &["roles", "role", "userroles", "accesslevel"], required: true },
-    ColumnSpec {
-        label: "Building assignments",
-        aliases: &["buildingassignments", "buildings", "building", "assignedbuildings", "properties", "sites", "locations"],
-        required: true,
-    },
-    ColumnSpec { label: "Status", aliases: &["userstatus", "accountstatus", "state", "active"], required: true },
+    ColumnSpec::name("First Name", FIRST_NAMES, NamePart::First),
+    ColumnSpec::name("Last Name", LAST_NAMES, NamePart::Last),
+    ColumnSpec::new("Email", EMAIL_NAMES, true),
+    ColumnSpec::new("Role(s)", &["role", "roles", "user roles", "permission set", "permission sets", "access level", "user type"], true),
+    ColumnSpec::new(
+        "Building assignments",
+        &["building", "buildings", "assigned buildings", "property", "properties", "site", "sites", "location", "locations"],
+        true,
+    ),
+    ColumnSpec::new("Status", &["state", "active", "enabled", "account status", "user status"], true),
 ];
 
 const FIRST: usize = 0;

@@ -1,0 +1,128 @@
+//! Which flow a file belongs to, by its columns. A file sent to the wrong flow (the guide's
+//! tenant contacts to the user migration, a user export to a building's contacts) is refused
+//! with the flow it belongs to and where to upload it, never half-read as something else.
+
+use crate::domain::building::BUILDING_COLUMNS;
+use crate::domain::intake::{ColumnMap, ColumnSpec, FileKind};
+use crate::domain::issue::FileRejection;
+use crate::domain::migration::USER_COLUMNS;
+use crate::domain::tenants::TENANT_COLUMNS;
+
+const KINDS: [FileKind; 3] = [FileKind::Buildings, FileKind::Tenants, FileKind::Users];
+
+/// The columns a flow reads.
+pub fn columns(kind: FileKind) -> &'static [ColumnSpec] {
+    match kind {
+        FileKind::Buildings => BUILDING_COLUMNS,
+        FileKind::Tenants => TENANT_COLUMNS,
+        FileKind::Users => USER_COLUMNS,
+    }
+}
+
+/// What a person calls the flow, and where its files go.
+fn describe(kind: FileKind) -> (&'static str, &'static str) {
+    match kind {
+        FileKind::Buildings => ("a buildings file", "under inbox/buildings/ (locally: onboard ingest buildings FILE)"),
+        FileKind::Tenants => {
+            ("a tenant contacts file", "under inbox/tenants/<building UUID>/ (locally: onboard ingest tenants --building UUID FILE)")
+        }
+        FileKind::Users => {
+            ("a user-migration export", "under inbox/users/<migration id>/ (locally: onboard ingest users --migration ID FILE)")
+        }
+    }
+}
+
+/// True when `headers` could be the header row of a file of any flow: another flow's file is
+/// then refused by [`resolve`] with where it belongs (`kind` says which flow is reading).
+pub fn looks_like_header(_kind: FileKind, headers: &[String]) -> bool {
+    KINDS.iter().any(|k| ColumnMap::has_required(columns(*k), headers))
+}
+
+fn required(kind: FileKind) -> usize {
+    columns(kind).iter().filter(|c| c.required).count()
+}
+
+/// Finds `kind`'s columns in `headers`. A file that is another flow's (it has all of that flow's
+/// required columns, and more of them than this flow needs) is refused as `wrong_flow`.
+pub fn resolve(kind: FileKind, headers: &[String]) -> Result<ColumnMap, FileRejection> {
+    let own = ColumnMap::resolve(columns(kind), headers);
+    let fits = |other: FileKind| {
+        other != kind
+            && required(other) > if own.is_ok() { required(kind) } else { 0 }
+            && ColumnMap::resolve(columns(other), headers).is_ok()
+    };
+    match KINDS.into_iter().filter(|other| fits(*other)).max_by_key(|other| required(*other)) {
+        Some(other) => {
+            let (this, _) = describe(kind);
+            let (that, place) = describe(other);
+            let needs: Vec<String> = columns(kind).iter().filter(|c| c.required).map(|c| format!("“{}”", c.label)).collect();
+            Err(FileRejection::new(
+                "wrong_flow",
+                format!(
+                    "This looks like {that}, not {this}: it has {that}'s columns. Upload it {place}. {} needs the columns {}.",
+                    capitalised(this),
+                    needs.join(", ")
+                ),
+            ))
+        }
+        None => own,
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    const GUIDE: [&str; 3] = ["Tenant Contact Full Name", "Tenant Contact Email", "Tenant Contact Phone Number"];
+    const USERS: [&str; 6] = ["First Name", "Last Name", "Email", "Role(s)", "Building assignments", "Status"];
+    const BUILDINGS: [&str; 4] = ["Building UUID", "Building Name", "Address", "Envoy CSM Email"];
+
+    #[test]
+    fn the_guides_tenant_file_reads_as_tenants_and_is_sent_back_from_the_other_flows() {
+        let map = resolve(FileKind::Tenants, &headers(&GUIDE)).unwrap();
+        assert!(map.has(0) && map.has(1) && map.has(2));
+        assert_eq!(map.readings().len(), 3, "{:?}", map.readings());
+        for kind in [FileKind::Users, FileKind::Buildings] {
+            let refused = resolve(kind, &headers(&GUIDE)).unwrap_err();
+            assert_eq!(refused.code, "wrong_flow");
+            assert!(refused.message.contains("a tenant contacts file"), "{}", refused.message);
+            assert!(refused.message.contains("inbox/tenants/<building UUID>/"), "{}", refused.message);
+            assert!(looks_like_header(kind, &headers(&GUIDE)), "the header row is found, and then refused with where it goes");
+        }
+    }
+
+    #[test]
+    fn a_user_export_is_not_read_as_contacts_though_it_has_names_and_addresses() {
+        assert!(ColumnMap::resolve(TENANT_COLUMNS, &headers(&USERS)).is_ok(), "first and last join into a full name");
+        let refused = resolve(FileKind::Tenants, &headers(&USERS)).unwrap_err();
+        assert_eq!(refused.code, "wrong_flow");
+        assert!(refused.message.contains("a user-migration export"), "{}", refused.message);
+        assert!(resolve(FileKind::Users, &headers(&USERS)).is_ok());
+        assert!(looks_like_header(FileKind::Tenants, &headers(&USERS)));
+    }
+
+    #[test]
+    fn a_buildings_file_is_sent_to_the_buildings_flow() {
+        for kind in [FileKind::Tenants, FileKind::Users] {
+            let refused = resolve(kind, &headers(&BUILDINGS)).unwrap_err();
+            assert_eq!(refused.code, "wrong_flow", "{kind:?}: {}", refused.message);
+            assert!(refused.message.contains("inbox/buildings/"), "{}", refused.message);
+        }
+        assert!(resolve(FileKind::Buildings, &headers(&BUILDINGS)).is_ok());
+    }
+
+    #[test]
+    fn a_file_of_no_flow_is_told_what_is_missing() {
+        let refused = resolve(FileKind::Tenants, &headers(&["Company", "Floor"])).unwrap_err();
+        assert_eq!(refused.code, "missing_column");
+    }
+}
