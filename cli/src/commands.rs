@@ -91,8 +91,18 @@ pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> R
             outcome.kickstarts_paused
         ));
     }
+    for change in &outcome.changes {
+        if !change.changes.is_empty() {
+            text.push(format!("  {} ({}): {}", change.name, change.building, change.changes.join("; ")));
+        }
+        if !change.new && !change.kept.is_empty() {
+            text.push(format!("  {}: kept the stored {} (not in the file)", change.name, change.kept.join(", ")));
+        }
+    }
     text.extend(issue_lines(&outcome.issues, 20));
-    text.push(format!("Report: {}", runtime.locate(&outcome.outputs[0])));
+    if let Some(report) = outcome.outputs.iter().find(|k| k.ends_with("report.html")) {
+        text.push(format!("Report: {}", runtime.locate(report)));
+    }
     Ok(Report { value, text })
 }
 
@@ -113,9 +123,18 @@ pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, fo
         "Tenant contacts for {building}: {} rows, {} accepted, {} rejected, {} duplicates merged; {} granted the tile, {} revoked; directory now {} contacts.",
         outcome.rows, outcome.accepted, outcome.rejected, outcome.duplicates_merged, outcome.granted, outcome.revoked, outcome.directory_size
     )];
+    if outcome.kept_rejected > 0 {
+        text.push(format!(
+            "Kept {} contact(s) replace mode would have removed: their rows are in the file but were rejected.",
+            outcome.kept_rejected
+        ));
+    }
     text.extend(issue_lines(&outcome.issues, 20));
     if let Some(export) = outcome.outputs.iter().find(|k| k.ends_with("envoy-employees.csv")) {
         text.push(format!("Envoy import file: {}", runtime.locate(export)));
+    }
+    if let Some(report) = outcome.outputs.iter().find(|k| k.ends_with("report.html")) {
+        text.push(format!("Report: {}", runtime.locate(report)));
     }
     Ok(Report { value, text })
 }

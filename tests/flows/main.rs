@@ -65,6 +65,9 @@ both_adapter_sets!(
     ],
     real_files: [
         the_guides_tenant_file_is_accepted_and_other_flows_send_it_back,
+        replace_mode_keeps_people_whose_rows_were_rejected_and_reports_it,
+        a_buildings_reupload_keeps_what_it_leaves_out_and_lists_what_changed,
+        a_workbook_with_typed_cells_reads_as_excel_shows_it,
     ],
     replays: [
         buildings_events_replayed_and_concurrent_write_once,

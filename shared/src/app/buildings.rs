@@ -3,8 +3,10 @@
 use super::mailing::{record_pause, send_once, SendOutcome};
 use super::{count_issues, file_stem, json_bytes, stamp, AppError, AppResult, IssueCounts, Services};
 use crate::domain::building::{building_from_row, BuildingState, Phase};
+use crate::domain::building_update::{merge, BuildingChange};
 use crate::domain::config::Config;
 use crate::domain::flows;
+use crate::domain::html::buildings_report;
 use crate::domain::intake::{open_sheet, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::mail;
@@ -27,6 +29,8 @@ pub struct BuildingsOutcome {
     pub kickstarts_paused: u64,
     /// The account-level refusal that paused sending, with its fix.
     pub sending_paused: Option<SendingPause>,
+    /// What this upload did to each building: new, changed values, stored values kept.
+    pub changes: Vec<BuildingChange>,
     pub issue_counts: IssueCounts,
     pub issues: Vec<Issue>,
     pub outputs: Vec<String>,
@@ -83,10 +87,23 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         kickstarts_in_progress: 0,
         kickstarts_paused: 0,
         sending_paused: None,
+        changes: Vec::new(),
         issue_counts: count_issues(&issues),
         issues: Vec::new(),
         outputs: Vec::new(),
     };
+    // A re-upload changes the columns it has; the optional columns it leaves out keep their values.
+    let stored: std::collections::HashMap<BuildingId, crate::domain::building::Building> =
+        svc.table.list_buildings().await?.into_iter().map(|s| (s.building.id.clone(), s.building)).collect();
+    let buildings: Vec<_> = buildings
+        .into_iter()
+        .map(|read| {
+            let previous = stored.get(&read.id);
+            let (building, change) = merge(&map, read, previous);
+            outcome.changes.push(change);
+            building
+        })
+        .collect();
     for (done, building) in buildings.iter().enumerate() {
         let now = svc.clock.now();
         let state = svc.table.upsert_building(building, now).await?;
@@ -128,8 +145,11 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
     let folder = crate::domain::keys::building_report_folder(&stamp(svc.clock.now()), &file_stem(key));
     outcome.issue_counts = count_issues(&issues);
     outcome.issues = issues;
+    outcome.outputs = ["issues.csv", "summary.json", "report.html"].iter().map(|f| format!("{folder}/{f}")).collect();
     write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
-    outcome.outputs = vec![format!("{folder}/issues.csv"), format!("{folder}/summary.json")];
+    let processed_at = super::rfc3339(svc.clock.now());
+    let report = buildings_report(key, &processed_at, &outcome.changes, &outcome.issues);
+    svc.objects.put(&format!("{folder}/report.html"), report.into_bytes(), "text/html").await?;
     tracing::info!(rows = outcome.rows, accepted = outcome.accepted, kickstarts = outcome.kickstarts_sent, "buildings ingested");
     Ok(outcome)
 }

@@ -115,6 +115,5 @@ pub async fn current_pause(ledger: &dyn MailLedger) -> AppResult<Option<(Sending
 
 /// True when the claim was made less than the lease ago (an unreadable time counts as old).
 fn claimed_recently(entry: &LedgerEntry, now: OffsetDateTime) -> bool {
-    OffsetDateTime::parse(&entry.updated_at, &time::format_description::well_known::Rfc3339)
-        .is_ok_and(|at| (now - at).whole_seconds() < MAIL_CLAIM_LEASE_SECONDS)
+    crate::domain::moment::parse(&entry.updated_at).is_some_and(|at| (now - at).whole_seconds() < MAIL_CLAIM_LEASE_SECONDS)
 }

@@ -70,7 +70,7 @@ pub fn stamp(at: time::OffsetDateTime) -> String {
 }
 
 pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    crate::domain::moment::rfc3339(at)
 }
 
 /// The last part of a key without its extension: `inbox/users/m1/Export Q4.csv` → `Export Q4`.

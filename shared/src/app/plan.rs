@@ -8,7 +8,7 @@ use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::{plan_report, PlanSummary, MAX_HTML_ROWS};
 use crate::domain::intake::{open_sheet, FileKind, RawRow};
-use crate::domain::issue::{FileRejection, Issue, IssueCode};
+use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
 use crate::domain::plan::{issues_csv, plan_line_into, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
@@ -106,6 +106,7 @@ impl Export {
         let Export { mut summary, mut issues, users, .. } = self;
         let directory = BuildingDirectory::new(buildings.iter().map(|b| &b.building));
         let mut counts = [0u64; Action::ALL.len()];
+        // The old roles the file uses (as keys): capability gaps are reported for those only.
         let mut in_use: BTreeSet<String> = BTreeSet::new();
         let mut done = 0u64;
         // Reused from batch to batch: no allocation per user for reading it back.
@@ -133,10 +134,12 @@ impl Export {
                     }
                 }
                 counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
-                for role in &line.platform_roles {
-                    if !in_use.contains(*role) {
-                        in_use.insert(role.to_string());
-                    }
+                for role in &user.roles {
+                    crate::domain::text::with_header_key(role, |key| {
+                        if !in_use.contains(key) {
+                            in_use.insert(key.to_string());
+                        }
+                    });
                 }
                 each(&line).map_err(unexpected)?;
             }
@@ -146,7 +149,7 @@ impl Export {
             }
         }
         progress.finish("users planned");
-        add_gap_issues(config, &in_use, &mut issues);
+        issues.extend(config.matrix.gap_issues(&in_use));
         issues.sort_by_key(|i| (i.row.unwrap_or(0), i.code.as_str()));
 
         for (action, count) in Action::ALL.iter().zip(counts) {
@@ -258,28 +261,6 @@ pub async fn plan_migration(
     svc.table.put_migration(&record).await?;
     tracing::info!(migration = %migration, rows = summary.rows, sha = %summary.plan_sha256, source = %file_stem(key), "migration planned");
     Ok((summary, issues))
-}
-
-/// One warning per old role in use whose platform roles do not cover its capabilities.
-fn add_gap_issues(config: &Config, in_use: &BTreeSet<String>, issues: &mut Vec<Issue>) {
-    for mapping in config.matrix.mappings() {
-        let used = mapping.platform_roles.iter().any(|r| in_use.contains(r.as_str()));
-        if used && !mapping.gap.is_empty() {
-            issues.push(
-                Issue::warning(
-                    IssueCode::CapabilityGap,
-                    format!(
-                        "Users with the old role “{}” lose {} on the platform ({} do not give it). Map the role to a platform role that does, or accept the gap.",
-                        mapping.old_role,
-                        mapping.gap.iter().cloned().collect::<Vec<_>>().join(", "),
-                        mapping.platform_roles.join(", ")
-                    ),
-                )
-                .in_column("Role(s)")
-                .with_value(&mapping.old_role),
-            );
-        }
-    }
 }
 
 /// Reads `plan.jsonl` back and proves it is the plan with `expected_sha`: the CSV is rendered

@@ -4,11 +4,12 @@ use super::{count_issues, file_stem, stamp, AppResult, IssueCounts, Services};
 use crate::domain::building::TilePolicy;
 use crate::domain::config::Config;
 use crate::domain::flows;
+use crate::domain::html::{tenants_report, TenantReport};
 use crate::domain::intake::{open_sheet, FileKind};
 use crate::domain::issue::{FileRejection, Issue};
 use crate::domain::keys;
 use crate::domain::tenants::{
-    check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RevokeCheck,
+    check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RejectedRows, RevokeCheck,
 };
 use crate::domain::values::{BuildingId, Email};
 use crate::ports::PortError;
@@ -31,6 +32,8 @@ pub struct TenantsOutcome {
     pub duplicates_merged: u64,
     pub granted: u64,
     pub revoked: u64,
+    /// Contacts replace mode kept because their row is in the file, though rejected.
+    pub kept_rejected: u64,
     pub directory_size: u64,
     pub revoke_check: Option<RevokeCheck>,
     /// The new Envoy import file against the last one (when there was one).
@@ -58,6 +61,7 @@ pub async fn ingest_tenants(
     let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), |h| flows::looks_like_header(FileKind::Tenants, h))?;
     let map = flows::resolve(FileKind::Tenants, &sheet.headers)?;
     let mut set = ContactSet::default();
+    let mut rejected_rows = RejectedRows::default();
     let mut issues = map.reading_issues();
     let (mut rows, mut rejected, mut merged) = (0u64, 0u64, 0u64);
     for row in sheet {
@@ -73,6 +77,7 @@ pub async fn ingest_tenants(
             }
             Err(errors) => {
                 rejected += 1;
+                rejected_rows.add(&map, &row);
                 issues.extend(errors);
             }
         }
@@ -82,8 +87,17 @@ pub async fn ingest_tenants(
         return Err(FileRejection::new("no_rows", "The contacts file has a header row but no contacts. Add one row per contact under the header and upload the file again (a file with no contacts is never applied: in replace mode it would remove everyone).").into());
     }
     let current = svc.table.list_contacts(building).await?;
-    let to_revoke: Vec<Email> =
-        if options.replace { current.iter().filter(|c| !set.contains(&c.email)).map(|c| c.email.clone()).collect() } else { Vec::new() };
+    let mut to_revoke: Vec<Email> = Vec::new();
+    let mut kept_rejected = 0u64;
+    for contact in current.iter().filter(|c| options.replace && !set.contains(&c.email)) {
+        match rejected_rows.row_of(contact) {
+            Some(row) => {
+                kept_rejected += 1;
+                issues.push(RejectedRows::kept(contact, row));
+            }
+            None => to_revoke.push(contact.email.clone()),
+        }
+    }
     let revoke_check =
         options.replace.then(|| check_revocations(current.len(), to_revoke.len(), config.settings.revoke_threshold_percent, options.force));
     if let Some(check) = &revoke_check {
@@ -100,6 +114,9 @@ pub async fn ingest_tenants(
     }
     let latest = keys::envoy_export_latest(building);
     let export_check = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
+    let known: std::collections::HashSet<&Email> = current.iter().map(|c| &c.email).collect();
+    let added = set.contacts().filter(|c| !known.contains(&c.email)).count() as u64;
+    let kept_not_in_file = if options.replace { 0 } else { current.iter().filter(|c| !set.contains(&c.email)).count() as u64 };
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
     let now = svc.clock.now();
@@ -126,14 +143,39 @@ pub async fn ingest_tenants(
         duplicates_merged: merged,
         granted: if grant { set.len() as u64 } else { 0 },
         revoked: to_revoke.len() as u64,
+        kept_rejected,
         directory_size: directory.len() as u64,
         revoke_check,
         export_check,
         issue_counts: count_issues(&issues),
         issues,
-        outputs: vec![latest, dated, format!("{folder}/issues.csv"), format!("{folder}/summary.json")],
+        outputs: vec![latest, dated, format!("{folder}/issues.csv"), format!("{folder}/summary.json"), format!("{folder}/report.html")],
     };
+    outcome.issues.sort_by_key(|i| i.row.unwrap_or(0));
     super::buildings::write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
+    let processed_at = super::rfc3339(now);
+    let report = TenantReport {
+        building: &outcome.building,
+        building_name: state.building.name.as_str(),
+        source: key,
+        processed_at: &processed_at,
+        replace: options.replace,
+        rows: outcome.rows,
+        accepted: outcome.accepted,
+        rejected: outcome.rejected,
+        duplicates_merged: outcome.duplicates_merged,
+        added,
+        updated: set.len() as u64 - added,
+        removed: outcome.revoked,
+        kept_not_in_file,
+        kept_rejected: outcome.kept_rejected,
+        directory_size: outcome.directory_size,
+        granted: outcome.granted,
+        revoke_check: outcome.revoke_check.as_ref(),
+        export_check: outcome.export_check.as_ref(),
+        export_key: &keys::envoy_export_latest(building),
+    };
+    svc.objects.put(&format!("{folder}/report.html"), tenants_report(&report, &outcome.issues).into_bytes(), "text/html").await?;
     outcome.outputs.sort();
     tracing::info!(building = %building, rows, accepted = outcome.accepted, revoked = outcome.revoked, "tenant contacts ingested");
     Ok(outcome)

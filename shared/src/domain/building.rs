@@ -23,14 +23,14 @@ pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
 /// building's record must stay far below DynamoDB's 400 KB item limit.
 const MAX_TEXT_CHARS: usize = 300;
 
-const UUID: usize = 0;
-const NAME: usize = 1;
-const ADDRESS: usize = 2;
-const ENVOY_CSM: usize = 3;
-const ENVOY_AE: usize = 4;
-const PLATFORM_CSM: usize = 5;
-const POLICY: usize = 6;
-const ALIASES: usize = 7;
+pub(crate) const UUID: usize = 0;
+pub(crate) const NAME: usize = 1;
+pub(crate) const ADDRESS: usize = 2;
+pub(crate) const ENVOY_CSM: usize = 3;
+pub(crate) const ENVOY_AE: usize = 4;
+pub(crate) const PLATFORM_CSM: usize = 5;
+pub(crate) const POLICY: usize = 6;
+pub(crate) const ALIASES: usize = 7;
 
 /// Who may see the Visitor Registration tile in a building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

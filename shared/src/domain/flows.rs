@@ -38,28 +38,31 @@ pub fn looks_like_header(_kind: FileKind, headers: &[String]) -> bool {
     KINDS.iter().any(|k| ColumnMap::has_required(columns(*k), headers))
 }
 
-fn required(kind: FileKind) -> usize {
-    columns(kind).iter().filter(|c| c.required).count()
-}
-
-/// Finds `kind`'s columns in `headers`. A file that is another flow's (it has all of that flow's
-/// required columns, and more of them than this flow needs) is refused as `wrong_flow`.
+/// Finds `kind`'s columns in `headers`. A file that is clearly another flow's is refused as
+/// `wrong_flow` with where it belongs: it has all of that flow's required columns and fits it
+/// better (more of its columns read; a split or joined name counts half). When the file also
+/// fits this flow, the other flow must fit without splitting or joining names, so a contacts
+/// list with a few extra columns is never sent away.
 pub fn resolve(kind: FileKind, headers: &[String]) -> Result<ColumnMap, FileRejection> {
     let own = ColumnMap::resolve(columns(kind), headers);
-    let fits = |other: FileKind| {
-        other != kind
-            && required(other) > if own.is_ok() { required(kind) } else { 0 }
-            && ColumnMap::resolve(columns(other), headers).is_ok()
+    let own_fit = ColumnMap::fit(columns(kind), headers).map_or(0.0, |(score, _)| score);
+    let better = |other: FileKind| -> Option<f64> {
+        if other == kind || ColumnMap::resolve(columns(other), headers).is_err() {
+            return None;
+        }
+        let (score, plain) = ColumnMap::fit(columns(other), headers)?;
+        (score > own_fit && (own.is_err() || plain)).then_some(score)
     };
-    match KINDS.into_iter().filter(|other| fits(*other)).max_by_key(|other| required(*other)) {
-        Some(other) => {
+    let best = KINDS.into_iter().filter_map(|other| better(other).map(|score| (other, score))).max_by(|a, b| a.1.total_cmp(&b.1));
+    match best {
+        Some((other, _)) => {
             let (this, _) = describe(kind);
             let (that, place) = describe(other);
             let needs: Vec<String> = columns(kind).iter().filter(|c| c.required).map(|c| format!("“{}”", c.label)).collect();
             Err(FileRejection::new(
                 "wrong_flow",
                 format!(
-                    "This looks like {that}, not {this}: it has {that}'s columns. Upload it {place}. {} needs the columns {}.",
+                    "This looks like {that}, not {this}: its columns are {that}'s. Upload it {place}. {} needs the columns {}.",
                     capitalised(this),
                     needs.join(", ")
                 ),
@@ -118,6 +121,17 @@ mod tests {
             assert!(refused.message.contains("inbox/buildings/"), "{}", refused.message);
         }
         assert!(resolve(FileKind::Buildings, &headers(&BUILDINGS)).is_ok());
+    }
+
+    #[test]
+    fn a_user_export_missing_a_column_is_told_what_is_missing_not_sent_to_tenants() {
+        let refused = resolve(FileKind::Users, &headers(&["First Name", "Last Name", "Email", "Status"])).unwrap_err();
+        assert_eq!(refused.code, "missing_column", "{}", refused.message);
+        // A contacts list with a few user-like columns stays a contacts list.
+        let contacts = headers(&["Full Name", "Email", "Phone Number", "Role", "Building", "Status"]);
+        assert!(resolve(FileKind::Tenants, &contacts).is_ok());
+        // Name and address alone are a contacts file.
+        assert_eq!(resolve(FileKind::Users, &headers(&["Full Name", "Email"])).unwrap_err().code, "wrong_flow");
     }
 
     #[test]

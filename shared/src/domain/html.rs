@@ -81,7 +81,7 @@ pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
 pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEntry], users: usize, issues: &[Issue]) -> String {
     let count = |action: Action| summary.actions.get(action.as_str()).copied().unwrap_or(0);
     let body = html! {
-        p { "Source file: " code { (summary.source) } ". Planned " (summary.planned_at) "." }
+        p { "Source file: " code { (summary.source) } ". Planned " (crate::domain::moment::text_for_people(&summary.planned_at)) "." }
         p { "Plan SHA-256 (quote it in the approval): " code { (summary.plan_sha256) } }
         h2 { "Counts" }
         table {
@@ -130,6 +130,113 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
         (issues_table(issues))
     };
     page(&format!("Migration plan {}", summary.migration), body)
+}
+
+/// `report.html` of a buildings upload: what changed per building, and every issue.
+pub fn buildings_report(
+    source: &str,
+    processed_at: &str,
+    changes: &[crate::domain::building_update::BuildingChange],
+    issues: &[Issue],
+) -> String {
+    let body = html! {
+        p { "Source file: " code { (source) } ". Processed " (crate::domain::moment::text_for_people(processed_at)) "." }
+        h2 { "Buildings" }
+        table {
+            tr { th { "Building" } th { "UUID" } th { "What changed" } th { "Kept (column not in the file)" } }
+            @for change in changes.iter().take(MAX_HTML_ROWS) {
+                tr {
+                    td { (change.name) }
+                    td { code { (change.building) } }
+                    td {
+                        @if change.new { "new building" }
+                        @else if change.changes.is_empty() { span class="ok" { "no change" } }
+                        @else { @for line in &change.changes { (line) br; } }
+                    }
+                    td { (change.kept.join(", ")) }
+                }
+            }
+        }
+        h2 { "Issues" }
+        (issues_table(issues))
+    };
+    page("Buildings upload", body)
+}
+
+/// What one tenant-contacts upload did to a building's directory, for its `report.html`.
+#[derive(Debug, Clone, Default)]
+pub struct TenantReport<'a> {
+    pub building: &'a str,
+    pub building_name: &'a str,
+    pub source: &'a str,
+    pub processed_at: &'a str,
+    pub replace: bool,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates_merged: u64,
+    /// People new to the directory.
+    pub added: u64,
+    /// People already in it, in the file again (their name and phone refreshed).
+    pub updated: u64,
+    pub removed: u64,
+    /// In the directory, not in the file, and kept (no replace mode).
+    pub kept_not_in_file: u64,
+    /// Kept by replace mode because their row is in the file, though rejected.
+    pub kept_rejected: u64,
+    pub directory_size: u64,
+    pub granted: u64,
+    pub revoke_check: Option<&'a crate::domain::tenants::RevokeCheck>,
+    pub export_check: Option<&'a crate::domain::tenants::RevokeCheck>,
+    pub export_key: &'a str,
+}
+
+/// `report.html` of a tenant-contacts upload: counts, the directory change with the guards'
+/// figures, where the Envoy import file is, and every issue.
+pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
+    let guard = |check: Option<&crate::domain::tenants::RevokeCheck>| match check {
+        None => "not applied".to_string(),
+        Some(c) => format!(
+            "{} of {} ({:.1} %) against the allowed {:.0} %{}",
+            c.to_revoke,
+            c.current,
+            c.share_percent,
+            c.threshold_percent,
+            if c.allowed && c.share_percent > c.threshold_percent { ": forced" } else { "" }
+        ),
+    };
+    let body = html! {
+        p {
+            "Building " strong { (report.building_name) } " (" code { (report.building) } "). Source file: " code { (report.source) }
+            ". Processed " (crate::domain::moment::text_for_people(report.processed_at)) "."
+            @if report.replace { " Replace mode: contacts not in the file are removed." }
+            @else { " Contacts not in the file are kept (no replace mode)." }
+        }
+        h2 { "Counts" }
+        table {
+            tr { th { "Rows read" } td class="num" { (report.rows) } }
+            tr { th { "Accepted" } td class="num" { (report.accepted) } }
+            tr { th { "Rejected" } td class="num" { (report.rejected) } }
+            tr { th { "Duplicate rows merged" } td class="num" { (report.duplicates_merged) } }
+            tr { th { "Tile granted (permissioned building)" } td class="num" { (report.granted) } }
+        }
+        h2 { "Directory change" }
+        table {
+            tr { th { "Added" } td class="num" { (report.added) } }
+            tr { th { "Already there, refreshed" } td class="num" { (report.updated) } }
+            tr { th { "Removed" } td class="num" { (report.removed) } }
+            tr { th { "Kept: not in the file" } td class="num" { (report.kept_not_in_file) } }
+            tr { th { "Kept: row rejected (replace mode keeps them)" } td class="num" { (report.kept_rejected) } }
+            tr { th { "Directory now" } td class="num" { (report.directory_size) } }
+            tr { th { "Replace-mode guard (removed of known)" } td { (guard(report.revoke_check)) } }
+            tr { th { "Envoy import guard (left out of the last file)" } td { (guard(report.export_check)) } }
+        }
+        h2 { "Envoy import file" }
+        p { "Upload " code { (report.export_key) } " to Envoy's employee directory: it holds the building's whole directory." }
+        h2 { "Issues" }
+        (issues_table(issues))
+    };
+    page(&format!("Tenant contacts: {}", report.building_name), body)
 }
 
 #[cfg(test)]

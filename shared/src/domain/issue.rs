@@ -32,6 +32,8 @@ pub enum IssueCode {
     /// A column read by a rule weaker than its label: a synonym, a left-out word group, a
     /// split or joined name.
     ColumnReadAs,
+    /// Replace mode kept a contact because their row is in the file, though rejected.
+    KeptRejected,
 }
 
 impl IssueCode {
@@ -59,6 +61,7 @@ impl IssueCode {
             Self::DomainNotAllowed => "domain_not_allowed",
             Self::AlreadyMigrated => "already_migrated",
             Self::ColumnReadAs => "column_read_as",
+            Self::KeptRejected => "kept_rejected",
         }
     }
 }

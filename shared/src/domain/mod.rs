@@ -2,6 +2,7 @@
 
 pub mod approval;
 pub mod building;
+pub mod building_update;
 pub mod config;
 pub mod flows;
 pub mod html;
@@ -11,6 +12,7 @@ pub mod issue;
 pub mod keys;
 pub mod mail;
 pub mod migration;
+pub mod moment;
 pub mod plan;
 pub mod roles;
 pub mod sending;

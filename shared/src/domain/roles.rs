@@ -2,7 +2,7 @@
 //! platform roles, optionally with the old role's capabilities, to find gaps).
 
 use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, Issue, IssueCode};
 use crate::domain::text::{header_key, single_line, split_multi};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,6 +88,14 @@ impl RoleMatrix {
             }
             let mut platform_roles = Vec::new();
             let mut given = BTreeSet::new();
+            if split_multi(map.cell(&row, 1)).next().is_none() {
+                return Err(config_error(
+                    "role-mapping matrix",
+                    row.number,
+                    "Platform Roles",
+                    &format!("is empty for the old role “{old_role}”: every old role maps to at least one platform role (the role guide lists them)"),
+                ));
+            }
             for name in split_multi(map.cell(&row, 1)) {
                 let role = guide.get(name).ok_or_else(|| {
                     config_error(
@@ -119,6 +127,28 @@ impl RoleMatrix {
 
     pub fn mappings(&self) -> impl Iterator<Item = &RoleMapping> {
         self.mappings.values()
+    }
+
+    /// One warning per old role a file uses (`in_use`: their header keys) whose platform roles
+    /// do not give all its capabilities. Roles the file does not use are not reported.
+    pub fn gap_issues(&self, in_use: &BTreeSet<String>) -> Vec<Issue> {
+        self.mappings
+            .iter()
+            .filter(|(key, mapping)| in_use.contains(*key) && !mapping.gap.is_empty())
+            .map(|(_, mapping)| {
+                Issue::warning(
+                    IssueCode::CapabilityGap,
+                    format!(
+                        "Users with the old role “{}” lose {} on the platform ({} do not give it). Map the role to a platform role that does, or accept the gap.",
+                        mapping.old_role,
+                        mapping.gap.iter().cloned().collect::<Vec<_>>().join(", "),
+                        mapping.platform_roles.join(", ")
+                    ),
+                )
+                .in_column("Role(s)")
+                .with_value(&mapping.old_role)
+            })
+            .collect()
     }
 }
 
@@ -182,5 +212,39 @@ mod tests {
         let err = RoleMatrix::from_rows(&matrix_headers(), rows(&[&["Desk", "Receptionist", ""]]), &guide()).unwrap_err();
         assert!(err.message.contains("row 2"), "{}", err.message);
         assert!(err.message.contains("Receptionist"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_old_role_mapped_to_no_platform_role_is_refused_naming_the_row() {
+        let err = RoleMatrix::from_rows(
+            &matrix_headers(),
+            rows(&[&["Desk", "Visitor Registration Host", ""], &["Janitor", " ; ", ""]]),
+            &guide(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "invalid_config");
+        assert!(
+            err.message.contains("row 3") && err.message.contains("Janitor") && err.message.contains("Platform Roles"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn gaps_are_reported_for_the_old_roles_a_file_uses_only() {
+        let matrix = RoleMatrix::from_rows(
+            &matrix_headers(),
+            rows(&[
+                &["Front Desk", "Visitor Registration Host", "register_visitors; print_badges"],
+                &["Employee", "Visitor Registration Host", "register_visitors"],
+            ]),
+            &guide(),
+        )
+        .unwrap();
+        // Employee shares Front Desk's platform role, but a file of employees loses nothing.
+        assert!(matrix.gap_issues(&BTreeSet::from(["employee".to_string()])).is_empty());
+        let gaps = matrix.gap_issues(&BTreeSet::from(["employee".to_string(), "frontdesk".to_string()]));
+        assert_eq!(gaps.len(), 1);
+        assert_eq!((gaps[0].code, gaps[0].value.as_str()), (IssueCode::CapabilityGap, "Front Desk"));
     }
 }

@@ -141,6 +141,50 @@ impl ContactSet {
     }
 }
 
+/// The people of a file's rejected rows (a broken phone number, a missing name): replace mode
+/// never removes them, since their row shows they were meant to stay. Known by address, or by
+/// name when the address itself is what was wrong.
+#[derive(Debug, Default)]
+pub struct RejectedRows {
+    by_email: HashMap<Email, u64>,
+    by_name: HashMap<String, u64>,
+}
+
+impl RejectedRows {
+    pub fn add(&mut self, map: &ColumnMap, row: &RawRow) {
+        match Email::parse(map.cell(row, 1)) {
+            Ok(email) => {
+                self.by_email.entry(email).or_insert(row.number);
+            }
+            Err(_) => {
+                let name = single_line(&map.text(row, 0)).to_lowercase();
+                if !name.is_empty() {
+                    self.by_name.entry(name).or_insert(row.number);
+                }
+            }
+        }
+    }
+
+    /// The rejected row that names `contact`, if one does.
+    pub fn row_of(&self, contact: &TenantContact) -> Option<u64> {
+        self.by_email.get(&contact.email).or_else(|| self.by_name.get(&contact.full_name.to_lowercase())).copied()
+    }
+
+    /// The warning that says a contact was kept, and why.
+    pub fn kept(contact: &TenantContact, row: u64) -> Issue {
+        Issue::warning(
+            IssueCode::KeptRejected,
+            format!(
+                "Kept: row {row} was rejected, so “{}” stays in the building's directory instead of being removed by replace mode. Fix row {row} and upload the file again.",
+                contact.full_name
+            ),
+        )
+        .at_row(row)
+        .in_column("Email")
+        .with_value(contact.email.as_str())
+    }
+}
+
 /// What replace mode would revoke, and whether the guard lets it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RevokeCheck {
@@ -270,5 +314,18 @@ mod tests {
         ];
         let text = String::from_utf8(envoy_import_csv(&contacts)).unwrap();
         assert_eq!(text, "Full Name,Email,Phone Number\r\n'=cmd,z@example.com,\r\nAda,a@example.com,+14155552671\r\n");
+    }
+
+    #[test]
+    fn rejected_rows_name_the_people_replace_mode_keeps() {
+        let map = map();
+        let mut rejected = RejectedRows::default();
+        rejected.add(&map, &row(4, &["", "Ada@Acme.example", ""]));
+        rejected.add(&map, &row(5, &["Grace Hopper", "grace(at)acme", ""]));
+        let contact = |name: &str, email: &str| TenantContact { full_name: name.into(), email: Email::parse(email).unwrap(), phone: None };
+        assert_eq!(rejected.row_of(&contact("Ada Lovelace", "ada@acme.example")), Some(4));
+        assert_eq!(rejected.row_of(&contact("grace hopper", "grace@acme.example")), Some(5));
+        assert_eq!(rejected.row_of(&contact("Alan Turing", "alan@acme.example")), None);
+        assert!(RejectedRows::kept(&contact("Ada", "ada@acme.example"), 4).message.starts_with("Kept: row 4 was rejected"));
     }
 }

@@ -92,7 +92,7 @@ pub struct BuildingCheck {
 }
 
 pub fn check_building(state: &BuildingState, contacts: u64, grants: u64, now: OffsetDateTime, stale_kickstart_days: i64) -> BuildingCheck {
-    let changed = OffsetDateTime::parse(&state.phase_changed_at, &time::format_description::well_known::Rfc3339).unwrap_or(now);
+    let changed = crate::domain::moment::parse(&state.phase_changed_at).unwrap_or(now);
     let age = (now - changed).whole_days().max(0);
     let mut problems = Vec::new();
     if state.phase == Phase::KickstartSent && age > stale_kickstart_days {
@@ -201,7 +201,7 @@ impl ValidationReport {
 
     pub fn html(&self) -> String {
         let body = html! {
-            p { "Generated " (self.generated_at) ". Problems: " strong { (self.problem_count()) } }
+            p { "Generated " (crate::domain::moment::text_for_people(&self.generated_at)) ". Problems: " strong { (self.problem_count()) } }
             @if let Some(paused) = &self.sending_paused {
                 p class="error" { strong { "Mail: " } (paused) }
             }
@@ -209,7 +209,7 @@ impl ValidationReport {
             table {
                 tr { th { "Migration" } th { "Applied" } th { "Users as planned" } th { "Invites sent" } th { "Pending" } th { "Failed" } }
                 @for m in &self.migrations {
-                    tr { td { (m.migration) } td { (m.applied_at) } td class="num" { (m.users_ok) " / " (m.users_checked) } td class="num" { (m.invites_sent) } td class="num" { (m.invites_pending) } td class="num" { (m.invites_failed) } }
+                    tr { td { (m.migration) } td { (crate::domain::moment::text_for_people(&m.applied_at)) } td class="num" { (m.users_ok) " / " (m.users_checked) } td class="num" { (m.invites_sent) } td class="num" { (m.invites_pending) } td class="num" { (m.invites_failed) } }
                 }
             }
             h2 { "Users with discrepancies" }

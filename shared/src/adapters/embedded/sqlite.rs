@@ -12,7 +12,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 const SCHEMA: &str = "
@@ -75,7 +74,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> PortResult<T> {
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
+    crate::domain::moment::rfc3339(at)
 }
 
 impl SqliteTable {

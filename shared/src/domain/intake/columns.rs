@@ -98,39 +98,84 @@ impl ColumnMap {
     /// synonym, the label without the shared word group, a synonym without it). Two columns that
     /// could be one field under the same rule are refused, never guessed between.
     pub fn resolve(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
+        let map = Self::assign(specs, headers)?;
+        let missing: Vec<&str> = specs
+            .iter()
+            .zip(&map.sources)
+            .filter(|(spec, source)| spec.required && **source == Source::Missing)
+            .map(|(spec, _)| spec.label)
+            .collect();
+        if !missing.is_empty() {
+            return Err(missing_columns(&missing, headers));
+        }
+        Ok(map)
+    }
+
+    /// How well `headers` fit `specs`, whether or not every required column is there: the
+    /// columns read (a split or joined name counts half a column each, being a guess about the
+    /// file's shape), and whether no name was split or joined. `None` when the headers are
+    /// ambiguous for these fields.
+    pub fn fit(specs: &[ColumnSpec], headers: &[String]) -> Option<(f64, bool)> {
+        let map = Self::assign(specs, headers).ok()?;
+        let mut score = 0.0;
+        let mut plain = true;
+        for source in &map.sources {
+            match source {
+                Source::Missing => {}
+                Source::Column(_) => score += 1.0,
+                // Both parts of a split name come from one column: half a column in all.
+                Source::Split(..) => {
+                    score += 0.25;
+                    plain = false;
+                }
+                Source::Joined(..) => {
+                    score += 1.0;
+                    plain = false;
+                }
+            }
+        }
+        Some((score, plain))
+    }
+
+    /// Matches what it can, leaving fields without a column missing.
+    fn assign(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
         let words: Vec<Vec<String>> = headers.iter().map(|h| headers::words(h)).collect();
         let (leading, trailing) = headers::shared_groups(&words);
         let keys: Vec<String> = words.iter().map(|w| headers::key(w)).collect();
         let stripped: Vec<String> = words.iter().map(|w| headers::key(headers::strip(w, &leading, &trailing))).collect();
-        let rule_of = |spec: &ColumnSpec, column: usize| -> Option<Rule> {
+        // Each field's names as keys, worked out once (a file may have thousands of columns).
+        let names: Vec<(Vec<String>, Vec<String>)> = specs
+            .iter()
+            .map(|spec| (headers::name_keys(spec.label).to_vec(), spec.aliases.iter().flat_map(|a| headers::name_keys(a)).collect()))
+            .collect();
+        let rule_of = |field: usize, column: usize| -> Option<Rule> {
             let (key, short) = (&keys[column], &stripped[column]);
             if key.is_empty() {
                 return None;
             }
-            let label = headers::name_keys(spec.label);
-            let is_label = |k: &String| label.contains(k);
-            let is_alias = |k: &String| spec.aliases.iter().any(|a| headers::name_keys(a).contains(k));
+            let (label, aliases) = &names[field];
             [
-                (is_label(key), Rule::Label),
-                (is_alias(key), Rule::Synonym),
-                (short != key && is_label(short), Rule::Stripped),
-                (short != key && is_alias(short), Rule::StrippedSynonym),
+                (label.contains(key), Rule::Label),
+                (aliases.contains(key), Rule::Synonym),
+                (short != key && label.contains(short), Rule::Stripped),
+                (short != key && aliases.contains(short), Rule::StrippedSynonym),
             ]
             .into_iter()
             .find_map(|(hit, rule)| hit.then_some(rule))
         };
+        // The best rule of every (field, column) pair that matches at all.
+        let matches: Vec<(usize, usize, Rule)> = (0..specs.len())
+            .flat_map(|field| (0..headers.len()).filter_map(move |column| rule_of(field, column).map(|rule| (field, column, rule))))
+            .collect();
         let mut sources = vec![Source::Missing; specs.len()];
         let mut taken = vec![false; headers.len()];
         let mut readings = Vec::new();
         for rule in Rule::STRONGEST_FIRST {
-            let mut found: Vec<(usize, usize)> = Vec::new();
-            for (field, spec) in specs.iter().enumerate().filter(|(f, _)| sources[*f] == Source::Missing) {
-                for column in (0..headers.len()).filter(|c| !taken[*c]) {
-                    if rule_of(spec, column) == Some(rule) {
-                        found.push((field, column));
-                    }
-                }
-            }
+            let found: Vec<(usize, usize)> = matches
+                .iter()
+                .filter(|(field, column, r)| *r == rule && sources[*field] == Source::Missing && !taken[*column])
+                .map(|(field, column, _)| (*field, *column))
+                .collect();
             refuse_ambiguity(specs, headers, &found)?;
             for (field, column) in found {
                 sources[field] = Source::Column(column);
@@ -141,15 +186,6 @@ impl ColumnMap {
             }
         }
         name_parts(specs, headers, &words, &mut sources, &mut taken, &mut readings)?;
-        let missing: Vec<&str> = specs
-            .iter()
-            .zip(&sources)
-            .filter(|(spec, source)| spec.required && **source == Source::Missing)
-            .map(|(spec, _)| spec.label)
-            .collect();
-        if !missing.is_empty() {
-            return Err(missing_columns(&missing, headers));
-        }
         let extras = headers.iter().enumerate().filter(|(c, h)| !taken[*c] && !h.trim().is_empty()).map(|(c, h)| (c, h.clone())).collect();
         Ok(Self { sources, extras, readings })
     }

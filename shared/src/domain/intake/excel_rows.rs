@@ -109,16 +109,153 @@ fn zip_declared_size(bytes: &[u8]) -> Result<u64, ZipDirectory> {
     Ok(total)
 }
 
+/// A cell as Excel shows it: dates as ISO 8601 (a date alone when there is no time of day),
+/// numbers with every digit and no exponent or trailing ".0" (a phone number stored as a number
+/// stays whole), booleans as TRUE/FALSE, errors as Excel writes them, formulas as their cached
+/// values (which is what calamine reads).
 fn cell_text(cell: &Data) -> String {
     match cell {
         Data::Empty => String::new(),
-        Data::String(text) | Data::DateTimeIso(text) | Data::DurationIso(text) => text.clone(),
-        Data::Float(value) if value.fract() == 0.0 && value.abs() < 1e15 => format!("{}", *value as i64),
-        Data::Float(value) => value.to_string(),
+        Data::String(text) | Data::DurationIso(text) => text.clone(),
+        Data::DateTimeIso(text) => iso_date_time(text),
+        Data::Float(value) => number_text(*value),
         Data::Int(value) => value.to_string(),
-        Data::Bool(value) => value.to_string(),
-        Data::DateTime(value) => value.to_string(),
-        Data::Error(error) => format!("#{error:?}"),
+        Data::Bool(true) => "TRUE".into(),
+        Data::Bool(false) => "FALSE".into(),
+        Data::DateTime(value) if value.is_duration() => {
+            let seconds = (value.as_f64() * 86_400.0).round() as i64;
+            format!("{}:{:02}:{:02}", seconds / 3600, (seconds % 3600) / 60, seconds % 60)
+        }
+        Data::DateTime(value) => {
+            let (year, month, day, hour, minute, second, milli) = value.to_ymd_hms_milli();
+            // Excel keeps milliseconds; a value a hair before midnight rounds as Excel shows it.
+            let second = if milli >= 500 { second.saturating_add(1).min(59) } else { second };
+            if (hour, minute, second) == (0, 0, 0) {
+                format!("{year:04}-{month:02}-{day:02}")
+            } else {
+                format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}")
+            }
+        }
+        Data::Error(error) => error.to_string(),
+    }
+}
+
+/// An OpenDocument date-time as ISO 8601 to the second, the date alone at midnight.
+fn iso_date_time(text: &str) -> String {
+    let text = text.split('.').next().unwrap_or(text);
+    match text.strip_suffix("T00:00:00") {
+        Some(date) => date.to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// A number with at most the 15 significant digits Excel shows, without an exponent and
+/// without trailing zeros: `14155552671`, `0.3` (for 0.1 + 0.2), `1234.5`.
+fn number_text(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value.fract() == 0.0 {
+        return format!("{value:.0}");
+    }
+    let magnitude = value.abs().log10().floor() as i32 + 1;
+    let decimals = (15 - magnitude).clamp(0, 30) as usize;
+    let text = format!("{value:.decimals$}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod typed_cells {
+    use super::*;
+    use calamine::{CellErrorType, ExcelDateTime, ExcelDateTimeType};
+
+    #[test]
+    fn cells_read_as_excel_shows_them() {
+        let date = |serial: f64| Data::DateTime(ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, false));
+        assert_eq!(cell_text(&date(46082.0)), "2026-03-01");
+        assert_eq!(cell_text(&date(46082.5)), "2026-03-01T12:00:00");
+        assert_eq!(cell_text(&Data::DateTime(ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false))), "36:00:00");
+        assert_eq!(cell_text(&Data::Float(14155552671.0)), "14155552671");
+        assert_eq!(cell_text(&Data::Float(447911123456789.0)), "447911123456789");
+        assert_eq!(cell_text(&Data::Float(1e20)), "100000000000000000000");
+        assert_eq!(cell_text(&Data::Float(0.1 + 0.2)), "0.3");
+        assert_eq!(cell_text(&Data::Float(1234.5)), "1234.5");
+        assert_eq!(cell_text(&Data::Float(-2.25)), "-2.25");
+        assert_eq!(cell_text(&Data::Bool(true)), "TRUE");
+        assert_eq!(cell_text(&Data::Bool(false)), "FALSE");
+        assert_eq!(cell_text(&Data::Error(CellErrorType::Div0)), "#DIV/0!");
+        assert_eq!(cell_text(&Data::DateTimeIso("2026-03-01T00:00:00".into())), "2026-03-01");
+        assert_eq!(cell_text(&Data::DateTimeIso("2026-03-01T09:30:15.250".into())), "2026-03-01T09:30:15");
+    }
+
+    /// A workbook as Excel writes one: a phone stored as a number, dates with a date format in a
+    /// known and an extra column, a boolean and a formula with its cached value.
+    fn typed_workbook() -> Vec<u8> {
+        use rust_xlsxwriter::{ExcelDateTime as Date, Format, Formula, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        let date_format = Format::new().set_num_format("dd/mm/yyyy");
+        let stamp_format = Format::new().set_num_format("dd/mm/yyyy hh:mm:ss");
+        for (col, header) in ["Full Name", "Email", "Phone Number", "Start Date", "Badge", "Floors", "Last Seen"].iter().enumerate() {
+            sheet.write_string(0, col as u16, *header).unwrap();
+        }
+        sheet.write_string(1, 0, "Ada Lovelace").unwrap();
+        sheet.write_string(1, 1, "ada@acme.example").unwrap();
+        sheet.write_number(1, 2, 14155552671.0).unwrap();
+        sheet.write_datetime_with_format(1, 3, Date::from_ymd(2026, 3, 1).unwrap(), &date_format).unwrap();
+        sheet.write_boolean(1, 4, true).unwrap();
+        sheet.write_formula(1, 5, Formula::new("=2+3").set_result("5")).unwrap();
+        sheet.write_datetime_with_format(1, 6, Date::parse_from_str("2026-03-01 09:30:15").unwrap(), &stamp_format).unwrap();
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_typed_workbook_reads_as_it_shows() {
+        let rows = read_sheet(typed_workbook(), &["tenants"], IntakeLimits::default()).unwrap();
+        assert_eq!(rows[1].cells, ["Ada Lovelace", "ada@acme.example", "14155552671", "2026-03-01", "TRUE", "5", "2026-03-01T09:30:15"]);
+    }
+
+    /// The smallest OpenDocument spreadsheet: a mimetype, a manifest and content.xml.
+    fn ods(rows: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("mimetype", stored).unwrap();
+        zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+        zip.start_file("META-INF/manifest.xml", stored).unwrap();
+        zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+        zip.start_file("content.xml", stored).unwrap();
+        write!(
+            zip,
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Tenants">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+        )
+        .unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn an_open_document_sheet_reads_the_same() {
+        let text = |t: &str| format!(r#"<table:table-cell office:value-type="string"><text:p>{t}</text:p></table:table-cell>"#);
+        let header: String = ["Full Name", "Email", "Phone Number", "Start Date", "Badge"].map(text).concat();
+        let row = [
+            text("Ada Lovelace"),
+            text("ada@acme.example"),
+            r#"<table:table-cell office:value-type="float" office:value="14155552671"><text:p>14155552671</text:p></table:table-cell>"#
+                .into(),
+            r#"<table:table-cell office:value-type="date" office:date-value="2026-03-01"><text:p>01/03/2026</text:p></table:table-cell>"#
+                .into(),
+            r#"<table:table-cell office:value-type="boolean" office:boolean-value="true"><text:p>TRUE</text:p></table:table-cell>"#.into(),
+        ]
+        .concat();
+        let bytes = ods(&format!("<table:table-row>{header}</table:table-row><table:table-row>{row}</table:table-row>"));
+        assert!(is_workbook(&bytes));
+        let rows = read_sheet(bytes, &["tenants"], IntakeLimits::default()).unwrap();
+        assert_eq!(rows[1].cells, ["Ada Lovelace", "ada@acme.example", "14155552671", "2026-03-01", "TRUE"]);
     }
 }
 

@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -125,7 +124,7 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str)
 }
 
 pub(super) fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
+    crate::domain::moment::rfc3339(at)
 }
 
 /// A random token marking one claim attempt as ours.
