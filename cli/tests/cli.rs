@@ -92,7 +92,7 @@ fn rejected_files_and_bad_arguments_exit_2_with_a_reason() {
     let out = onboard(dir.path(), &["ingest", "users", "--migration", "m1", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("“Email”") && stderr.contains("“Mail”"), "{stderr}");
+    assert!(stderr.contains("“Role(s)”") && stderr.contains("“Mail”"), "{stderr}");
 
     let out = onboard(dir.path(), &["--json", "ingest", "tenants", "--building", "../etc", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));

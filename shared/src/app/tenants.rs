@@ -113,9 +113,7 @@ pub async fn ingest_tenants(
         }
     }
     let latest = keys::envoy_export_latest(building);
-    let export_check = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
-    let known: std::collections::HashSet<&Email> = current.iter().map(|c| &c.email).collect();
-    let added = set.contacts().filter(|c| !known.contains(&c.email)).count() as u64;
+    let (export_check, last_export) = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
     let kept_not_in_file = if options.replace { 0 } else { current.iter().filter(|c| !set.contains(&c.email)).count() as u64 };
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
@@ -129,6 +127,9 @@ pub async fn ingest_tenants(
         svc.table.remove_contacts(building, &to_revoke).await?;
     }
     let directory = svc.table.list_contacts(building).await?;
+    // Measured against the last Envoy import file, which is written only once a run is done: a
+    // retry after a failed run reports the same change.
+    let added = directory.iter().filter(|c| last_export.as_ref().is_none_or(|last| !last.contains(&c.email))).count() as u64;
     let export = envoy_import_csv(&directory);
     let stamp = stamp(now);
     let dated = keys::envoy_export_dated(building, &stamp);
@@ -165,7 +166,7 @@ pub async fn ingest_tenants(
         rejected: outcome.rejected,
         duplicates_merged: outcome.duplicates_merged,
         added,
-        updated: set.len() as u64 - added,
+        updated: directory.len() as u64 - added,
         removed: outcome.revoked,
         kept_not_in_file,
         kept_rejected: outcome.kept_rejected,
@@ -192,10 +193,10 @@ async fn envoy_export_guard(
     to_revoke: &[Email],
     set: &ContactSet,
     force: bool,
-) -> AppResult<Option<RevokeCheck>> {
+) -> AppResult<(Option<RevokeCheck>, Option<std::collections::HashSet<Email>>)> {
     let previous = match svc.objects.get(latest).await {
         Ok(bytes) => envoy_export_emails(&bytes),
-        Err(PortError::NotFound(_)) => return Ok(None),
+        Err(PortError::NotFound(_)) => return Ok((None, None)),
         Err(error) => return Err(error.into()),
     };
     let revoked: std::collections::HashSet<&Email> = to_revoke.iter().collect();
@@ -212,5 +213,5 @@ async fn envoy_export_guard(
         )
         .into());
     }
-    Ok(Some(check))
+    Ok((Some(check), Some(previous)))
 }

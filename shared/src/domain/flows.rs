@@ -7,6 +7,7 @@ use crate::domain::intake::{ColumnMap, ColumnSpec, FileKind};
 use crate::domain::issue::FileRejection;
 use crate::domain::migration::USER_COLUMNS;
 use crate::domain::tenants::TENANT_COLUMNS;
+use crate::domain::text::capitalised;
 
 const KINDS: [FileKind; 3] = [FileKind::Buildings, FileKind::Tenants, FileKind::Users];
 
@@ -70,11 +71,6 @@ pub fn resolve(kind: FileKind, headers: &[String]) -> Result<ColumnMap, FileReje
         }
         None => own,
     }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -175,9 +175,9 @@ pub struct TenantReport<'a> {
     pub accepted: u64,
     pub rejected: u64,
     pub duplicates_merged: u64,
-    /// People new to the directory.
+    /// People in the directory who were not in the last Envoy import file.
     pub added: u64,
-    /// People already in it, in the file again (their name and phone refreshed).
+    /// People in the directory who were in the last Envoy import file already.
     pub updated: u64,
     pub removed: u64,
     /// In the directory, not in the file, and kept (no replace mode).
@@ -222,12 +222,15 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
         }
         h2 { "Directory change" }
         table {
-            tr { th { "Added" } td class="num" { (report.added) } }
-            tr { th { "Already there, refreshed" } td class="num" { (report.updated) } }
+            tr { th { "Added (not in the last Envoy import file)" } td class="num" { (report.added) } }
+            tr { th { "Already in the last Envoy import file" } td class="num" { (report.updated) } }
             tr { th { "Removed" } td class="num" { (report.removed) } }
             tr { th { "Kept: not in the file" } td class="num" { (report.kept_not_in_file) } }
             tr { th { "Kept: row rejected (replace mode keeps them)" } td class="num" { (report.kept_rejected) } }
             tr { th { "Directory now" } td class="num" { (report.directory_size) } }
+        }
+        h2 { "Guards" }
+        table {
             tr { th { "Replace-mode guard (removed of known)" } td { (guard(report.revoke_check)) } }
             tr { th { "Envoy import guard (left out of the last file)" } td { (guard(report.export_check)) } }
         }

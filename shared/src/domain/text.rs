@@ -6,6 +6,12 @@ pub fn header_key(header: &str) -> String {
     header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// `text` with its first letter upper case: "tenant" → "Tenant".
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// Calls `f` with the [`header_key`] of `text`, without allocating for short ASCII text (role
 /// names, building names, status words: looked up once per row of a large file).
 pub fn with_header_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {

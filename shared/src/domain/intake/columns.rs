@@ -3,7 +3,7 @@
 use super::headers::{self, Rule};
 use super::RawRow;
 use crate::domain::issue::{FileRejection, Issue, IssueCode};
-use crate::domain::text::preview;
+use crate::domain::text::{capitalised, preview};
 use std::borrow::Cow;
 
 /// A column a flow knows: its display label, the other names people give it (natural
@@ -186,6 +186,7 @@ impl ColumnMap {
             }
         }
         name_parts(specs, headers, &words, &mut sources, &mut taken, &mut readings)?;
+        readings.sort_by_key(|r| specs.iter().position(|spec| spec.label == r.field));
         let extras = headers.iter().enumerate().filter(|(c, h)| !taken[*c] && !h.trim().is_empty()).map(|(c, h)| (c, h.clone())).collect();
         Ok(Self { sources, extras, readings })
     }
@@ -291,12 +292,9 @@ fn refuse_ambiguity(specs: &[ColumnSpec], headers: &[String], found: &[(usize, u
 
 fn reading(field: &'static str, header: &str, column: usize, rule: Rule, leading: &[String], trailing: &[String]) -> ColumnReading {
     let shown = format!("Column “{}” ({})", preview(header, 60), ColumnMap::column_label(column));
-    let group = [leading.join(" "), trailing.join(" ")]
-        .into_iter()
-        .filter(|g| !g.is_empty())
-        .map(|g| format!("“{g}”"))
-        .collect::<Vec<_>>()
-        .join(" and ");
+    let title = |words: &[String]| words.iter().map(|w| capitalised(w)).collect::<Vec<_>>().join(" ");
+    let group =
+        [title(leading), title(trailing)].into_iter().filter(|g| !g.is_empty()).map(|g| format!("“{g}”")).collect::<Vec<_>>().join(" and ");
     let how = match rule {
         Rule::Label => format!("{shown} read as {field}."),
         Rule::Synonym => format!("{shown} read as {field} (a name this flow knows for it). If that is wrong, rename the column."),

@@ -213,7 +213,7 @@ mod matching {
     fn the_word_group_most_headers_share_is_left_out_and_reported() {
         let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Member Name", "Member E-mail", "Member Mobile"])).unwrap();
         assert_eq!(map.readings().len(), 3);
-        assert!(map.readings()[1].how.contains("leaving out “member”"), "{:?}", map.readings());
+        assert!(map.readings()[1].how.contains("leaving out “Member”"), "{:?}", map.readings());
         let map = ColumnMap::resolve(TENANT_COLUMNS, &h(&["Name (Tenant)", "Email (Tenant)"])).unwrap();
         assert!(map.readings().iter().all(|r| r.field == "Full Name"), "annotations are not readings: {:?}", map.readings());
     }
