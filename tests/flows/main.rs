@@ -68,6 +68,7 @@ both_adapter_sets!(
         replace_mode_keeps_people_whose_rows_were_rejected_and_reports_it,
         a_buildings_reupload_keeps_what_it_leaves_out_and_lists_what_changed,
         a_workbook_with_typed_cells_reads_as_excel_shows_it,
+        an_export_with_its_own_header_words_plans_like_the_canonical_one,
     ],
     replays: [
         buildings_events_replayed_and_concurrent_write_once,

@@ -15,6 +15,10 @@ pub async fn the_guides_tenant_file_is_accepted_and_other_flows_send_it_back(h: 
     assert_eq!((out.rows, out.accepted, out.rejected), (3, 3, 0), "{:?}", out.issues);
     let readings: Vec<&str> = out.issues.iter().filter(|i| i.code.as_str() == "column_read_as").map(|i| i.message.as_str()).collect();
     assert_eq!(readings.len(), 3, "each column read without its prefix is listed: {readings:?}");
+    assert_eq!(out.columns_read_as.len(), 3, "and in the summary");
+    let report = out.outputs.iter().find(|k| k.ends_with("report.html")).unwrap();
+    let html = String::from_utf8(h.objects.get(report).await.unwrap()).unwrap();
+    assert!(html.contains("How the columns were read") && html.contains("leaving out “Tenant Contact”"), "{html}");
     assert!(readings.iter().any(|r| r.contains("“Tenant Contact Email”") && r.contains("read as Email")), "{readings:?}");
     let export = h.objects.get(&format!("exports/envoy/{ONE_MARKET}/envoy-employees.csv")).await.unwrap();
     let export = String::from_utf8(export).unwrap();
@@ -117,4 +121,20 @@ pub async fn a_workbook_with_typed_cells_reads_as_excel_shows_it(h: Harness) {
     assert_eq!((out.accepted, out.rejected), (1, 0), "{:?}", out.issues);
     let export = String::from_utf8(h.objects.get(&format!("exports/envoy/{ONE_MARKET}/envoy-employees.csv")).await.unwrap()).unwrap();
     assert!(export.contains("Ada Lovelace,ada@acme.example,+14155552671"), "{export}");
+}
+
+pub async fn an_export_with_its_own_header_words_plans_like_the_canonical_one(h: Harness) {
+    h.with_buildings().await;
+    let canonical = "First Name,Last Name,Email,Role(s),Building assignments,Status\nAda,Lovelace,ada@acme.example,Admin,1MKT,active\nGrace,Hopper,grace@acme.example,Employee,HVB,active\n";
+    let own_words = "User Display Name *,User Work E-mail (required),User Access Level,User Sites,User Account Status,User Hire Date\n\"Lovelace, Ada\",ada@acme.example,Admin,1MKT,active,2020-01-06\nGrace Hopper,grace@acme.example,Employee,HVB,active,2021-02-01\n";
+    let reference = crate::scenarios::plan_users(&h, "m-canonical", canonical.as_bytes()).await;
+    let summary = crate::scenarios::plan_users(&h, "m-own-words", own_words.as_bytes()).await;
+    assert_eq!((summary.rows, summary.accepted, summary.rejected), (reference.rows, reference.accepted, reference.rejected));
+    assert_eq!(summary.actions, reference.actions);
+    assert_eq!(summary.columns_read_as.len(), 5, "{:?}", summary.columns_read_as);
+    assert_eq!(summary.old_roles_used, ["Admin", "Employee"], "gaps are weighed for the roles the file uses");
+    assert!(summary.columns_read_as.iter().any(|c| c.contains("split into First Name and Last Name")), "{:?}", summary.columns_read_as);
+    let plan = String::from_utf8(h.objects.get("reports/users/m-own-words/plan.csv").await.unwrap()).unwrap();
+    assert!(plan.contains("Ada,Lovelace") || plan.contains("Ada\",\"Lovelace") || plan.contains(",Ada,Lovelace,"), "{plan}");
+    assert!(plan.contains("User Hire Date") && plan.contains("2020-01-06"), "the extra column is kept: {plan}");
 }

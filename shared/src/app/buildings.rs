@@ -31,6 +31,8 @@ pub struct BuildingsOutcome {
     pub sending_paused: Option<SendingPause>,
     /// What this upload did to each building: new, changed values, stored values kept.
     pub changes: Vec<BuildingChange>,
+    /// Columns read by a rule weaker than their label.
+    pub columns_read_as: Vec<String>,
     pub issue_counts: IssueCounts,
     pub issues: Vec<Issue>,
     pub outputs: Vec<String>,
@@ -88,6 +90,7 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         kickstarts_paused: 0,
         sending_paused: None,
         changes: Vec::new(),
+        columns_read_as: map.reading_texts(),
         issue_counts: count_issues(&issues),
         issues: Vec::new(),
         outputs: Vec::new(),
@@ -148,7 +151,7 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
     outcome.outputs = ["issues.csv", "summary.json", "report.html"].iter().map(|f| format!("{folder}/{f}")).collect();
     write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
     let processed_at = super::rfc3339(svc.clock.now());
-    let report = buildings_report(key, &processed_at, &outcome.changes, &outcome.issues);
+    let report = buildings_report(key, &processed_at, &outcome.columns_read_as, &outcome.changes, &outcome.issues);
     svc.objects.put(&format!("{folder}/report.html"), report.into_bytes(), "text/html").await?;
     tracing::info!(rows = outcome.rows, accepted = outcome.accepted, kickstarts = outcome.kickstarts_sent, "buildings ingested");
     Ok(outcome)

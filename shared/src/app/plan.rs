@@ -46,7 +46,12 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
     let input = svc.objects.open(key).await?;
     let mut sheet = open_sheet(input, FileKind::Users, limits, |h| flows::looks_like_header(FileKind::Users, h))?;
     let map = flows::resolve(FileKind::Users, &sheet.headers)?;
-    let mut summary = PlanSummary { migration: migration.to_string(), source: key.to_string(), ..PlanSummary::default() };
+    let mut summary = PlanSummary {
+        migration: migration.to_string(),
+        source: key.to_string(),
+        columns_read_as: map.reading_texts(),
+        ..PlanSummary::default()
+    };
     let mut issues = map.reading_issues();
     let mut users = Deduper::default();
     let mut row = RawRow { number: 0, cells: Vec::new() };
@@ -150,6 +155,12 @@ impl Export {
         }
         progress.finish("users planned");
         issues.extend(config.matrix.gap_issues(&in_use));
+        summary.old_roles_used = config
+            .matrix
+            .mappings()
+            .filter(|m| in_use.contains(&crate::domain::text::header_key(&m.old_role)))
+            .map(|m| m.old_role.clone())
+            .collect();
         issues.sort_by_key(|i| (i.row.unwrap_or(0), i.code.as_str()));
 
         for (action, count) in Action::ALL.iter().zip(counts) {

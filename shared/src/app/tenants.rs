@@ -34,6 +34,8 @@ pub struct TenantsOutcome {
     pub revoked: u64,
     /// Contacts replace mode kept because their row is in the file, though rejected.
     pub kept_rejected: u64,
+    /// Columns read by a rule weaker than their label.
+    pub columns_read_as: Vec<String>,
     pub directory_size: u64,
     pub revoke_check: Option<RevokeCheck>,
     /// The new Envoy import file against the last one (when there was one).
@@ -145,6 +147,7 @@ pub async fn ingest_tenants(
         granted: if grant { set.len() as u64 } else { 0 },
         revoked: to_revoke.len() as u64,
         kept_rejected,
+        columns_read_as: map.reading_texts(),
         directory_size: directory.len() as u64,
         revoke_check,
         export_check,
@@ -175,6 +178,7 @@ pub async fn ingest_tenants(
         revoke_check: outcome.revoke_check.as_ref(),
         export_check: outcome.export_check.as_ref(),
         export_key: &keys::envoy_export_latest(building),
+        columns_read_as: &outcome.columns_read_as,
     };
     svc.objects.put(&format!("{folder}/report.html"), tenants_report(&report, &outcome.issues).into_bytes(), "text/html").await?;
     outcome.outputs.sort();

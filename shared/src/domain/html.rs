@@ -27,6 +27,12 @@ pub struct PlanSummary {
     pub plan_sha256: String,
     pub planned_at: String,
     pub outputs: Vec<String>,
+    /// Columns read by a rule weaker than their label ("Column “Work E-mail” (column C) read as Email …").
+    #[serde(default)]
+    pub columns_read_as: Vec<String>,
+    /// The matrix's old roles this export uses (capability gaps are reported for these only).
+    #[serde(default)]
+    pub old_roles_used: Vec<String>,
 }
 
 pub(crate) fn page(title: &str, body: Markup) -> String {
@@ -46,6 +52,16 @@ pub(crate) fn page(title: &str, body: Markup) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f3f3}.error{color:#a40000}.warning{color:#8a5a00}.ok{color:#1d6b1d}.num{text-align:right}code{font-size:.9em}";
+
+/// The columns read by a weaker rule than their label, as a list above the counts.
+pub(crate) fn columns_read(readings: &[String]) -> Markup {
+    html! {
+        @if !readings.is_empty() {
+            h2 { "How the columns were read" }
+            ul { @for reading in readings { li { (reading) } } }
+        }
+    }
+}
 
 pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
     html! {
@@ -83,6 +99,7 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
     let body = html! {
         p { "Source file: " code { (summary.source) } ". Planned " (crate::domain::moment::text_for_people(&summary.planned_at)) "." }
         p { "Plan SHA-256 (quote it in the approval): " code { (summary.plan_sha256) } }
+        (columns_read(&summary.columns_read_as))
         h2 { "Counts" }
         table {
             tr { th { "Rows read" } td class="num" { (summary.rows) } }
@@ -103,7 +120,8 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
                     td { (mapping.old_role) }
                     td { (mapping.platform_roles.join(", ")) }
                     td { (mapping.old_capabilities.iter().cloned().collect::<Vec<_>>().join(", ")) }
-                    @if mapping.gap.is_empty() { td class="ok" { "none" } }
+                    @if !summary.old_roles_used.contains(&mapping.old_role) { td { "(no user of this file has the role)" } }
+                    @else if mapping.gap.is_empty() { td class="ok" { "none" } }
                     @else { td class="warning" { (mapping.gap.iter().cloned().collect::<Vec<_>>().join(", ")) } }
                 }
             }
@@ -136,11 +154,13 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
 pub fn buildings_report(
     source: &str,
     processed_at: &str,
+    columns_read_as: &[String],
     changes: &[crate::domain::building_update::BuildingChange],
     issues: &[Issue],
 ) -> String {
     let body = html! {
         p { "Source file: " code { (source) } ". Processed " (crate::domain::moment::text_for_people(processed_at)) "." }
+        (columns_read(columns_read_as))
         h2 { "Buildings" }
         table {
             tr { th { "Building" } th { "UUID" } th { "What changed" } th { "Kept (column not in the file)" } }
@@ -189,6 +209,7 @@ pub struct TenantReport<'a> {
     pub revoke_check: Option<&'a crate::domain::tenants::RevokeCheck>,
     pub export_check: Option<&'a crate::domain::tenants::RevokeCheck>,
     pub export_key: &'a str,
+    pub columns_read_as: &'a [String],
 }
 
 /// `report.html` of a tenant-contacts upload: counts, the directory change with the guards'
@@ -212,6 +233,7 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
             @if report.replace { " Replace mode: contacts not in the file are removed." }
             @else { " Contacts not in the file are kept (no replace mode)." }
         }
+        (columns_read(report.columns_read_as))
         h2 { "Counts" }
         table {
             tr { th { "Rows read" } td class="num" { (report.rows) } }

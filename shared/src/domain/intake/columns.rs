@@ -185,7 +185,7 @@ impl ColumnMap {
                 }
             }
         }
-        name_parts(specs, headers, &words, &mut sources, &mut taken, &mut readings)?;
+        name_parts(specs, headers, [&keys, &stripped], &mut sources, &mut taken, &mut readings)?;
         readings.sort_by_key(|r| specs.iter().position(|spec| spec.label == r.field));
         let extras = headers.iter().enumerate().filter(|(c, h)| !taken[*c] && !h.trim().is_empty()).map(|(c, h)| (c, h.clone())).collect();
         Ok(Self { sources, extras, readings })
@@ -195,6 +195,11 @@ impl ColumnMap {
     /// split or joined name), in the order of the flow's fields.
     pub fn readings(&self) -> &[ColumnReading] {
         &self.readings
+    }
+
+    /// [`ColumnMap::readings`] in words, for summaries.
+    pub fn reading_texts(&self) -> Vec<String> {
+        self.readings.iter().map(|r| r.how.clone()).collect()
     }
 
     /// [`ColumnMap::readings`] as warnings for the issues file and the reports.
@@ -310,15 +315,16 @@ fn reading(field: &'static str, header: &str, column: usize, rule: Rule, leading
 fn name_parts(
     specs: &[ColumnSpec],
     headers: &[String],
-    words: &[Vec<String>],
+    // Each column's key as it is, and without the shared word group.
+    [keys, stripped]: [&[String]; 2],
     sources: &mut [Source],
     taken: &mut [bool],
     readings: &mut Vec<ColumnReading>,
 ) -> Result<(), FileRejection> {
     let free = |names: &[&str], label: &str, taken: &[bool]| -> Result<Option<usize>, FileRejection> {
-        let mut keys: Vec<String> = names.iter().flat_map(|n| headers::name_keys(n)).collect();
-        keys.extend(headers::name_keys(label));
-        let hits: Vec<usize> = (0..headers.len()).filter(|c| !taken[*c] && keys.contains(&headers::key(&words[*c]))).collect();
+        let names: Vec<String> = names.iter().flat_map(|n| headers::name_keys(n)).chain(headers::name_keys(label)).collect();
+        let named = |c: usize| !keys[c].is_empty() && (names.contains(&keys[c]) || names.contains(&stripped[c]));
+        let hits: Vec<usize> = (0..headers.len()).filter(|c| !taken[*c] && named(*c)).collect();
         match hits.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(*one)),
