@@ -25,14 +25,14 @@ impl Failure {
 
 impl From<onboarding::domain::issue::FileRejection> for Failure {
     fn from(rejection: onboarding::domain::issue::FileRejection) -> Self {
-        Self { code: rejection.code, message: rejection.message, exit: 2 }
+        Self { code: rejection.code.as_str(), message: rejection.message, exit: 2 }
     }
 }
 
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
         match error {
-            AppError::Rejected(rejection) => Self { code: rejection.code, message: rejection.message, exit: 2 },
+            AppError::Rejected(rejection) => Self { code: rejection.code.as_str(), message: rejection.message, exit: 2 },
             AppError::Port(error) => {
                 Self::unexpected(format!("{error}. Nothing unfinished was recorded as done: run the command again to resume."))
             }

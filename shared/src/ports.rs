@@ -186,8 +186,7 @@ pub struct MigrationRecord {
     pub plan_key: String,
     pub planned_at: String,
     pub source: String,
-    /// `planned`, `applying` or `applied`.
-    pub state: String,
+    pub state: crate::domain::migration::MigrationState,
     pub approved_by: Option<String>,
     pub approved_sha256: Option<String>,
     pub invite_date: Option<String>,

@@ -201,7 +201,7 @@ async fn with_existing_users(h: &Harness) {
         .unwrap();
 }
 
-pub async fn plan_users(h: &Harness, migration: &str, bytes: &[u8]) -> onboarding::domain::html::PlanSummary {
+pub async fn plan_users(h: &Harness, migration: &str, bytes: &[u8]) -> onboarding::domain::plan::PlanSummary {
     match h.upload(&format!("inbox/users/{migration}/export.xlsx"), bytes).await {
         UploadOutcome::Plan(summary) => summary,
         other => panic!("not planned: {other:?}"),

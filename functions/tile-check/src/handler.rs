@@ -95,7 +95,7 @@ async fn check(table: &dyn Table, building: &BuildingId, emails: &[Email]) -> Re
         match &error {
             AppError::Port(port) => tracing::error!(building = %building, error = %port, "the tile check failed"),
             AppError::Rejected(rejection) => {
-                tracing::error!(building = %building, code = rejection.code, "the tile check refused its input")
+                tracing::error!(building = %building, code = rejection.code.as_str(), "the tile check refused its input")
             }
         }
         ApiError::internal()

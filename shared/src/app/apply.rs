@@ -6,7 +6,8 @@ use super::plan::load_plan;
 use super::{rfc3339, AppResult, Services};
 use crate::domain::approval::Approval;
 use crate::domain::invite::{Invite, MailStatus};
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
+use crate::domain::migration::MigrationState;
 use crate::domain::plan::Action;
 use crate::domain::values::Email;
 use crate::ports::NewUser;
@@ -47,11 +48,11 @@ impl ApplyOutcome {
 pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult<ApplyOutcome> {
     let migration = &approval.migration;
     let Some(mut record) = svc.table.get_migration(migration).await? else {
-        return Err(FileRejection::new("unknown_plan", format!("There is no plan for migration “{migration}”. Upload the user export to inbox/users/{migration}/ first, review the plan, then approve it.")).into());
+        return Err(FileRejection::new(RejectionCode::UnknownPlan, format!("There is no plan for migration “{migration}”. Upload the user export to inbox/users/{migration}/ first, review the plan, then approve it.")).into());
     };
     if record.plan_sha256 != approval.plan_sha256 {
         return Err(FileRejection::new(
-            "stale_plan",
+            RejectionCode::StalePlan,
             format!(
                 "The approval quotes plan {} but the latest plan of migration “{migration}” is {} (planned {}). Nothing was applied. Review the latest report and approve its SHA-256.",
                 approval.plan_sha256, record.plan_sha256, record.planned_at
@@ -67,11 +68,11 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
         invite_date: due.to_string(),
         ..ApplyOutcome::default()
     };
-    if record.state == "applied" && record.approved_sha256.as_deref() == Some(approval.plan_sha256.as_str()) {
+    if record.state == MigrationState::Applied && record.approved_sha256.as_deref() == Some(approval.plan_sha256.as_str()) {
         outcome.already_applied = true;
     }
     let (_, entries) = load_plan(svc, migration, &approval.plan_sha256).await?;
-    record.state = "applying".into();
+    record.state = MigrationState::Applying;
     record.approved_by = Some(approval.approved_by.clone());
     record.approved_sha256 = Some(approval.plan_sha256.clone());
     record.invite_date = Some(due.to_string());
@@ -172,7 +173,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
         svc.progress.advance("plan applied", done);
     }
     svc.progress.finish("plan applied");
-    record.state = "applied".into();
+    record.state = MigrationState::Applied;
     record.applied_at = Some(rfc3339(svc.clock.now()));
     svc.table.put_migration(&record).await?;
     tracing::info!(migration = %migration, created = outcome.users_created, updated = outcome.users_updated, invites = outcome.invites_queued, "plan applied");

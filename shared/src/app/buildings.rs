@@ -8,7 +8,7 @@ use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::buildings_report;
 use crate::domain::intake::{open_sheet, FileKind};
-use crate::domain::issue::{FileRejection, Issue};
+use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::mail;
 use crate::domain::sending::SendingPause;
 use crate::domain::values::BuildingId;
@@ -77,7 +77,11 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         }
     }
     if rows == 0 {
-        return Err(FileRejection::new("no_rows", "The buildings file has a header row but no buildings. Add one row per building.").into());
+        return Err(FileRejection::new(
+            RejectionCode::NoRows,
+            "The buildings file has a header row but no buildings. Add one row per building.",
+        )
+        .into());
     }
     let mut outcome = BuildingsOutcome {
         rows,
@@ -232,7 +236,7 @@ pub(crate) async fn write_row_report<T: Serialize>(svc: Services<'_>, folder: &s
 pub async fn set_phase(svc: Services<'_>, id: &BuildingId, phase: Phase) -> AppResult<()> {
     match svc.table.get_building(id).await? {
         None => Err(AppError::Rejected(FileRejection::new(
-            "unknown_building",
+            RejectionCode::UnknownBuilding,
             format!("No building with UUID {id} is known. Load it with a buildings file first."),
         ))),
         Some(_) => Ok(svc.table.set_phase(id, phase, svc.clock.now(), None).await?),

@@ -3,7 +3,7 @@
 use super::{AppError, AppResult};
 use crate::domain::config::{Config, Settings, ROLE_GUIDE_KEY, ROLE_MATRIX_KEY, SETTINGS_KEY};
 use crate::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits};
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::roles::{RoleGuide, RoleMatrix, GUIDE_COLUMNS, MATRIX_COLUMNS};
 use crate::ports::{ObjectStore, PortError};
 
@@ -13,9 +13,9 @@ fn read_table(
     what: &str,
 ) -> AppResult<(ColumnMap, Vec<crate::domain::intake::RawRow>)> {
     let sheet = open_sheet(std::io::Cursor::new(bytes), FileKind::Users, IntakeLimits::default(), |h| ColumnMap::has_required(specs, h))
-        .map_err(|e| FileRejection::new("invalid_config", format!("The {what}: {}", e.message)))?;
+        .map_err(|e| FileRejection::new(RejectionCode::InvalidConfig, format!("The {what}: {}", e.message)))?;
     let map = ColumnMap::resolve(specs, &sheet.headers)
-        .map_err(|e| FileRejection::new("invalid_config", format!("The {what}: {}", e.message)))?;
+        .map_err(|e| FileRejection::new(RejectionCode::InvalidConfig, format!("The {what}: {}", e.message)))?;
     let rows = sheet.collect::<Result<Vec<_>, _>>()?;
     Ok((map, rows))
 }

@@ -7,7 +7,7 @@
 
 use super::{AppResult, Services};
 use crate::domain::invite::{Invite, MailStatus};
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::mail::invite_key;
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::MailLedger;
@@ -54,13 +54,17 @@ pub struct SuppressedInvite {
 pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Option<&Email>) -> AppResult<RetryOutcome> {
     let invites = svc.table.list_invites(migration).await?;
     if invites.is_empty() {
-        return Err(
-            FileRejection::new("unknown_migration", format!("Migration {migration} has no invites. Check the migration id.")).into()
-        );
+        return Err(FileRejection::new(
+            RejectionCode::UnknownMigration,
+            format!("Migration {migration} has no invites. Check the migration id."),
+        )
+        .into());
     }
     let chosen: Vec<&Invite> = invites.iter().filter(|i| email.is_none_or(|e| &i.email == e)).collect();
     if chosen.is_empty() {
-        return Err(FileRejection::new("unknown_invite", format!("Migration {migration} has no invite for that address.")).into());
+        return Err(
+            FileRejection::new(RejectionCode::UnknownInvite, format!("Migration {migration} has no invite for that address.")).into()
+        );
     }
     let mut outcome = RetryOutcome::default();
     let note = format!("put back in the queue by hand at {}", super::rfc3339(svc.clock.now()));

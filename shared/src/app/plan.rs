@@ -6,10 +6,12 @@ use super::{file_stem, json_bytes, rfc3339, AppResult, Progress, Services};
 use crate::domain::building::{BuildingDirectory, BuildingState};
 use crate::domain::config::Config;
 use crate::domain::flows;
-use crate::domain::html::{plan_report, PlanSummary, MAX_HTML_ROWS};
+use crate::domain::html::{plan_report, MAX_HTML_ROWS};
 use crate::domain::intake::{open_sheet, FileKind, RawRow};
-use crate::domain::issue::{FileRejection, Issue};
+use crate::domain::issue::{FileRejection, Issue, RejectionCode};
+use crate::domain::migration::MigrationState;
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
+use crate::domain::plan::PlanSummary;
 use crate::domain::plan::{issues_csv, plan_line_into, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::{MigrationRecord, PortError, UserTable};
@@ -77,7 +79,7 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
     }
     svc.progress.finish("rows read");
     if summary.rows == 0 {
-        return Err(FileRejection::new("no_rows", "The export has a header row but no users. Export the users again.").into());
+        return Err(FileRejection::new(RejectionCode::NoRows, "The export has a header row but no users. Export the users again.").into());
     }
     Ok(Export { summary, issues, extra_headers: map.extra_headers(), users })
 }
@@ -260,8 +262,10 @@ pub async fn plan_migration(
         planned_at: summary.planned_at.clone(),
         source: key.to_string(),
         state: match &previous {
-            Some(p) if p.state == "applied" && p.approved_sha256.as_deref() == Some(summary.plan_sha256.as_str()) => "applied".into(),
-            _ => "planned".into(),
+            Some(p) if p.state == MigrationState::Applied && p.approved_sha256.as_deref() == Some(summary.plan_sha256.as_str()) => {
+                MigrationState::Applied
+            }
+            _ => MigrationState::Planned,
         },
         approved_by: previous.as_ref().and_then(|p| p.approved_by.clone()),
         approved_sha256: previous.as_ref().and_then(|p| p.approved_sha256.clone()),
@@ -280,7 +284,7 @@ pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha:
     let bytes = svc.objects.get(&format!("{}/plan.jsonl", report_folder(migration))).await?;
     let corrupt = || {
         FileRejection::new(
-            "plan_unreadable",
+            RejectionCode::PlanUnreadable,
             format!("The stored plan of migration {migration} cannot be read. Upload the export again to make a new plan."),
         )
     };
@@ -290,7 +294,7 @@ pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha:
     let sha = write_plan_csv(std::io::sink(), &header.extra_headers, &entries).map_err(|_| corrupt())?;
     if sha != expected_sha {
         return Err(FileRejection::new(
-            "stale_plan",
+            RejectionCode::StalePlan,
             format!(
                 "The stored plan of migration {migration} does not match SHA-256 {expected_sha}. Plan again and approve the new SHA-256."
             ),

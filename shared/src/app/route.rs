@@ -10,7 +10,7 @@
 use super::{json_bytes, AppError, AppResult, Services};
 use crate::domain::approval::Approval;
 use crate::domain::config::ConfigOverrides;
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::keys;
 use crate::domain::values::{BuildingId, MigrationId};
 use crate::ports::{EventClaim, ObjectStore, ObjectVersion, PortError, PortResult};
@@ -45,7 +45,7 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
     let unsafe_part = |p: &&str| p.is_empty() || *p == "." || *p == ".." || p.chars().any(|c| c.is_control() || c == '\\');
     if parts.iter().any(unsafe_part) {
         return Err(FileRejection::new(
-            "unsafe_key",
+            RejectionCode::UnsafeKey,
             format!(
                 "The file's path “{}” has an empty folder name, “.” or “..”, a backslash or control characters, so it was not read. Upload it again under a plain path such as inbox/users/<migration-id>/export.csv.",
                 crate::domain::text::preview(&crate::domain::text::single_line(key), 120)
@@ -58,28 +58,31 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
         if TABLE_EXTENSIONS.contains(&extension.as_str()) {
             Ok(())
         } else {
-            Err(FileRejection::new("unsupported_file", format!("“{file}” is not a CSV or Excel file. Upload .csv or .xlsx files.")))
+            Err(FileRejection::new(
+                RejectionCode::UnsupportedFile,
+                format!("“{file}” is not a CSV or Excel file. Upload .csv or .xlsx files."),
+            ))
         }
     };
     match parts.as_slice() {
         ["inbox", "buildings", .., _] => table_file().map(|_| Upload::Buildings),
         ["inbox", "tenants", building, rest @ ..] if !rest.is_empty() => {
-            let building = BuildingId::parse(building).map_err(|e| FileRejection::new("unknown_building", format!("{e}. Tenant files go under inbox/tenants/<building-uuid>/.")))?;
+            let building = BuildingId::parse(building).map_err(|e| FileRejection::new(RejectionCode::UnknownBuilding, format!("{e}. Tenant files go under inbox/tenants/<building-uuid>/.")))?;
             let folders = &rest[..rest.len() - 1];
             let replace = folders.contains(&"replace");
             let force = folders.contains(&"force");
             table_file().map(|_| Upload::Tenants { building, replace, force })
         }
         ["inbox", "users", migration, _, ..] => {
-            let migration = MigrationId::parse(migration).map_err(|e| FileRejection::new("invalid_migration", format!("{e}. User exports go under inbox/users/<migration-id>/.")))?;
+            let migration = MigrationId::parse(migration).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. User exports go under inbox/users/<migration-id>/.")))?;
             table_file().map(|_| Upload::Users { migration })
         }
         ["approvals", file] if extension == "json" => {
             let stem = &file[..file.len() - 5];
-            let migration = MigrationId::parse(stem).map_err(|e| FileRejection::new("invalid_migration", format!("{e}. Approvals are uploaded as approvals/<migration-id>.json.")))?;
+            let migration = MigrationId::parse(stem).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. Approvals are uploaded as approvals/<migration-id>.json.")))?;
             Ok(Upload::Approval { migration })
         }
-        _ => Err(FileRejection::new("unknown_location", format!("Nothing handles files at “{}”. Use inbox/buildings/, inbox/tenants/<building-uuid>/, inbox/users/<migration-id>/ or approvals/<migration-id>.json.", crate::domain::text::preview(key, 120)))),
+        _ => Err(FileRejection::new(RejectionCode::UnknownLocation, format!("Nothing handles files at “{}”. Use inbox/buildings/, inbox/tenants/<building-uuid>/, inbox/users/<migration-id>/ or approvals/<migration-id>.json.", crate::domain::text::preview(key, 120)))),
     }
 }
 
@@ -88,7 +91,7 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
 pub enum UploadOutcome {
     Buildings(super::buildings::BuildingsOutcome),
     Tenants(super::tenants::TenantsOutcome),
-    Plan(crate::domain::html::PlanSummary),
+    Plan(crate::domain::plan::PlanSummary),
     Applied {
         apply: super::apply::ApplyOutcome,
         dispatch: super::dispatch::DispatchOutcome,
@@ -194,11 +197,11 @@ async fn process(
                 mb(bytes),
                 mb(limit)
             );
-            reject(svc, key, FileRejection::new("file_too_large", message)).await?
+            reject(svc, key, FileRejection::new(RejectionCode::FileTooLarge, message)).await?
         }
         Err(AppError::Port(PortError::Superseded(_))) => {
             let message = "The file was replaced or deleted before it could be read, so this version was not processed. A newer upload of the same key is processed from its own event.";
-            reject(svc, key, FileRejection::new("superseded", message)).await?
+            reject(svc, key, FileRejection::new(RejectionCode::Superseded, message)).await?
         }
         Err(error) => return Err(error),
     };
@@ -286,7 +289,7 @@ async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppRe
     let report = crate::domain::keys::quarantine_reason(&quarantine_path(key));
     let body = serde_json::json!({ "key": key, "code": rejection.code, "message": rejection.message });
     svc.objects.put(&report, json_bytes(&body), "application/json").await?;
-    tracing::warn!(code = rejection.code, "upload rejected");
+    tracing::warn!(code = rejection.code.as_str(), "upload rejected");
     Ok(UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report })
 }
 

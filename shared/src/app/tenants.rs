@@ -6,7 +6,7 @@ use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::{tenants_report, TenantReport};
 use crate::domain::intake::{open_sheet, FileKind};
-use crate::domain::issue::{FileRejection, Issue};
+use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::keys;
 use crate::domain::tenants::{
     check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RejectedRows, RevokeCheck,
@@ -54,7 +54,7 @@ pub async fn ingest_tenants(
 ) -> AppResult<TenantsOutcome> {
     let Some(state) = svc.table.get_building(building).await? else {
         return Err(FileRejection::new(
-            "unknown_building",
+            RejectionCode::UnknownBuilding,
             format!("No building with UUID {building} is known. Upload the buildings file first, then the tenant contacts."),
         )
         .into());
@@ -86,7 +86,7 @@ pub async fn ingest_tenants(
         svc.progress.advance("contacts read", rows);
     }
     if rows == 0 {
-        return Err(FileRejection::new("no_rows", "The contacts file has a header row but no contacts. Add one row per contact under the header and upload the file again (a file with no contacts is never applied: in replace mode it would remove everyone).").into());
+        return Err(FileRejection::new(RejectionCode::NoRows, "The contacts file has a header row but no contacts. Add one row per contact under the header and upload the file again (a file with no contacts is never applied: in replace mode it would remove everyone).").into());
     }
     let current = svc.table.list_contacts(building).await?;
     let mut to_revoke: Vec<Email> = Vec::new();
@@ -105,7 +105,7 @@ pub async fn ingest_tenants(
     if let Some(check) = &revoke_check {
         if !check.allowed {
             return Err(FileRejection::new(
-                "revoke_guard",
+                RejectionCode::RevokeGuard,
                 format!(
                     "Replace mode would remove {} of the building's {} contacts ({:.0} %), more than the allowed {:.0} %. Nothing was changed. If the file is complete and this is intended, upload it again with --force (or under a replace/force/ path); otherwise check the file is not truncated.",
                     check.to_revoke, check.current, check.share_percent, check.threshold_percent
@@ -209,7 +209,7 @@ async fn envoy_export_guard(
     let check = check_export(&previous, &next, config.settings.revoke_threshold_percent, force);
     if !check.allowed {
         return Err(FileRejection::new(
-            "envoy_export_guard",
+            RejectionCode::EnvoyExportGuard,
             format!(
                 "The new Envoy import file would leave out {} of the {} people in the last one ({:.0} %), more than the allowed {:.0} %. Envoy replaces its whole directory with each upload, so nothing was changed. Check that the building's contacts are all still known (a restored or emptied table shows up this way); if leaving them out is intended, upload the file again with --force (or under a force/ path).",
                 check.to_revoke, check.current, check.share_percent, check.threshold_percent

@@ -1,7 +1,7 @@
 //! "May this person see the Visitor Registration tile in this building?"
 
 use super::AppResult;
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::tile::{decide, TileAnswer, MAX_BATCH};
 use crate::domain::values::{BuildingId, Email};
 use crate::ports::Table;
@@ -12,7 +12,7 @@ use crate::ports::Table;
 pub async fn check_tile(table: &dyn Table, building: &BuildingId, emails: &[Email]) -> AppResult<Vec<TileAnswer>> {
     if emails.len() > MAX_BATCH {
         return Err(FileRejection::new(
-            "batch_too_large",
+            RejectionCode::BatchTooLarge,
             format!("{} addresses were asked about at once; at most {MAX_BATCH} are answered per request. Split the list.", emails.len()),
         )
         .into());

@@ -5,8 +5,9 @@ use super::plan::load_plan;
 use super::{json_bytes, rfc3339, AppResult, Services};
 use crate::domain::config::Config;
 use crate::domain::invite::MailStatus;
+use crate::domain::migration::MigrationState;
 use crate::domain::plan::Action;
-use crate::domain::validation::{check_building, check_user, MigrationCheck, ValidationReport};
+use crate::domain::validation_report::{check_building, check_user, MigrationCheck, ValidationReport};
 use crate::domain::values::Email;
 use crate::ports::PortError;
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         sending_paused: current_pause(svc.table).await?.map(|(pause, at)| format!("sending paused: {pause} (since {at})")),
     };
     for record in svc.table.list_migrations().await? {
-        let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == "applied") else { continue };
+        let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == MigrationState::Applied) else { continue };
         let (_, entries) = load_plan(svc, &record.id, &sha).await?;
         let invites: std::collections::HashMap<Email, _> =
             svc.table.list_invites(&record.id).await?.into_iter().map(|i| (i.email.clone(), i)).collect();

@@ -1,7 +1,7 @@
 //! The approval of a migration plan: who approved which plan (by its SHA-256), when invites go
 //! out, and who is left out.
 
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::values::{Email, MigrationId};
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -38,7 +38,7 @@ impl Approval {
     pub fn parse(bytes: &[u8], migration: &MigrationId) -> Result<Self, FileRejection> {
         let file: ApprovalFile = serde_json::from_slice(bytes).map_err(|e| {
             FileRejection::new(
-                "invalid_approval",
+                RejectionCode::InvalidApproval,
                 format!("The approval file could not be read: {e}. It needs plan_sha256 and approved_by, and may have invite_date (YYYY-MM-DD) and exclude (a list of e-mail addresses)."),
             )
         })?;
@@ -46,7 +46,7 @@ impl Approval {
     }
 
     pub fn check(file: ApprovalFile, migration: &MigrationId) -> Result<Self, FileRejection> {
-        let reject = |message: String| FileRejection::new("invalid_approval", message);
+        let reject = |message: String| FileRejection::new(RejectionCode::InvalidApproval, message);
         if let Some(named) = &file.migration {
             if named != migration.as_str() {
                 return Err(reject(format!(

@@ -1,7 +1,7 @@
 //! Settings an implementation team changes without a deploy: `config/settings.json` beside the
 //! role guide and the role-mapping matrix.
 
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::roles::{RoleGuide, RoleMatrix};
 use crate::domain::values::{Email, PhoneRegion};
 use serde::{Deserialize, Serialize};
@@ -108,7 +108,7 @@ impl Config {
     pub fn new(settings: Settings, guide: RoleGuide, matrix: RoleMatrix) -> Result<Self, FileRejection> {
         let invalid = |field: &str, value: &str| {
             FileRejection::new(
-                "invalid_config",
+                RejectionCode::InvalidConfig,
                 format!("settings.json: “{field}” has the value “{value}”, which is not usable. Fix it and load the configuration again."),
             )
         };
@@ -141,7 +141,10 @@ impl Config {
 
     pub fn parse_settings(bytes: &[u8]) -> Result<Settings, FileRejection> {
         serde_json::from_slice(bytes).map_err(|e| {
-            FileRejection::new("invalid_config", format!("settings.json could not be read: {e}. Fix it and load the configuration again."))
+            FileRejection::new(
+                RejectionCode::InvalidConfig,
+                format!("settings.json could not be read: {e}. Fix it and load the configuration again."),
+            )
         })
     }
 

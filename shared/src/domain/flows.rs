@@ -4,7 +4,7 @@
 
 use crate::domain::building::BUILDING_COLUMNS;
 use crate::domain::intake::{ColumnMap, ColumnSpec, FileKind};
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::migration::USER_COLUMNS;
 use crate::domain::tenants::TENANT_COLUMNS;
 use crate::domain::text::capitalised;
@@ -61,7 +61,7 @@ pub fn resolve(kind: FileKind, headers: &[String]) -> Result<ColumnMap, FileReje
             let (that, place) = describe(other);
             let needs: Vec<String> = columns(kind).iter().filter(|c| c.required).map(|c| format!("“{}”", c.label)).collect();
             Err(FileRejection::new(
-                "wrong_flow",
+                RejectionCode::WrongFlow,
                 format!(
                     "This looks like {that}, not {this}: its columns are {that}'s. Upload it {place}. {} needs the columns {}.",
                     capitalised(this),

@@ -117,16 +117,95 @@ impl Issue {
     }
 }
 
+/// Why a whole file (or a request) was turned away: stable codes, written as snake_case in
+/// `quarantine/<key>.reason.json`, the CLI's `--json` output and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionCode {
+    AmbiguousColumn,
+    BatchTooLarge,
+    DuplicateColumn,
+    EmptyFile,
+    EnvoyExportGuard,
+    FileTooLarge,
+    InvalidApproval,
+    InvalidConfig,
+    InvalidMigration,
+    MissingColumn,
+    NoRows,
+    NotATable,
+    PlanUnreadable,
+    RevokeGuard,
+    StalePlan,
+    Superseded,
+    UnknownBuilding,
+    UnknownInvite,
+    UnknownLocation,
+    UnknownMigration,
+    UnknownPlan,
+    UnreadableFile,
+    UnreadableWorkbook,
+    UnsafeKey,
+    UnsupportedFile,
+    WrongFlow,
+}
+
+impl RejectionCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AmbiguousColumn => "ambiguous_column",
+            Self::BatchTooLarge => "batch_too_large",
+            Self::DuplicateColumn => "duplicate_column",
+            Self::EmptyFile => "empty_file",
+            Self::EnvoyExportGuard => "envoy_export_guard",
+            Self::FileTooLarge => "file_too_large",
+            Self::InvalidApproval => "invalid_approval",
+            Self::InvalidConfig => "invalid_config",
+            Self::InvalidMigration => "invalid_migration",
+            Self::MissingColumn => "missing_column",
+            Self::NoRows => "no_rows",
+            Self::NotATable => "not_a_table",
+            Self::PlanUnreadable => "plan_unreadable",
+            Self::RevokeGuard => "revoke_guard",
+            Self::StalePlan => "stale_plan",
+            Self::Superseded => "superseded",
+            Self::UnknownBuilding => "unknown_building",
+            Self::UnknownInvite => "unknown_invite",
+            Self::UnknownLocation => "unknown_location",
+            Self::UnknownMigration => "unknown_migration",
+            Self::UnknownPlan => "unknown_plan",
+            Self::UnreadableFile => "unreadable_file",
+            Self::UnreadableWorkbook => "unreadable_workbook",
+            Self::UnsafeKey => "unsafe_key",
+            Self::UnsupportedFile => "unsupported_file",
+            Self::WrongFlow => "wrong_flow",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets tests and callers compare with the wire name: `rejection.code == "missing_column"`.
+impl PartialEq<&str> for RejectionCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A whole file turned away, with the reason in words a property manager can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct FileRejection {
-    pub code: &'static str,
+    pub code: RejectionCode,
     pub message: String,
 }
 
 impl FileRejection {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: RejectionCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
     }
 }

@@ -20,7 +20,7 @@ pub mod sheet;
 pub mod tenants;
 pub mod text;
 pub mod tile;
-pub mod validation;
+pub mod validation_report;
 pub mod values;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! platform roles, optionally with the old role's capabilities, to find gaps).
 
 use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
-use crate::domain::issue::{FileRejection, Issue, IssueCode};
+use crate::domain::issue::{FileRejection, Issue, IssueCode, RejectionCode};
 use crate::domain::text::{header_key, single_line, split_multi};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,7 +154,7 @@ impl RoleMatrix {
 
 fn config_error(file: &str, row: u64, column: &str, problem: &str) -> FileRejection {
     FileRejection::new(
-        "invalid_config",
+        RejectionCode::InvalidConfig,
         format!("The {file}, row {row}, column “{column}” {problem}. Fix the configuration file and load it again."),
     )
 }

@@ -2,7 +2,7 @@
 
 use super::headers::{self, Rule};
 use super::RawRow;
-use crate::domain::issue::{FileRejection, Issue, IssueCode};
+use crate::domain::issue::{FileRejection, Issue, IssueCode, RejectionCode};
 use crate::domain::text::{capitalised, preview};
 use std::borrow::Cow;
 
@@ -91,7 +91,7 @@ pub struct ColumnMap {
 impl ColumnMap {
     /// True when every required column is among `headers`: used to find the header row.
     pub fn has_required(specs: &[ColumnSpec], headers: &[String]) -> bool {
-        !matches!(Self::resolve(specs, headers), Err(rejection) if rejection.code == "missing_column")
+        !matches!(Self::resolve(specs, headers), Err(rejection) if rejection.code == RejectionCode::MissingColumn)
     }
 
     /// Matches the file's headers to the flow's fields, strongest rule first (the label, a
@@ -271,7 +271,7 @@ fn refuse_ambiguity(specs: &[ColumnSpec], headers: &[String], found: &[(usize, u
     for (at, &(field, column)) in found.iter().enumerate() {
         if let Some(&(_, other)) = found[at + 1..].iter().find(|(f, _)| *f == field) {
             return Err(FileRejection::new(
-                "duplicate_column",
+                RejectionCode::DuplicateColumn,
                 format!(
                     "The file has two columns that could be “{label}”: {} and {}. Rename the one that is not the {label} (or delete it) and upload the file again.",
                     named(column.min(other)),
@@ -282,7 +282,7 @@ fn refuse_ambiguity(specs: &[ColumnSpec], headers: &[String], found: &[(usize, u
         }
         if let Some(&(other, _)) = found[at + 1..].iter().find(|(_, c)| *c == column) {
             return Err(FileRejection::new(
-                "ambiguous_column",
+                RejectionCode::AmbiguousColumn,
                 format!(
                     "The column {} could be “{}” or “{}”. Rename it to the one it holds and upload the file again.",
                     named(column),
@@ -329,7 +329,7 @@ fn name_parts(
             [] => Ok(None),
             [one] => Ok(Some(*one)),
             [a, b, ..] => Err(FileRejection::new(
-                "duplicate_column",
+                RejectionCode::DuplicateColumn,
                 format!(
                     "The file has two columns that could be “{label}”: “{}” (column {}) and “{}” (column {}). Rename the one that is not the {label} (or delete it) and upload the file again.",
                     preview(&headers[*a], 60),
@@ -391,7 +391,7 @@ fn missing_columns(missing: &[&str], headers: &[String]) -> FileRejection {
         found.push(format!("and {} more", named.len() - 20));
     }
     FileRejection::new(
-        "missing_column",
+        RejectionCode::MissingColumn,
         format!(
             "The file is missing the required column{} {}. Columns found: {}. Add the column (or rename the matching one) and upload the file again.",
             if missing.len() > 1 { "s" } else { "" },

@@ -1,7 +1,7 @@
 //! CSV rows from bytes in whatever encoding and delimiter the export used.
 
 use super::RawRow;
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use std::io::{Cursor, Read};
 
@@ -20,7 +20,7 @@ impl CsvRows {
             None => {
                 if prefix.contains(&0) {
                     return Err(FileRejection::new(
-                        "not_a_table",
+                        RejectionCode::NotATable,
                         "This does not look like a CSV or Excel file (it contains binary data). Save the export as CSV (UTF-8) or .xlsx and upload it again.",
                     ));
                 }
@@ -84,7 +84,7 @@ impl CsvRows {
                 _ => None,
             },
             Err(error) => Some(Err(FileRejection::new(
-                "unreadable_file",
+                RejectionCode::UnreadableFile,
                 format!(
                     "The file could not be read after row {} ({error}). Check that it is a complete CSV export and upload it again.",
                     self.number

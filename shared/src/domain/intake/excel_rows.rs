@@ -1,7 +1,7 @@
 //! Rows of an Excel workbook (.xlsx, .xls): the sheet named after the kind, or the first one.
 
 use super::{IntakeLimits, RawRow};
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use calamine::{Data, Reader};
 use std::io::Cursor;
 
@@ -13,7 +13,7 @@ pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) 
     check_expansion(&bytes, limits)?;
     let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
         FileRejection::new(
-            "unreadable_workbook",
+            RejectionCode::UnreadableWorkbook,
             format!("The workbook could not be opened ({e}). Save it again as .xlsx or CSV and upload it."),
         )
     })?;
@@ -23,10 +23,10 @@ pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) 
         .find(|name| wanted.contains(&crate::domain::text::header_key(name).as_str()))
         .or_else(|| names.first())
         .cloned()
-        .ok_or_else(|| FileRejection::new("empty_file", "The workbook has no sheets."))?;
+        .ok_or_else(|| FileRejection::new(RejectionCode::EmptyFile, "The workbook has no sheets."))?;
     let range = workbook.worksheet_range(&name).map_err(|e| {
         FileRejection::new(
-            "unreadable_workbook",
+            RejectionCode::UnreadableWorkbook,
             format!("The sheet “{name}” could not be read ({e}). Save the workbook again as .xlsx or CSV."),
         )
     })?;
@@ -54,7 +54,7 @@ fn check_expansion(bytes: &[u8], limits: IntakeLimits) -> Result<(), FileRejecti
     // The zip central directory lists each part's unpacked size; sum them without unpacking.
     let too_large = || {
         FileRejection::new(
-            "file_too_large",
+            RejectionCode::FileTooLarge,
             "The workbook unpacks to far more data than a user export holds. Save the sheet as CSV and upload that instead.",
         )
     };
@@ -63,7 +63,7 @@ fn check_expansion(bytes: &[u8], limits: IntakeLimits) -> Result<(), FileRejecti
         Ok(_) => Ok(()),
         Err(ZipDirectory::Zip64) => Err(too_large()),
         Err(ZipDirectory::Unreadable) => Err(FileRejection::new(
-            "unreadable_workbook",
+            RejectionCode::UnreadableWorkbook,
             "The workbook's zip directory is damaged, so it was not opened. Save it again as .xlsx or CSV and upload it.",
         )),
     }

@@ -9,7 +9,7 @@ mod headers;
 pub use columns::{ColumnMap, ColumnReading, ColumnSpec, NamePart, EMAIL_NAMES, FIRST_NAMES, FULL_NAMES, LAST_NAMES, PHONE_NAMES};
 pub use headers::split_full_name;
 
-use crate::domain::issue::FileRejection;
+use crate::domain::issue::{FileRejection, RejectionCode};
 use std::io::Read;
 
 /// One data row as it stood in the file. `number` is the 1-based row number a spreadsheet shows
@@ -163,14 +163,17 @@ pub fn open_sheet(
     let mut prefix = Vec::with_capacity(SNIFF_BYTES);
     (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut prefix).map_err(|e| unreadable(&e))?;
     if prefix.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(FileRejection::new("empty_file", "The file is empty. Upload the export again; it should start with a header row."));
+        return Err(FileRejection::new(
+            RejectionCode::EmptyFile,
+            "The file is empty. Upload the export again; it should start with a header row.",
+        ));
     }
     let mut rows = if excel_rows::is_workbook(&prefix) {
         let mut bytes = prefix;
         input.take(limits.max_excel_bytes.saturating_sub(bytes.len() as u64) + 1).read_to_end(&mut bytes).map_err(|e| unreadable(&e))?;
         if bytes.len() as u64 > limits.max_excel_bytes {
             return Err(FileRejection::new(
-                "file_too_large",
+                RejectionCode::FileTooLarge,
                 format!("The workbook is larger than {} MB. Split it, or save it as CSV.", limits.max_excel_bytes / (1024 * 1024)),
             ));
         }
@@ -202,9 +205,9 @@ pub fn open_sheet(
     let (header, pending) = match header {
         Some(header) => (header, std::collections::VecDeque::new()),
         None => {
-            let first = seen
-                .pop_front()
-                .ok_or_else(|| FileRejection::new("empty_file", "The file has no rows. Upload the export again with its header row."))?;
+            let first = seen.pop_front().ok_or_else(|| {
+                FileRejection::new(RejectionCode::EmptyFile, "The file has no rows. Upload the export again with its header row.")
+            })?;
             (first, seen)
         }
     };
@@ -220,13 +223,13 @@ fn is_too_large(error: &std::io::Error) -> bool {
 fn unreadable(error: &std::io::Error) -> FileRejection {
     match error.get_ref().and_then(|e| e.downcast_ref::<TooLarge>()) {
         Some(TooLarge(limit)) => file_too_large(*limit),
-        None => FileRejection::new("unreadable_file", format!("The file could not be read ({error}). Upload it again.")),
+        None => FileRejection::new(RejectionCode::UnreadableFile, format!("The file could not be read ({error}). Upload it again.")),
     }
 }
 
 fn file_too_large(limit: u64) -> FileRejection {
     FileRejection::new(
-        "file_too_large",
+        RejectionCode::FileTooLarge,
         format!(
             "The file is larger than the {} MB limit. Split it into several files (or remove columns nobody needs) and upload them one by one.",
             limit.div_ceil(1024 * 1024)

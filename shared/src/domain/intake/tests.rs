@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::issue::RejectionCode;
 use crate::domain::text::header_key;
 
 const SPECS: &[ColumnSpec] = &[
@@ -144,7 +145,7 @@ fn a_file_past_the_size_limit_is_refused_while_it_streams() {
     // Past the limit within the first bytes read, and in UTF-16 too.
     let tiny = IntakeLimits { max_file_bytes: 10, ..limits };
     let sheet = open_sheet(std::io::Cursor::new(text.clone().into_bytes()), FileKind::Tenants, tiny, |_| true);
-    assert_eq!(sheet.err().map(|r| r.code), Some("file_too_large"));
+    assert_eq!(sheet.err().map(|r| r.code), Some(RejectionCode::FileTooLarge));
     assert_eq!(open(utf16(&text, true)).unwrap_err().code, "file_too_large");
     // Exactly at the limit is fine.
     let at_limit: String = text.chars().take(100_000).collect::<String>();

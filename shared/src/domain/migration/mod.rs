@@ -29,6 +29,26 @@ const STATUS: usize = 5;
 
 mod dedupe;
 
+/// Where a migration stands: its latest plan waits for approval, an approved plan is being
+/// applied, or it was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationState {
+    Planned,
+    Applying,
+    Applied,
+}
+
+impl MigrationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Applying => "applying",
+            Self::Applied => "applied",
+        }
+    }
+}
+
 pub use dedupe::{Deduper, MergedUser, MergedView};
 
 /// One usable row of the export: it has a valid e-mail address. Other problems ride along as

@@ -316,8 +316,10 @@ impl Default for PlanLine<'_> {
 }
 
 mod csv;
+mod summary;
 
 pub use csv::{issues_csv, write_plan_csv, PlanCsv, ISSUE_HEADERS, PLAN_HEADERS};
+pub use summary::PlanSummary;
 
 #[cfg(test)]
 mod tests;
