@@ -3,7 +3,7 @@
 #
 # Starts the local AWS emulator (moto, installed on first use into infra/.venv), points the AWS
 # SDK at it, runs the whole workspace's tests, and stops the emulator again, pass or fail.
-# Extra arguments go to `cargo test`, e.g. `bash infra/test.sh -p shared` or
+# Extra arguments go to `cargo test`, e.g. `bash infra/test.sh -p onboarding` or
 # `bash infra/test.sh -- --nocapture`.
 set -euo pipefail
 
