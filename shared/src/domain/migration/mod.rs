@@ -28,6 +28,8 @@ const BUILDINGS: usize = 4;
 const STATUS: usize = 5;
 
 mod dedupe;
+mod merged;
+mod store;
 
 /// Where a migration stands: its latest plan waits for approval, an approved plan is being
 /// applied, or it was applied.

@@ -1,0 +1,366 @@
+//! Where merged users live, in bounded memory: a million users are held as compact records in
+//! one byte arena (lengths and numbers as varints, roles, buildings and issue codes as ids of an
+//! interned string table) behind an open-addressing index of the addresses, about a hundred
+//! bytes per user instead of a dozen heap strings. What a duplicate row does to a user is the
+//! merge policy's business (`dedupe.rs`); this file only stores and finds.
+
+use super::merged::{MergedUser, MergedView};
+use crate::domain::values::Status;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// The hasher of the address index and the string table: foldhash, several times faster than
+/// the standard SipHash on short keys. It is seeded at random, so a file cannot be built to
+/// collide (nobody sees the hashes); it is not cryptographic, and need not be.
+type RandomState = foldhash::fast::RandomState;
+
+/// Interned strings (role names, building references, issue codes): each distinct value once.
+#[derive(Debug, Default)]
+struct Symbols {
+    ids: HashMap<Box<str>, u64, RandomState>,
+    names: Vec<Box<str>>,
+    /// The last few ids interned: most rows repeat the roles and buildings of rows before them,
+    /// and comparing a few short strings is cheaper than hashing one.
+    recent: [u64; 8],
+    next_recent: usize,
+}
+
+impl Symbols {
+    fn intern(&mut self, value: &str) -> u64 {
+        for &id in &self.recent {
+            if self.names.get(id as usize).is_some_and(|name| **name == *value) {
+                return id;
+            }
+        }
+        let id = match self.ids.get(value) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u64;
+                self.names.push(value.into());
+                self.ids.insert(value.into(), id);
+                id
+            }
+        };
+        self.recent[self.next_recent] = id;
+        self.next_recent = (self.next_recent + 1) % self.recent.len();
+        id
+    }
+
+    fn name(&self, id: u64) -> &str {
+        self.names.get(id as usize).map_or("", |name| name)
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, value: &str) {
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// Reads a record back. Records are only ever written by this module, from `&str`s, so the
+/// text is valid UTF-8 and the lengths are in bounds; a slip reads as empty, never a panic.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn varint(&mut self) -> u64 {
+        let mut value = 0u64;
+        let mut shift = 0;
+        while let Some(&byte) = self.bytes.get(self.at) {
+            self.at += 1;
+            value |= u64::from(byte & 0x7f) << shift.min(63);
+            shift += 7;
+            if byte < 0x80 {
+                break;
+            }
+        }
+        value
+    }
+
+    #[inline]
+    fn raw(&mut self) -> &'a [u8] {
+        let len = self.varint() as usize;
+        let start = self.at.min(self.bytes.len());
+        self.at = start.saturating_add(len).min(self.bytes.len());
+        &self.bytes[start..self.at]
+    }
+
+    fn str(&mut self) -> &'a str {
+        std::str::from_utf8(self.raw()).unwrap_or_default()
+    }
+
+    fn byte(&mut self) -> u8 {
+        let byte = self.bytes.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        byte
+    }
+
+    fn ids(&mut self) -> Vec<u64> {
+        let count = self.varint();
+        (0..count).map(|_| self.varint()).collect()
+    }
+}
+
+fn status_byte(status: Option<Status>) -> u8 {
+    match status {
+        None => 0,
+        Some(Status::Active) => 1,
+        Some(Status::Inactive) => 2,
+    }
+}
+
+fn status_of(byte: u8) -> Option<Status> {
+    match byte {
+        1 => Some(Status::Active),
+        2 => Some(Status::Inactive),
+        _ => None,
+    }
+}
+
+/// A record to write, borrowed; lists hold ids from [`UserStore::intern`].
+pub struct Parts<'r> {
+    pub email: &'r str,
+    pub status: Option<Status>,
+    pub first_name: &'r str,
+    pub last_name: &'r str,
+    pub rows: &'r [u64],
+    pub blocking: &'r [u64],
+    pub roles: &'r [u64],
+    pub buildings: &'r [u64],
+}
+
+enum Extras<'r> {
+    Cells(&'r [&'r str]),
+    Encoded(&'r [u8]),
+}
+
+/// One user's record, decoded for a merge (owned, so the arena can be written meanwhile).
+pub struct Record {
+    pub email: String,
+    pub status: Option<Status>,
+    pub first_name: String,
+    pub last_name: String,
+    pub rows: Vec<u64>,
+    pub blocking: Vec<u64>,
+    pub roles: Vec<u64>,
+    pub buildings: Vec<u64>,
+    /// The extras, still encoded (a merge never changes them).
+    extras: Vec<u8>,
+}
+
+/// The merged users of one export: each user's record, back to back in one byte arena, found
+/// by address through an open-addressing index.
+#[derive(Debug, Default)]
+pub struct UserStore {
+    /// Every user's record, back to back; a merge appends the new version of a record.
+    arena: Vec<u8>,
+    /// Where each user's current record starts, in order of first appearance.
+    users: Vec<usize>,
+    /// Open addressing over `users`: 0 is empty, otherwise the high half of the address's hash
+    /// (so most probes never touch the arena) and the user's index + 1.
+    slots: Vec<u64>,
+    hasher: RandomState,
+    symbols: Symbols,
+}
+
+/// Where a new address goes in the index (from [`UserStore::lookup`]).
+pub struct Vacant {
+    slot: usize,
+    hash: u64,
+}
+
+impl UserStore {
+    /// The user with `email`, or where a new one goes. Keeps the index at most half full.
+    pub fn lookup(&mut self, email: &str) -> Result<usize, Vacant> {
+        self.reserve_one();
+        let hash = self.hasher.hash_one(email.as_bytes());
+        self.find(email, hash).map_err(|slot| Vacant { slot, hash })
+    }
+
+    /// Adds a new user where [`UserStore::lookup`] said it goes.
+    pub fn insert(&mut self, at: Vacant, record: &Parts<'_>, extras: &[&str]) {
+        let start = self.write(record, Extras::Cells(extras));
+        // Users are counted in u32 here: four billion rows are far past any file's size limit.
+        self.slots[at.slot] = Self::entry(at.hash, self.users.len());
+        self.users.push(start);
+    }
+
+    /// Stores a new version of user `user`'s record.
+    pub fn replace(&mut self, user: usize, record: &Record) {
+        self.users[user] = self.write_record(record);
+    }
+
+    /// The id of a string in the store's table.
+    pub fn intern(&mut self, value: &str) -> u64 {
+        self.symbols.intern(value)
+    }
+
+    pub fn name(&self, id: u64) -> &str {
+        self.symbols.name(id)
+    }
+
+    #[inline]
+    fn email_at(&self, user: usize) -> &[u8] {
+        Cursor { bytes: &self.arena, at: self.users[user] }.raw()
+    }
+
+    /// The user with `email` (whose hash is `hash`), or the free slot where it would go.
+    fn find(&self, email: &str, hash: u64) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let tag = hash >> 32;
+        let mut slot = (hash as usize) & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return Err(slot),
+                taken if taken >> 32 == tag => {
+                    let user = (taken & 0xffff_ffff) as usize - 1;
+                    if self.email_at(user) == email.as_bytes() {
+                        return Ok(user);
+                    }
+                }
+                _ => {}
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn entry(hash: u64, user: usize) -> u64 {
+        (hash >> 32 << 32) | (user as u64 + 1)
+    }
+
+    /// Keeps the table at most half full.
+    fn reserve_one(&mut self) {
+        if (self.users.len() + 1) * 2 <= self.slots.len() {
+            return;
+        }
+        let size = (self.slots.len() * 2).max(1024);
+        self.slots = vec![0; size];
+        for user in 0..self.users.len() {
+            let hash = self.hasher.hash_one(self.email_at(user));
+            let email = std::str::from_utf8(self.email_at(user)).unwrap_or_default();
+            if let Err(slot) = self.find(email, hash) {
+                self.slots[slot] = Self::entry(hash, user);
+            }
+        }
+    }
+
+    /// Appends a record; `extras` are either the cells or a record's extras as already encoded.
+    fn write(&mut self, record: &Parts<'_>, extras: Extras<'_>) -> usize {
+        let start = self.arena.len();
+        let out = &mut self.arena;
+        put_str(out, record.email);
+        out.push(status_byte(record.status));
+        put_str(out, record.first_name);
+        put_str(out, record.last_name);
+        for list in [record.rows, record.blocking, record.roles, record.buildings] {
+            put_varint(out, list.len() as u64);
+            for &value in list {
+                put_varint(out, value);
+            }
+        }
+        match extras {
+            Extras::Cells(cells) => {
+                put_varint(out, cells.len() as u64);
+                for cell in cells {
+                    put_str(out, cell);
+                }
+            }
+            Extras::Encoded(bytes) => out.extend_from_slice(bytes),
+        }
+        start
+    }
+
+    fn write_record(&mut self, record: &Record) -> usize {
+        let parts = Parts {
+            email: &record.email,
+            status: record.status,
+            first_name: &record.first_name,
+            last_name: &record.last_name,
+            rows: &record.rows,
+            blocking: &record.blocking,
+            roles: &record.roles,
+            buildings: &record.buildings,
+        };
+        self.write(&parts, Extras::Encoded(&record.extras))
+    }
+
+    /// Interns `values` into a reused buffer.
+    pub fn intern_into<'v>(&mut self, into: &mut Vec<u64>, values: impl IntoIterator<Item = &'v str>) {
+        into.clear();
+        into.extend(values.into_iter().map(|value| self.symbols.intern(value)));
+    }
+
+    /// User `user`'s record, decoded and owned (to be merged and stored again).
+    pub fn read(&self, user: usize) -> Record {
+        let mut cursor = Cursor { bytes: &self.arena, at: self.users[user] };
+        let email = cursor.str().to_string();
+        let status = status_of(cursor.byte());
+        let first_name = cursor.str().to_string();
+        let last_name = cursor.str().to_string();
+        let (rows, blocking, roles, buildings) = (cursor.ids(), cursor.ids(), cursor.ids(), cursor.ids());
+        let extras_start = cursor.at;
+        let count = cursor.varint();
+        for _ in 0..count {
+            cursor.raw();
+        }
+        let extras = self.arena.get(extras_start..cursor.at).unwrap_or_default().to_vec();
+        Record { email, status, first_name, last_name, rows, blocking, roles, buildings, extras }
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// User `index` (in order of first appearance), borrowed from the store.
+    pub fn view(&self, index: usize) -> MergedView<'_> {
+        let mut view = MergedView::default();
+        self.view_into(index, &mut view);
+        view
+    }
+
+    /// [`UserStore::view`] into `view`, reusing its lists (planning reads a million users).
+    pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
+        let mut cursor = Cursor { bytes: &self.arena, at: self.users.get(index).copied().unwrap_or(usize::MAX) };
+        view.email = cursor.str();
+        view.status = status_of(cursor.byte());
+        view.first_name = cursor.str();
+        view.last_name = cursor.str();
+        view.rows.clear();
+        for _ in 0..cursor.varint() {
+            view.rows.push(cursor.varint());
+        }
+        for names in [&mut view.blocking, &mut view.roles, &mut view.buildings] {
+            names.clear();
+            for _ in 0..cursor.varint() {
+                names.push(self.symbols.name(cursor.varint()));
+            }
+        }
+        view.extras.clear();
+        for _ in 0..cursor.varint() {
+            view.extras.push(cursor.str());
+        }
+    }
+
+    /// Every user, in order of first appearance.
+    pub fn views(&self) -> impl Iterator<Item = MergedView<'_>> {
+        (0..self.users.len()).map(|index| self.view(index))
+    }
+
+    pub fn into_users(self) -> Vec<MergedUser> {
+        self.views().map(|view| view.to_user()).collect()
+    }
+}
