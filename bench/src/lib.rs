@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod fixture;
 pub mod memory;
 pub mod memstore;
+pub mod options;
 pub mod rng;
 pub mod run;
 pub mod tenants;

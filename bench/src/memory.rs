@@ -2,7 +2,7 @@
 //! itself holds counts): the child runs the workload once and reports its VmHWM.
 
 use crate::fixture::{label, Fixture};
-use crate::run::Options;
+use crate::options::Options;
 use std::process::Command;
 
 /// Runs `bench rss-child --mode MODE --rows N ...` and returns the child's peak RSS in bytes.

@@ -2,31 +2,11 @@
 //! from other work on the machine falls on all of them alike; medians and ratios at the end.
 
 use crate::fixture::{label, users_key, Fixture};
+pub use crate::options::Options;
 use crate::timing::{median, show, Timing};
 use crate::workloads::{self, TileLatency};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub dir: PathBuf,
-    pub seed: u64,
-    pub sizes: Vec<u64>,
-    pub rounds: usize,
-    pub tile_calls: usize,
-    pub python: bool,
-    pub rss: bool,
-    pub script: PathBuf,
-    /// Only these workloads (`raw`, `core`, `use-case`, `python`, `tenants`, `tile`); all when empty.
-    pub only: Vec<String>,
-}
-
-impl Options {
-    pub fn wants(&self, workload: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|w| w == workload)
-    }
-}
 
 /// The timings of one workload on one size.
 #[derive(Debug, Clone)]

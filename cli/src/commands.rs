@@ -10,11 +10,9 @@ use onboarding::domain::values::{BuildingId, Email, MigrationId};
 use serde_json::json;
 use std::path::Path;
 
+/// Runs every command but `demo` (which `main` hands to `demo::run`, itself made of these).
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
-    if let Command::Demo = cli.command {
-        return crate::demo::run(&cli).await;
-    }
     let runtime = Runtime::open(&cli, Bars::for_run(json)).await?;
     let report = match cli.command {
         Command::Demo => return Ok(()),
@@ -40,6 +38,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 pub struct Report {
     pub value: serde_json::Value,
     pub text: Vec<String>,
+}
+
+/// The readable report among a run's outputs (its `report.html`), found by name.
+fn report_key(outputs: &[String]) -> Option<&String> {
+    outputs.iter().find(|key| key.ends_with(".html"))
 }
 
 pub fn building_id(raw: &str) -> Result<BuildingId, Failure> {
@@ -100,7 +103,7 @@ pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> R
         }
     }
     text.extend(issue_lines(&outcome.issues, 20));
-    if let Some(report) = outcome.outputs.iter().find(|k| k.ends_with("report.html")) {
+    if let Some(report) = report_key(&outcome.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
     Ok(Report { value, text })
@@ -133,7 +136,7 @@ pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, fo
     if let Some(export) = outcome.outputs.iter().find(|k| k.ends_with("envoy-employees.csv")) {
         text.push(format!("Envoy import file: {}", runtime.locate(export)));
     }
-    if let Some(report) = outcome.outputs.iter().find(|k| k.ends_with("report.html")) {
+    if let Some(report) = report_key(&outcome.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
     Ok(Report { value, text })
@@ -157,7 +160,9 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
         format!("Issues: {} errors, {} warnings.", summary.errors, summary.warnings),
     ];
     text.extend(issue_lines(&issues, 25));
-    text.push(format!("Report: {}", runtime.locate(&summary.outputs[3])));
+    if let Some(report) = report_key(&summary.outputs) {
+        text.push(format!("Report: {}", runtime.locate(report)));
+    }
     text.push(format!("Plan SHA-256: {}", summary.plan_sha256));
     text.push(format!(
         "To approve: onboard approve --migration {migration} --plan-sha256 {} --invite-date YYYY-MM-DD --approved-by \"Your Name\"",
@@ -225,13 +230,13 @@ pub async fn report(runtime: &Runtime) -> Result<Report, Failure> {
     let (_, outcome) = app::validate::validation_report(runtime.services(), &config).await?;
     let mut value = serde_json::to_value(&outcome).unwrap_or_default();
     value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
-    let text = vec![
-        format!(
-            "Validation report {}: {} problems across {} migrations and {} buildings.",
-            outcome.date, outcome.problems, outcome.migrations, outcome.buildings
-        ),
-        format!("Report: {}", runtime.locate(&outcome.outputs[0])),
-    ];
+    let mut text = vec![format!(
+        "Validation report {}: {} problems across {} migrations and {} buildings.",
+        outcome.date, outcome.problems, outcome.migrations, outcome.buildings
+    )];
+    if let Some(report) = report_key(&outcome.outputs) {
+        text.push(format!("Report: {}", runtime.locate(report)));
+    }
     Ok(Report { value, text })
 }
 

@@ -22,7 +22,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let run = async {
+        match cli.command {
+            args::Command::Demo => demo::run(&cli).await,
+            _ => commands::run(cli).await,
+        }
+    };
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => output::report_failure(&failure, json),
     }
