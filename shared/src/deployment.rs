@@ -74,6 +74,19 @@ impl Deployment {
     }
 }
 
+/// The ports a function runs its use case over: the AWS adapters, the system clock, no
+/// progress bars. Built once at cold start; every function's wiring is this one line.
+#[cfg(feature = "aws")]
+pub fn services(aws: &AwsState) -> crate::app::Services<'_> {
+    crate::app::Services {
+        objects: &aws.objects,
+        table: &aws.table,
+        mailer: &aws.mailer,
+        clock: &crate::ports::SystemClock,
+        progress: &crate::app::NoProgress,
+    }
+}
+
 impl Deployment {
     /// The DynamoDB adapter alone over this deployment's table (the tile check needs no more),
     /// its client from the standard AWS configuration chain over the small HTTPS client

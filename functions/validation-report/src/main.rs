@@ -4,16 +4,14 @@
 mod handler;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use onboarding::app::{NoProgress, Services};
 use onboarding::deployment::{json_log_subscriber, Deployment};
-use onboarding::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
     let deployment = Deployment::from_env(true).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let aws = deployment.aws_state().await;
-    let svc = Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock: &SystemClock, progress: &NoProgress };
+    let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| handler::handle(svc, overrides, event.payload))).await
 }
