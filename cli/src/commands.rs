@@ -291,7 +291,7 @@ pub async fn list_buildings(runtime: &Runtime) -> Result<Report, Failure> {
                 b.building.name,
                 b.phase.as_str(),
                 b.building.tile_policy.as_str(),
-                b.phase_changed_at
+                onboarding::domain::moment::for_people(b.phase_changed_at)
             )
         })
         .collect();

@@ -184,13 +184,15 @@ pub struct MigrationRecord {
     pub id: MigrationId,
     pub plan_sha256: String,
     pub plan_key: String,
-    pub planned_at: String,
+    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    pub planned_at: time::OffsetDateTime,
     pub source: String,
     pub state: crate::domain::migration::MigrationState,
     pub approved_by: Option<String>,
     pub approved_sha256: Option<String>,
     pub invite_date: Option<String>,
-    pub applied_at: Option<String>,
+    #[serde(default, with = "crate::domain::moment::serde_rfc3339::option")]
+    pub applied_at: Option<time::OffsetDateTime>,
     /// Users the approval left out; the validation report does not expect them.
     #[serde(default)]
     pub excluded: Vec<Email>,
@@ -228,7 +230,8 @@ pub struct LedgerEntry {
     pub key: String,
     pub status: MailStatus,
     pub message_id: Option<String>,
-    pub updated_at: String,
+    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    pub updated_at: time::OffsetDateTime,
     pub detail: Option<String>,
 }
 

@@ -33,7 +33,7 @@ pub async fn table(h: &Harness, people: &[&str]) -> Vec<String> {
             b.id,
             b,
             state.phase,
-            state.phase_changed_at,
+            onboarding::domain::moment::rfc3339(state.phase_changed_at),
             state.kickstart_message_id.is_some()
         ));
         for contact in t.list_contacts(&b.id).await.unwrap() {

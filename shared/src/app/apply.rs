@@ -3,7 +3,7 @@
 //! crashed run is resumed by running it again.
 
 use super::plan::load_plan;
-use super::{rfc3339, AppResult, Services};
+use super::{AppResult, Services};
 use crate::domain::approval::Approval;
 use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::issue::{FileRejection, RejectionCode};
@@ -55,7 +55,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
             RejectionCode::StalePlan,
             format!(
                 "The approval quotes plan {} but the latest plan of migration “{migration}” is {} (planned {}). Nothing was applied. Review the latest report and approve its SHA-256.",
-                approval.plan_sha256, record.plan_sha256, record.planned_at
+                approval.plan_sha256, record.plan_sha256, crate::domain::moment::for_people(record.planned_at)
             ),
         )
         .into());
@@ -174,7 +174,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
     }
     svc.progress.finish("plan applied");
     record.state = MigrationState::Applied;
-    record.applied_at = Some(rfc3339(svc.clock.now()));
+    record.applied_at = Some(svc.clock.now());
     svc.table.put_migration(&record).await?;
     tracing::info!(migration = %migration, created = outcome.users_created, updated = outcome.users_updated, invites = outcome.invites_queued, "plan applied");
     Ok(outcome)

@@ -104,7 +104,7 @@ pub async fn record_pause(ledger: &dyn MailLedger, pause: Option<&SendingPause>,
 }
 
 /// The pause last recorded and not cleared since, with when it was recorded.
-pub async fn current_pause(ledger: &dyn MailLedger) -> AppResult<Option<(SendingPause, String)>> {
+pub async fn current_pause(ledger: &dyn MailLedger) -> AppResult<Option<(SendingPause, OffsetDateTime)>> {
     let Some(entry) = ledger.get_mail(SENDING_STATE_KEY).await? else { return Ok(None) };
     if entry.status != MailStatus::Failed {
         return Ok(None);
@@ -115,5 +115,5 @@ pub async fn current_pause(ledger: &dyn MailLedger) -> AppResult<Option<(Sending
 
 /// True when the claim was made less than the lease ago (an unreadable time counts as old).
 fn claimed_recently(entry: &LedgerEntry, now: OffsetDateTime) -> bool {
-    crate::domain::moment::parse(&entry.updated_at).is_some_and(|at| (now - at).whole_seconds() < MAIL_CLAIM_LEASE_SECONDS)
+    (now - entry.updated_at).whole_seconds() < MAIL_CLAIM_LEASE_SECONDS
 }

@@ -259,7 +259,7 @@ pub async fn plan_migration(
         id: migration.clone(),
         plan_sha256: summary.plan_sha256.clone(),
         plan_key: format!("{folder}/plan.jsonl"),
-        planned_at: summary.planned_at.clone(),
+        planned_at: now,
         source: key.to_string(),
         state: match &previous {
             Some(p) if p.state == MigrationState::Applied && p.approved_sha256.as_deref() == Some(summary.plan_sha256.as_str()) => {
@@ -270,7 +270,7 @@ pub async fn plan_migration(
         approved_by: previous.as_ref().and_then(|p| p.approved_by.clone()),
         approved_sha256: previous.as_ref().and_then(|p| p.approved_sha256.clone()),
         invite_date: previous.as_ref().and_then(|p| p.invite_date.clone()),
-        applied_at: previous.as_ref().and_then(|p| p.applied_at.clone()),
+        applied_at: previous.as_ref().and_then(|p| p.applied_at),
         excluded: previous.as_ref().map(|p| p.excluded.clone()).unwrap_or_default(),
     };
     svc.table.put_migration(&record).await?;

@@ -34,7 +34,9 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         migrations: Vec::new(),
         buildings: Vec::new(),
         discrepancies: Vec::new(),
-        sending_paused: current_pause(svc.table).await?.map(|(pause, at)| format!("sending paused: {pause} (since {at})")),
+        sending_paused: current_pause(svc.table)
+            .await?
+            .map(|(pause, at)| format!("sending paused: {pause} (since {})", crate::domain::moment::for_people(at))),
     };
     for record in svc.table.list_migrations().await? {
         let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == MigrationState::Applied) else { continue };
@@ -44,7 +46,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         let mut check = MigrationCheck {
             migration: record.id.to_string(),
             plan_sha256: sha,
-            applied_at: record.applied_at.clone().unwrap_or_default(),
+            applied_at: record.applied_at.map(crate::domain::moment::rfc3339).unwrap_or_default(),
             users_checked: 0,
             users_ok: 0,
             invites_sent: 0,

@@ -113,8 +113,9 @@ pub struct Building {
 pub struct BuildingState {
     pub building: Building,
     pub phase: Phase,
-    /// RFC 3339 time the phase was last changed.
-    pub phase_changed_at: String,
+    /// When the phase was last changed.
+    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    pub phase_changed_at: time::OffsetDateTime,
     pub kickstart_message_id: Option<String>,
 }
 

@@ -23,6 +23,49 @@ pub fn for_people(at: OffsetDateTime) -> String {
     format!("{} UTC", at.format(&f).unwrap_or_else(|_| at.unix_timestamp().to_string()))
 }
 
+/// Stored text as a time: RFC 3339, or the Unix epoch when it is not one (an unreadable time
+/// counts as long ago: a lease it dated has run out).
+pub fn parse_or_epoch(text: &str) -> OffsetDateTime {
+    parse(text).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Serde for a time field: [`rfc3339`] out, [`parse`] in (`#[serde(with = "moment::serde_rfc3339")]`).
+pub mod serde_rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::rfc3339(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text}")))
+    }
+
+    /// The same for an optional time.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, serializer: S) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => serializer.serialize_some(&super::super::rfc3339(*at)),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OffsetDateTime>, D::Error> {
+            match Option::<String>::deserialize(deserializer)? {
+                None => Ok(None),
+                Some(text) => {
+                    super::super::parse(&text).map(Some).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text}")))
+                }
+            }
+        }
+    }
+}
+
 /// A stored RFC 3339 time shown for people; text that is not one is shown as it is (or "—"
 /// when empty).
 pub fn text_for_people(stored: &str) -> String {

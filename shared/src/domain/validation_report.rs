@@ -92,7 +92,7 @@ pub struct BuildingCheck {
 }
 
 pub fn check_building(state: &BuildingState, contacts: u64, grants: u64, now: OffsetDateTime, stale_kickstart_days: i64) -> BuildingCheck {
-    let changed = crate::domain::moment::parse(&state.phase_changed_at).unwrap_or(now);
+    let changed = state.phase_changed_at;
     let age = (now - changed).whole_days().max(0);
     let mut problems = Vec::new();
     if state.phase == Phase::KickstartSent && age > stale_kickstart_days {

@@ -157,7 +157,7 @@ fn building_state((data, phase, changed, message_id): (String, String, String, O
     Ok(BuildingState {
         building: from_json(&data)?,
         phase: Phase::parse(&phase).unwrap_or_default(),
-        phase_changed_at: changed,
+        phase_changed_at: crate::domain::moment::parse_or_epoch(&changed),
         kickstart_message_id: message_id,
     })
 }
@@ -485,6 +485,7 @@ fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
 }
 
 fn ledger_entry((key, status, message_id, updated_at, detail): LedgerRow) -> LedgerEntry {
+    let updated_at = crate::domain::moment::parse_or_epoch(&updated_at);
     LedgerEntry { key, status: MailStatus::parse(&status).unwrap_or(MailStatus::Sending), message_id, updated_at, detail }
 }
 

@@ -19,7 +19,7 @@ fn building_state(item: &Item) -> PortResult<BuildingState> {
     Ok(BuildingState {
         building: from_json(item, "data")?,
         phase: Phase::parse(required(item, "phase")?).unwrap_or_default(),
-        phase_changed_at: text(item, "phase_changed_at").unwrap_or_default().to_string(),
+        phase_changed_at: crate::domain::moment::parse_or_epoch(text(item, "phase_changed_at").unwrap_or_default()),
         kickstart_message_id: text(item, "kickstart_message_id").map(str::to_string),
     })
 }

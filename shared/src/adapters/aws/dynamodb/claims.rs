@@ -174,7 +174,7 @@ fn ledger_entry(key: &str, item: &Item) -> PortResult<LedgerEntry> {
         key: text(item, "key").unwrap_or(key).to_string(),
         status: MailStatus::parse(required(item, "status")?).unwrap_or(MailStatus::Sending),
         message_id: text(item, "message_id").map(str::to_string),
-        updated_at: text(item, "updated_at").unwrap_or_default().to_string(),
+        updated_at: crate::domain::moment::parse_or_epoch(text(item, "updated_at").unwrap_or_default()),
         detail: text(item, "detail").map(str::to_string),
     })
 }
