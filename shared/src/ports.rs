@@ -198,6 +198,10 @@ pub struct MigrationRecord {
     pub excluded: Vec<Email>,
 }
 
+/// How many users one [`UserTable::get_users`] call asks for, everywhere (DynamoDB's
+/// BatchGetItem takes 100 keys).
+pub const USERS_PER_LOOKUP: usize = 100;
+
 #[async_trait]
 pub trait MigrationTable: Send + Sync {
     async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>>;

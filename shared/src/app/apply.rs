@@ -81,7 +81,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
 
     let excluded: HashSet<&Email> = approval.exclude.iter().collect();
     let mut done = 0u64;
-    for chunk in entries.chunks(100) {
+    for chunk in entries.chunks(crate::ports::USERS_PER_LOOKUP) {
         let mut work = Vec::new();
         for entry in chunk {
             match entry.action {

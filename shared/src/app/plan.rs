@@ -14,7 +14,7 @@ use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
 use crate::domain::plan::PlanSummary;
 use crate::domain::plan::{issues_csv, plan_line_into, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
-use crate::ports::{MigrationRecord, PortError, UserTable};
+use crate::ports::{MigrationRecord, PortError, UserTable, USERS_PER_LOOKUP};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,10 +117,10 @@ impl Export {
         let mut in_use: BTreeSet<String> = BTreeSet::new();
         let mut done = 0u64;
         // Reused from batch to batch: no allocation per user for reading it back.
-        let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(LOOKUP_BATCH);
-        let mut emails: Vec<Email> = Vec::with_capacity(LOOKUP_BATCH);
-        for start in (0..users.len()).step_by(LOOKUP_BATCH) {
-            let size = users.len().min(start + LOOKUP_BATCH) - start;
+        let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(USERS_PER_LOOKUP);
+        let mut emails: Vec<Email> = Vec::with_capacity(USERS_PER_LOOKUP);
+        for start in (0..users.len()).step_by(USERS_PER_LOOKUP) {
+            let size = users.len().min(start + USERS_PER_LOOKUP) - start;
             chunk.resize_with(size, MergedView::default);
             emails.truncate(size);
             for (at, user) in chunk.iter_mut().enumerate() {
@@ -151,7 +151,7 @@ impl Export {
                 each(&line).map_err(unexpected)?;
             }
             done += chunk.len() as u64;
-            if done % 10_000 < LOOKUP_BATCH as u64 {
+            if done % 10_000 < USERS_PER_LOOKUP as u64 {
                 progress.advance("users planned", done);
             }
         }
@@ -191,9 +191,6 @@ fn already_migrated(other: &MigrationId, row: u64) -> Issue {
     .at_row(row)
     .in_column("Email")
 }
-
-/// Existing users are looked up this many at a time (DynamoDB's BatchGetItem limit).
-const LOOKUP_BATCH: usize = 100;
 
 fn unexpected(error: impl std::fmt::Display) -> PortError {
     PortError::Unexpected(format!("writing the plan: {error}"))

@@ -66,7 +66,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
                 matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange) && !record.excluded.contains(&e.email)
             })
             .collect();
-        for chunk in relevant.chunks(100) {
+        for chunk in relevant.chunks(crate::ports::USERS_PER_LOOKUP) {
             let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();
             let users = svc.table.get_users(&emails).await?;
             for entry in chunk {
