@@ -1,13 +1,16 @@
 //! Turning an uploaded file (CSV in any of the usual encodings and delimiters, or Excel) into a
 //! header row and a stream of raw rows, and finding the columns a flow needs by their aliases.
 
+mod column_rules;
 mod columns;
 mod csv_rows;
 mod excel_rows;
 mod headers;
+mod specs;
 
-pub use columns::{ColumnMap, ColumnReading, ColumnSpec, NamePart, EMAIL_NAMES, FIRST_NAMES, FULL_NAMES, LAST_NAMES, PHONE_NAMES};
+pub use columns::ColumnMap;
 pub use headers::split_full_name;
+pub use specs::{ColumnReading, ColumnSpec, NamePart, EMAIL_NAMES, FIRST_NAMES, FULL_NAMES, LAST_NAMES, PHONE_NAMES};
 
 use crate::domain::issue::{FileRejection, RejectionCode};
 use std::io::Read;

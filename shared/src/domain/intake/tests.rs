@@ -123,9 +123,9 @@ fn excel_workbooks_use_the_sheet_named_after_the_kind() {
 
 #[test]
 fn column_letters_are_spreadsheet_style() {
-    assert_eq!(columns::column_letter(0), "A");
-    assert_eq!(columns::column_letter(25), "Z");
-    assert_eq!(columns::column_letter(27), "AB");
+    assert_eq!(specs::column_letter(0), "A");
+    assert_eq!(specs::column_letter(25), "Z");
+    assert_eq!(specs::column_letter(27), "AB");
 }
 
 #[test]
