@@ -1,0 +1,156 @@
+//! Invites and the e-mail ledger.
+
+use super::{db, from_json, json, rfc3339, SqliteTable};
+use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::values::{Email, MigrationId};
+use crate::ports::*;
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+use time::{Date, OffsetDateTime};
+
+fn date_text(date: Date) -> String {
+    date.to_string()
+}
+
+#[async_trait]
+impl InviteTable for SqliteTable {
+    async fn queue_invites(&self, invites: &[Invite]) -> PortResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO invites (migration, email, status, due, data) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (migration, email) DO NOTHING")
+                .map_err(db)?;
+            for invite in invites {
+                stmt.execute(params![
+                    invite.migration.as_str(),
+                    invite.email.as_str(),
+                    invite.status.as_str(),
+                    date_text(invite.due),
+                    json(invite)?
+                ])
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT data FROM invites WHERE status = 'pending' AND due <= ?1 ORDER BY due, migration, email LIMIT ?2")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![date_text(today), limit as i64], |r| r.get::<_, String>(0))
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>> {
+        let data: Option<String> = self
+            .conn()
+            .query_row("SELECT data FROM invites WHERE migration = ?1 AND email = ?2", params![migration.as_str(), email.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM invites WHERE migration = ?1 ORDER BY email").map_err(db)?;
+        let rows =
+            stmt.query_map([migration.as_str()], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    async fn update_invite(
+        &self,
+        migration: &MigrationId,
+        email: &Email,
+        status: MailStatus,
+        message_id: Option<&str>,
+        error: Option<&str>,
+        attempts: u32,
+    ) -> PortResult<()> {
+        let Some(mut invite) = self.get_invite(migration, email).await? else {
+            return Err(PortError::NotFound(format!("invite {migration}/{}", email.redacted())));
+        };
+        invite.status = status;
+        invite.message_id = message_id.map(str::to_string).or(invite.message_id);
+        invite.error = error.map(str::to_string);
+        invite.attempts = attempts;
+        self.conn()
+            .execute(
+                "UPDATE invites SET status = ?3, data = ?4 WHERE migration = ?1 AND email = ?2",
+                params![migration.as_str(), email.as_str(), status.as_str(), json(&invite)?],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+/// key, status, message id, updated at, detail
+type LedgerRow = (String, String, Option<String>, String, Option<String>);
+
+fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn ledger_entry((key, status, message_id, updated_at, detail): LedgerRow) -> LedgerEntry {
+    let updated_at = crate::domain::moment::parse_or_epoch(&updated_at);
+    LedgerEntry { key, status: MailStatus::parse(&status).unwrap_or(MailStatus::Sending), message_id, updated_at, detail }
+}
+
+#[async_trait]
+impl MailLedger for SqliteTable {
+    async fn claim_mail(&self, key: &str, now: OffsetDateTime) -> PortResult<Option<LedgerEntry>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let existing = tx
+            .query_row("SELECT key, status, message_id, updated_at, detail FROM mail_ledger WHERE key = ?1", [key], ledger_row)
+            .optional()
+            .map_err(db)?;
+        if existing.is_none() {
+            tx.execute("INSERT INTO mail_ledger (key, status, updated_at) VALUES (?1, 'sending', ?2)", params![key, rfc3339(now)])
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(existing.map(ledger_entry))
+    }
+
+    async fn finish_mail(
+        &self,
+        key: &str,
+        status: MailStatus,
+        message_id: Option<&str>,
+        detail: Option<&str>,
+        now: OffsetDateTime,
+    ) -> PortResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO mail_ledger (key, status, message_id, updated_at, detail) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (key) DO UPDATE SET status = ?2, message_id = COALESCE(?3, message_id), updated_at = ?4, detail = ?5",
+                params![key, status.as_str(), message_id, rfc3339(now), detail],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn release_mail(&self, key: &str) -> PortResult<()> {
+        self.conn().execute("DELETE FROM mail_ledger WHERE key = ?1 AND status = 'sending'", [key]).map_err(db)?;
+        Ok(())
+    }
+
+    async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>> {
+        let row = self
+            .conn()
+            .query_row("SELECT key, status, message_id, updated_at, detail FROM mail_ledger WHERE key = ?1", [key], ledger_row)
+            .optional()
+            .map_err(db)?;
+        Ok(row.map(ledger_entry))
+    }
+}

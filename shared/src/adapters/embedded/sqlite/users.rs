@@ -1,0 +1,122 @@
+//! Users and migrations.
+
+use super::{db, from_json, json, SqliteTable};
+use crate::domain::plan::ExistingUser;
+use crate::domain::values::{BuildingId, Email, MigrationId};
+use crate::ports::*;
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+use std::collections::HashMap;
+
+#[async_trait]
+impl UserTable for SqliteTable {
+    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+        let mut conn = self.conn();
+        // One read transaction for the batch: one snapshot and one WAL read lock, not one per key.
+        let tx = conn.transaction().map_err(db)?;
+        let known = self.known(&tx)?;
+        let mut found = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached("SELECT roles, buildings, migration FROM users WHERE email = ?1").map_err(db)?;
+            for email in emails {
+                if known.as_ref().is_some_and(|k| !k.hashes.contains(&k.hash(email.as_str()))) {
+                    continue;
+                }
+                let row: Option<(String, String, Option<String>)> =
+                    stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(db)?;
+                if let Some((roles, buildings, migration)) = row {
+                    let created_by = migration.and_then(|m| MigrationId::parse(&m).ok());
+                    found.insert(email.clone(), ExistingUser { roles: from_json(&roles)?, buildings: from_json(&buildings)?, created_by });
+                }
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(found)
+    }
+
+    async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<MigrationId>>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let mut existed = HashMap::new();
+        {
+            let mut find = tx.prepare_cached("SELECT migration FROM users WHERE email = ?1").map_err(db)?;
+            let mut stmt = tx
+                .prepare("INSERT INTO users (email, first_name, last_name, roles, buildings, migration) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING")
+                .map_err(db)?;
+            for user in users {
+                let creator: Option<Option<String>> = find.query_row([user.email.as_str()], |r| r.get(0)).optional().map_err(db)?;
+                if let Some(creator) = creator {
+                    existed.entry(user.email.clone()).or_insert_with(|| creator.and_then(|m| MigrationId::parse(&m).ok()));
+                    continue;
+                }
+                let roles: std::collections::BTreeSet<&String> = user.roles.iter().collect();
+                let buildings: std::collections::BTreeSet<&BuildingId> = user.buildings.iter().collect();
+                stmt.execute(params![
+                    user.email.as_str(),
+                    user.first_name,
+                    user.last_name,
+                    json(&roles)?,
+                    json(&buildings)?,
+                    user.migration.as_str()
+                ])
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        // Our own commit does not move data_version: the set learns the new addresses here.
+        if let Some(known) = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
+            for user in users {
+                known.hashes.insert(known.hash(user.email.as_str()));
+            }
+        }
+        Ok(existed)
+    }
+
+    async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let row: Option<(String, String)> = tx
+            .query_row("SELECT roles, buildings FROM users WHERE email = ?1", [email.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(db)?;
+        let Some((current_roles, current_buildings)) = row else {
+            return Err(PortError::NotFound(format!("user {}", email.redacted())));
+        };
+        let mut all_roles: std::collections::BTreeSet<String> = from_json(&current_roles)?;
+        all_roles.extend(roles.iter().cloned());
+        let mut all_buildings: std::collections::BTreeSet<BuildingId> = from_json(&current_buildings)?;
+        all_buildings.extend(buildings.iter().cloned());
+        tx.execute(
+            "UPDATE users SET roles = ?2, buildings = ?3 WHERE email = ?1",
+            params![email.as_str(), json(&all_roles)?, json(&all_buildings)?],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+}
+
+#[async_trait]
+impl MigrationTable for SqliteTable {
+    async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>> {
+        let data: Option<String> =
+            self.conn().query_row("SELECT data FROM migrations WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional().map_err(db)?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    async fn put_migration(&self, record: &MigrationRecord) -> PortResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO migrations (id, data) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET data = ?2",
+                params![record.id.as_str(), json(record)?],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM migrations ORDER BY id").map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+}
