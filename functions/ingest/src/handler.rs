@@ -26,6 +26,7 @@ use onboarding::app::route::{give_claim_back, handle_s3_upload, handle_upload_wi
 use onboarding::app::{AppError, Services};
 use onboarding::deployment::{emit_metric, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
 use onboarding::domain::config::ConfigOverrides;
+use onboarding::domain::issue::RejectionCode;
 use onboarding::ports::{ObjectVersion, PortError};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -42,7 +43,7 @@ pub struct RecordSummary {
     /// or `skipped` (not an object-created event, or a key that does not decode).
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<RejectionCode>,
     /// Where the reason for a refused file was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
@@ -129,7 +130,7 @@ async fn handle_record(
         Err(AppError::Port(source)) => return Err(IngestError::Port { key: log_safe(&key).into_owned(), source }),
         // `handle_upload_with` answers refusals as `Rejected` outcomes; treat a stray one the same way.
         Err(AppError::Rejected(rejection)) => {
-            UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report: String::new() }
+            UploadOutcome::Rejected { code: rejection.code, message: rejection.message, report: String::new() }
         }
     };
     let (mut code, mut report, mut plan_sha256) = (None, None, None);
@@ -163,7 +164,7 @@ async fn handle_record(
         }
         UploadOutcome::Ignored => "ignored",
     };
-    tracing::info!(result, code = code.as_deref().unwrap_or(""), "upload handled");
+    tracing::info!(result, code = code.map_or("", RejectionCode::as_str), "upload handled");
     Ok(RecordSummary { key, version, result, code, report, plan_sha256 })
 }
 

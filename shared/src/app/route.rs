@@ -101,7 +101,7 @@ pub enum UploadOutcome {
     /// Another invocation is processing it right now.
     InProgress,
     Rejected {
-        code: String,
+        code: RejectionCode,
         message: String,
         report: String,
     },
@@ -206,10 +206,10 @@ async fn process(
         Err(error) => return Err(error),
     };
     let label = match &outcome {
-        UploadOutcome::Rejected { code, .. } => code.clone(),
-        _ => "done".into(),
+        UploadOutcome::Rejected { code, .. } => code.as_str(),
+        _ => "done",
     };
-    svc.table.finish_event(event_key, svc.clock.now(), &label).await?;
+    svc.table.finish_event(event_key, svc.clock.now(), label).await?;
     Ok(outcome)
 }
 
@@ -290,7 +290,7 @@ async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppRe
     let body = serde_json::json!({ "key": key, "code": rejection.code, "message": rejection.message });
     svc.objects.put(&report, json_bytes(&body), "application/json").await?;
     tracing::warn!(code = rejection.code.as_str(), "upload rejected");
-    Ok(UploadOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, report })
+    Ok(UploadOutcome::Rejected { code: rejection.code, message: rejection.message, report })
 }
 
 /// `key` as a path every store accepts: empty, `.` and `..` segments and control characters,

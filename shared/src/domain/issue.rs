@@ -196,6 +196,12 @@ impl PartialEq<&str> for RejectionCode {
     }
 }
 
+impl PartialEq<str> for RejectionCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
 /// A whole file turned away, with the reason in words a property manager can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

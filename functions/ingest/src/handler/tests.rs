@@ -323,7 +323,7 @@ async fn records_are_handled_one_by_one_and_refusals_are_answers() {
     assert_eq!(results, ["skipped", "rejected", "ignored", "plan"]);
     let rejected = &summary.records[1];
     assert_eq!(rejected.key, "inbox/other/Notes (draft).csv");
-    assert_eq!(rejected.code.as_deref(), Some("unknown_location"));
+    assert_eq!(rejected.code.map(|c| c.as_str()), Some("unknown_location"));
     let report = rejected.report.clone().unwrap();
     assert!(report.starts_with("quarantine/"), "{report}");
     let reason: serde_json::Value = serde_json::from_slice(&h.objects.folder.get(&report).await.unwrap()).unwrap();
