@@ -42,7 +42,7 @@ pub struct BuildingsOutcome {
 /// to buildings that had it (a new, separately recorded e-mail).
 pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, resend: bool) -> AppResult<BuildingsOutcome> {
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Buildings, config.intake_limits(), |h| flows::looks_like_header(FileKind::Buildings, h))?;
+    let sheet = open_sheet(input, FileKind::Buildings, config.intake_limits(), flows::looks_like_header)?;
     let map = flows::resolve(FileKind::Buildings, &sheet.headers)?;
     let mut buildings = Vec::new();
     let mut issues = map.reading_issues();
@@ -149,13 +149,13 @@ pub async fn ingest_buildings(svc: Services<'_>, config: &Config, key: &str, res
         svc.progress.advance("buildings", done as u64 + 1);
     }
     svc.progress.finish("buildings");
-    let folder = crate::domain::keys::building_report_folder(&stamp(svc.clock.now()), &file_stem(key));
+    let processed_at = svc.clock.now();
+    let folder = crate::domain::keys::building_report_folder(&stamp(processed_at), &file_stem(key));
     outcome.issue_counts = count_issues(&issues);
     outcome.issues = issues;
     outcome.outputs = ["issues.csv", "summary.json", "report.html"].iter().map(|f| format!("{folder}/{f}")).collect();
     write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
-    let processed_at = super::rfc3339(svc.clock.now());
-    let report = buildings_report(key, &processed_at, &outcome.columns_read_as, &outcome.changes, &outcome.issues);
+    let report = buildings_report(key, processed_at, &outcome.columns_read_as, &outcome.changes, &outcome.issues);
     svc.objects.put(&format!("{folder}/report.html"), report.into_bytes(), "text/html").await?;
     tracing::info!(rows = outcome.rows, accepted = outcome.accepted, kickstarts = outcome.kickstarts_sent, "buildings ingested");
     Ok(outcome)

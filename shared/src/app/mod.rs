@@ -69,9 +69,7 @@ pub fn stamp(at: time::OffsetDateTime) -> String {
     at.format(&f).unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
-pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    crate::domain::moment::rfc3339(at)
-}
+pub use crate::domain::moment::rfc3339;
 
 /// The last part of a key without its extension: `inbox/users/m1/Export Q4.csv` → `Export Q4`.
 pub fn file_stem(key: &str) -> String {

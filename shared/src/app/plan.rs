@@ -46,7 +46,7 @@ pub struct Export {
 pub async fn read_export(svc: Services<'_>, config: &Config, migration: &MigrationId, key: &str) -> AppResult<Export> {
     let limits = config.intake_limits();
     let input = svc.objects.open(key).await?;
-    let mut sheet = open_sheet(input, FileKind::Users, limits, |h| flows::looks_like_header(FileKind::Users, h))?;
+    let mut sheet = open_sheet(input, FileKind::Users, limits, flows::looks_like_header)?;
     let map = flows::resolve(FileKind::Users, &sheet.headers)?;
     let mut summary = PlanSummary {
         migration: migration.to_string(),
@@ -157,12 +157,7 @@ impl Export {
         }
         progress.finish("users planned");
         issues.extend(config.matrix.gap_issues(&in_use));
-        summary.old_roles_used = config
-            .matrix
-            .mappings()
-            .filter(|m| in_use.contains(&crate::domain::text::header_key(&m.old_role)))
-            .map(|m| m.old_role.clone())
-            .collect();
+        summary.old_roles_used = config.matrix.used(&in_use).map(|m| m.old_role.clone()).collect();
         issues.sort_by_key(|i| (i.row.unwrap_or(0), i.code.as_str()));
 
         for (action, count) in Action::ALL.iter().zip(counts) {

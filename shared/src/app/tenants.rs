@@ -60,7 +60,7 @@ pub async fn ingest_tenants(
         .into());
     };
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), |h| flows::looks_like_header(FileKind::Tenants, h))?;
+    let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), flows::looks_like_header)?;
     let map = flows::resolve(FileKind::Tenants, &sheet.headers)?;
     let mut set = ContactSet::default();
     let mut rejected_rows = RejectedRows::default();
@@ -89,15 +89,18 @@ pub async fn ingest_tenants(
         return Err(FileRejection::new(RejectionCode::NoRows, "The contacts file has a header row but no contacts. Add one row per contact under the header and upload the file again (a file with no contacts is never applied: in replace mode it would remove everyone).").into());
     }
     let current = svc.table.list_contacts(building).await?;
+    // The directory's people who are not in the file: kept (add mode, or their row was
+    // rejected) or, in replace mode, revoked.
     let mut to_revoke: Vec<Email> = Vec::new();
-    let mut kept_rejected = 0u64;
-    for contact in current.iter().filter(|c| options.replace && !set.contains(&c.email)) {
-        match rejected_rows.row_of(contact) {
-            Some(row) => {
-                kept_rejected += 1;
-                issues.push(RejectedRows::kept(contact, row));
-            }
-            None => to_revoke.push(contact.email.clone()),
+    let (mut kept_rejected, mut kept_not_in_file) = (0u64, 0u64);
+    for contact in current.iter().filter(|c| !set.contains(&c.email)) {
+        if !options.replace {
+            kept_not_in_file += 1;
+        } else if let Some(row) = rejected_rows.row_of(contact) {
+            kept_rejected += 1;
+            issues.push(RejectedRows::kept(contact, row));
+        } else {
+            to_revoke.push(contact.email.clone());
         }
     }
     let revoke_check =
@@ -116,7 +119,6 @@ pub async fn ingest_tenants(
     }
     let latest = keys::envoy_export_latest(building);
     let (export_check, last_export) = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
-    let kept_not_in_file = if options.replace { 0 } else { current.iter().filter(|c| !set.contains(&c.email)).count() as u64 };
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
     let now = svc.clock.now();
@@ -153,16 +155,21 @@ pub async fn ingest_tenants(
         export_check,
         issue_counts: count_issues(&issues),
         issues,
-        outputs: vec![latest, dated, format!("{folder}/issues.csv"), format!("{folder}/summary.json"), format!("{folder}/report.html")],
+        outputs: vec![
+            latest.clone(),
+            dated,
+            format!("{folder}/issues.csv"),
+            format!("{folder}/summary.json"),
+            format!("{folder}/report.html"),
+        ],
     };
     outcome.issues.sort_by_key(|i| i.row.unwrap_or(0));
     super::buildings::write_row_report(svc, &folder, &outcome.issues, &outcome).await?;
-    let processed_at = super::rfc3339(now);
     let report = TenantReport {
         building: &outcome.building,
         building_name: state.building.name.as_str(),
         source: key,
-        processed_at: &processed_at,
+        processed_at: now,
         replace: options.replace,
         rows: outcome.rows,
         accepted: outcome.accepted,
@@ -177,7 +184,7 @@ pub async fn ingest_tenants(
         granted: outcome.granted,
         revoke_check: outcome.revoke_check.as_ref(),
         export_check: outcome.export_check.as_ref(),
-        export_key: &keys::envoy_export_latest(building),
+        export_key: &latest,
         columns_read_as: &outcome.columns_read_as,
     };
     svc.objects.put(&format!("{folder}/report.html"), tenants_report(&report, &outcome.issues).into_bytes(), "text/html").await?;

@@ -2,7 +2,7 @@
 //! out keep what is stored (tile policy, aliases, account executive, platform CSM), and what
 //! changed is listed per building.
 
-use crate::domain::building::{Building, ALIASES, ENVOY_AE, PLATFORM_CSM, POLICY};
+use crate::domain::building::{Building, ADDRESS, ALIASES, BUILDING_COLUMNS, ENVOY_AE, ENVOY_CSM, NAME, PLATFORM_CSM, POLICY};
 use crate::domain::intake::ColumnMap;
 use serde::Serialize;
 
@@ -24,7 +24,6 @@ pub struct BuildingChange {
 pub fn merge(map: &ColumnMap, mut read: Building, stored: Option<&Building>) -> (Building, BuildingChange) {
     let mut kept = Vec::new();
     if let Some(stored) = stored {
-        let label = |field: usize| crate::domain::building::BUILDING_COLUMNS[field].label;
         if !map.has(ENVOY_AE) {
             read.envoy_account_executive = stored.envoy_account_executive.clone();
             kept.push(label(ENVOY_AE));
@@ -47,24 +46,29 @@ pub fn merge(map: &ColumnMap, mut read: Building, stored: Option<&Building>) -> 
     (read, change)
 }
 
+/// A field's label in the buildings file.
+fn label(field: usize) -> &'static str {
+    BUILDING_COLUMNS[field].label
+}
+
 fn changes(before: &Building, after: &Building) -> Vec<String> {
     let email = |e: &Option<crate::domain::values::Email>| e.as_ref().map_or(String::new(), |e| e.as_str().to_string());
     let fields = [
-        ("Building Name", before.name.clone(), after.name.clone()),
-        ("Address", before.address.clone(), after.address.clone()),
-        ("Envoy CSM Email", before.envoy_csm.as_str().to_string(), after.envoy_csm.as_str().to_string()),
-        ("Envoy Account Executive Email", email(&before.envoy_account_executive), email(&after.envoy_account_executive)),
-        ("Platform CSM Email", email(&before.platform_csm), email(&after.platform_csm)),
-        ("Tile Policy", before.tile_policy.as_str().to_string(), after.tile_policy.as_str().to_string()),
-        ("Aliases", before.aliases.join("; "), after.aliases.join("; ")),
+        (NAME, before.name.clone(), after.name.clone()),
+        (ADDRESS, before.address.clone(), after.address.clone()),
+        (ENVOY_CSM, before.envoy_csm.as_str().to_string(), after.envoy_csm.as_str().to_string()),
+        (ENVOY_AE, email(&before.envoy_account_executive), email(&after.envoy_account_executive)),
+        (PLATFORM_CSM, email(&before.platform_csm), email(&after.platform_csm)),
+        (POLICY, before.tile_policy.as_str().to_string(), after.tile_policy.as_str().to_string()),
+        (ALIASES, before.aliases.join("; "), after.aliases.join("; ")),
     ];
-    fields.into_iter().filter(|(_, b, a)| b != a).map(|(field, b, a)| format!("{field}: “{b}” → “{a}”")).collect()
+    fields.into_iter().filter(|(_, b, a)| b != a).map(|(field, b, a)| format!("{}: “{b}” → “{a}”", label(field))).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::building::{building_from_row, TilePolicy, BUILDING_COLUMNS};
+    use crate::domain::building::{building_from_row, TilePolicy};
     use crate::domain::intake::RawRow;
 
     const ID: &str = "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10";

@@ -34,8 +34,8 @@ fn describe(kind: FileKind) -> (&'static str, &'static str) {
 }
 
 /// True when `headers` could be the header row of a file of any flow: another flow's file is
-/// then refused by [`resolve`] with where it belongs (`kind` says which flow is reading).
-pub fn looks_like_header(_kind: FileKind, headers: &[String]) -> bool {
+/// then refused by [`resolve`] with where it belongs.
+pub fn looks_like_header(headers: &[String]) -> bool {
     KINDS.iter().any(|k| ColumnMap::has_required(columns(*k), headers))
 }
 
@@ -45,13 +45,15 @@ pub fn looks_like_header(_kind: FileKind, headers: &[String]) -> bool {
 /// fits this flow, the other flow must fit without splitting or joining names, so a contacts
 /// list with a few extra columns is never sent away.
 pub fn resolve(kind: FileKind, headers: &[String]) -> Result<ColumnMap, FileRejection> {
-    let own = ColumnMap::resolve(columns(kind), headers);
-    let own_fit = ColumnMap::fit(columns(kind), headers).map_or(0.0, |(score, _)| score);
+    // Each flow's columns are matched once; the fit and the completeness come from that one map.
+    let own = ColumnMap::assign(columns(kind), headers);
+    let own_fit = own.as_ref().map_or(0.0, |map| map.fit().0);
+    let own = own.and_then(|map| map.complete(columns(kind), headers));
     let better = |other: FileKind| -> Option<f64> {
-        if other == kind || ColumnMap::resolve(columns(other), headers).is_err() {
+        if other == kind {
             return None;
         }
-        let (score, plain) = ColumnMap::fit(columns(other), headers)?;
+        let (score, plain) = ColumnMap::resolve(columns(other), headers).ok()?.fit();
         (score > own_fit && (own.is_err() || plain)).then_some(score)
     };
     let best = KINDS.into_iter().filter_map(|other| better(other).map(|score| (other, score))).max_by(|a, b| a.1.total_cmp(&b.1));
@@ -95,7 +97,7 @@ mod tests {
             assert_eq!(refused.code, "wrong_flow");
             assert!(refused.message.contains("a tenant contacts file"), "{}", refused.message);
             assert!(refused.message.contains("inbox/tenants/<building UUID>/"), "{}", refused.message);
-            assert!(looks_like_header(kind, &headers(&GUIDE)), "the header row is found, and then refused with where it goes");
+            assert!(looks_like_header(&headers(&GUIDE)), "the header row is found, and then refused with where it goes");
         }
     }
 
@@ -106,7 +108,7 @@ mod tests {
         assert_eq!(refused.code, "wrong_flow");
         assert!(refused.message.contains("a user-migration export"), "{}", refused.message);
         assert!(resolve(FileKind::Users, &headers(&USERS)).is_ok());
-        assert!(looks_like_header(FileKind::Tenants, &headers(&USERS)));
+        assert!(looks_like_header(&headers(&USERS)));
     }
 
     #[test]

@@ -126,13 +126,13 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
 /// `report.html` of a buildings upload: what changed per building, and every issue.
 pub fn buildings_report(
     source: &str,
-    processed_at: &str,
+    processed_at: time::OffsetDateTime,
     columns_read_as: &[String],
     changes: &[crate::domain::building_update::BuildingChange],
     issues: &[Issue],
 ) -> String {
     let body = html! {
-        p { "Source file: " code { (source) } ". Processed " (crate::domain::moment::text_for_people(processed_at)) "." }
+        p { "Source file: " code { (source) } ". Processed " (crate::domain::moment::for_people(processed_at)) "." }
         (columns_read(columns_read_as))
         h2 { "Buildings" }
         table {
@@ -157,12 +157,12 @@ pub fn buildings_report(
 }
 
 /// What one tenant-contacts upload did to a building's directory, for its `report.html`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TenantReport<'a> {
     pub building: &'a str,
     pub building_name: &'a str,
     pub source: &'a str,
-    pub processed_at: &'a str,
+    pub processed_at: time::OffsetDateTime,
     pub replace: bool,
     pub rows: u64,
     pub accepted: u64,
@@ -202,7 +202,7 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
     let body = html! {
         p {
             "Building " strong { (report.building_name) } " (" code { (report.building) } "). Source file: " code { (report.source) }
-            ". Processed " (crate::domain::moment::text_for_people(report.processed_at)) "."
+            ". Processed " (crate::domain::moment::for_people(report.processed_at)) "."
             @if report.replace { " Replace mode: contacts not in the file are removed." }
             @else { " Contacts not in the file are kept (no replace mode)." }
         }

@@ -129,13 +129,17 @@ impl RoleMatrix {
         self.mappings.values()
     }
 
+    /// The mappings of the old roles a file uses (`in_use`: their header keys), in matrix order.
+    pub fn used<'a>(&'a self, in_use: &'a BTreeSet<String>) -> impl Iterator<Item = &'a RoleMapping> {
+        self.mappings.iter().filter(|(key, _)| in_use.contains(*key)).map(|(_, mapping)| mapping)
+    }
+
     /// One warning per old role a file uses (`in_use`: their header keys) whose platform roles
     /// do not give all its capabilities. Roles the file does not use are not reported.
     pub fn gap_issues(&self, in_use: &BTreeSet<String>) -> Vec<Issue> {
-        self.mappings
-            .iter()
-            .filter(|(key, mapping)| in_use.contains(*key) && !mapping.gap.is_empty())
-            .map(|(_, mapping)| {
+        self.used(in_use)
+            .filter(|mapping| !mapping.gap.is_empty())
+            .map(|mapping| {
                 Issue::warning(
                     IssueCode::CapabilityGap,
                     format!(

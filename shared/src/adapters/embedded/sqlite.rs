@@ -67,9 +67,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> PortResult<T> {
     serde_json::from_str(text).map_err(|e| PortError::Unexpected(format!("embedded table holds unreadable data: {e}")))
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    crate::domain::moment::rfc3339(at)
-}
+use crate::domain::moment::rfc3339;
 
 impl SqliteTable {
     pub fn open(path: &Path) -> PortResult<Self> {

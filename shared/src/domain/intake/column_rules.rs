@@ -6,27 +6,35 @@ use super::specs::{column_label, column_letter, ColumnReading, ColumnSpec, NameP
 use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::text::{capitalised, preview};
 
+/// A column as a message names it: `“Work Email” (column C)`.
+fn named(headers: &[String], column: usize) -> String {
+    format!("“{}” (column {})", preview(&headers[column], 60), column_letter(column))
+}
+
+/// Two columns that could both be `label`, refused naming both (in file order).
+fn two_columns(label: &str, headers: &[String], a: usize, b: usize) -> FileRejection {
+    FileRejection::new(
+        RejectionCode::DuplicateColumn,
+        format!(
+            "The file has two columns that could be “{label}”: {} and {}. Rename the one that is not the {label} (or delete it) and upload the file again.",
+            named(headers, a.min(b)),
+            named(headers, a.max(b)),
+        ),
+    )
+}
+
 /// Refuses a rule's matches when two columns could be one field, or one column two fields.
 pub(super) fn refuse_ambiguity(specs: &[ColumnSpec], headers: &[String], found: &[(usize, usize)]) -> Result<(), FileRejection> {
-    let named = |column: usize| format!("“{}” (column {})", preview(&headers[column], 60), column_letter(column));
     for (at, &(field, column)) in found.iter().enumerate() {
         if let Some(&(_, other)) = found[at + 1..].iter().find(|(f, _)| *f == field) {
-            return Err(FileRejection::new(
-                RejectionCode::DuplicateColumn,
-                format!(
-                    "The file has two columns that could be “{label}”: {} and {}. Rename the one that is not the {label} (or delete it) and upload the file again.",
-                    named(column.min(other)),
-                    named(column.max(other)),
-                    label = specs[field].label,
-                ),
-            ));
+            return Err(two_columns(specs[field].label, headers, column, other));
         }
         if let Some(&(other, _)) = found[at + 1..].iter().find(|(_, c)| *c == column) {
             return Err(FileRejection::new(
                 RejectionCode::AmbiguousColumn,
                 format!(
                     "The column {} could be “{}” or “{}”. Rename it to the one it holds and upload the file again.",
-                    named(column),
+                    named(headers, column),
                     specs[field.min(other)].label,
                     specs[field.max(other)].label
                 ),
@@ -76,16 +84,7 @@ pub(super) fn name_parts(
         match hits.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(*one)),
-            [a, b, ..] => Err(FileRejection::new(
-                RejectionCode::DuplicateColumn,
-                format!(
-                    "The file has two columns that could be “{label}”: “{}” (column {}) and “{}” (column {}). Rename the one that is not the {label} (or delete it) and upload the file again.",
-                    preview(&headers[*a], 60),
-                    column_letter(*a),
-                    preview(&headers[*b], 60),
-                    column_letter(*b)
-                ),
-            )),
+            [a, b, ..] => Err(two_columns(label, headers, *a, *b)),
         }
     };
     let part = |wanted: NamePart| specs.iter().position(|s| s.name_part == Some(wanted));

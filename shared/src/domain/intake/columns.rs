@@ -27,28 +27,32 @@ impl ColumnMap {
     /// synonym, the label without the shared word group, a synonym without it). Two columns that
     /// could be one field under the same rule are refused, never guessed between.
     pub fn resolve(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
-        let map = Self::assign(specs, headers)?;
+        Self::assign(specs, headers)?.complete(specs, headers)
+    }
+
+    /// This map when it has every required column of `specs` (the specs it was assigned
+    /// for), else the rejection naming what is missing.
+    pub fn complete(self, specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
         let missing: Vec<&str> = specs
             .iter()
-            .zip(&map.sources)
+            .zip(&self.sources)
             .filter(|(spec, source)| spec.required && **source == Source::Missing)
             .map(|(spec, _)| spec.label)
             .collect();
-        if !missing.is_empty() {
-            return Err(missing_columns(&missing, headers));
+        if missing.is_empty() {
+            Ok(self)
+        } else {
+            Err(missing_columns(&missing, headers))
         }
-        Ok(map)
     }
 
-    /// How well `headers` fit `specs`, whether or not every required column is there: the
-    /// columns read (a split or joined name counts half a column each, being a guess about the
-    /// file's shape), and whether no name was split or joined. `None` when the headers are
-    /// ambiguous for these fields.
-    pub fn fit(specs: &[ColumnSpec], headers: &[String]) -> Option<(f64, bool)> {
-        let map = Self::assign(specs, headers).ok()?;
+    /// How well the file fits the fields this map was assigned for, whether or not every
+    /// required column is there: the columns read (a split or joined name counts half a column
+    /// each, being a guess about the file's shape), and whether no name was split or joined.
+    pub fn fit(&self) -> (f64, bool) {
         let mut score = 0.0;
         let mut plain = true;
-        for source in &map.sources {
+        for source in &self.sources {
             match source {
                 Source::Missing => {}
                 Source::Column(_) => score += 1.0,
@@ -63,11 +67,12 @@ impl ColumnMap {
                 }
             }
         }
-        Some((score, plain))
+        (score, plain)
     }
 
-    /// Matches what it can, leaving fields without a column missing.
-    fn assign(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
+    /// Matches what it can, leaving fields without a column missing ([`ColumnMap::complete`]
+    /// checks the required ones). Refuses headers that are ambiguous for these fields.
+    pub fn assign(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
         let words: Vec<Vec<String>> = headers.iter().map(|h| headers::words(h)).collect();
         let (leading, trailing) = headers::shared_groups(&words);
         let keys: Vec<String> = words.iter().map(|w| headers::key(w)).collect();

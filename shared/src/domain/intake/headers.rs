@@ -113,16 +113,15 @@ pub fn split_full_name(name: &str) -> (&str, &str) {
     if let Some((last, first)) = name.split_once(',') {
         return (first.trim(), last.trim());
     }
-    let starts: Vec<usize> = name.match_indices(char::is_whitespace).map(|(at, _)| at).collect();
-    let Some(&space) = starts.last() else { return (name, "") };
-    let mut start = space;
-    // Walk back over particles: each word before the last that is one of them joins the last name.
-    let words: Vec<(usize, &str)> = name.split_whitespace().map(|w| (w.as_ptr() as usize - name.as_ptr() as usize, w)).collect();
-    for (at, word) in words.iter().rev().skip(1) {
-        if *at > 0 && PARTICLES.contains(&word.to_lowercase().as_str()) {
-            start = *at;
-        } else {
-            break;
+    // The last word starts after the last space; each word before it that is a particle (never
+    // the first word) joins the last name. Read in place: this runs for every row of a file.
+    let word_start = |text: &str| text.char_indices().rev().find(|(_, c)| c.is_whitespace()).map(|(at, c)| at + c.len_utf8());
+    let Some(mut start) = word_start(name) else { return (name, "") };
+    loop {
+        let before = name[..start].trim_end();
+        match word_start(before) {
+            Some(at) if PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(&before[at..])) => start = at,
+            _ => break,
         }
     }
     let first = name[..start].trim_end();

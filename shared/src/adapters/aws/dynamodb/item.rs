@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
-use time::OffsetDateTime;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -123,9 +122,7 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str)
     serde_json::from_str(required(item, name)?).map_err(|e| PortError::Unexpected(format!("the table holds unreadable data: {e}")))
 }
 
-pub(super) fn rfc3339(at: OffsetDateTime) -> String {
-    crate::domain::moment::rfc3339(at)
-}
+pub(super) use crate::domain::moment::rfc3339;
 
 /// A random token marking one claim attempt as ours.
 pub(super) fn claim_token() -> String {
