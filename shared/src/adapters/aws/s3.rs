@@ -7,8 +7,10 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use std::io::{Seek, SeekFrom};
+use bytes::Bytes;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use tokio::io::AsyncWriteExt;
+use tokio::runtime::RuntimeFlavor;
 
 /// The read buffer over a downloaded object.
 const READ_BUFFER: usize = 256 * 1024;
@@ -50,9 +52,51 @@ fn describe_version(version: &ObjectVersion) -> String {
     }
 }
 
+/// The body as a blocking reader for the parser.
+///
+/// On a multi-threaded runtime (the functions' own) the parser pulls each chunk straight off
+/// the connection, so an upload is never copied whole to disk or memory: `block_in_place` hands
+/// this worker's other tasks to another thread while the read waits for the network. A
+/// single-threaded runtime cannot wait on its own connection like that, so there (tests, tools)
+/// the body goes to an anonymous temporary file first, chunk by chunk.
+async fn body_reader(key: &str, output: GetObjectOutput) -> PortResult<Box<dyn Read + Send>> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            let streamed = Streamed { key: key.to_string(), body: output.body, chunk: Bytes::new(), runtime };
+            Ok(Box::new(BufReader::with_capacity(READ_BUFFER, streamed)))
+        }
+        _ => download(key, output).await,
+    }
+}
+
+/// An S3 body read as it arrives.
+struct Streamed {
+    key: String,
+    body: ByteStream,
+    /// What is left of the last chunk received.
+    chunk: Bytes,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Read for Streamed {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            let (body, runtime) = (&mut self.body, &self.runtime);
+            match tokio::task::block_in_place(|| runtime.block_on(body.try_next())) {
+                Ok(Some(chunk)) => self.chunk = chunk,
+                Ok(None) => return Ok(0),
+                Err(error) => return Err(std::io::Error::other(format!("S3 {}: download broke off: {error}", self.key))),
+            }
+        }
+        let length = buffer.len().min(self.chunk.len());
+        buffer[..length].copy_from_slice(&self.chunk.split_to(length));
+        Ok(length)
+    }
+}
+
 /// Downloads a body to an anonymous temporary file (gone when the reader is dropped), chunk by
 /// chunk, so a 1 GB upload costs disk, not memory.
-async fn download(key: &str, output: GetObjectOutput) -> PortResult<Box<dyn std::io::Read + Send>> {
+async fn download(key: &str, output: GetObjectOutput) -> PortResult<Box<dyn Read + Send>> {
     let mut body = output.body;
     let file = tempfile::tempfile().map_err(|e| io(key, e))?;
     let mut writer = tokio::fs::File::from_std(file);
@@ -62,7 +106,7 @@ async fn download(key: &str, output: GetObjectOutput) -> PortResult<Box<dyn std:
     writer.flush().await.map_err(|e| io(key, e))?;
     let mut file = writer.into_std().await;
     file.seek(SeekFrom::Start(0)).map_err(|e| io(key, e))?;
-    Ok(Box::new(std::io::BufReader::with_capacity(READ_BUFFER, file)))
+    Ok(Box::new(BufReader::with_capacity(READ_BUFFER, file)))
 }
 
 fn io(what: &str, error: std::io::Error) -> PortError {
@@ -129,16 +173,15 @@ impl ObjectStore for S3Store {
             ObjectVersion::ETag(etag) => get.if_match(quoted(etag)),
         };
         match get.send().await {
-            Ok(output) => download(key, output).await,
+            Ok(output) => body_reader(key, output).await,
             Err(error) if gone(&error) => Err(PortError::Superseded(format!("{key} at {}", describe_version(version)))),
             Err(error) => Err(failure(key, error)),
         }
     }
 
-    /// Downloads the object to an anonymous temporary file (gone when the reader is dropped),
-    /// chunk by chunk, so a 1 GB upload costs disk, not memory.
+    /// The object as it arrives (see [`body_reader`]).
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
-        download(key, self.get_object(key).await?).await
+        body_reader(key, self.get_object(key).await?).await
     }
 
     async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
@@ -210,6 +253,72 @@ mod tests {
         let mut read = Vec::new();
         reader.read_to_end(&mut read).unwrap();
         assert_eq!(read, expected);
+    }
+
+    /// A local server that answers one GET with `first`, then `rest` once the gate opens (or,
+    /// when `rest` is `None`, hangs up mid-body).
+    async fn half_then_gate(first: Vec<u8>, rest: Option<Vec<u8>>) -> (S3Store, tokio::sync::oneshot::Sender<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let total = first.len() + rest.as_ref().map_or(first.len(), Vec::len);
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: {total}\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(&first).await.unwrap();
+            socket.flush().await.unwrap();
+            let _ = gate.await;
+            if let Some(rest) = rest {
+                socket.write_all(&rest).await.unwrap();
+            }
+        });
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build();
+        (store(aws_sdk_s3::Client::from_conf(config)), open)
+    }
+
+    /// The functions run on a multi-threaded runtime; there the parser reads the first rows
+    /// while the rest of the body is still on its way (a download first would wait for it all).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn on_the_functions_runtime_the_body_is_read_as_it_arrives() {
+        let first = b"Email,First Name,Last Name\n".repeat(40);
+        let rest = b"ana@example.com,Ana,Lima\n".repeat(40);
+        let (s3, gate) = half_then_gate(first.clone(), Some(rest.clone())).await;
+        let opened = tokio::time::timeout(std::time::Duration::from_secs(10), s3.open("inbox/users/m1/a.csv")).await;
+        let mut reader = opened.expect("open waited for the whole body instead of streaming it").unwrap();
+        let mut head = vec![0u8; first.len()];
+        reader.read_exact(&mut head).unwrap();
+        assert_eq!(head, first);
+        gate.send(()).unwrap();
+        let mut tail = Vec::new();
+        reader.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, rest);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_body_cut_off_midway_is_a_read_error_not_a_short_file() {
+        let first = b"Email,First Name,Last Name\n".repeat(40);
+        let (s3, gate) = half_then_gate(first.clone(), None).await;
+        let mut reader = s3.open("inbox/users/m1/a.csv").await.unwrap();
+        let mut head = vec![0u8; first.len()];
+        reader.read_exact(&mut head).unwrap();
+        drop(gate);
+        let mut tail = Vec::new();
+        let error = reader.read_to_end(&mut tail).unwrap_err();
+        assert!(error.to_string().contains("download broke off"), "{error}");
     }
 
     #[tokio::test]
