@@ -6,10 +6,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use onboarding::app::config::load_config_with;
 use onboarding::app::dispatch::{dispatch_invites, DispatchOutcome};
 use onboarding::app::{AppError, Services};
-use onboarding::deployment::{emit_metric, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
+use onboarding::deployment::{emit_metric, RunError, ScheduledRun, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
 use onboarding::domain::config::ConfigOverrides;
-use onboarding::domain::issue::FileRejection;
-use onboarding::ports::PortError;
 use std::time::{Duration, SystemTime};
 
 /// At most this many invites per run. The time limit ends a run long before (14 mails a second
@@ -23,42 +21,16 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(60);
 /// A Lambda invocation lasts at most 15 minutes.
 const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Debug, thiserror::Error)]
-pub enum DispatchError {
-    /// `config/` cannot be used; nothing was sent. The message says what to fix.
-    #[error("the configuration in config/ cannot be used: {}", .0.message)]
-    Config(FileRejection),
-    /// The table, the bucket or the mail service failed; the next run continues.
-    #[error("dispatching invites failed: {0}. The next scheduled run continues where this one stopped.")]
-    Port(PortError),
-}
-
-impl From<AppError> for DispatchError {
-    fn from(error: AppError) -> Self {
-        match error {
-            AppError::Rejected(rejection) => Self::Config(rejection),
-            AppError::Port(port) => Self::Port(port),
-        }
-    }
-}
-
-impl From<DispatchError> for lambda_runtime::Diagnostic {
-    fn from(error: DispatchError) -> Self {
-        let error_type = match &error {
-            DispatchError::Config(_) => "InvalidConfig",
-            DispatchError::Port(PortError::Throttled(_)) => "Throttled",
-            DispatchError::Port(_) => "AdapterFailed",
-        };
-        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
-    }
-}
-
 /// Any payload starts a run (the schedule's "Scheduled Event", or a manual `{}`).
 pub async fn handle(
     svc: Services<'_>,
     overrides: &ConfigOverrides,
     event: LambdaEvent<serde_json::Value>,
-) -> Result<DispatchOutcome, DispatchError> {
+) -> Result<DispatchOutcome, RunError> {
+    run(svc, overrides, event).await.map_err(|cause| RunError::new(ScheduledRun::DispatchInvites, cause))
+}
+
+async fn run(svc: Services<'_>, overrides: &ConfigOverrides, event: LambdaEvent<serde_json::Value>) -> Result<DispatchOutcome, AppError> {
     let remaining = remaining_time(&event.context, SystemTime::now());
     let deadline = svc.clock.now() + remaining.saturating_sub(SAFETY_MARGIN);
     let trigger = serde_json::from_value::<EventBridgeEvent>(event.payload).map(|e| e.detail_type).unwrap_or_else(|_| "manual".into());

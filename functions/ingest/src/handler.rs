@@ -74,8 +74,7 @@ pub enum IngestError {
 impl From<IngestError> for lambda_runtime::Diagnostic {
     fn from(error: IngestError) -> Self {
         let error_type = match &error {
-            IngestError::Port { source: PortError::Throttled(_), .. } => "Throttled",
-            IngestError::Port { .. } => "AdapterFailed",
+            IngestError::Port { source, .. } => onboarding::deployment::port_error_type(source),
             IngestError::InProgress { .. } => "UploadInProgress",
             IngestError::OutOfTime { .. } => "OutOfTime",
         };

@@ -113,7 +113,7 @@ async fn an_unusable_config_fails_the_run() {
     let mut context = Context::default();
     context.deadline = (SystemTime::now() + Duration::from_secs(600)).duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
     let error = handle(h.svc(), &overrides(), LambdaEvent::new(serde_json::json!({}), context)).await.unwrap_err();
-    assert!(matches!(error, DispatchError::Config(_)), "{error:?}");
+    assert!(matches!(error.cause, AppError::Rejected(_)), "{error:?}");
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "InvalidConfig");
     assert!(diagnostic.error_message.contains("max_send_rate_per_second"), "{}", diagnostic.error_message);

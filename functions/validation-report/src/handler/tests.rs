@@ -88,7 +88,7 @@ async fn an_unusable_config_fails_the_run() {
     let h = applied_migration().await;
     h.objects.put("config/role-matrix.csv", b"Old Role,Platform Roles\nAdmin,No Such Role\n".to_vec(), "text/csv").await.unwrap();
     let error = handle(h.svc(), &overrides(), serde_json::from_str(SCHEDULED_EVENT).unwrap()).await.unwrap_err();
-    assert!(matches!(error, ReportError::Rejected(_)), "{error:?}");
+    assert!(matches!(error.cause, AppError::Rejected(_)), "{error:?}");
     assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Rejected");
     assert!(h.objects.get("reports/validation/2026-11-24/report.json").await.is_err(), "nothing written");
 }

@@ -2,6 +2,10 @@
 //! table and mail settings. From them, the AWS adapters; beside them, the JSON log subscriber.
 //! The SAM template sets every variable for every function.
 
+mod run_error;
+
+pub use run_error::{port_error_type, RunError, ScheduledRun};
+
 #[cfg(feature = "aws")]
 use crate::adapters::aws::{AwsState, SesOptions};
 use crate::domain::config::{ConfigOverrides, Mailbox};
