@@ -5,8 +5,7 @@ use crate::output::{emit, issue_lines, Bars, Failure};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::domain::approval::{Approval, ApprovalFile};
-use onboarding::domain::building::Phase;
-use onboarding::domain::values::{BuildingId, Email, MigrationId};
+use onboarding::domain::values::{BuildingId, MigrationId};
 use serde_json::json;
 use std::path::Path;
 
@@ -24,10 +23,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Approve(approve) => approve_and_apply(&runtime, approve).await,
         Command::Dispatch { limit } => dispatch(&runtime, limit).await,
         Command::Report => report(&runtime).await,
-        Command::Check { building, email } => check(&runtime, &building, &email).await,
+        Command::Check { building, email } => crate::buildings::check(&runtime, &building, &email).await,
         Command::Invites(command) => crate::invites::run(&runtime, command).await,
-        Command::Building(BuildingCommand::Phase { building, phase }) => set_phase(&runtime, &building, &phase).await,
-        Command::Building(BuildingCommand::List) => list_buildings(&runtime).await,
+        Command::Building(BuildingCommand::Phase { building, phase }) => crate::buildings::set_phase(&runtime, &building, &phase).await,
+        Command::Building(BuildingCommand::List) => crate::buildings::list(&runtime).await,
         Command::Config(ConfigCommand::Load { dir }) => load_config(&runtime, &dir).await,
     }?;
     emit(json, report.value, report.text);
@@ -238,64 +237,6 @@ pub async fn report(runtime: &Runtime) -> Result<Report, Failure> {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
     Ok(Report { value, text })
-}
-
-pub async fn check(runtime: &Runtime, building: &str, emails: &[String]) -> Result<Report, Failure> {
-    let building = building_id(building)?;
-    if emails.len() > onboarding::domain::tile::MAX_BATCH {
-        return Err(Failure::usage(format!("at most {} addresses per check", onboarding::domain::tile::MAX_BATCH)));
-    }
-    let parsed: Vec<Email> =
-        emails.iter().map(|e| Email::parse(e).map_err(|err| Failure::usage(format!("“{e}”: {err}")))).collect::<Result<_, _>>()?;
-    let answers = app::tile::check_tile(runtime.table.as_ref(), &building, &parsed).await?;
-    let results: Vec<_> = parsed
-        .iter()
-        .zip(&answers)
-        .map(|(e, a)| json!({ "email": e, "visible": a.visible, "can_register_visitors": a.can_register_visitors, "reason": a.reason }))
-        .collect();
-    let value = if results.len() == 1 { results[0].clone() } else { json!({ "results": results }) };
-    let text = parsed
-        .iter()
-        .zip(&answers)
-        .map(|(e, a)| {
-            format!(
-                "{e}: visible={} can_register_visitors={} reason={}",
-                a.visible,
-                a.can_register_visitors,
-                serde_json::to_value(a.reason).unwrap_or_default().as_str().unwrap_or_default()
-            )
-        })
-        .collect();
-    Ok(Report { value, text })
-}
-
-pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str) -> Result<Report, Failure> {
-    let building = building_id(building)?;
-    let phase = Phase::parse(phase)
-        .ok_or_else(|| Failure::usage(format!("unknown phase “{phase}”: use new, kickstart_sent, account_setup, testing or live")))?;
-    app::buildings::set_phase(runtime.services(), &building, phase).await?;
-    Ok(Report {
-        value: json!({ "building": building, "phase": phase }),
-        text: vec![format!("Building {building} is now at phase {}.", phase.as_str())],
-    })
-}
-
-pub async fn list_buildings(runtime: &Runtime) -> Result<Report, Failure> {
-    let buildings = runtime.table.list_buildings().await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
-    let text = buildings
-        .iter()
-        .map(|b| {
-            format!(
-                "{}  {:<28} {:<15} policy={} since {}",
-                b.building.id,
-                b.building.name,
-                b.phase.as_str(),
-                b.building.tile_policy.as_str(),
-                onboarding::domain::moment::for_people(b.phase_changed_at)
-            )
-        })
-        .collect();
-    Ok(Report { value: json!({ "buildings": buildings }), text })
 }
 
 pub async fn load_config(runtime: &Runtime, dir: &Path) -> Result<Report, Failure> {

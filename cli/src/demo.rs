@@ -49,9 +49,9 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
     let approve =
         Approve { migration: MIGRATION.into(), plan_sha256: sha, invite_date: None, approved_by: "Demo Approver".into(), exclude: vec![] };
     steps.push(("approve", commands::approve_and_apply(&runtime, approve).await?));
-    steps.push(("check_granted", commands::check(&runtime, ONE_MARKET, &["ada@acme.example".into()]).await?));
-    steps.push(("check_not_granted", commands::check(&runtime, ONE_MARKET, &["someone@else.example".into()]).await?));
-    steps.push(("check_everyone_policy", commands::check(&runtime, HARBOR_VIEW, &["ada@acme.example".into()]).await?));
+    steps.push(("check_granted", crate::buildings::check(&runtime, ONE_MARKET, &["ada@acme.example".into()]).await?));
+    steps.push(("check_not_granted", crate::buildings::check(&runtime, ONE_MARKET, &["someone@else.example".into()]).await?));
+    steps.push(("check_everyone_policy", crate::buildings::check(&runtime, HARBOR_VIEW, &["ada@acme.example".into()]).await?));
     steps.push(("dispatch", commands::dispatch(&runtime, 10_000).await?));
     steps.push(("report", commands::report(&runtime).await?));
 

@@ -2,6 +2,7 @@
 //! folder) by default or on AWS with `--aws`.
 
 mod args;
+mod buildings;
 mod commands;
 mod demo;
 mod invites;

@@ -39,9 +39,7 @@ pub struct RecordSummary {
     /// The decoded object key (the key as sent, for a skipped record).
     pub key: String,
     pub version: String,
-    /// `buildings`, `tenants`, `plan`, `applied`, `already_processed`, `rejected`, `ignored`
-    /// or `skipped` (not an object-created event, or a key that does not decode).
-    pub result: &'static str,
+    pub result: RecordResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<RejectionCode>,
     /// Where the reason for a refused file was written.
@@ -50,6 +48,41 @@ pub struct RecordSummary {
     /// The plan to approve, for a user export.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_sha256: Option<String>,
+}
+
+/// What became of a record's upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordResult {
+    Buildings,
+    Tenants,
+    /// A user export, planned; the plan waits for its approval.
+    Plan,
+    /// An approval, applied.
+    Applied,
+    /// A delivery of an event already handled.
+    AlreadyProcessed,
+    /// Refused; `code` and `report` say why.
+    Rejected,
+    /// A key no flow reads.
+    Ignored,
+    /// Not an object-created event, or a key that does not decode.
+    Skipped,
+}
+
+impl RecordResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buildings => "buildings",
+            Self::Tenants => "tenants",
+            Self::Plan => "plan",
+            Self::Applied => "applied",
+            Self::AlreadyProcessed => "already_processed",
+            Self::Rejected => "rejected",
+            Self::Ignored => "ignored",
+            Self::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,7 +143,14 @@ async fn handle_record(
     let created = record.event_name.as_deref().is_some_and(|name| name.trim_start_matches("s3:").starts_with("ObjectCreated:"));
     let Some(key) = decode_key(raw_key).filter(|_| created) else {
         tracing::info!(event_name = record.event_name.as_deref().unwrap_or(""), "record skipped");
-        return Ok(RecordSummary { key: raw_key.to_string(), version, result: "skipped", code: None, report: None, plan_sha256: None });
+        return Ok(RecordSummary {
+            key: raw_key.to_string(),
+            version,
+            result: RecordResult::Skipped,
+            code: None,
+            report: None,
+            plan_sha256: None,
+        });
     };
     let upload = async {
         match pinned_version(record) {
@@ -144,26 +184,26 @@ async fn handle_record(
                 );
                 emit_metric(SENDING_PAUSED_METRIC, 1.0, SENDING_PAUSED_DIMENSION);
             }
-            "buildings"
+            RecordResult::Buildings
         }
-        UploadOutcome::Tenants(_) => "tenants",
+        UploadOutcome::Tenants(_) => RecordResult::Tenants,
         UploadOutcome::Plan(plan) => {
             plan_sha256 = Some(plan.plan_sha256);
-            "plan"
+            RecordResult::Plan
         }
-        UploadOutcome::Applied { .. } => "applied",
-        UploadOutcome::AlreadyProcessed => "already_processed",
+        UploadOutcome::Applied { .. } => RecordResult::Applied,
+        UploadOutcome::AlreadyProcessed => RecordResult::AlreadyProcessed,
         // Not a success: the holder may never finish (a run that died), and Lambda forgets an
         // event it was told succeeded. Failing gets this delivery retried.
         UploadOutcome::InProgress => return Err(IngestError::InProgress { key: log_safe(&key).into_owned() }),
         UploadOutcome::Rejected { code: refused, report: written, .. } => {
             code = Some(refused);
             report = Some(written).filter(|r| !r.is_empty());
-            "rejected"
+            RecordResult::Rejected
         }
-        UploadOutcome::Ignored => "ignored",
+        UploadOutcome::Ignored => RecordResult::Ignored,
     };
-    tracing::info!(result, code = code.map_or("", RejectionCode::as_str), "upload handled");
+    tracing::info!(result = result.as_str(), code = code.map_or("", RejectionCode::as_str), "upload handled");
     Ok(RecordSummary { key, version, result, code, report, plan_sha256 })
 }
 

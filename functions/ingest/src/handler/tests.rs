@@ -184,7 +184,7 @@ async fn the_decoded_key_reaches_the_plan_flow() {
     let summary = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
 
     let record = &summary.records[0];
-    assert_eq!((record.key.as_str(), record.result), (USER_EXPORT_KEY, "plan"));
+    assert_eq!((record.key.as_str(), record.result), (USER_EXPORT_KEY, RecordResult::Plan));
     assert_eq!(record.version, "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd");
     let sha = record.plan_sha256.clone().unwrap();
     assert_eq!(sha.len(), 64);
@@ -207,11 +207,11 @@ async fn a_redelivered_event_is_already_processed_and_mails_nothing_again() {
     h.upload(BUILDINGS_KEY, BUILDINGS).await;
 
     let first = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();
-    assert_eq!((first.records[0].key.as_str(), first.records[0].result), (BUILDINGS_KEY, "buildings"));
+    assert_eq!((first.records[0].key.as_str(), first.records[0].result), (BUILDINGS_KEY, RecordResult::Buildings));
     assert_eq!((h.sends(), h.outbox_files()), (1, 1), "one kickstart for the one building");
 
     let second = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();
-    assert_eq!(second.records[0].result, "already_processed");
+    assert_eq!(second.records[0].result, RecordResult::AlreadyProcessed);
     assert_eq!((h.sends(), h.outbox_files()), (1, 1), "no second kickstart");
 }
 
@@ -224,7 +224,7 @@ async fn the_environment_sender_is_the_from_of_kickstart_mails() {
     h.upload(BUILDINGS_KEY, BUILDINGS).await;
 
     let summary = h.deliver(event(BUILDINGS_EVENT)).await.unwrap();
-    assert_eq!(summary.records[0].result, "buildings");
+    assert_eq!(summary.records[0].result, RecordResult::Buildings);
 
     let message = h.outbox_message("kickstart");
     let from = header(&message, "From").unwrap_or_else(|| panic!("no From in\n{message}"));
@@ -247,11 +247,11 @@ async fn a_failing_adapter_fails_the_invocation_and_lambdas_retry_resumes_at_onc
     // lease, processes the upload.
     h.clock.advance(Duration::minutes(1));
     let resumed = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
-    assert_eq!(resumed.records[0].result, "plan");
+    assert_eq!(resumed.records[0].result, RecordResult::Plan);
     assert!(h.exists("reports/users/acme-q4/plan.csv").await);
 
     let again = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
-    assert_eq!(again.records[0].result, "already_processed");
+    assert_eq!(again.records[0].result, RecordResult::AlreadyProcessed);
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn work_outlasting_the_invocation_stops_at_its_deadline_and_the_retry_resu
     h.objects.delay_ms.store(0, Ordering::SeqCst);
     h.clock.advance(Duration::minutes(1));
     let resumed = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
-    assert_eq!(resumed.records[0].result, "plan");
+    assert_eq!(resumed.records[0].result, RecordResult::Plan);
     assert!(h.exists("reports/users/acme-q4/plan.csv").await);
 }
 
@@ -294,7 +294,7 @@ async fn a_delivery_while_another_holds_the_claim_fails_so_lambda_retries_it() {
     // takes over.
     h.clock.advance(Duration::seconds(EVENT_LEASE_SECONDS + 1));
     let resumed = h.deliver(event(USER_EXPORT_EVENT)).await.unwrap();
-    assert_eq!(resumed.records[0].result, "plan");
+    assert_eq!(resumed.records[0].result, RecordResult::Plan);
 }
 
 #[tokio::test]
@@ -319,7 +319,7 @@ async fn records_are_handled_one_by_one_and_refusals_are_answers() {
 
     let summary = h.deliver(event).await.unwrap();
 
-    let results: Vec<&str> = summary.records.iter().map(|r| r.result).collect();
+    let results: Vec<&str> = summary.records.iter().map(|r| r.result.as_str()).collect();
     assert_eq!(results, ["skipped", "rejected", "ignored", "plan"]);
     let rejected = &summary.records[1];
     assert_eq!(rejected.key, "inbox/other/Notes (draft).csv");

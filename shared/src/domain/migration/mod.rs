@@ -28,6 +28,7 @@ const BUILDINGS: usize = 4;
 const STATUS: usize = 5;
 
 mod dedupe;
+mod encoding;
 mod merged;
 mod store;
 
