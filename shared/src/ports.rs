@@ -70,7 +70,16 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
     /// Keys under a prefix, sorted.
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
+    /// A link a person can open to read `key`: on S3 a presigned URL valid [`LINK_DAYS`] days
+    /// (at most; see the S3 adapter), locally a file URL. `None` when the store has none.
+    async fn share_link(&self, key: &str) -> PortResult<Option<String>> {
+        let _ = key;
+        Ok(None)
+    }
 }
+
+/// How long a shared link to a report stays valid (SigV4's longest).
+pub const LINK_DAYS: u64 = 7;
 
 /// Sends mail. `send` returns the service's message id.
 #[async_trait]

@@ -13,6 +13,7 @@ mod hostile;
 mod iam;
 mod injection;
 mod logs;
+mod notices;
 mod policies;
 mod real_files;
 mod replays;
@@ -62,6 +63,10 @@ both_adapter_sets!(
         dispatch_resumes_after_mail_failures_without_duplicates,
         validation_report_flags_stale_kickstarts_and_late_invites,
         rejected_files_write_nothing_and_say_why,
+    ],
+    notices: [
+        every_upload_tells_its_people_once_with_links_that_open,
+        a_throttled_notice_fails_the_delivery_and_the_retry_sends_it_once,
     ],
     real_files: [
         the_guides_tenant_file_is_accepted_and_other_flows_send_it_back,

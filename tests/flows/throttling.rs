@@ -22,6 +22,8 @@ async fn prepare(x: &Harness, kind: &str, key: String, bytes: Vec<u8>) -> (Strin
         }
         _ => x.with_buildings().await,
     }
+    // The flows' own table calls are under test here; the notice's are in notices.rs.
+    set_settings(x, serde_json::json!({"notify": {}})).await;
     (key, bytes)
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod dispatch;
 pub mod invites;
 pub mod mailing;
+pub mod notify;
 pub mod plan;
 pub mod route;
 pub mod tenants;

@@ -9,8 +9,8 @@
 
 use super::{json_bytes, AppError, AppResult, Services};
 use crate::domain::approval::Approval;
-use crate::domain::config::ConfigOverrides;
-use crate::domain::issue::{FileRejection, RejectionCode};
+use crate::domain::config::{Config, ConfigOverrides};
+use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::keys;
 use crate::domain::values::{BuildingId, MigrationId};
 use crate::ports::{EventClaim, ObjectStore, ObjectVersion, PortError, PortResult};
@@ -160,7 +160,15 @@ async fn handle(
     let upload = match classify(key) {
         Ok(Upload::Ignored) => return Ok(UploadOutcome::Ignored),
         Ok(upload) => upload,
-        Err(rejection) => return reject(svc, key, rejection).await,
+        Err(rejection) => {
+            // Refused by its key alone (no claim: nothing is processed), yet told once: the
+            // notice's ledger key is the object version's.
+            let outcome = reject(svc, key, rejection).await?;
+            if let Ok(config) = super::config::load_config_with(svc.objects, overrides).await {
+                super::notify::notify_upload(svc, &config, key, &event_key(key, version), &outcome, &[]).await?;
+            }
+            return Ok(outcome);
+        }
     };
     let event_key = event_key(key, version);
     match svc.table.claim_event(&event_key, svc.clock.now(), EVENT_LEASE_SECONDS).await? {
@@ -178,7 +186,8 @@ async fn handle(
     result
 }
 
-/// Runs the flow of a claimed event and records its end.
+/// Runs the flow of a claimed event, tells the people configured for its kind, and records
+/// its end.
 async fn process(
     svc: Services<'_>,
     key: &str,
@@ -187,9 +196,13 @@ async fn process(
     pin: Option<&ObjectVersion>,
     overrides: &ConfigOverrides,
 ) -> AppResult<UploadOutcome> {
-    let outcome = match run(svc, key, upload, pin, overrides).await {
-        Ok(outcome) => outcome,
-        Err(AppError::Rejected(rejection)) => reject(svc, key, rejection).await?,
+    let (ran, config) = match super::config::load_config_with(svc.objects, overrides).await {
+        Ok(config) => (run(svc, key, upload, pin, &config).await, Some(config)),
+        Err(error) => (Err(error), None),
+    };
+    let (outcome, plan_issues) = match ran {
+        Ok(ran) => ran,
+        Err(AppError::Rejected(rejection)) => (reject(svc, key, rejection).await?, Vec::new()),
         Err(AppError::Port(PortError::TooLarge { bytes, limit })) => {
             let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
             let message = format!(
@@ -197,14 +210,19 @@ async fn process(
                 mb(bytes),
                 mb(limit)
             );
-            reject(svc, key, FileRejection::new(RejectionCode::FileTooLarge, message)).await?
+            (reject(svc, key, FileRejection::new(RejectionCode::FileTooLarge, message)).await?, Vec::new())
         }
         Err(AppError::Port(PortError::Superseded(_))) => {
             let message = "The file was replaced or deleted before it could be read, so this version was not processed. A newer upload of the same key is processed from its own event.";
-            reject(svc, key, FileRejection::new(RejectionCode::Superseded, message)).await?
+            (reject(svc, key, FileRejection::new(RejectionCode::Superseded, message)).await?, Vec::new())
         }
         Err(error) => return Err(error),
     };
+    // Before the end is recorded: a crash in between re-runs the flow (idempotent) and finds
+    // the notice in the mail ledger.
+    if let Some(config) = &config {
+        super::notify::notify_upload(svc, config, key, event_key, &outcome, &plan_issues).await?;
+    }
     let label = match &outcome {
         UploadOutcome::Rejected { code, .. } => code.as_str(),
         _ => "done",
@@ -213,14 +231,15 @@ async fn process(
     Ok(outcome)
 }
 
+/// The flow's outcome, with a plan's issues (the notice lists the first; the other flows'
+/// outcomes carry their own).
 async fn run(
     svc: Services<'_>,
     key: &str,
     upload: Upload,
     pin: Option<&ObjectVersion>,
-    overrides: &ConfigOverrides,
-) -> AppResult<UploadOutcome> {
-    let config = super::config::load_config_with(svc.objects, overrides).await?;
+    config: &Config,
+) -> AppResult<(UploadOutcome, Vec<Issue>)> {
     let pinned;
     let svc = match pin {
         Some(version) => {
@@ -230,20 +249,23 @@ async fn run(
         None => svc,
     };
     Ok(match upload {
-        Upload::Buildings => UploadOutcome::Buildings(super::buildings::ingest_buildings(svc, &config, key, false).await?),
+        Upload::Buildings => (UploadOutcome::Buildings(super::buildings::ingest_buildings(svc, config, key, false).await?), Vec::new()),
         Upload::Tenants { building, replace, force } => {
             let options = super::tenants::TenantOptions { replace, force };
-            UploadOutcome::Tenants(super::tenants::ingest_tenants(svc, &config, &building, key, options).await?)
+            (UploadOutcome::Tenants(super::tenants::ingest_tenants(svc, config, &building, key, options).await?), Vec::new())
         }
-        Upload::Users { migration } => UploadOutcome::Plan(super::plan::plan_migration(svc, &config, &migration, key).await?.0),
+        Upload::Users { migration } => {
+            let (summary, issues) = super::plan::plan_migration(svc, config, &migration, key).await?;
+            (UploadOutcome::Plan(summary), issues)
+        }
         Upload::Approval { migration } => {
             let approval = Approval::parse(&svc.objects.get(key).await?, &migration)?;
             let apply = super::apply::apply_approval(svc, &approval).await?;
             // Invites due today go out at once (a bounded batch); the schedule sends the rest.
-            let dispatch = super::dispatch::dispatch_invites(svc, &config, 100, None).await?;
-            UploadOutcome::Applied { apply, dispatch }
+            let dispatch = super::dispatch::dispatch_invites(svc, config, 100, None).await?;
+            (UploadOutcome::Applied { apply, dispatch }, Vec::new())
         }
-        Upload::Ignored => UploadOutcome::Ignored,
+        Upload::Ignored => (UploadOutcome::Ignored, Vec::new()),
     })
 }
 
@@ -282,6 +304,10 @@ impl ObjectStore for PinnedUpload<'_> {
 
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
         self.inner.list(prefix).await
+    }
+
+    async fn share_link(&self, key: &str) -> PortResult<Option<String>> {
+        self.inner.share_link(key).await
     }
 }
 

@@ -38,6 +38,38 @@ pub struct Settings {
     /// sender's own domain and the integrations inbox's, so a buildings file cannot make the
     /// product mail arbitrary people.
     pub kickstart_domains: Vec<String>,
+    /// Who is told, by e-mail, what became of each upload, per kind of upload.
+    pub notify: NotifyLists,
+}
+
+/// `settings.json`'s `notify`: the addresses told about each kind of upload (processed or
+/// refused, counts, first issues, where the reports are). Approvals count as `users`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyLists {
+    pub buildings: Vec<String>,
+    pub tenants: Vec<String>,
+    pub users: Vec<String>,
+}
+
+/// The kinds of upload a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadKind {
+    Buildings,
+    Tenants,
+    /// User-migration exports and their approvals.
+    Users,
+}
+
+impl UploadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buildings => "buildings",
+            Self::Tenants => "tenants",
+            Self::Users => "users",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -54,6 +86,7 @@ impl Default for Settings {
             platform_name: "the tenant app".into(),
             max_file_megabytes: crate::domain::intake::DEFAULT_MAX_FILE_BYTES / (1024 * 1024),
             kickstart_domains: vec!["envoy.com".into()],
+            notify: NotifyLists::default(),
         }
     }
 }
@@ -89,9 +122,16 @@ pub struct Config {
     pub phone_region: PhoneRegion,
     pub guide: RoleGuide,
     pub matrix: RoleMatrix,
+    /// `notify`, checked: buildings, tenants, users.
+    notify: [Vec<Email>; 3],
 }
 
 impl Config {
+    /// Who is told about an upload of `kind`.
+    pub fn notify(&self, kind: UploadKind) -> &[Email] {
+        &self.notify[kind as usize]
+    }
+
     /// May a kickstart e-mail go to `email`? Its domain (or a parent of it) is one of
     /// `kickstart_domains`, the sender's own domain or the integrations inbox's (the platform's).
     pub fn kickstart_domain_allowed(&self, email: &crate::domain::values::Email) -> bool {
@@ -136,7 +176,12 @@ impl Config {
         if settings.max_send_rate_per_second.is_nan() || settings.max_send_rate_per_second <= 0.0 {
             return Err(invalid("max_send_rate_per_second", &settings.max_send_rate_per_second.to_string()));
         }
-        Ok(Self { settings, sender, integrations_inbox, ops_recipients, phone_region, guide, matrix })
+        let lists = &settings.notify;
+        let notify = [("notify.buildings", &lists.buildings), ("notify.tenants", &lists.tenants), ("notify.users", &lists.users)]
+            .map(|(field, list)| list.iter().map(|raw| Email::parse(raw).map_err(|_| invalid(field, raw))).collect::<Result<Vec<_>, _>>());
+        let [buildings, tenants, users] = notify;
+        let notify = [buildings?, tenants?, users?];
+        Ok(Self { settings, sender, integrations_inbox, ops_recipients, phone_region, guide, matrix, notify })
     }
 
     pub fn parse_settings(bytes: &[u8]) -> Result<Settings, FileRejection> {
@@ -221,6 +266,20 @@ mod tests {
         assert_eq!(config.ops_recipients[0].as_str(), "ops@tenant.example");
         let bad = ConfigOverrides { invite_link_template: Some("https://t.example/".into()), ..ConfigOverrides::default() };
         assert!(bad.apply(config).is_err());
+    }
+
+    #[test]
+    fn notify_lists_are_checked_and_read_per_kind() {
+        let settings: Settings =
+            Config::parse_settings(br#"{"notify": {"tenants": ["PM@Example.com"], "users": ["ops@example.com", "it@example.com"]}}"#).unwrap();
+        let config = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap();
+        assert!(config.notify(UploadKind::Buildings).is_empty());
+        assert_eq!(config.notify(UploadKind::Tenants)[0].as_str(), "pm@example.com");
+        assert_eq!(config.notify(UploadKind::Users).len(), 2);
+        let settings = Config::parse_settings(br#"{"notify": {"users": ["not an address"]}}"#).unwrap();
+        let refused = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap_err();
+        assert!(refused.message.contains("notify.users") && refused.message.contains("not an address"), "{}", refused.message);
+        assert!(Config::parse_settings(br#"{"notify": {"user": []}}"#).is_err(), "a misspelt kind is refused");
     }
 
     #[test]

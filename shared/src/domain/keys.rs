@@ -93,16 +93,16 @@ pub const LAYOUTS: &[KeyLayout] = &[
     },
     KeyLayout {
         prefix: TENANT_REPORTS,
-        layout: "reports/tenants/<building-uuid>/<stamp>-<file>/{issues.csv, summary.json}",
-        what: "tenant-contact upload reports",
-        read_by: &[Uploader],
+        layout: "reports/tenants/<building-uuid>/<stamp>-<file>/{issues.csv, summary.json, report.html}",
+        what: "tenant-contact upload reports; ingest signs the links its notices carry",
+        read_by: &[Ingest, Uploader],
         written_by: &[Ingest],
     },
     KeyLayout {
         prefix: BUILDING_REPORTS,
-        layout: "reports/buildings/<stamp>-<file>/{issues.csv, summary.json}",
-        what: "buildings upload reports",
-        read_by: &[Uploader],
+        layout: "reports/buildings/<stamp>-<file>/{issues.csv, summary.json, report.html}",
+        what: "buildings upload reports; ingest signs the links its notices carry",
+        read_by: &[Ingest, Uploader],
         written_by: &[Ingest],
     },
     KeyLayout {

@@ -22,7 +22,7 @@ pub struct OutgoingMail {
 }
 
 impl OutgoingMail {
-    fn new(key: String, sender: &Mailbox, subject: &str) -> Self {
+    pub(crate) fn new(key: String, sender: &Mailbox, subject: &str) -> Self {
         Self {
             key,
             from_name: single_line(&sender.name),

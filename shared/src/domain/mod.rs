@@ -13,6 +13,7 @@ pub mod keys;
 pub mod mail;
 pub mod migration;
 pub mod moment;
+pub mod notice;
 pub mod plan;
 pub mod roles;
 pub mod sending;

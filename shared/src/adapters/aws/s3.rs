@@ -1,7 +1,8 @@
 //! The bucket: S3 objects by key.
 
 use crate::adapters::aws::describe;
-use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult};
+use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult, LINK_DAYS};
+use aws_sdk_s3::presigning::PresigningConfig;
 use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
@@ -203,6 +204,17 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    /// A presigned GET, signed with the function's own credentials. S3 honours it for
+    /// [`LINK_DAYS`] days or until those credentials expire, whichever comes first: a Lambda
+    /// role's session lasts hours, so the notification names the bucket key too, which always
+    /// works for a person with the uploaders' policy.
+    async fn share_link(&self, key: &str) -> PortResult<Option<String>> {
+        let valid = PresigningConfig::expires_in(std::time::Duration::from_secs(LINK_DAYS * 24 * 3600))
+            .map_err(|e| PortError::Unexpected(format!("S3 {key}: presigning: {e}")))?;
+        let request = self.client.get_object().bucket(&self.bucket).key(key).presigned(valid).await.map_err(|e| failure(key, e))?;
+        Ok(Some(request.uri().to_string()))
+    }
+
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
@@ -359,6 +371,14 @@ mod tests {
         let read = s3.open_at("inbox/users/m1/a.csv", &ObjectVersion::ETag("abc".into()), 100).await;
         assert!(matches!(read, Err(PortError::Superseded(_))), "{:?}", read.err());
         assert_eq!((head.num_calls(), get.num_calls()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_shared_link_is_a_presigned_get_valid_seven_days() {
+        let s3 = store(mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]));
+        let link = s3.share_link("reports/tenants/b/2026-11-23T09-00-00Z-contacts/report.html").await.unwrap().unwrap();
+        assert!(link.contains("reports/tenants/b/2026-11-23T09-00-00Z-contacts/report.html"), "{link}");
+        assert!(link.contains("X-Amz-Expires=604800") && link.contains("X-Amz-Signature="), "{link}");
     }
 
     #[tokio::test]

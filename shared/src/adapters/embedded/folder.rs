@@ -32,6 +32,11 @@ impl FolderStore {
     }
 }
 
+/// What a file URL's path must escape: controls, spaces and the characters that end or change
+/// a URL's path.
+const FILE_URL_PATH: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
+
 fn io(path: &Path, error: std::io::Error) -> PortError {
     if error.kind() == std::io::ErrorKind::NotFound {
         PortError::NotFound(path.display().to_string())
@@ -72,6 +77,15 @@ impl ObjectStore for FolderStore {
         let temp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&temp, bytes).map_err(|e| io(&temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| io(&path, e))
+    }
+
+    /// A `file://` URL of the key's file, its path percent-encoded.
+    async fn share_link(&self, key: &str) -> PortResult<Option<String>> {
+        let path = self.path_of(key)?;
+        let path = std::path::absolute(&path).map_err(|e| io(&path, e))?;
+        let text = path.to_string_lossy().replace('\\', "/");
+        let encoded = percent_encoding::utf8_percent_encode(&text, FILE_URL_PATH).to_string();
+        Ok(Some(if encoded.starts_with('/') { format!("file://{encoded}") } else { format!("file:///{encoded}") }))
     }
 
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
