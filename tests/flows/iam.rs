@@ -206,6 +206,9 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     let body = b"Full Name,Email\nAda Lovelace,ada@acme.example\nGrace Hopper,grace@acme.example\nAlan Turing,alan@initech.example\nKat Johnson,kat@initech.example\n";
     let UploadOutcome::Tenants(three) = upload(&uploader_aws, ingest_svc, &replace, body).await else { panic!() };
     assert_eq!((three.directory_size, three.revoked), (4, 0));
+    // The notices' presigned links are not fetched here: moto's IAM check reads only an
+    // Authorization header and fails (500) on query-string auth. Their grant (ingest reads the
+    // reports it links to) is checked against keys.rs in policies.rs; notices.rs opens them.
     // The uploader can read the building's Envoy import file.
     let export = uploader_aws.objects.get(&format!("exports/envoy/{ONE_MARKET}/envoy-employees.csv")).await.unwrap();
     assert!(String::from_utf8(export).unwrap().contains("kat@initech.example"));

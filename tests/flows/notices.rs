@@ -28,7 +28,14 @@ fn links(html: &str) -> Vec<String> {
 
 /// What a person opening `link` gets: a file URL read from disk, an http URL (a presigned S3
 /// GET on the emulator) fetched with a plain HTTP/1.1 GET.
-async fn open(link: &str) -> Vec<u8> {
+pub async fn open(link: &str) -> Vec<u8> {
+    let (status, body) = fetch(link).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{link}: {status}");
+    body
+}
+
+/// The status line and body `link` answers (a file URL answers 200 with the file).
+pub async fn fetch(link: &str) -> (String, Vec<u8>) {
     if let Some(path) = link.strip_prefix("file://") {
         let mut bytes = Vec::new();
         let raw = path.as_bytes();
@@ -42,7 +49,7 @@ async fn open(link: &str) -> Vec<u8> {
                 i += 1;
             }
         }
-        return std::fs::read(String::from_utf8(bytes).unwrap()).unwrap();
+        return ("HTTP/1.1 200 (file)".into(), std::fs::read(String::from_utf8(bytes).unwrap()).unwrap());
     }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = link.strip_prefix("http://").unwrap_or_else(|| panic!("not a local http link: {link}"));
@@ -53,7 +60,7 @@ async fn open(link: &str) -> Vec<u8> {
     socket.read_to_end(&mut answer).await.unwrap();
     let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&answer[..split]).to_string();
-    assert!(head.starts_with("HTTP/1.1 200"), "{link}: {head}");
+    let status = head.lines().next().unwrap_or_default().to_string();
     let body = answer[split + 4..].to_vec();
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         let mut out = Vec::new();
@@ -62,13 +69,13 @@ async fn open(link: &str) -> Vec<u8> {
             let line_end = at + body[at..].windows(2).position(|w| w == b"\r\n").unwrap();
             let size = usize::from_str_radix(std::str::from_utf8(&body[at..line_end]).unwrap().trim(), 16).unwrap();
             if size == 0 {
-                return out;
+                return (status, out);
             }
             out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
             at = line_end + 2 + size + 2;
         }
     }
-    body
+    (status, body)
 }
 
 pub async fn every_upload_tells_its_people_once_with_links_that_open(h: Harness) {
