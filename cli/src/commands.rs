@@ -4,7 +4,10 @@ use crate::args::{Approve, BuildingCommand, Cli, Command, ConfigCommand, Ingest}
 use crate::output::{emit, issue_lines, Bars, Failure};
 use crate::runtime::Runtime;
 use onboarding::app;
+use onboarding::app::route::UploadOutcome;
 use onboarding::domain::approval::{Approval, ApprovalFile};
+use onboarding::domain::config::Config;
+use onboarding::domain::issue::Issue;
 use onboarding::domain::values::{BuildingId, MigrationId};
 use serde_json::json;
 use std::path::Path;
@@ -52,16 +55,46 @@ pub fn migration_id(raw: &str) -> Result<MigrationId, Failure> {
     MigrationId::parse(raw).map_err(|e| Failure::usage(e.to_string()))
 }
 
+/// A local file put where an S3 upload would be: its key, and its version (its content's hash).
+struct Uploaded {
+    key: String,
+    version: String,
+}
+
 /// Copies a local file into the bucket's inbox, where the same flow as an S3 upload reads it.
-async fn upload(runtime: &Runtime, file: &Path, folder: &str) -> Result<String, Failure> {
+async fn upload(runtime: &Runtime, file: &Path, folder: &str) -> Result<Uploaded, Failure> {
     let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     let name: String = file
         .file_name()
         .map(|n| n.to_string_lossy().chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect())
         .unwrap_or_else(|| "upload.csv".into());
     let key = format!("{folder}/{name}");
+    let version = onboarding::domain::notice::content_version(&bytes);
     runtime.objects.put(&key, bytes, "application/octet-stream").await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
-    Ok(key)
+    Ok(Uploaded { key, version })
+}
+
+/// Tells the people configured for the upload's kind what became of it, as an S3 upload's
+/// notice does (once per file content: the same file again tells nobody twice). A run that
+/// failed for want of a table or bucket tells nobody; its error is printed.
+async fn tell<T>(
+    runtime: &Runtime,
+    config: &Config,
+    uploaded: &Uploaded,
+    result: &Result<T, app::AppError>,
+    outcome: impl FnOnce(&T) -> UploadOutcome,
+    issues: &[Issue],
+) -> Result<(), Failure> {
+    let outcome = match result {
+        Ok(done) => outcome(done),
+        Err(app::AppError::Rejected(refused)) => {
+            UploadOutcome::Rejected { code: refused.code, message: refused.message.clone(), report: String::new() }
+        }
+        Err(app::AppError::Port(_)) => return Ok(()),
+    };
+    let event = app::route::event_key(&uploaded.key, &uploaded.version);
+    app::notify::notify_upload(runtime.services(), config, &uploaded.key, &event, &outcome, issues).await?;
+    Ok(())
 }
 
 async fn config(runtime: &Runtime) -> Result<onboarding::domain::config::Config, Failure> {
@@ -69,9 +102,11 @@ async fn config(runtime: &Runtime) -> Result<onboarding::domain::config::Config,
 }
 
 pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> Result<Report, Failure> {
-    let key = upload(runtime, file, "inbox/buildings").await?;
+    let uploaded = upload(runtime, file, "inbox/buildings").await?;
     let config = config(runtime).await?;
-    let outcome = app::buildings::ingest_buildings(runtime.services(), &config, &key, resend).await?;
+    let result = app::buildings::ingest_buildings(runtime.services(), &config, &uploaded.key, resend).await;
+    tell(runtime, &config, &uploaded, &result, |o| UploadOutcome::Buildings(o.clone()), &[]).await?;
+    let outcome = result?;
     let mut value = serde_json::to_value(&outcome).unwrap_or_default();
     value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
     let mut text = vec![format!(
@@ -115,10 +150,12 @@ pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, fo
         (true, false) => format!("inbox/tenants/{building}/replace"),
         _ => format!("inbox/tenants/{building}"),
     };
-    let key = upload(runtime, file, &folder).await?;
+    let uploaded = upload(runtime, file, &folder).await?;
     let config = config(runtime).await?;
     let options = app::tenants::TenantOptions { replace, force };
-    let outcome = app::tenants::ingest_tenants(runtime.services(), &config, &building, &key, options).await?;
+    let result = app::tenants::ingest_tenants(runtime.services(), &config, &building, &uploaded.key, options).await;
+    tell(runtime, &config, &uploaded, &result, |o| UploadOutcome::Tenants(o.clone()), &[]).await?;
+    let outcome = result?;
     let mut value = serde_json::to_value(&outcome).unwrap_or_default();
     value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
     let mut text = vec![format!(
@@ -143,9 +180,18 @@ pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, fo
 
 pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Result<(Report, String), Failure> {
     let migration = migration_id(migration)?;
-    let key = upload(runtime, file, &format!("inbox/users/{migration}")).await?;
+    let uploaded = upload(runtime, file, &format!("inbox/users/{migration}")).await?;
     let config = config(runtime).await?;
-    let (summary, issues) = app::plan::plan_migration(runtime.services(), &config, &migration, &key).await?;
+    let result = app::plan::plan_migration(runtime.services(), &config, &migration, &uploaded.key).await;
+    let plan_issues = result.as_ref().map(|(_, issues)| issues.as_slice()).unwrap_or_default();
+    // The notice is about the plan: the same file planned again against a changed table is a
+    // new plan (a new SHA-256) to tell about; the same plan again is not.
+    let uploaded = match &result {
+        Ok((summary, _)) => Uploaded { version: summary.plan_sha256.clone(), ..uploaded },
+        Err(_) => uploaded,
+    };
+    tell(runtime, &config, &uploaded, &result, |(summary, _)| UploadOutcome::Plan(summary.clone()), plan_issues).await?;
+    let (summary, issues) = result?;
     let mut value = serde_json::to_value(&summary).unwrap_or_default();
     value["issues"] = serde_json::to_value(&issues).unwrap_or_default();
     value["outputs"] = json!(summary.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
@@ -190,6 +236,9 @@ pub async fn approve_and_apply(runtime: &Runtime, approve: Approve) -> Result<Re
         .await
         .map_err(|e| Failure::from(app::AppError::Port(e)))?;
     let dispatch = app::dispatch::dispatch_invites(runtime.services(), &config, 10_000, None).await?;
+    let uploaded = Uploaded { key: format!("approvals/{migration}.json"), version: approval.plan_sha256.clone() };
+    let applied = Ok::<_, app::AppError>(UploadOutcome::Applied { apply: apply.clone(), dispatch: dispatch.clone() });
+    tell(runtime, &config, &uploaded, &applied, UploadOutcome::clone, &[]).await?;
     let value = json!({ "apply": apply, "dispatch": dispatch });
     let text = vec![
         format!(

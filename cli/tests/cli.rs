@@ -38,7 +38,7 @@ fn the_demo_runs_every_flow_and_a_second_run_sends_nothing() {
     assert_eq!(value["approve"]["dispatch"]["sent"], 4);
     assert_eq!(value["check_everyone_policy"]["reason"], "everyone_policy_no_envoy");
     let mails = outbox_count(dir.path());
-    assert_eq!(mails, 2 + 4 + 1, "kickstarts, invites, validation summary");
+    assert_eq!(mails, 2 + 4 + 1 + 5, "kickstarts, invites, validation summary, a notice for each of the five uploads");
     assert!(dir.path().join("bucket/reports/users/demo-legacy-visitor/report.html").exists());
 
     let second = onboard(dir.path(), &["--json", "demo"]);
@@ -46,9 +46,13 @@ fn the_demo_runs_every_flow_and_a_second_run_sends_nothing() {
     let value = json(&second);
     assert_eq!(value["buildings"]["kickstarts_sent"], 0);
     assert_eq!(value["approve"]["dispatch"]["sent"], 0);
-    assert_eq!(outbox_count(dir.path()), mails, "nothing sent twice");
+    // Every user now exists, so the export makes a new plan (no_change): its notice and its
+    // apply's are new; no kickstart, invite or earlier notice goes out again.
+    assert_eq!(value["plan"]["actions"]["no_change"], 4);
+    assert_eq!(outbox_count(dir.path()), mails + 2, "only the new plan's two notices");
 
     let text = onboard(dir.path(), &["demo"]);
+    assert_eq!(outbox_count(dir.path()), mails + 2, "the same plan again: nothing sent");
     let out = String::from_utf8_lossy(&text.stdout);
     assert!(out.contains("Plan SHA-256:") && out.contains("E-mails sent (.eml files):"), "{out}");
 }

@@ -94,13 +94,17 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
             notice.issues = first_issues(&o.issues);
             notice.issues_total = o.issues.len() as u64;
             if let Some(pause) = &o.sending_paused {
-                notice.next.push(format!("Sending is paused ({pause}). {} The kickstarts go out on the next scheduled run after that.", pause.cause.fix()));
+                notice.next.push(format!(
+                    "Sending is paused ({pause}). {} The kickstarts go out on the next scheduled run after that.",
+                    pause.cause.fix()
+                ));
             }
             notice.files.extend(named(&o.outputs, "/report.html", "Report"));
             notice.files.extend(named(&o.outputs, "/issues.csv", "Issues (CSV)"));
         }
         UploadOutcome::Tenants(o) => {
-            notice.headline = format!("Tenant contacts were processed for building {}: {} of {} rows accepted.", o.building, o.accepted, o.rows);
+            notice.headline =
+                format!("Tenant contacts were processed for building {}: {} of {} rows accepted.", o.building, o.accepted, o.rows);
             notice.counts = vec![
                 ("Rows", o.rows),
                 ("Accepted", o.accepted),

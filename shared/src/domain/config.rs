@@ -271,7 +271,8 @@ mod tests {
     #[test]
     fn notify_lists_are_checked_and_read_per_kind() {
         let settings: Settings =
-            Config::parse_settings(br#"{"notify": {"tenants": ["PM@Example.com"], "users": ["ops@example.com", "it@example.com"]}}"#).unwrap();
+            Config::parse_settings(br#"{"notify": {"tenants": ["PM@Example.com"], "users": ["ops@example.com", "it@example.com"]}}"#)
+                .unwrap();
         let config = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap();
         assert!(config.notify(UploadKind::Buildings).is_empty());
         assert_eq!(config.notify(UploadKind::Tenants)[0].as_str(), "pm@example.com");

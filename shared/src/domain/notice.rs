@@ -53,6 +53,12 @@ pub fn notice_key(event_key: &str) -> String {
     format!("notice#{}", &hex::encode(digest)[..32])
 }
 
+/// The version of a file handed to the CLI: its content's SHA-256 (as an unversioned bucket's
+/// ETag names its content), so the same file given twice is one upload to tell about.
+pub fn content_version(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// One issue on one line: where (row, column, value) and what to do.
 pub fn issue_line(issue: &Issue) -> String {
     let mut place = Vec::new();
@@ -183,7 +189,11 @@ mod tests {
             issues: vec!["row 4, column Email, value “bob@”: not an e-mail address".into()],
             issues_total: 9,
             next: vec!["Approve: onboard approve --migration acme-2026 --plan-sha256 ab12".into()],
-            files: vec![NoticeFile { label: "Report", key: "reports/users/acme-2026/report.html".into(), link: Some("https://x.example/r?a=1&b=2".into()) }],
+            files: vec![NoticeFile {
+                label: "Report",
+                key: "reports/users/acme-2026/report.html".into(),
+                link: Some("https://x.example/r?a=1&b=2".into()),
+            }],
         }
     }
 
@@ -193,7 +203,9 @@ mod tests {
         let mail = notice_mail(&config(&["pm@example.com"]), "inbox/users/acme-2026/export.csv#v1", &notice()).unwrap();
         assert_eq!(mail.to.iter().map(|e| e.as_str()).collect::<Vec<_>>(), ["pm@example.com"]);
         assert_eq!(mail.subject, "Processed: export <b>.csv (users)");
-        for part in ["Rows: 7", "Create and invite: 3", "Issues (9 in all)", "… and 8 more in issues.csv.", "onboard approve --migration acme-2026"] {
+        for part in
+            ["Rows: 7", "Create and invite: 3", "Issues (9 in all)", "… and 8 more in issues.csv.", "onboard approve --migration acme-2026"]
+        {
             assert!(mail.text.contains(part), "{part} missing from {}", mail.text);
         }
         assert!(mail.text.contains("- Report: reports/users/acme-2026/report.html\n  https://x.example/r?a=1&b=2"), "{}", mail.text);

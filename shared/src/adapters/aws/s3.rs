@@ -2,10 +2,10 @@
 
 use crate::adapters::aws::describe;
 use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult, LINK_DAYS};
-use aws_sdk_s3::presigning::PresigningConfig;
 use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use bytes::Bytes;
