@@ -105,6 +105,7 @@ def seed(onboard, env, bucket, table):
     run("config", "load", str(ROOT / "infra/examples/config"))
     run("ingest", "buildings", str(FIXTURES / "buildings.csv"))
     run("ingest", "tenants", "--building", BUILDING, str(FIXTURES / "tenants-one-market.csv"))
+    run("building", "phase", BUILDING, "live")  # the tile answers only once the building is live
 
 
 def one_run(binary, env):

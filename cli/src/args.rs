@@ -134,8 +134,16 @@ pub enum InvitesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BuildingCommand {
-    /// Set a building's phase: new, kickstart_sent, account_setup, testing, live.
-    Phase { building: String, phase: String },
+    /// Set a building's phase: new, kickstart_sent, account_setup, testing, live. Until a
+    /// building is live nobody sees its tile; `live` is refused for a permissioned building with
+    /// no tenant contacts unless forced.
+    Phase {
+        building: String,
+        phase: String,
+        /// Go live even though a permissioned building has no tenant contacts (nobody sees the tile).
+        #[arg(long)]
+        force: bool,
+    },
     /// List buildings with their phase and policy.
     List,
 }

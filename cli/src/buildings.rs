@@ -25,26 +25,23 @@ pub async fn check(runtime: &Runtime, building: &str, emails: &[String]) -> Resu
     let text = parsed
         .iter()
         .zip(&answers)
-        .map(|(e, a)| {
-            format!(
-                "{e}: visible={} can_register_visitors={} reason={}",
-                a.visible,
-                a.can_register_visitors,
-                serde_json::to_value(a.reason).unwrap_or_default().as_str().unwrap_or_default()
-            )
-        })
+        .map(|(e, a)| format!("{e}: visible={} can_register_visitors={} reason={}", a.visible, a.can_register_visitors, a.reason.as_str()))
         .collect();
     Ok(Report { value, text })
 }
 
-pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str) -> Result<Report, Failure> {
+pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str, force: bool) -> Result<Report, Failure> {
     let building = building_id(building)?;
     let phase = Phase::parse(phase)
         .ok_or_else(|| Failure::usage(format!("unknown phase “{phase}”: use new, kickstart_sent, account_setup, testing or live")))?;
-    app::buildings::set_phase(runtime.services(), &building, phase).await?;
+    app::buildings::set_phase(runtime.services(), &building, phase, force).await?;
     Ok(Report {
         value: json!({ "building": building, "phase": phase }),
-        text: vec![format!("Building {building} is now at phase {}.", phase.as_str())],
+        text: vec![if phase == Phase::Live {
+            format!("Building {building} is live: its tile grants take effect now.")
+        } else {
+            format!("Building {building} is now at phase {}; nobody sees its tile until it is live.", phase.as_str())
+        }],
     })
 }
 

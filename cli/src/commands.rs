@@ -28,7 +28,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Report => report(&runtime).await,
         Command::Check { building, email } => crate::buildings::check(&runtime, &building, &email).await,
         Command::Invites(command) => crate::invites::run(&runtime, command).await,
-        Command::Building(BuildingCommand::Phase { building, phase }) => crate::buildings::set_phase(&runtime, &building, &phase).await,
+        Command::Building(BuildingCommand::Phase { building, phase, force }) => {
+            crate::buildings::set_phase(&runtime, &building, &phase, force).await
+        }
         Command::Building(BuildingCommand::List) => crate::buildings::list(&runtime).await,
         Command::Config(ConfigCommand::Load { dir }) => load_config(&runtime, &dir).await,
     }?;

@@ -49,6 +49,9 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
     let approve =
         Approve { migration: MIGRATION.into(), plan_sha256: sha, invite_date: None, approved_by: "Demo Approver".into(), exclude: vec![] };
     steps.push(("approve", commands::approve_and_apply(&runtime, approve).await?));
+    // Phase IV of the integration guide: the tile appears once the building is live.
+    steps.push(("go_live_one_market", crate::buildings::set_phase(&runtime, ONE_MARKET, "live", false).await?));
+    steps.push(("go_live_harbor_view", crate::buildings::set_phase(&runtime, HARBOR_VIEW, "live", false).await?));
     steps.push(("check_granted", crate::buildings::check(&runtime, ONE_MARKET, &["ada@acme.example".into()]).await?));
     steps.push(("check_not_granted", crate::buildings::check(&runtime, ONE_MARKET, &["someone@else.example".into()]).await?));
     steps.push(("check_everyone_policy", crate::buildings::check(&runtime, HARBOR_VIEW, &["ada@acme.example".into()]).await?));

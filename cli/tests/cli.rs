@@ -85,6 +85,15 @@ fn ingest_users_json_holds_the_documented_fields() {
     assert_eq!(json(&approved)["dispatch"]["sent"], 0, "invites wait for their date");
     let check =
         onboard(dir.path(), &["--json", "check", "--building", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "--email", "nobody@example.com"]);
+    assert_eq!(json(&check)["reason"], "building_not_live");
+    // Going live with no tenant contacts in a permissioned building takes --force.
+    let live = onboard(dir.path(), &["building", "phase", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "live"]);
+    assert_eq!(live.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&live.stderr).contains("--force"), "{}", String::from_utf8_lossy(&live.stderr));
+    let forced = onboard(dir.path(), &["building", "phase", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "live", "--force"]);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    let check =
+        onboard(dir.path(), &["--json", "check", "--building", "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10", "--email", "nobody@example.com"]);
     assert_eq!(json(&check)["reason"], "not_granted");
 }
 

@@ -16,6 +16,8 @@ async fn answer(table: &dyn onboarding::ports::Table, building_id: &str, emails:
 
 pub async fn tile_answers_reveal_nothing_about_other_users(h: Harness) {
     h.with_buildings().await;
+    h.go_live(ONE_MARKET).await;
+    h.go_live(HARBOR_VIEW).await;
     let ada = email("ada@acme.example");
     let stranger = email("stranger@else.example");
     // Asked about Ada and a stranger while the buildings have no contacts at all.

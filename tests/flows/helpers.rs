@@ -285,6 +285,11 @@ impl Harness {
         handle_upload(self.svc(), key, &version_of(bytes)).await.unwrap()
     }
 
+    /// Takes a building live (forced: whether it has contacts yet is not the point of the test).
+    pub async fn go_live(&self, id: &str) {
+        onboarding::app::buildings::set_phase(self.svc(), &building(id), onboarding::domain::building::Phase::Live, true).await.unwrap();
+    }
+
     pub async fn with_buildings(&self) {
         self.load_example_config().await;
         match self.upload("inbox/buildings/buildings.csv", BUILDINGS_CSV).await {

@@ -10,6 +10,7 @@ use crate::policies::{as_moto_checks_it, policy, template, Stack};
 use onboarding::adapters::aws::{sdk_config_with_keys, AwsState, SesOptions};
 use onboarding::app::route::{handle_s3_upload, UploadOutcome};
 use onboarding::app::{dispatch, tile, validate, NoProgress, Services};
+use onboarding::domain::building::Phase;
 use onboarding::domain::keys::Actor;
 use onboarding::domain::tile::TileReason;
 use onboarding::ports::{BuildingTable, Clock, ObjectStore, SystemClock};
@@ -245,6 +246,10 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     assert!(outcome.summary_mailed, "{outcome:?}");
     assert!(uploader_aws.objects.get(&outcome.outputs[0]).await.is_ok(), "an uploader reads the validation report");
 
+    // Go-live (the implementation team, with its own credentials): the grants take effect.
+    onboarding::app::buildings::set_phase(services(&admin, &clock), &building(ONE_MARKET), Phase::Live, false)
+        .await
+        .expect("One Market has contacts, so it may go live");
     // tile-check: one key lookup and a batch, nothing else.
     let answers = tile::check_tile(&tile_aws.table, &building(ONE_MARKET), &[email("kat@initech.example"), email("x@else.example")])
         .await

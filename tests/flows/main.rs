@@ -8,6 +8,7 @@ mod crashes;
 mod data;
 mod envoy_guard;
 mod faults;
+mod golive;
 mod helpers;
 mod hostile;
 mod iam;
@@ -64,6 +65,7 @@ both_adapter_sets!(
         validation_report_flags_stale_kickstarts_and_late_invites,
         rejected_files_write_nothing_and_say_why,
     ],
+    golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
     notices: [
         every_upload_tells_its_people_once_with_links_that_open,
         a_throttled_notice_fails_the_delivery_and_the_retry_sends_it_once,

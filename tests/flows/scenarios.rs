@@ -61,12 +61,15 @@ pub async fn buildings_are_upserted_and_kicked_off_once(h: Harness) {
     assert_eq!(h.mailer.sent_to_kind("kickstart#"), 4);
     h.mailer.assert_each_sent_once();
 
-    onboarding::app::buildings::set_phase(h.svc(), &building(ONE_MARKET), Phase::Testing).await.unwrap();
+    onboarding::app::buildings::set_phase(h.svc(), &building(ONE_MARKET), Phase::Testing, false).await.unwrap();
     assert_eq!(h.table.get_building(&building(ONE_MARKET)).await.unwrap().unwrap().phase, Phase::Testing);
 }
 
 pub async fn tenant_contacts_grant_the_tile_and_write_the_envoy_file(h: Harness) {
     h.with_buildings().await;
+    // A permissioned building cannot go live with nobody granted (nobody would see the tile).
+    let refused = onboarding::app::buildings::set_phase(h.svc(), &building(ONE_MARKET), Phase::Live, false).await;
+    assert!(matches!(&refused, Err(AppError::Rejected(r)) if r.code == "no_contacts" && r.message.contains("--force")), "{refused:?}");
     // UTF-16 with a BOM, semicolons, CRLF, a quoted line break, a duplicate and a bad row.
     let text = "Tenant Contact Name;Tenant Contact Email;Mobile\r\n\"Ada\r\nLovelace\";ada@acme.example;(415) 555-2671\r\nGrace Hopper;grace@acme.example;\r\nGrace Hopper;GRACE@acme.example;+1 415 555 0199\r\nNo Mail;;\r\n";
     let key = format!("inbox/tenants/{ONE_MARKET}/contacts.csv");
@@ -80,6 +83,10 @@ pub async fn tenant_contacts_grant_the_tile_and_write_the_envoy_file(h: Harness)
         "Full Name,Email,Phone Number\r\nAda Lovelace,ada@acme.example,+14155552671\r\nGrace Hopper,grace@acme.example,+14155550199\r\n"
     );
 
+    // Before go-live nobody sees the tile, granted or not; going live needs no re-upload.
+    let before = tile::check_tile(h.table.as_ref(), &building(ONE_MARKET), &[email("ada@acme.example")]).await.unwrap();
+    assert_eq!((before[0].visible, before[0].can_register_visitors, before[0].reason), (false, false, TileReason::BuildingNotLive));
+    onboarding::app::buildings::set_phase(h.svc(), &building(ONE_MARKET), Phase::Live, false).await.expect("live: it has contacts now");
     let answers = tile::check_tile(h.table.as_ref(), &building(ONE_MARKET), &[email("ada@acme.example"), email("stranger@else.example")])
         .await
         .unwrap();
@@ -101,6 +108,9 @@ pub async fn tenant_contacts_grant_the_tile_and_write_the_envoy_file(h: Harness)
         panic!()
     };
     assert_eq!(open.granted, 0);
+    let before = tile::check_tile(h.table.as_ref(), &building(HARBOR_VIEW), &[email("ada@acme.example")]).await.unwrap();
+    assert_eq!((before[0].visible, before[0].reason), (false, TileReason::BuildingNotLive), "an everyone building waits for go-live too");
+    onboarding::app::buildings::set_phase(h.svc(), &building(HARBOR_VIEW), Phase::Live, false).await.unwrap();
     let answers = tile::check_tile(h.table.as_ref(), &building(HARBOR_VIEW), &[email("jose@globex.example"), email("ada@acme.example")])
         .await
         .unwrap();

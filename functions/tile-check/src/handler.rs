@@ -74,7 +74,7 @@ async fn answer(table: &dyn Table, request: &Request) -> Result<Response<Body>, 
         Route::Single => {
             let email = query_email(request)?;
             let answer = check(table, &building, std::slice::from_ref(&email)).await?.into_iter().next().ok_or_else(ApiError::internal)?;
-            tracing::info!(route = "single", building = %building, email = %email.redacted(), reason = reason_name(answer.reason), "tile checked");
+            tracing::info!(route = "single", building = %building, email = %email.redacted(), reason = TileReason::as_str(answer.reason), "tile checked");
             Ok(json(StatusCode::OK, &answer))
         }
         Route::Batch => {
@@ -192,15 +192,6 @@ fn batch_emails(body: &Body) -> Result<Vec<String>, ApiError> {
             format!("The emails list has {n} addresses; at most {MAX_BATCH} are answered per request. Split the list."),
         )),
         _ => Ok(request.emails),
-    }
-}
-
-fn reason_name(reason: TileReason) -> &'static str {
-    match reason {
-        TileReason::Granted => "granted",
-        TileReason::NotGranted => "not_granted",
-        TileReason::EveryonePolicyNoEnvoy => "everyone_policy_no_envoy",
-        TileReason::UnknownBuilding => "unknown_building",
     }
 }
 

@@ -233,12 +233,24 @@ pub(crate) async fn write_row_report<T: Serialize>(svc: Services<'_>, folder: &s
 }
 
 /// Moves a building to a later (or earlier) phase by hand.
-pub async fn set_phase(svc: Services<'_>, id: &BuildingId, phase: Phase) -> AppResult<()> {
-    match svc.table.get_building(id).await? {
-        None => Err(AppError::Rejected(FileRejection::new(
+pub async fn set_phase(svc: Services<'_>, id: &BuildingId, phase: Phase, force: bool) -> AppResult<()> {
+    let Some(state) = svc.table.get_building(id).await? else {
+        return Err(AppError::Rejected(FileRejection::new(
             RejectionCode::UnknownBuilding,
             format!("No building with UUID {id} is known. Load it with a buildings file first."),
-        ))),
-        Some(_) => Ok(svc.table.set_phase(id, phase, svc.clock.now(), None).await?),
+        )));
+    };
+    // Going live with a permissioned tile and nobody granted shows the tile to nobody: almost
+    // always a step forgotten (the tenant contacts file), so it takes a deliberate force.
+    let permissioned = state.building.tile_policy == crate::domain::building::TilePolicy::Permissioned;
+    if phase == Phase::Live && permissioned && !force && svc.table.list_contacts(id).await?.is_empty() {
+        return Err(AppError::Rejected(FileRejection::new(
+            RejectionCode::NoContacts,
+            format!(
+                "{} ({id}) shows the Visitor Registration tile only to its tenant contacts, and none are loaded, so nobody would see it. Upload the tenant contacts file first, or go live anyway with --force.",
+                crate::domain::text::single_line(&state.building.name)
+            ),
+        )));
     }
+    Ok(svc.table.set_phase(id, phase, svc.clock.now(), None).await?)
 }

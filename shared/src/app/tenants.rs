@@ -10,6 +10,7 @@ use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::keys;
 use crate::domain::tenants::{
     check_export, check_revocations, contact_from_row, envoy_export_emails, envoy_import_csv, ContactSet, RejectedRows, RevokeCheck,
+    TenantContact,
 };
 use crate::domain::values::{BuildingId, Email};
 use crate::ports::PortError;
@@ -34,6 +35,9 @@ pub struct TenantsOutcome {
     pub revoked: u64,
     /// Contacts replace mode kept because their row is in the file, though rejected.
     pub kept_rejected: u64,
+    /// Configured pinned people (`pinned_contacts`) in the Envoy import file: always there,
+    /// never removed by replace mode.
+    pub pinned: Vec<String>,
     /// Columns read by a rule weaker than their label.
     pub columns_read_as: Vec<String>,
     pub directory_size: u64,
@@ -89,12 +93,13 @@ pub async fn ingest_tenants(
         return Err(FileRejection::new(RejectionCode::NoRows, "The contacts file has a header row but no contacts. Add one row per contact under the header and upload the file again (a file with no contacts is never applied: in replace mode it would remove everyone).").into());
     }
     let current = svc.table.list_contacts(building).await?;
-    // The directory's people who are not in the file: kept (add mode, or their row was
+    let pinned: Vec<&TenantContact> = config.pinned_for(building).collect();
+    // The directory's people who are not in the file: kept (add mode, pinned, or their row was
     // rejected) or, in replace mode, revoked.
     let mut to_revoke: Vec<Email> = Vec::new();
     let (mut kept_rejected, mut kept_not_in_file) = (0u64, 0u64);
     for contact in current.iter().filter(|c| !set.contains(&c.email)) {
-        if !options.replace {
+        if !options.replace || pinned.iter().any(|p| p.email == contact.email) {
             kept_not_in_file += 1;
         } else if let Some(row) = rejected_rows.row_of(contact) {
             kept_rejected += 1;
@@ -118,7 +123,8 @@ pub async fn ingest_tenants(
         }
     }
     let latest = keys::envoy_export_latest(building);
-    let (export_check, last_export) = envoy_export_guard(svc, config, &latest, &current, &to_revoke, &set, options.force).await?;
+    let next = NextExport { current: &current, to_revoke: &to_revoke, set: &set, pinned: &pinned };
+    let (export_check, last_export) = envoy_export_guard(svc, config, &latest, &next, options.force).await?;
     let grant = state.building.tile_policy == TilePolicy::Permissioned;
     let contacts: Vec<_> = set.contacts().cloned().collect();
     let now = svc.clock.now();
@@ -134,7 +140,9 @@ pub async fn ingest_tenants(
     // Measured against the last Envoy import file, which is written only once a run is done: a
     // retry after a failed run reports the same change.
     let added = directory.iter().filter(|c| last_export.as_ref().is_none_or(|last| !last.contains(&c.email))).count() as u64;
-    let export = envoy_import_csv(&directory);
+    // Pinned people are in every import file, contacts of the building or not.
+    let pinned_extra: Vec<&TenantContact> = pinned.iter().copied().filter(|p| !directory.iter().any(|c| c.email == p.email)).collect();
+    let export = envoy_import_csv(directory.iter().chain(pinned_extra.iter().copied()));
     let stamp = stamp(now);
     let dated = keys::envoy_export_dated(building, &stamp);
     svc.objects.put(&dated, export.clone(), "text/csv").await?;
@@ -149,6 +157,7 @@ pub async fn ingest_tenants(
         granted: if grant { set.len() as u64 } else { 0 },
         revoked: to_revoke.len() as u64,
         kept_rejected,
+        pinned: pinned.iter().map(|p| format!("{} <{}>", p.full_name, p.email)).collect(),
         columns_read_as: map.reading_texts(),
         directory_size: directory.len() as u64,
         revoke_check,
@@ -180,6 +189,7 @@ pub async fn ingest_tenants(
         removed: outcome.revoked,
         kept_not_in_file,
         kept_rejected: outcome.kept_rejected,
+        pinned: &outcome.pinned,
         directory_size: outcome.directory_size,
         granted: outcome.granted,
         revoke_check: outcome.revoke_check.as_ref(),
@@ -193,6 +203,15 @@ pub async fn ingest_tenants(
     Ok(outcome)
 }
 
+/// Who the next Envoy import file will hold: the directory, less what replace mode revokes,
+/// plus the file's contacts and the pinned people.
+struct NextExport<'a> {
+    current: &'a [TenantContact],
+    to_revoke: &'a [Email],
+    set: &'a ContactSet,
+    pinned: &'a [&'a TenantContact],
+}
+
 /// Refuses, before anything is written, a run whose Envoy import file would leave out more of
 /// the people in the last export than the configured share: Envoy replaces its directory with
 /// each upload, so a store that lost contacts (or a mistaken replace) must not empty it.
@@ -200,9 +219,7 @@ async fn envoy_export_guard(
     svc: Services<'_>,
     config: &Config,
     latest: &str,
-    current: &[crate::domain::tenants::TenantContact],
-    to_revoke: &[Email],
-    set: &ContactSet,
+    next: &NextExport<'_>,
     force: bool,
 ) -> AppResult<(Option<RevokeCheck>, Option<std::collections::HashSet<Email>>)> {
     let previous = match svc.objects.get(latest).await {
@@ -210,9 +227,15 @@ async fn envoy_export_guard(
         Err(PortError::NotFound(_)) => return Ok((None, None)),
         Err(error) => return Err(error.into()),
     };
-    let revoked: std::collections::HashSet<&Email> = to_revoke.iter().collect();
-    let next: std::collections::HashSet<&Email> =
-        current.iter().map(|c| &c.email).filter(|e| !revoked.contains(e)).chain(set.contacts().map(|c| &c.email)).collect();
+    let revoked: std::collections::HashSet<&Email> = next.to_revoke.iter().collect();
+    let next: std::collections::HashSet<&Email> = next
+        .current
+        .iter()
+        .map(|c| &c.email)
+        .filter(|e| !revoked.contains(e))
+        .chain(next.set.contacts().map(|c| &c.email))
+        .chain(next.pinned.iter().map(|p| &p.email))
+        .collect();
     let check = check_export(&previous, &next, config.settings.revoke_threshold_percent, force);
     if !check.allowed {
         return Err(FileRejection::new(

@@ -40,6 +40,29 @@ pub struct Settings {
     pub kickstart_domains: Vec<String>,
     /// Who is told, by e-mail, what became of each upload, per kind of upload.
     pub notify: NotifyLists,
+    /// People always in a building's Envoy import file, never removed by replace mode: the
+    /// implementation manager of the integration guide's Phase II, step six.
+    pub pinned_contacts: Vec<PinnedSetting>,
+}
+
+/// One pinned person as `settings.json` writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PinnedSetting {
+    pub full_name: String,
+    pub email: String,
+    /// Optional.
+    pub phone: String,
+    /// The buildings (UUIDs) the person is pinned to; empty: every building.
+    pub buildings: Vec<String>,
+}
+
+/// A pinned person, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    pub contact: crate::domain::tenants::TenantContact,
+    /// Empty: every building.
+    pub buildings: Vec<crate::domain::values::BuildingId>,
 }
 
 /// `settings.json`'s `notify`: the addresses told about each kind of upload (processed or
@@ -87,6 +110,7 @@ impl Default for Settings {
             max_file_megabytes: crate::domain::intake::DEFAULT_MAX_FILE_BYTES / (1024 * 1024),
             kickstart_domains: vec!["envoy.com".into()],
             notify: NotifyLists::default(),
+            pinned_contacts: Vec::new(),
         }
     }
 }
@@ -124,9 +148,19 @@ pub struct Config {
     pub matrix: RoleMatrix,
     /// `notify`, checked: buildings, tenants, users.
     notify: [Vec<Email>; 3],
+    /// `pinned_contacts`, checked.
+    pub pinned: Vec<Pinned>,
 }
 
 impl Config {
+    /// The people pinned to `building`'s Envoy import file.
+    pub fn pinned_for<'a>(
+        &'a self,
+        building: &'a crate::domain::values::BuildingId,
+    ) -> impl Iterator<Item = &'a crate::domain::tenants::TenantContact> + 'a {
+        self.pinned.iter().filter(move |p| p.buildings.is_empty() || p.buildings.contains(building)).map(|p| &p.contact)
+    }
+
     /// Who is told about an upload of `kind`.
     pub fn notify(&self, kind: UploadKind) -> &[Email] {
         &self.notify[kind as usize]
@@ -181,7 +215,8 @@ impl Config {
             .map(|(field, list)| list.iter().map(|raw| Email::parse(raw).map_err(|_| invalid(field, raw))).collect::<Result<Vec<_>, _>>());
         let [buildings, tenants, users] = notify;
         let notify = [buildings?, tenants?, users?];
-        Ok(Self { settings, sender, integrations_inbox, ops_recipients, phone_region, guide, matrix, notify })
+        let pinned = settings.pinned_contacts.iter().map(|p| pinned(p, phone_region, &invalid)).collect::<Result<_, _>>()?;
+        Ok(Self { settings, sender, integrations_inbox, ops_recipients, phone_region, guide, matrix, notify, pinned })
     }
 
     pub fn parse_settings(bytes: &[u8]) -> Result<Settings, FileRejection> {
@@ -204,6 +239,25 @@ impl Config {
         let encoded = percent_encoding::utf8_percent_encode(email.as_str(), percent_encoding::NON_ALPHANUMERIC).to_string();
         self.settings.invite_link_template.replace("{email}", &encoded)
     }
+}
+
+/// Checks one pinned person: a name, an address, a phone (optional) and building UUIDs.
+fn pinned(setting: &PinnedSetting, region: PhoneRegion, invalid: &dyn Fn(&str, &str) -> FileRejection) -> Result<Pinned, FileRejection> {
+    let full_name = crate::domain::text::single_line(setting.full_name.trim());
+    if full_name.is_empty() {
+        return Err(invalid("pinned_contacts.full_name", &setting.full_name));
+    }
+    let email = Email::parse(&setting.email).map_err(|_| invalid("pinned_contacts.email", &setting.email))?;
+    let phone = match setting.phone.trim() {
+        "" => None,
+        raw => Some(crate::domain::values::Phone::parse(raw, region).ok_or_else(|| invalid("pinned_contacts.phone", raw))?),
+    };
+    let buildings = setting
+        .buildings
+        .iter()
+        .map(|raw| crate::domain::values::BuildingId::parse(raw).map_err(|_| invalid("pinned_contacts.buildings", raw)))
+        .collect::<Result<_, _>>()?;
+    Ok(Pinned { contact: crate::domain::tenants::TenantContact { full_name, email, phone }, buildings })
 }
 
 /// Settings the deployment fixes over `config/settings.json` (the Lambda environment): the
@@ -281,6 +335,30 @@ mod tests {
         let refused = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap_err();
         assert!(refused.message.contains("notify.users") && refused.message.contains("not an address"), "{}", refused.message);
         assert!(Config::parse_settings(br#"{"notify": {"user": []}}"#).is_err(), "a misspelt kind is refused");
+    }
+
+    #[test]
+    fn pinned_people_are_checked_and_found_per_building() {
+        let raw = br#"{"pinned_contacts": [
+            {"full_name": "Liz Thomson", "email": "Liz@Example.com"},
+            {"full_name": "Sam Site", "email": "sam@example.com", "phone": "(415) 555-2671", "buildings": ["3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10"]}
+        ]}"#;
+        let config = Config::new(Config::parse_settings(raw).unwrap(), RoleGuide::default(), RoleMatrix::default()).unwrap();
+        let one = crate::domain::values::BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
+        let other = crate::domain::values::BuildingId::parse("9d1c3b5a-1111-4222-8333-444455556666").unwrap();
+        let names = |b| config.pinned_for(b).map(|c| c.email.as_str().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&one), ["liz@example.com", "sam@example.com"]);
+        assert_eq!(names(&other), ["liz@example.com"]);
+        assert_eq!(config.pinned[1].contact.phone.as_ref().map(|p| p.as_str()), Some("+14155552671"));
+        for bad in [
+            r#"{"pinned_contacts": [{"full_name": "", "email": "a@example.com"}]}"#,
+            r#"{"pinned_contacts": [{"full_name": "A", "email": "nope"}]}"#,
+            r#"{"pinned_contacts": [{"full_name": "A", "email": "a@example.com", "buildings": ["one market"]}]}"#,
+        ] {
+            let settings = Config::parse_settings(bad.as_bytes()).unwrap();
+            let refused = Config::new(settings, RoleGuide::default(), RoleMatrix::default()).unwrap_err();
+            assert!(refused.message.contains("pinned_contacts"), "{bad}: {}", refused.message);
+        }
     }
 
     #[test]

@@ -177,6 +177,8 @@ pub struct TenantReport<'a> {
     pub kept_not_in_file: u64,
     /// Kept by replace mode because their row is in the file, though rejected.
     pub kept_rejected: u64,
+    /// Configured pinned people, "Name <address>": always in the Envoy import file.
+    pub pinned: &'a [String],
     pub directory_size: u64,
     pub granted: u64,
     pub revoke_check: Option<&'a crate::domain::tenants::RevokeCheck>,
@@ -231,6 +233,10 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
         }
         h2 { "Envoy import file" }
         p { "Upload " code { (report.export_key) } " to Envoy's employee directory: it holds the building's whole directory." }
+        @if !report.pinned.is_empty() {
+            p { "Pinned (always in the file, never removed by replace mode; settings.json " code { "pinned_contacts" } "):" }
+            ul { @for person in report.pinned { li { (person) } } }
+        }
         h2 { "Issues" }
         (issues_table(issues))
     };

@@ -1,6 +1,6 @@
 //! The answer to "may this person see the Visitor Registration tile in this building?".
 
-use crate::domain::building::TilePolicy;
+use crate::domain::building::{Phase, TilePolicy};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +12,22 @@ pub enum TileReason {
     /// a visitor will fail.
     EveryonePolicyNoEnvoy,
     UnknownBuilding,
+    /// The building has not gone live (integration guide, Phase IV): nobody sees the tile yet.
+    /// Grants are kept and take effect at go-live, with no re-upload.
+    BuildingNotLive,
+}
+
+impl TileReason {
+    /// The wire name (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::NotGranted => "not_granted",
+            Self::EveryonePolicyNoEnvoy => "everyone_policy_no_envoy",
+            Self::UnknownBuilding => "unknown_building",
+            Self::BuildingNotLive => "building_not_live",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,14 +37,15 @@ pub struct TileAnswer {
     pub reason: TileReason,
 }
 
-/// `policy` is `None` for an unknown building; `granted` says whether the person holds the
-/// tile grant (is a tenant contact imported to Envoy for the building).
-pub fn decide(policy: Option<TilePolicy>, granted: bool) -> TileAnswer {
-    let (visible, can_register_visitors, reason) = match (policy, granted) {
+/// The building's policy and phase (`None`: an unknown building); `granted` says whether the
+/// person holds the tile grant (is a tenant contact imported to Envoy for the building).
+pub fn decide(building: Option<(TilePolicy, Phase)>, granted: bool) -> TileAnswer {
+    let (visible, can_register_visitors, reason) = match (building, granted) {
         (None, _) => (false, false, TileReason::UnknownBuilding),
+        (Some((_, phase)), _) if phase != Phase::Live => (false, false, TileReason::BuildingNotLive),
         (Some(_), true) => (true, true, TileReason::Granted),
-        (Some(TilePolicy::Permissioned), false) => (false, false, TileReason::NotGranted),
-        (Some(TilePolicy::Everyone), false) => (true, false, TileReason::EveryonePolicyNoEnvoy),
+        (Some((TilePolicy::Permissioned, _)), false) => (false, false, TileReason::NotGranted),
+        (Some((TilePolicy::Everyone, _)), false) => (true, false, TileReason::EveryonePolicyNoEnvoy),
     };
     TileAnswer { visible, can_register_visitors, reason }
 }
@@ -42,15 +59,37 @@ mod tests {
 
     #[test]
     fn every_case_has_its_reason() {
+        let live = |policy| Some((policy, Phase::Live));
         assert_eq!(decide(None, true).reason, TileReason::UnknownBuilding);
         assert!(!decide(None, true).visible);
-        let granted = decide(Some(TilePolicy::Permissioned), true);
+        let granted = decide(live(TilePolicy::Permissioned), true);
         assert!(granted.visible && granted.can_register_visitors);
-        let not = decide(Some(TilePolicy::Permissioned), false);
+        let not = decide(live(TilePolicy::Permissioned), false);
         assert_eq!((not.visible, not.can_register_visitors, not.reason), (false, false, TileReason::NotGranted));
-        let open = decide(Some(TilePolicy::Everyone), false);
+        let open = decide(live(TilePolicy::Everyone), false);
         assert_eq!((open.visible, open.can_register_visitors, open.reason), (true, false, TileReason::EveryonePolicyNoEnvoy));
-        assert_eq!(decide(Some(TilePolicy::Everyone), true).reason, TileReason::Granted);
+        assert_eq!(decide(live(TilePolicy::Everyone), true).reason, TileReason::Granted);
         assert_eq!(serde_json::to_string(&open.reason).unwrap(), "\"everyone_policy_no_envoy\"");
+    }
+
+    #[test]
+    fn before_go_live_nobody_sees_the_tile_whatever_the_policy_or_grant() {
+        for phase in [Phase::New, Phase::KickstartSent, Phase::AccountSetup, Phase::Testing] {
+            for policy in [TilePolicy::Permissioned, TilePolicy::Everyone] {
+                for granted in [true, false] {
+                    let answer = decide(Some((policy, phase)), granted);
+                    assert_eq!((answer.visible, answer.can_register_visitors, answer.reason), (false, false, TileReason::BuildingNotLive));
+                }
+            }
+        }
+        for reason in [
+            TileReason::Granted,
+            TileReason::NotGranted,
+            TileReason::EveryonePolicyNoEnvoy,
+            TileReason::UnknownBuilding,
+            TileReason::BuildingNotLive,
+        ] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str(), "one wire name");
+        }
     }
 }

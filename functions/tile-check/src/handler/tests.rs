@@ -41,6 +41,9 @@ async fn loaded() -> (tempfile::TempDir, EmbeddedState) {
         let outcome = handle_upload(svc, &key, "v1").await.unwrap();
         assert!(matches!(outcome, UploadOutcome::Buildings(_) | UploadOutcome::Tenants(_)), "{key}: {outcome:?}");
     }
+    for building in [ONE_MARKET, HARBOR_VIEW] {
+        onboarding::app::buildings::set_phase(svc, &BuildingId::parse(building).unwrap(), Phase::Live, false).await.unwrap();
+    }
     (dir, state)
 }
 
