@@ -130,6 +130,23 @@ pub enum InvitesCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Move every unsent invite of a migration to another day (sent ones are counted and left
+    /// alone; a past date is refused).
+    Reschedule {
+        #[arg(long)]
+        migration: String,
+        /// The new day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        date: String,
+    },
+    /// Send one person's invite again, on purpose, as a new message (refused for an invite not
+    /// sent yet and for an address on a suppression list).
+    Resend {
+        #[arg(long)]
+        migration: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

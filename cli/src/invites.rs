@@ -1,5 +1,5 @@
-//! `onboard invites …`: a migration's invites, listed, and failed or unconfirmed ones put back in
-//! the queue on purpose.
+//! `onboard invites …`: a migration's invites, listed; failed or unconfirmed ones put back in the
+//! queue, unsent ones moved to another day, one sent again, each on purpose.
 
 use crate::args::InvitesCommand;
 use crate::commands::{migration_id, Report};
@@ -14,6 +14,8 @@ pub async fn run(runtime: &Runtime, command: InvitesCommand) -> Result<Report, F
     match command {
         InvitesCommand::List { migration, status } => list(runtime, &migration, status.as_deref()).await,
         InvitesCommand::Retry { migration, email } => retry(runtime, &migration, email.as_deref()).await,
+        InvitesCommand::Reschedule { migration, date } => reschedule(runtime, &migration, &date).await,
+        InvitesCommand::Resend { migration, email } => resend(runtime, &migration, &email).await,
     }
 }
 
@@ -51,5 +53,27 @@ async fn retry(runtime: &Runtime, migration: &str, email: Option<&str>) -> Resul
     if !outcome.requeued.is_empty() {
         text.push("They go out on the next dispatch run (`onboard dispatch`, or the 15-minute schedule on AWS), each as a new attempt in the mail ledger.".into());
     }
+    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+}
+
+async fn reschedule(runtime: &Runtime, migration: &str, date: &str) -> Result<Report, Failure> {
+    let migration = migration_id(migration)?;
+    let date = onboarding::domain::approval::parse_date(date).map_err(Failure::usage)?;
+    let outcome = app::invites::reschedule_invites(runtime.services(), &migration, date).await?;
+    let text = vec![format!(
+        "Invites of migration {migration}: {} unsent moved to {}; {} already sent (untouched); {} failed, unconfirmed or being sent (untouched).",
+        outcome.moved, outcome.invite_date, outcome.sent, outcome.untouched
+    )];
+    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+}
+
+async fn resend(runtime: &Runtime, migration: &str, email: &str) -> Result<Report, Failure> {
+    let migration = migration_id(migration)?;
+    let email = Email::parse(email).map_err(|e| Failure::usage(e.to_string()))?;
+    let outcome = app::invites::resend_invite(runtime.services(), &migration, &email).await?;
+    let text = vec![format!(
+        "The invite to {} goes out again on the next dispatch run (`onboard dispatch`, or the 15-minute schedule on AWS), as round {} in the mail ledger.",
+        outcome.email, outcome.round
+    )];
     Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
 }

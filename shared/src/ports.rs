@@ -235,6 +235,9 @@ pub trait InviteTable: Send + Sync {
         error: Option<&str>,
         attempts: u32,
     ) -> PortResult<()>;
+    /// Stores `invite` whole (its due date, state, round) only if the stored one is still in
+    /// `expected` state: a concurrent send or change wins. Answers whether it was stored.
+    async fn replace_invite(&self, invite: &Invite, expected: MailStatus) -> PortResult<bool>;
 }
 
 /// The e-mail ledger: one entry per message key, claimed before the send.

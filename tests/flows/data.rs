@@ -46,9 +46,14 @@ pub fn approval(migration: &str, sha: &str, invite_date: Option<&str>) -> Approv
     Approval::parse(&approval_json(migration, sha, invite_date), &MigrationId::parse(migration).unwrap()).unwrap()
 }
 
-/// The example settings with some fields changed, stored as `config/settings.json`.
+/// The stored settings (the example's when none are stored) with some fields changed, stored
+/// as `config/settings.json`.
 pub async fn set_settings(h: &Harness, changes: serde_json::Value) {
-    let mut settings: serde_json::Value = serde_json::from_slice(include_bytes!("../../infra/examples/config/settings.json")).unwrap();
+    let stored = match h.objects.get("config/settings.json").await {
+        Ok(bytes) => bytes,
+        Err(_) => include_bytes!("../../infra/examples/config/settings.json").to_vec(),
+    };
+    let mut settings: serde_json::Value = serde_json::from_slice(&stored).unwrap();
     for (field, value) in changes.as_object().unwrap() {
         settings[field] = value.clone();
     }

@@ -191,6 +191,9 @@ impl InviteTable for FaultyTable<'_> {
     ) -> PortResult<()> {
         forward!(self.update_invite(m, e, s, id, err, attempts))
     }
+    async fn replace_invite(&self, invite: &Invite, expected: MailStatus) -> PortResult<bool> {
+        forward!(self.replace_invite(invite, expected))
+    }
 }
 
 #[async_trait]

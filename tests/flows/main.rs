@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod iam;
 mod injection;
+mod invite_control;
 mod logs;
 mod notices;
 mod policies;
@@ -65,6 +66,7 @@ both_adapter_sets!(
         validation_report_flags_stale_kickstarts_and_late_invites,
         rejected_files_write_nothing_and_say_why,
     ],
+    invite_control: [unsent_invites_are_rescheduled_and_a_sent_one_resent_once],
     golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
     notices: [
         every_upload_tells_its_people_once_with_links_that_open,

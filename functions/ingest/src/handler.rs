@@ -60,6 +60,8 @@ pub enum RecordResult {
     Plan,
     /// An approval, applied.
     Applied,
+    /// A migration's unsent invites moved to another day.
+    Rescheduled,
     /// A delivery of an event already handled.
     AlreadyProcessed,
     /// Refused; `code` and `report` say why.
@@ -77,6 +79,7 @@ impl RecordResult {
             Self::Tenants => "tenants",
             Self::Plan => "plan",
             Self::Applied => "applied",
+            Self::Rescheduled => "rescheduled",
             Self::AlreadyProcessed => "already_processed",
             Self::Rejected => "rejected",
             Self::Ignored => "ignored",
@@ -192,6 +195,7 @@ async fn handle_record(
             RecordResult::Plan
         }
         UploadOutcome::Applied { .. } => RecordResult::Applied,
+        UploadOutcome::Rescheduled(_) => RecordResult::Rescheduled,
         UploadOutcome::AlreadyProcessed => RecordResult::AlreadyProcessed,
         // Not a success: the holder may never finish (a run that died), and Lambda forgets an
         // event it was told succeeded. Failing gets this delivery retried.

@@ -163,6 +163,7 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
                 message_id: None,
                 error: None,
                 attempts: 0,
+                round: 0,
             })
             .collect();
         if !invites.is_empty() {

@@ -12,22 +12,38 @@ use crate::domain::mail::invite_key;
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::MailLedger;
 use serde::Serialize;
+use time::Date;
 
-/// The ledger key of an invite's current round: the first key whose entry is missing or still
-/// open. A round that ended failed or unconfirmed is closed; the invite is sent again only when
-/// a person put it back (`retry_invites`), and then under the next round's key.
-pub async fn current_invite_key(ledger: &dyn MailLedger, invite: &Invite) -> AppResult<String> {
-    let first = invite_key(invite.migration.as_str(), &invite.email);
-    if invite.attempts == 0 {
-        // Never tried: no entry beyond the first can exist.
-        return Ok(first);
+/// The ledger key of one round of an invite's e-mail.
+fn round_key(first: &str, round: u32) -> String {
+    if round == 0 {
+        first.to_string()
+    } else {
+        format!("{first}#retry{round}")
     }
-    let mut round = 0u32;
+}
+
+/// The ledger key of an invite's current round: from the round the invite names, the first
+/// key whose entry is missing or still open. A round that ended failed or unconfirmed is
+/// closed; the invite is sent again only when a person put it back (`retry_invites`), and then
+/// under the next round's key. A sent round is closed for good unless a person asked for a
+/// resend (`resend_invite`), which names the next round on the invite itself.
+pub async fn current_invite_key(ledger: &dyn MailLedger, invite: &Invite) -> AppResult<String> {
+    Ok(current_round(ledger, invite).await?.1)
+}
+
+async fn current_round(ledger: &dyn MailLedger, invite: &Invite) -> AppResult<(u32, String, Option<MailStatus>)> {
+    let first = invite_key(invite.migration.as_str(), &invite.email);
+    if invite.attempts == 0 && invite.round == 0 {
+        // Never tried: no entry beyond the first can exist.
+        return Ok((0, first, None));
+    }
+    let mut round = invite.round;
     loop {
-        let key = if round == 0 { first.clone() } else { format!("{first}#retry{round}") };
+        let key = round_key(&first, round);
         match ledger.get_mail(&key).await? {
             Some(entry) if matches!(entry.status, MailStatus::Failed | MailStatus::Unconfirmed) => round += 1,
-            _ => return Ok(key),
+            entry => return Ok((round, key, entry.map(|e| e.status))),
         }
     }
 }
@@ -85,4 +101,110 @@ pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Op
     }
     tracing::info!(migration = %migration, requeued = outcome.requeued.len(), "invites put back in the queue");
     Ok(outcome)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct RescheduleOutcome {
+    pub invite_date: String,
+    /// Unsent invites moved to the new date.
+    pub moved: u64,
+    /// Already sent: counted, untouched.
+    pub sent: u64,
+    /// Failed, unconfirmed or being sent right now: untouched (`retry` puts failed ones back).
+    pub untouched: u64,
+}
+
+/// Moves every unsent (pending) invite of a migration to `date`; sent ones are counted and left
+/// alone. A date before today is refused. The migration's record takes the new date.
+pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date: Date) -> AppResult<RescheduleOutcome> {
+    let today = svc.clock.now().date();
+    if date < today {
+        return Err(FileRejection::new(
+            RejectionCode::InvalidApproval,
+            format!("The new invite date {date} is in the past (today is {today} UTC). Choose today or a later day."),
+        )
+        .into());
+    }
+    let invites = svc.table.list_invites(migration).await?;
+    if invites.is_empty() {
+        return Err(FileRejection::new(
+            RejectionCode::UnknownMigration,
+            format!("Migration {migration} has no invites. Check the migration id (invites exist once its plan is applied)."),
+        )
+        .into());
+    }
+    let mut outcome = RescheduleOutcome { invite_date: date.to_string(), ..RescheduleOutcome::default() };
+    for invite in invites {
+        match invite.status {
+            MailStatus::Sent => outcome.sent += 1,
+            MailStatus::Pending => {
+                let moved = Invite { due: date, ..invite };
+                // Conditional on still pending: an invite sent meanwhile stays sent.
+                if svc.table.replace_invite(&moved, MailStatus::Pending).await? {
+                    outcome.moved += 1;
+                } else {
+                    outcome.untouched += 1;
+                }
+            }
+            _ => outcome.untouched += 1,
+        }
+    }
+    if let Some(mut record) = svc.table.get_migration(migration).await? {
+        record.invite_date = Some(date.to_string());
+        svc.table.put_migration(&record).await?;
+    }
+    tracing::info!(migration = %migration, moved = outcome.moved, "invites rescheduled");
+    Ok(outcome)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ResendOutcome {
+    pub email: String,
+    /// The new round: the e-mail goes out under `invite#<migration>#<email>#retry<round>`.
+    pub round: u32,
+}
+
+/// Sends an invite again on purpose, as a new message in the ledger: put back in the queue
+/// under the round after its last one, due now. Refused for an invite not sent yet (it goes out
+/// on its date) and for an address the mail service suppresses.
+pub async fn resend_invite(svc: Services<'_>, migration: &MigrationId, email: &Email) -> AppResult<ResendOutcome> {
+    let Some(invite) = svc.table.get_invite(migration, email).await? else {
+        return Err(
+            FileRejection::new(RejectionCode::UnknownInvite, format!("Migration {migration} has no invite for that address.")).into()
+        );
+    };
+    if matches!(invite.status, MailStatus::Pending | MailStatus::Sending) {
+        return Err(FileRejection::new(
+            RejectionCode::InviteNotSent,
+            format!("That invite has not been sent yet (it is {} and due {}); it goes out on its date. Use `invites reschedule` to move the date.", invite.status.as_str(), invite.due),
+        )
+        .into());
+    }
+    if let Some(reason) = svc.mailer.suppressed(&invite.email).await? {
+        return Err(FileRejection::new(
+            RejectionCode::SuppressedAddress,
+            format!("The address is {reason}: it is never mailed again (mailing it hurts the sender's reputation)."),
+        )
+        .into());
+    }
+    let (round, _, entry) = current_round(svc.table, &invite).await?;
+    // A round with an entry is closed (sent); a missing one was never tried and can be used.
+    let round = if entry.is_some() { round + 1 } else { round };
+    let previous = invite.status;
+    let now = svc.clock.now();
+    let reopened = Invite {
+        status: MailStatus::Pending,
+        due: now.date(),
+        round,
+        attempts: invite.attempts.max(1),
+        error: Some(format!("resent by hand at {}", super::rfc3339(now))),
+        ..invite
+    };
+    if !svc.table.replace_invite(&reopened, previous).await? {
+        return Err(
+            FileRejection::new(RejectionCode::UnknownInvite, "The invite changed meanwhile; list the invites and try again.").into()
+        );
+    }
+    tracing::info!(migration = %migration, round, "invite put back for a resend");
+    Ok(ResendOutcome { email: reopened.email.to_string(), round })
 }

@@ -172,6 +172,14 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
                 notice.next.push(format!("Sending is paused ({pause}). {}", pause.cause.fix()));
             }
         }
+        UploadOutcome::Rescheduled(o) => {
+            notice.headline = format!("The migration's unsent invites now go out from {}.", o.invite_date);
+            notice.counts = vec![
+                ("Moved", o.moved),
+                ("Already sent (untouched)", o.sent),
+                ("Failed, unconfirmed or being sent (untouched)", o.untouched),
+            ];
+        }
         UploadOutcome::Rejected { code, message, report } => {
             notice.refused = true;
             notice.headline = format!("The file was refused ({}); nothing in it was applied.", code.as_str());

@@ -6,9 +6,10 @@
 //! | `inbox/tenants/<building-uuid>/[replace/][force/]<any>` | tenant contacts |
 //! | `inbox/users/<migration-id>/<any>` | user-migration plan |
 //! | `approvals/<migration-id>.json` | apply the approved plan |
+//! | `approvals/<migration-id>.reschedule.json` | move the migration's unsent invites to another day |
 
 use super::{json_bytes, AppError, AppResult, Services};
-use crate::domain::approval::Approval;
+use crate::domain::approval::{Approval, Reschedule};
 use crate::domain::config::{Config, ConfigOverrides};
 use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::keys;
@@ -28,6 +29,9 @@ pub enum Upload {
         migration: MigrationId,
     },
     Approval {
+        migration: MigrationId,
+    },
+    Reschedule {
         migration: MigrationId,
     },
     /// Folder markers and our own outputs: nothing to do.
@@ -77,6 +81,11 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
             let migration = MigrationId::parse(migration).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. User exports go under inbox/users/<migration-id>/.")))?;
             table_file().map(|_| Upload::Users { migration })
         }
+        ["approvals", file] if file.to_ascii_lowercase().ends_with(".reschedule.json") => {
+            let stem = &file[..file.len() - ".reschedule.json".len()];
+            let migration = MigrationId::parse(stem).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. Invite date changes are uploaded as approvals/<migration-id>.reschedule.json.")))?;
+            Ok(Upload::Reschedule { migration })
+        }
         ["approvals", file] if extension == "json" => {
             let stem = &file[..file.len() - 5];
             let migration = MigrationId::parse(stem).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. Approvals are uploaded as approvals/<migration-id>.json.")))?;
@@ -96,6 +105,7 @@ pub enum UploadOutcome {
         apply: super::apply::ApplyOutcome,
         dispatch: super::dispatch::DispatchOutcome,
     },
+    Rescheduled(super::invites::RescheduleOutcome),
     /// The same object version was processed before: nothing was done again.
     AlreadyProcessed,
     /// Another invocation is processing it right now.
@@ -264,6 +274,11 @@ async fn run(
             // Invites due today go out at once (a bounded batch); the schedule sends the rest.
             let dispatch = super::dispatch::dispatch_invites(svc, config, 100, None).await?;
             (UploadOutcome::Applied { apply, dispatch }, Vec::new())
+        }
+        Upload::Reschedule { migration } => {
+            let request = Reschedule::parse(&svc.objects.get(key).await?, &migration)?;
+            tracing::info!(migration = %migration, "invites rescheduled by an approval object");
+            (UploadOutcome::Rescheduled(super::invites::reschedule_invites(svc, &migration, request.invite_date).await?), Vec::new())
         }
         Upload::Ignored => (UploadOutcome::Ignored, Vec::new()),
     })

@@ -68,9 +68,7 @@ impl Approval {
         }
         let invite_date = match file.invite_date.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(raw) => Some(Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
-                reject(format!("invite_date “{}” is not a date in the form YYYY-MM-DD.", crate::domain::text::preview(raw, 40)))
-            })?),
+            Some(raw) => Some(parse_date(raw).map_err(reject)?),
         };
         let exclude = file
             .exclude
@@ -85,9 +83,63 @@ impl Approval {
     }
 }
 
+/// A day written `YYYY-MM-DD`, or why it is not one.
+pub fn parse_date(raw: &str) -> Result<Date, String> {
+    Date::parse(raw.trim(), time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("invite_date “{}” is not a date in the form YYYY-MM-DD.", crate::domain::text::preview(raw, 40)))
+}
+
+/// `approvals/<migration-id>.reschedule.json` as written: `{"invite_date": "YYYY-MM-DD",
+/// "requested_by": "Pat Property"}`. An approver without the CLI moves a migration's unsent
+/// invites to another day with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RescheduleFile {
+    invite_date: String,
+    requested_by: String,
+}
+
+/// A checked request to move a migration's unsent invites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reschedule {
+    pub migration: MigrationId,
+    pub invite_date: Date,
+    pub requested_by: String,
+}
+
+impl Reschedule {
+    pub fn parse(bytes: &[u8], migration: &MigrationId) -> Result<Self, FileRejection> {
+        let reject = |why: String| FileRejection::new(RejectionCode::InvalidApproval, why);
+        let file: RescheduleFile = serde_json::from_slice(bytes).map_err(|e| {
+            reject(format!(
+                "The reschedule file could not be read: {e}. Write {{\"invite_date\": \"YYYY-MM-DD\", \"requested_by\": \"Your Name\"}}."
+            ))
+        })?;
+        let requested_by = crate::domain::text::single_line(&file.requested_by);
+        if requested_by.is_empty() {
+            return Err(reject("requested_by is empty: say who moves the invites.".into()));
+        }
+        Ok(Self { migration: migration.clone(), invite_date: parse_date(&file.invite_date).map_err(reject)?, requested_by })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reschedule_names_a_day_and_who_asks() {
+        let m = MigrationId::parse("wave-1").unwrap();
+        let ok = Reschedule::parse(br#"{"invite_date": "2026-12-07", "requested_by": "Pat"}"#, &m).unwrap();
+        assert_eq!((ok.invite_date.to_string(), ok.requested_by.as_str()), ("2026-12-07".to_string(), "Pat"));
+        for bad in [
+            &br#"{"invite_date": "7/12/2026", "requested_by": "Pat"}"#[..],
+            br#"{"invite_date": "2026-12-07"}"#,
+            br#"{"invite_date": "2026-12-07", "requested_by": " "}"#,
+        ] {
+            assert_eq!(Reschedule::parse(bad, &m).unwrap_err().code, RejectionCode::InvalidApproval);
+        }
+    }
 
     fn id() -> MigrationId {
         MigrationId::parse("acme").unwrap()

@@ -53,6 +53,11 @@ pub struct Invite {
     pub message_id: Option<String>,
     pub error: Option<String>,
     pub attempts: u32,
+    /// The ledger round the next send uses (0: `invite#<migration>#<email>`, N: `…#retryN`).
+    /// A resend asked for by a person opens the round after a sent one; every other round
+    /// change is read from the ledger (a failed or unconfirmed round is closed).
+    #[serde(default)]
+    pub round: u32,
 }
 
 /// Failed sends are retried this many times in all before they stay `failed`.

@@ -372,6 +372,9 @@ impl InviteTable for DownTable {
     async fn update_invite(&self, _: &MigrationId, _: &Email, _: MailStatus, _: Option<&str>, _: Option<&str>, _: u32) -> PortResult<()> {
         down()
     }
+    async fn replace_invite(&self, _: &Invite, _: MailStatus) -> PortResult<bool> {
+        down()
+    }
 }
 
 #[async_trait]

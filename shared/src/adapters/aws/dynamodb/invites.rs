@@ -164,4 +164,26 @@ impl InviteTable for DynamoTable {
             Err(failed) => Err(super::item::failure("DynamoDB PutItem", failed)),
         }
     }
+
+    async fn replace_invite(&self, invite: &Invite, expected: MailStatus) -> PortResult<bool> {
+        // A whole-item put (the due index follows the state), conditional on the stored state.
+        let item = invite_item(invite)?;
+        let result = self
+            .call("DynamoDB PutItem", || {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("#status = :expected")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":expected", s(expected.as_str()))
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(failed) if condition_failed(&failed) => Ok(false),
+            Err(failed) => Err(super::item::failure("DynamoDB PutItem", failed)),
+        }
+    }
 }

@@ -91,6 +91,24 @@ impl InviteTable for SqliteTable {
             .map_err(db)?;
         Ok(())
     }
+
+    async fn replace_invite(&self, invite: &Invite, expected: MailStatus) -> PortResult<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE invites SET status = ?3, due = ?4, data = ?5 WHERE migration = ?1 AND email = ?2 AND status = ?6",
+                params![
+                    invite.migration.as_str(),
+                    invite.email.as_str(),
+                    invite.status.as_str(),
+                    invite.due.to_string(),
+                    json(invite)?,
+                    expected.as_str()
+                ],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
+    }
 }
 
 /// key, status, message id, updated at, detail
