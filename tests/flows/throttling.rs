@@ -14,17 +14,23 @@ use onboarding::ports::{Mailer, PortError};
 /// Brings a fresh store to where an upload of `kind` can be processed; the approval's bytes
 /// quote the plan made here.
 async fn prepare(x: &Harness, kind: &str, key: String, bytes: Vec<u8>) -> (String, Vec<u8>) {
-    match kind {
-        "buildings" => x.load_example_config().await,
+    let prepared = match kind {
+        "buildings" => {
+            x.load_example_config().await;
+            (key, bytes)
+        }
         "approval" => {
             let sha = planned(x, "m1", 5).await;
-            return (key, approval_json("m1", &sha, None));
+            (key, approval_json("m1", &sha, None))
         }
-        _ => x.with_buildings().await,
-    }
+        _ => {
+            x.with_buildings().await;
+            (key, bytes)
+        }
+    };
     // The flows' own table calls are under test here; the notice's are in notices.rs.
     set_settings(x, serde_json::json!({"notify": {}})).await;
-    (key, bytes)
+    prepared
 }
 
 fn throttled<T: std::fmt::Debug>(result: &Result<T, AppError>) -> bool {
