@@ -72,8 +72,8 @@ pub const LAYOUTS: &[KeyLayout] = &[
     },
     KeyLayout {
         prefix: APPROVALS,
-        layout: "approvals/<migration-id>.json",
-        what: "plan approvals (plan SHA-256, approver, invite date, exclusions)",
+        layout: "approvals/<migration-id>.json, approvals/<migration-id>.reschedule.json",
+        what: "plan approvals (plan SHA-256, approver, invite date, exclusions) and invite date changes",
         read_by: &[Ingest],
         written_by: &[Approver],
     },
