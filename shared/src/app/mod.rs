@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod invites;
 pub mod mailing;
 pub mod notify;
+mod pinned;
 pub mod plan;
 pub mod route;
 pub mod tenants;

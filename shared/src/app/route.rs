@@ -8,13 +8,14 @@
 //! | `approvals/<migration-id>.json` | apply the approved plan |
 //! | `approvals/<migration-id>.reschedule.json` | move the migration's unsent invites to another day |
 
+use super::pinned::PinnedUpload;
 use super::{json_bytes, AppError, AppResult, Services};
 use crate::domain::approval::{Approval, Reschedule};
 use crate::domain::config::{Config, ConfigOverrides};
 use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::keys;
 use crate::domain::values::{BuildingId, MigrationId};
-use crate::ports::{EventClaim, ObjectStore, ObjectVersion, PortError, PortResult};
+use crate::ports::{EventClaim, ObjectVersion, PortError};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,7 +254,7 @@ async fn run(
     let pinned;
     let svc = match pin {
         Some(version) => {
-            pinned = PinnedUpload { inner: svc.objects, key, version, max_bytes: config.intake_limits().max_file_bytes };
+            pinned = PinnedUpload::new(svc.objects, key, version, config.intake_limits().max_file_bytes);
             Services { objects: &pinned, ..svc }
         }
         None => svc,
@@ -282,48 +283,6 @@ async fn run(
         }
         Upload::Ignored => (UploadOutcome::Ignored, Vec::new()),
     })
-}
-
-/// The bucket as one event's flow sees it: the uploaded key is read at the event's version
-/// (size checked first); every other key as it is.
-struct PinnedUpload<'a> {
-    inner: &'a dyn ObjectStore,
-    key: &'a str,
-    version: &'a ObjectVersion,
-    max_bytes: u64,
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for PinnedUpload<'_> {
-    async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
-        if key == self.key {
-            self.inner.open_at(key, self.version, self.max_bytes).await
-        } else {
-            self.inner.open(key).await
-        }
-    }
-
-    async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
-        if key != self.key {
-            return self.inner.get(key).await;
-        }
-        let mut reader = self.inner.open_at(key, self.version, self.max_bytes).await?;
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| PortError::Unexpected(format!("reading {key}: {e}")))?;
-        Ok(bytes)
-    }
-
-    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
-        self.inner.put(key, bytes, content_type).await
-    }
-
-    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
-        self.inner.list(prefix).await
-    }
-
-    async fn share_link(&self, key: &str) -> PortResult<Option<String>> {
-        self.inner.share_link(key).await
-    }
 }
 
 async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppResult<UploadOutcome> {
