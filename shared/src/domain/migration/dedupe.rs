@@ -1,17 +1,26 @@
 //! The merge policy: what a second row with the same address does to a user. Roles and
 //! buildings are combined, a missing name or status is filled in, a different name or status
 //! holds the user (`conflicting_duplicate`). The users themselves are kept in [`UserStore`].
+//!
+//! An address repeated in many rows (a shared front-desk mailbox) costs time and memory linear
+//! in its rows: a merged record keeps only its first row and stays the same size (issue codes
+//! once each), so storing it again appends a record of bounded size; the later rows' numbers
+//! wait beside it in one list per user.
 
+use super::encoding::RandomState;
 pub use super::merged::{MergedUser, MergedView};
 use super::store::{Parts, UserStore};
 use super::UserRow;
 use crate::domain::issue::{Issue, IssueCode};
+use std::collections::HashMap;
 
 /// Merges rows by e-mail address: roles and buildings are unioned, a missing name is filled in,
 /// a different name or status is flagged (and holds the user).
 #[derive(Debug, Default)]
 pub struct Deduper {
     store: UserStore,
+    /// The rows after the first of each merged user, by user index.
+    later_rows: HashMap<usize, Vec<u64>, RandomState>,
     /// Reused id lists (blocking codes, roles, buildings) for the row being added.
     scratch: [Vec<u64>; 3],
 }
@@ -46,9 +55,13 @@ impl Deduper {
         let blocking = std::mem::take(&mut scratch[0]);
         self.scratch = scratch;
         let mut user = self.store.read(at);
-        let first_row = user.rows[0];
-        user.rows.push(row.row);
-        user.blocking.extend(blocking);
+        let first_row = user.rows.first().copied().unwrap_or(row.row);
+        self.later_rows.entry(at).or_default().push(row.row);
+        for code in blocking {
+            if !user.blocking.contains(&code) {
+                user.blocking.push(code);
+            }
+        }
         for (into, from) in [(&mut user.roles, &row.roles), (&mut user.buildings, &row.buildings)] {
             for value in from {
                 if !into.iter().any(|&id| self.store.name(id).eq_ignore_ascii_case(value)) {
@@ -83,7 +96,10 @@ impl Deduper {
                 format!("Same e-mail as row {first_row}; the rows were merged (roles and buildings combined)."),
             )
         } else {
-            user.blocking.push(self.store.intern(IssueCode::ConflictingDuplicate.as_str()));
+            let conflict = self.store.intern(IssueCode::ConflictingDuplicate.as_str());
+            if !user.blocking.contains(&conflict) {
+                user.blocking.push(conflict);
+            }
             Issue::error(
                 IssueCode::ConflictingDuplicate,
                 format!(
@@ -107,21 +123,30 @@ impl Deduper {
 
     /// User `index` (in order of first appearance), borrowed from the store.
     pub fn view(&self, index: usize) -> MergedView<'_> {
-        self.store.view(index)
+        let mut view = MergedView::default();
+        self.view_into(index, &mut view);
+        view
     }
 
-    /// [`Deduper::view`] into `view`, reusing its lists (planning reads a million users).
     pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
-        self.store.view_into(index, view)
+        self.store.view_into(index, view);
+        if let Some(later) = self.later_rows.get(&index) {
+            view.rows.extend_from_slice(later);
+        }
     }
 
-    /// Every user, in order of first appearance.
     pub fn views(&self) -> impl Iterator<Item = MergedView<'_>> {
-        self.store.views()
+        (0..self.len()).map(|index| self.view(index))
     }
 
     pub fn into_users(self) -> Vec<MergedUser> {
-        self.store.into_users()
+        self.views().map(|view| view.to_user()).collect()
+    }
+
+    /// The bytes the merged users take (the store's arena and the later rows' lists): what
+    /// grows with the rows of a file.
+    pub fn footprint(&self) -> usize {
+        self.store.arena_bytes() + self.later_rows.values().map(|rows| rows.capacity() * 8 + 48).sum::<usize>()
     }
 }
 
@@ -185,5 +210,24 @@ mod tests {
         assert_eq!(users[0].status, Some(Status::Inactive));
         assert_eq!(users[0].blocking, ["unknown_status", "conflicting_duplicate"]);
         assert_eq!(users[0].view().to_user(), users[0]);
+    }
+
+    #[test]
+    fn one_address_in_many_rows_grows_linearly() {
+        let footprint = |repeats: u64| {
+            let mut dedupe = Deduper::default();
+            for i in 0..repeats {
+                let status = if i % 2 == 0 { Status::Active } else { Status::Inactive };
+                dedupe.add(row(i + 2, "frontdesk@example.com", "Desk", &["Host"], Some(status), vec!["x"]), Vec::new());
+            }
+            let user = dedupe.view(0);
+            assert_eq!((dedupe.len(), user.rows.len() as u64, user.rows[0]), (1, repeats, 2));
+            assert_eq!(user.blocking, ["conflicting_duplicate"], "each code once");
+            dedupe.footprint()
+        };
+        let (small, large) = (footprint(5_000), footprint(20_000));
+        eprintln!("one repeated address: {small} bytes for 5,000 rows, {large} for 20,000");
+        // Four times the rows: linear growth is about 4×, quadratic 16×.
+        assert!(large <= small * 6, "{small} bytes for 5,000 rows, {large} for 20,000");
     }
 }

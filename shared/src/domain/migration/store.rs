@@ -5,7 +5,7 @@
 //! merge policy's business (`dedupe.rs`); this file only stores and finds.
 
 use super::encoding::{put_str, put_varint, status_byte, status_of, Cursor, RandomState, Symbols};
-use super::merged::{MergedUser, MergedView};
+use super::merged::MergedView;
 use crate::domain::values::Status;
 use std::hash::BuildHasher;
 
@@ -203,18 +203,17 @@ impl UserStore {
         self.users.len()
     }
 
+    /// The arena's size in bytes (every version of every record).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
 
-    /// User `index` (in order of first appearance), borrowed from the store.
-    pub fn view(&self, index: usize) -> MergedView<'_> {
-        let mut view = MergedView::default();
-        self.view_into(index, &mut view);
-        view
-    }
-
-    /// [`UserStore::view`] into `view`, reusing its lists (planning reads a million users).
+    /// User `index` (in order of first appearance), borrowed from the store into `view`,
+    /// reusing its lists (planning reads a million users).
     pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
         let mut cursor = Cursor { bytes: &self.arena, at: self.users.get(index).copied().unwrap_or(usize::MAX) };
         view.email = cursor.str();
@@ -235,14 +234,5 @@ impl UserStore {
         for _ in 0..cursor.varint() {
             view.extras.push(cursor.str());
         }
-    }
-
-    /// Every user, in order of first appearance.
-    pub fn views(&self) -> impl Iterator<Item = MergedView<'_>> {
-        (0..self.users.len()).map(|index| self.view(index))
-    }
-
-    pub fn into_users(self) -> Vec<MergedUser> {
-        self.views().map(|view| view.to_user()).collect()
     }
 }
