@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use onboarding::domain::plan::ExistingUser;
+use onboarding::domain::platform_users::{PlatformMember, PlatformUser};
 use onboarding::domain::values::{BuildingId, Email};
-use onboarding::ports::{NewUser, PortResult, UserTable};
+use onboarding::ports::{NewUser, PortError, PortResult, UserTable};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -43,5 +44,18 @@ impl UserTable for MemoryUsers {
 
     async fn grant_access(&self, _: &Email, _: &[String], _: &[BuildingId]) -> PortResult<()> {
         Ok(())
+    }
+
+    /// The bench plans against users loaded once; it loads no snapshot.
+    async fn platform_members(&self) -> PortResult<Vec<PlatformMember>> {
+        Ok(Vec::new())
+    }
+
+    async fn load_platform_users(&self, _: &[PlatformUser]) -> PortResult<()> {
+        Err(PortError::Unexpected("the bench's in-memory users take no platform snapshot".into()))
+    }
+
+    async fn drop_platform_users(&self, _: &[Email]) -> PortResult<()> {
+        Err(PortError::Unexpected("the bench's in-memory users take no platform snapshot".into()))
     }
 }

@@ -92,6 +92,14 @@ pub enum Ingest {
         migration: String,
         file: PathBuf,
     },
+    /// A platform-users export (a snapshot of the platform's current users): plans then give
+    /// them add_roles or no_change, never an invite. Replaces the last snapshot.
+    PlatformUsers {
+        /// Forget more of the last snapshot's users than the revoke threshold allows.
+        #[arg(long)]
+        force: bool,
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

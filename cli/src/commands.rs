@@ -23,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             ingest_tenants(&runtime, &building, replace, force, &file).await
         }
         Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|(report, _)| report),
+        Command::Ingest(Ingest::PlatformUsers { force, file }) => ingest_platform_users(&runtime, force, &file).await,
         Command::Approve(approve) => approve_and_apply(&runtime, approve).await,
         Command::Dispatch { limit } => dispatch(&runtime, limit).await,
         Command::Report => report(&runtime).await,
@@ -177,6 +178,22 @@ pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, fo
     if let Some(report) = report_key(&outcome.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
+    Ok(Report { value, text })
+}
+
+pub async fn ingest_platform_users(runtime: &Runtime, force: bool, file: &Path) -> Result<Report, Failure> {
+    let uploaded = upload(runtime, file, if force { "inbox/platform-users/force" } else { "inbox/platform-users" }).await?;
+    let config = config(runtime).await?;
+    let result = app::platform_users::ingest_platform_users(runtime.services(), &config, &uploaded.key, force).await;
+    tell(runtime, &config, &uploaded, &result, |o| UploadOutcome::PlatformUsers(o.clone()), &[]).await?;
+    let outcome = result?;
+    let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+    value["outputs"] = json!(outcome.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
+    let mut text = vec![format!(
+        "Platform users: {} rows, {} accepted, {} rejected, {} duplicates merged; {} users known as existing, {} of the last snapshot forgotten.",
+        outcome.rows, outcome.accepted, outcome.rejected, outcome.duplicates_merged, outcome.users, outcome.dropped
+    )];
+    text.extend(issue_lines(&outcome.issues, 20));
     Ok(Report { value, text })
 }
 

@@ -7,7 +7,7 @@ use crate::output::{emit, Bars, Failure};
 use crate::runtime::Runtime;
 use serde_json::json;
 
-const EXAMPLES: [(&str, &[u8]); 8] = [
+const EXAMPLES: [(&str, &[u8]); 9] = [
     ("config/settings.json", include_bytes!("../../infra/examples/config/settings.json")),
     ("config/role-guide.csv", include_bytes!("../../infra/examples/config/role-guide.csv")),
     ("config/role-matrix.csv", include_bytes!("../../infra/examples/config/role-matrix.csv")),
@@ -15,6 +15,7 @@ const EXAMPLES: [(&str, &[u8]); 8] = [
     ("tenants-one-market.csv", include_bytes!("../../infra/examples/tenants-one-market.csv")),
     ("tenants-harbor-view.csv", include_bytes!("../../infra/examples/tenants-harbor-view.csv")),
     ("users-export.csv", include_bytes!("../../infra/examples/users-export.csv")),
+    ("platform-users.csv", include_bytes!("../../infra/examples/platform-users.csv")),
     ("README.txt", b"Example data written by `onboard demo`. Every name, address and role here is made up.\n"),
 ];
 
@@ -44,6 +45,8 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
         "tenants_harbor_view",
         commands::ingest_tenants(&runtime, HARBOR_VIEW, false, false, &examples.join("tenants-harbor-view.csv")).await?,
     ));
+    // Who is on the platform already: the plan gives them add_roles or no_change.
+    steps.push(("platform_users", commands::ingest_platform_users(&runtime, false, &examples.join("platform-users.csv")).await?));
     let (plan, sha) = commands::ingest_users(&runtime, MIGRATION, &examples.join("users-export.csv")).await?;
     steps.push(("plan", plan));
     let approve =

@@ -34,11 +34,15 @@ fn the_demo_runs_every_flow_and_a_second_run_sends_nothing() {
     let value = json(&first);
     assert_eq!(value["buildings"]["kickstarts_sent"], 2);
     assert_eq!(value["plan"]["rows"], 10);
-    assert_eq!(value["approve"]["apply"]["users_created"], 4);
-    assert_eq!(value["approve"]["dispatch"]["sent"], 4);
+    // The platform-users snapshot knows Ada (every planned role: no_change) and Margaret
+    // (add_roles): two new users are created and invited, not four.
+    assert_eq!(value["platform_users"]["users"], 3);
+    assert_eq!((value["plan"]["actions"]["no_change"].as_u64(), value["plan"]["actions"]["add_roles"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(value["approve"]["apply"]["users_created"], 2);
+    assert_eq!(value["approve"]["dispatch"]["sent"], 2);
     assert_eq!(value["check_everyone_policy"]["reason"], "everyone_policy_no_envoy");
     let mails = outbox_count(dir.path());
-    assert_eq!(mails, 2 + 4 + 1 + 5, "kickstarts, invites, validation summary, a notice for each of the five uploads");
+    assert_eq!(mails, 2 + 2 + 1 + 6, "kickstarts, invites, validation summary, a notice for each of the six uploads");
     assert!(dir.path().join("bucket/reports/users/demo-legacy-visitor/report.html").exists());
 
     let second = onboard(dir.path(), &["--json", "demo"]);
@@ -141,7 +145,7 @@ fn aws_mode_runs_the_demo_against_the_emulator() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let value = json(&out);
-    assert_eq!(value["approve"]["apply"]["users_created"], 4);
+    assert_eq!(value["approve"]["apply"]["users_created"], 2);
     assert_eq!(value["bucket"], format!("s3://{unique}"));
     assert!(!dir.path().join("bucket").exists(), "nothing was written locally but the example files");
 

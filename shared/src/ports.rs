@@ -185,6 +185,15 @@ pub trait UserTable: Send + Sync {
     async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<MigrationId>>>;
     /// Adds roles and building access to a user; never removes any.
     async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()>;
+    /// The users the last platform-users snapshot holds, with where each came from.
+    async fn platform_members(&self) -> PortResult<Vec<crate::domain::platform_users::PlatformMember>>;
+    /// Loads a snapshot's users: each becomes (or stays) a known user, its roles and buildings
+    /// added to what is stored (a user this product created keeps its creator), and a member of
+    /// the snapshot, marked with its file, row and time.
+    async fn load_platform_users(&self, users: &[crate::domain::platform_users::PlatformUser]) -> PortResult<()>;
+    /// Takes users out of the snapshot: a user only the snapshot knew is forgotten; one this
+    /// product created stays known.
+    async fn drop_platform_users(&self, emails: &[Email]) -> PortResult<()>;
 }
 
 /// A migration's record: its latest plan and, once approved, its application.

@@ -151,6 +151,15 @@ impl UserTable for FaultyTable<'_> {
     async fn grant_access(&self, e: &Email, roles: &[String], b: &[BuildingId]) -> PortResult<()> {
         forward!(self.grant_access(e, roles, b))
     }
+    async fn platform_members(&self) -> PortResult<Vec<onboarding::domain::platform_users::PlatformMember>> {
+        forward!(self.platform_members())
+    }
+    async fn load_platform_users(&self, users: &[onboarding::domain::platform_users::PlatformUser]) -> PortResult<()> {
+        forward!(self.load_platform_users(users))
+    }
+    async fn drop_platform_users(&self, emails: &[Email]) -> PortResult<()> {
+        forward!(self.drop_platform_users(emails))
+    }
 }
 
 #[async_trait]

@@ -214,6 +214,19 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     let export = uploader_aws.objects.get(&format!("exports/envoy/{ONE_MARKET}/envoy-employees.csv")).await.unwrap();
     assert!(String::from_utf8(export).unwrap().contains("kat@initech.example"));
 
+    // A platform-users snapshot, then a forced smaller one (users forgotten: DeleteItem).
+    let snapshot = b"Email,First Name,Last Name,Role(s),Building assignments,Status\nsam@acme.example,Sam,S,Tenant User,One Market Plaza,Active\ntom@acme.example,Tom,T,Tenant User,Harbor View,Active\n";
+    let UploadOutcome::PlatformUsers(first) = upload(&uploader_aws, ingest_svc, "inbox/platform-users/platform.csv", snapshot).await else {
+        panic!("not routed to platform users")
+    };
+    assert_eq!(first.users, 2);
+    let smaller = b"Email,First Name,Last Name,Role(s),Building assignments,Status\nsam@acme.example,Sam,S,Tenant User,One Market Plaza,Active\n";
+    let UploadOutcome::PlatformUsers(second) = upload(&uploader_aws, ingest_svc, "inbox/platform-users/force/platform.csv", smaller).await
+    else {
+        panic!("not routed to platform users")
+    };
+    assert_eq!(second.dropped, 1);
+
     // A user export is planned; the approver approves it; ingest applies it and sends invites due today.
     let export = "First Name,Last Name,Email,Role(s),Building assignments,Status\nAda,Lovelace,ada@acme.example,Admin,One Market Plaza,Active\nLin,Chen,lin@acme.example,Employee,Harbor View,Active\n";
     let UploadOutcome::Plan(plan) = upload(&uploader_aws, ingest_svc, "inbox/users/iam-m1/export.csv", export.as_bytes()).await else {

@@ -16,6 +16,7 @@ mod injection;
 mod invite_control;
 mod logs;
 mod notices;
+mod platform;
 mod policies;
 mod real_files;
 mod replays;
@@ -67,6 +68,7 @@ both_adapter_sets!(
         rejected_files_write_nothing_and_say_why,
     ],
     invite_control: [unsent_invites_are_rescheduled_and_a_sent_one_resent_once],
+    platform: [existing_platform_users_are_compared_and_a_newer_snapshot_replaces_them],
     golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
     notices: [
         every_upload_tells_its_people_once_with_links_that_open,

@@ -58,6 +58,8 @@ pub enum RecordResult {
     Tenants,
     /// A user export, planned; the plan waits for its approval.
     Plan,
+    /// A platform-users snapshot, loaded.
+    PlatformUsers,
     /// An approval, applied.
     Applied,
     /// A migration's unsent invites moved to another day.
@@ -78,6 +80,7 @@ impl RecordResult {
             Self::Buildings => "buildings",
             Self::Tenants => "tenants",
             Self::Plan => "plan",
+            Self::PlatformUsers => "platform_users",
             Self::Applied => "applied",
             Self::Rescheduled => "rescheduled",
             Self::AlreadyProcessed => "already_processed",
@@ -194,6 +197,7 @@ async fn handle_record(
             plan_sha256 = Some(plan.plan_sha256);
             RecordResult::Plan
         }
+        UploadOutcome::PlatformUsers(_) => RecordResult::PlatformUsers,
         UploadOutcome::Applied { .. } => RecordResult::Applied,
         UploadOutcome::Rescheduled(_) => RecordResult::Rescheduled,
         UploadOutcome::AlreadyProcessed => RecordResult::AlreadyProcessed,

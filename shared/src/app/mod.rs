@@ -9,6 +9,7 @@ pub mod mailing;
 pub mod notify;
 mod pinned;
 pub mod plan;
+pub mod platform_users;
 pub mod route;
 pub mod tenants;
 pub mod tile;

@@ -19,6 +19,7 @@ pub fn upload_kind(key: &str) -> Option<UploadKind> {
         Some("buildings") => Some(UploadKind::Buildings),
         Some("tenants") => Some(UploadKind::Tenants),
         Some("users") => Some(UploadKind::Users),
+        Some("platform-users") => Some(UploadKind::PlatformUsers),
         _ if key.starts_with(keys::APPROVALS) => Some(UploadKind::Users),
         _ => None,
     }
@@ -150,6 +151,23 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
             notice.files.extend(named(&summary.outputs, "/plan.csv", "Plan (CSV)"));
             notice.files.extend(named(&summary.outputs, "/issues.csv", "Issues (CSV)"));
         }
+        UploadOutcome::PlatformUsers(o) => {
+            notice.headline = format!("The platform-users snapshot was loaded: {} users are now known as existing.", o.users);
+            notice.counts = vec![
+                ("Rows", o.rows),
+                ("Accepted", o.accepted),
+                ("Rejected", o.rejected),
+                ("Duplicates merged", o.duplicates_merged),
+                ("Users in this snapshot", o.users),
+                ("Users of the last snapshot no longer on the platform", o.dropped),
+            ];
+            notice.issues = first_issues(&o.issues);
+            notice.issues_total = o.issues.len() as u64;
+            notice
+                .next
+                .push("Plans made from now on compare against these users: they get add_roles or no_change, never an invite.".to_string());
+            notice.files.extend(named(&o.outputs, "/issues.csv", "Issues (CSV)"));
+        }
         UploadOutcome::Applied { apply, dispatch } => {
             notice.headline = if apply.already_applied {
                 format!("The plan for {} was already applied; nothing was done again.", apply.migration)
@@ -215,6 +233,7 @@ mod tests {
         assert_eq!(upload_kind("inbox/tenants/3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10/replace/c.csv"), Some(UploadKind::Tenants));
         assert_eq!(upload_kind("inbox/users/acme/export.xlsx"), Some(UploadKind::Users));
         assert_eq!(upload_kind("approvals/acme.json"), Some(UploadKind::Users));
+        assert_eq!(upload_kind("inbox/platform-users/force/users.csv"), Some(UploadKind::PlatformUsers));
         assert_eq!(upload_kind("inbox/other/x.csv"), None);
         assert_eq!(upload_kind("reports/users/acme/plan.csv"), None);
     }

@@ -5,6 +5,7 @@
 //! | `inbox/buildings/<any>.csv\|xlsx` | buildings |
 //! | `inbox/tenants/<building-uuid>/[replace/][force/]<any>` | tenant contacts |
 //! | `inbox/users/<migration-id>/<any>` | user-migration plan |
+//! | `inbox/platform-users/[force/]<any>` | the platform's existing users (a snapshot) |
 //! | `approvals/<migration-id>.json` | apply the approved plan |
 //! | `approvals/<migration-id>.reschedule.json` | move the migration's unsent invites to another day |
 
@@ -28,6 +29,9 @@ pub enum Upload {
     },
     Users {
         migration: MigrationId,
+    },
+    PlatformUsers {
+        force: bool,
     },
     Approval {
         migration: MigrationId,
@@ -78,6 +82,10 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
             let force = folders.contains(&"force");
             table_file().map(|_| Upload::Tenants { building, replace, force })
         }
+        ["inbox", "platform-users", rest @ ..] if !rest.is_empty() => {
+            let force = rest[..rest.len() - 1].contains(&"force");
+            table_file().map(|_| Upload::PlatformUsers { force })
+        }
         ["inbox", "users", migration, _, ..] => {
             let migration = MigrationId::parse(migration).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. User exports go under inbox/users/<migration-id>/.")))?;
             table_file().map(|_| Upload::Users { migration })
@@ -92,7 +100,7 @@ pub fn classify(key: &str) -> Result<Upload, FileRejection> {
             let migration = MigrationId::parse(stem).map_err(|e| FileRejection::new(RejectionCode::InvalidMigration, format!("{e}. Approvals are uploaded as approvals/<migration-id>.json.")))?;
             Ok(Upload::Approval { migration })
         }
-        _ => Err(FileRejection::new(RejectionCode::UnknownLocation, format!("Nothing handles files at “{}”. Use inbox/buildings/, inbox/tenants/<building-uuid>/, inbox/users/<migration-id>/ or approvals/<migration-id>.json.", crate::domain::text::preview(key, 120)))),
+        _ => Err(FileRejection::new(RejectionCode::UnknownLocation, format!("Nothing handles files at “{}”. Use inbox/buildings/, inbox/tenants/<building-uuid>/, inbox/users/<migration-id>/, inbox/platform-users/ or approvals/<migration-id>.json.", crate::domain::text::preview(key, 120)))),
     }
 }
 
@@ -102,6 +110,7 @@ pub enum UploadOutcome {
     Buildings(super::buildings::BuildingsOutcome),
     Tenants(super::tenants::TenantsOutcome),
     Plan(crate::domain::plan::PlanSummary),
+    PlatformUsers(super::platform_users::PlatformUsersOutcome),
     Applied {
         apply: super::apply::ApplyOutcome,
         dispatch: super::dispatch::DispatchOutcome,
@@ -268,6 +277,9 @@ async fn run(
         Upload::Users { migration } => {
             let (summary, issues) = super::plan::plan_migration(svc, config, &migration, key).await?;
             (UploadOutcome::Plan(summary), issues)
+        }
+        Upload::PlatformUsers { force } => {
+            (UploadOutcome::PlatformUsers(super::platform_users::ingest_platform_users(svc, config, key, force).await?), Vec::new())
         }
         Upload::Approval { migration } => {
             let approval = Approval::parse(&svc.objects.get(key).await?, &migration)?;

@@ -73,6 +73,8 @@ pub struct NotifyLists {
     pub buildings: Vec<String>,
     pub tenants: Vec<String>,
     pub users: Vec<String>,
+    #[serde(alias = "platform-users")]
+    pub platform_users: Vec<String>,
 }
 
 /// The kinds of upload a notification is about.
@@ -83,6 +85,8 @@ pub enum UploadKind {
     Tenants,
     /// User-migration exports and their approvals.
     Users,
+    /// Platform-users snapshots.
+    PlatformUsers,
 }
 
 impl UploadKind {
@@ -91,6 +95,7 @@ impl UploadKind {
             Self::Buildings => "buildings",
             Self::Tenants => "tenants",
             Self::Users => "users",
+            Self::PlatformUsers => "platform users",
         }
     }
 }
@@ -146,8 +151,8 @@ pub struct Config {
     pub phone_region: PhoneRegion,
     pub guide: RoleGuide,
     pub matrix: RoleMatrix,
-    /// `notify`, checked: buildings, tenants, users.
-    notify: [Vec<Email>; 3],
+    /// `notify`, checked: buildings, tenants, users, platform users.
+    notify: [Vec<Email>; 4],
     /// `pinned_contacts`, checked.
     pub pinned: Vec<Pinned>,
 }
@@ -211,10 +216,15 @@ impl Config {
             return Err(invalid("max_send_rate_per_second", &settings.max_send_rate_per_second.to_string()));
         }
         let lists = &settings.notify;
-        let notify = [("notify.buildings", &lists.buildings), ("notify.tenants", &lists.tenants), ("notify.users", &lists.users)]
-            .map(|(field, list)| list.iter().map(|raw| Email::parse(raw).map_err(|_| invalid(field, raw))).collect::<Result<Vec<_>, _>>());
-        let [buildings, tenants, users] = notify;
-        let notify = [buildings?, tenants?, users?];
+        let notify = [
+            ("notify.buildings", &lists.buildings),
+            ("notify.tenants", &lists.tenants),
+            ("notify.users", &lists.users),
+            ("notify.platform_users", &lists.platform_users),
+        ]
+        .map(|(field, list)| list.iter().map(|raw| Email::parse(raw).map_err(|_| invalid(field, raw))).collect::<Result<Vec<_>, _>>());
+        let [buildings, tenants, users, platform_users] = notify;
+        let notify = [buildings?, tenants?, users?, platform_users?];
         let pinned = settings.pinned_contacts.iter().map(|p| pinned(p, phone_region, &invalid)).collect::<Result<_, _>>()?;
         Ok(Self { settings, sender, integrations_inbox, ops_recipients, phone_region, guide, matrix, notify, pinned })
     }

@@ -58,6 +58,7 @@ pub const USER_REPORTS: &str = "reports/users/";
 pub const TENANT_REPORTS: &str = "reports/tenants/";
 pub const BUILDING_REPORTS: &str = "reports/buildings/";
 pub const VALIDATION_REPORTS: &str = "reports/validation/";
+pub const PLATFORM_USER_REPORTS: &str = "reports/platform-users/";
 pub const ENVOY_EXPORTS: &str = "exports/envoy/";
 pub const QUARANTINE: &str = "quarantine/";
 
@@ -65,8 +66,8 @@ pub const QUARANTINE: &str = "quarantine/";
 pub const LAYOUTS: &[KeyLayout] = &[
     KeyLayout {
         prefix: INBOX,
-        layout: "inbox/buildings/<any>.csv|xlsx, inbox/tenants/<building-uuid>/[replace/][force/]<any>.csv|xlsx, inbox/users/<migration-id>/<any>.csv|xlsx",
-        what: "uploads: buildings, tenant contacts, user-migration exports",
+        layout: "inbox/buildings/<any>.csv|xlsx, inbox/tenants/<building-uuid>/[replace/][force/]<any>.csv|xlsx, inbox/users/<migration-id>/<any>.csv|xlsx, inbox/platform-users/[force/]<any>.csv|xlsx",
+        what: "uploads: buildings, tenant contacts, user-migration exports, platform-users snapshots",
         read_by: &[Ingest],
         written_by: &[Uploader],
     },
@@ -102,6 +103,13 @@ pub const LAYOUTS: &[KeyLayout] = &[
         prefix: BUILDING_REPORTS,
         layout: "reports/buildings/<stamp>-<file>/{issues.csv, summary.json, report.html}",
         what: "buildings upload reports; ingest signs the links its notices carry",
+        read_by: &[Ingest, Uploader],
+        written_by: &[Ingest],
+    },
+    KeyLayout {
+        prefix: PLATFORM_USER_REPORTS,
+        layout: "reports/platform-users/<stamp>-<file>/{issues.csv, summary.json}",
+        what: "platform-users snapshot reports; ingest signs the links its notices carry",
         read_by: &[Ingest, Uploader],
         written_by: &[Ingest],
     },
@@ -144,6 +152,11 @@ pub fn tenant_report_folder(building: &BuildingId, stamp: &str, stem: &str) -> S
 }
 
 /// The folder of one buildings upload's reports.
+/// The folder of one platform-users snapshot's report.
+pub fn platform_report_folder(stamp: &str, stem: &str) -> String {
+    format!("{PLATFORM_USER_REPORTS}{stamp}-{stem}")
+}
+
 pub fn building_report_folder(stamp: &str, stem: &str) -> String {
     format!("{BUILDING_REPORTS}{stamp}-{stem}")
 }

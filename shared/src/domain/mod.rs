@@ -15,6 +15,7 @@ pub mod migration;
 pub mod moment;
 pub mod notice;
 pub mod plan;
+pub mod platform_users;
 pub mod roles;
 pub mod sending;
 pub mod sheet;

@@ -340,6 +340,15 @@ impl UserTable for DownTable {
     async fn grant_access(&self, _: &Email, _: &[String], _: &[BuildingId]) -> PortResult<()> {
         down()
     }
+    async fn platform_members(&self) -> PortResult<Vec<onboarding::domain::platform_users::PlatformMember>> {
+        down()
+    }
+    async fn load_platform_users(&self, _: &[onboarding::domain::platform_users::PlatformUser]) -> PortResult<()> {
+        down()
+    }
+    async fn drop_platform_users(&self, _: &[Email]) -> PortResult<()> {
+        down()
+    }
 }
 
 #[async_trait]

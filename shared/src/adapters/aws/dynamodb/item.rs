@@ -13,6 +13,8 @@ pub(super) type Item = HashMap<String, AttributeValue>;
 
 pub(super) const BUILDINGS_INDEX: &str = "BUILDINGS";
 pub(super) const MIGRATIONS_INDEX: &str = "MIGRATIONS";
+/// The partition listing the last platform-users snapshot's members (sort key: the address).
+pub(super) const PLATFORM_USERS_INDEX: &str = "PLATFORM_USERS";
 pub(super) const META: &str = "META";
 pub(super) const CONTACT_PREFIX: &str = "CONTACT#";
 

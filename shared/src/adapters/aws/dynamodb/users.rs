@@ -1,9 +1,13 @@
 //! Platform users (one partition each, so an import spreads over many partitions) and
 //! migration records.
 
-use super::item::{from_json, index_key, json, migration_key, s, strings, text, user_key, with, Item, MIGRATIONS_INDEX};
+use super::batch::{delete, put};
+use super::item::{
+    from_json, index_key, json, migration_key, s, strings, text, user_key, with, Item, MIGRATIONS_INDEX, PLATFORM_USERS_INDEX,
+};
 use super::{condition_failed, DynamoTable};
 use crate::domain::plan::ExistingUser;
+use crate::domain::platform_users::{PlatformMember, PlatformUser};
 use crate::domain::values::{BuildingId, Email, MigrationId};
 use crate::ports::{MigrationRecord, MigrationTable, NewUser, PortError, PortResult, UserTable};
 use async_trait::async_trait;
@@ -139,6 +143,99 @@ impl UserTable for DynamoTable {
             Ok(_) => Ok(()),
             Err(failed) if condition_failed(&failed) => Err(not_found()),
             Err(failed) => Err(super::item::failure("DynamoDB UpdateItem", failed)),
+        }
+    }
+
+    async fn platform_members(&self) -> PortResult<Vec<PlatformMember>> {
+        self.query_partition(PLATFORM_USERS_INDEX, None).await?.iter().map(|item| from_json(item, "data")).collect()
+    }
+
+    async fn load_platform_users(&self, users: &[PlatformUser]) -> PortResult<()> {
+        // The users first, then their membership: a run cut short in between is loaded again
+        // whole by the retry (adding roles twice changes nothing).
+        for user in users {
+            self.load_platform_user(user).await?;
+        }
+        let members = users
+            .iter()
+            .map(|user| {
+                let data = PlatformMember { email: user.email.clone(), snapshot: user.snapshot.clone() };
+                put(with(index_key(PLATFORM_USERS_INDEX, user.email.as_str()), [("data", json(&data)?)]))
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        self.batch_write(members).await
+    }
+
+    async fn drop_platform_users(&self, emails: &[Email]) -> PortResult<()> {
+        for email in emails {
+            self.forget_platform_user(email).await?;
+        }
+        self.batch_write(
+            emails.iter().map(|email| delete(index_key(PLATFORM_USERS_INDEX, email.as_str()))).collect::<PortResult<Vec<_>>>()?,
+        )
+        .await
+    }
+}
+
+impl DynamoTable {
+    /// One snapshot user as a known user: names set if missing, roles and buildings added.
+    async fn load_platform_user(&self, user: &PlatformUser) -> PortResult<()> {
+        let mut names = HashMap::from(
+            [("#email", "email"), ("#first", "first_name"), ("#last", "last_name")].map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let mut values: Item =
+            [(":email", s(user.email.as_str())), (":first", s(user.first_name.as_str())), (":last", s(user.last_name.as_str()))]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        let mut update =
+            "SET #email = if_not_exists(#email, :email), #first = if_not_exists(#first, :first), #last = if_not_exists(#last, :last)"
+                .to_string();
+        let mut adds = Vec::new();
+        if let Some(roles) = string_set(user.roles.iter().map(String::as_str)) {
+            adds.push("#roles :roles");
+            names.insert("#roles".into(), "roles".into());
+            values.insert(":roles".into(), roles);
+        }
+        if let Some(buildings) = string_set(user.buildings.iter().map(BuildingId::as_str)) {
+            adds.push("#buildings :buildings");
+            names.insert("#buildings".into(), "buildings".into());
+            values.insert(":buildings".into(), buildings);
+        }
+        if !adds.is_empty() {
+            update.push_str(&format!(" ADD {}", adds.join(", ")));
+        }
+        self.run("DynamoDB UpdateItem", || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(user_key(&user.email)))
+                .update_expression(update.as_str())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a user only a snapshot knew (one this product created has a `migration`).
+    async fn forget_platform_user(&self, email: &Email) -> PortResult<()> {
+        let result = self
+            .call("DynamoDB DeleteItem", || {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(user_key(email)))
+                    .condition_expression("attribute_not_exists(#migration)")
+                    .expression_attribute_names("#migration", "migration")
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(failed) if condition_failed(&failed) => Ok(()),
+            Err(failed) => Err(super::item::failure("DynamoDB DeleteItem", failed)),
         }
     }
 }

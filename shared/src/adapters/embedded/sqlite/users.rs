@@ -2,6 +2,7 @@
 
 use super::{db, from_json, json, SqliteTable};
 use crate::domain::plan::ExistingUser;
+use crate::domain::platform_users::{PlatformMember, PlatformUser};
 use crate::domain::values::{BuildingId, Email, MigrationId};
 use crate::ports::*;
 use async_trait::async_trait;
@@ -91,6 +92,78 @@ impl UserTable for SqliteTable {
             params![email.as_str(), json(&all_roles)?, json(&all_buildings)?],
         )
         .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    async fn platform_members(&self) -> PortResult<Vec<PlatformMember>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM platform_users ORDER BY email").map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    async fn load_platform_users(&self, users: &[PlatformUser]) -> PortResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        {
+            let mut find = tx.prepare_cached("SELECT roles, buildings FROM users WHERE email = ?1").map_err(db)?;
+            let mut update = tx.prepare_cached("UPDATE users SET roles = ?2, buildings = ?3 WHERE email = ?1").map_err(db)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO users (email, first_name, last_name, roles, buildings, migration) VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                )
+                .map_err(db)?;
+            let mut member = tx
+                .prepare_cached("INSERT INTO platform_users (email, data) VALUES (?1, ?2) ON CONFLICT (email) DO UPDATE SET data = ?2")
+                .map_err(db)?;
+            for user in users {
+                let stored: Option<(String, String)> =
+                    find.query_row([user.email.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
+                match stored {
+                    Some((roles, buildings)) => {
+                        let mut roles: std::collections::BTreeSet<String> = from_json(&roles)?;
+                        roles.extend(user.roles.iter().cloned());
+                        let mut buildings: std::collections::BTreeSet<BuildingId> = from_json(&buildings)?;
+                        buildings.extend(user.buildings.iter().cloned());
+                        update.execute(params![user.email.as_str(), json(&roles)?, json(&buildings)?]).map_err(db)?;
+                    }
+                    None => {
+                        insert
+                            .execute(params![
+                                user.email.as_str(),
+                                user.first_name,
+                                user.last_name,
+                                json(&user.roles)?,
+                                json(&user.buildings)?
+                            ])
+                            .map_err(db)?;
+                    }
+                }
+                let data = PlatformMember { email: user.email.clone(), snapshot: user.snapshot.clone() };
+                member.execute(params![user.email.as_str(), json(&data)?]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        // As after create_users: the known-users set learns the new addresses here.
+        if let Some(known) = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
+            for user in users {
+                known.hashes.insert(known.hash(user.email.as_str()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn drop_platform_users(&self, emails: &[Email]) -> PortResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        {
+            let mut leave = tx.prepare_cached("DELETE FROM platform_users WHERE email = ?1").map_err(db)?;
+            let mut forget = tx.prepare_cached("DELETE FROM users WHERE email = ?1 AND migration IS NULL").map_err(db)?;
+            for email in emails {
+                leave.execute([email.as_str()]).map_err(db)?;
+                forget.execute([email.as_str()]).map_err(db)?;
+            }
+        }
         tx.commit().map_err(db)
     }
 }
