@@ -220,7 +220,8 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
         panic!("not routed to platform users")
     };
     assert_eq!(first.users, 2);
-    let smaller = b"Email,First Name,Last Name,Role(s),Building assignments,Status\nsam@acme.example,Sam,S,Tenant User,One Market Plaza,Active\n";
+    let smaller =
+        b"Email,First Name,Last Name,Role(s),Building assignments,Status\nsam@acme.example,Sam,S,Tenant User,One Market Plaza,Active\n";
     let UploadOutcome::PlatformUsers(second) = upload(&uploader_aws, ingest_svc, "inbox/platform-users/force/platform.csv", smaller).await
     else {
         panic!("not routed to platform users")

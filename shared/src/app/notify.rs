@@ -104,8 +104,10 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
             notice.files.extend(named(&o.outputs, "/issues.csv", "Issues (CSV)"));
         }
         UploadOutcome::Tenants(o) => {
-            notice.headline =
-                format!("Tenant contacts were processed for building {}: {} of {} rows accepted.", o.building, o.accepted, o.rows);
+            notice.headline = format!(
+                "Tenant contacts were processed for {} ({}): {} of {} rows accepted.",
+                o.building_name, o.building, o.accepted, o.rows
+            );
             notice.counts = vec![
                 ("Rows", o.rows),
                 ("Accepted", o.accepted),
@@ -114,7 +116,8 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
                 ("Tile granted", o.granted),
                 ("Removed (replace mode)", o.revoked),
                 ("Kept although their row was rejected", o.kept_rejected),
-                ("People in the Envoy import file", o.directory_size),
+                ("Contacts in the building's directory", o.directory_size),
+                ("Pinned people (always in the Envoy import file)", o.pinned.len() as u64),
             ];
             notice.issues = first_issues(&o.issues);
             notice.issues_total = o.issues.len() as u64;

@@ -27,6 +27,8 @@ pub struct TenantOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantsOutcome {
     pub building: String,
+    /// The building's name, as stored.
+    pub building_name: String,
     pub rows: u64,
     pub accepted: u64,
     pub rejected: u64,
@@ -150,6 +152,7 @@ pub async fn ingest_tenants(
     let folder = keys::tenant_report_folder(building, &stamp, &file_stem(key));
     let mut outcome = TenantsOutcome {
         building: building.to_string(),
+        building_name: state.building.name.clone(),
         rows,
         accepted: rows - rejected - merged,
         rejected,
