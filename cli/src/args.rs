@@ -121,13 +121,23 @@ pub struct Approve {
 
 #[derive(Debug, Subcommand)]
 pub enum InvitesCommand {
-    /// List a migration's invites with their state (pending, sending, sent, failed, unconfirmed).
+    /// List a migration's invites with their state (pending, sending, sent, failed, unconfirmed)
+    /// and, once sent, what SES said of it (accepted, delayed, delivered, soft_bounced,
+    /// bounced, rejected, complained).
     List {
         #[arg(long)]
         migration: String,
-        /// Only invites in this state.
+        /// Only invites in this state, or in this delivery state.
         #[arg(long)]
         status: Option<String>,
+    },
+    /// Lift a pause that bounces or a complaint put on invites, and start the bounce count again.
+    /// Look at what bounced first (`invites list --status bounced`, the validation report).
+    Resume,
+    /// Take an address off the suppression list, on purpose (it was fixed at the mailbox's end).
+    Unsuppress {
+        #[arg(long)]
+        email: String,
     },
     /// Put failed or unconfirmed invites back in the queue (a new attempt in the mail ledger).
     /// Check first that an unconfirmed invite did not arrive: it may have been sent.

@@ -34,9 +34,50 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Building(BuildingCommand::List) => crate::buildings::list(&runtime).await,
         Command::Config(ConfigCommand::Load { dir }) => load_config(&runtime, &dir).await,
-    }?;
+    };
+    // Locally, the outbox's simulated SES events are recorded after every command, as the
+    // feedback function records SES's on AWS.
+    let feedback = local_feedback(&runtime).await;
+    let mut report = report?;
+    if let Some(feedback) = feedback? {
+        if let Some(object) = report.value.as_object_mut() {
+            object.insert("delivery_feedback".into(), feedback.value);
+        }
+        report.text.extend(feedback.text);
+    }
     emit(json, report.value, report.text);
     Ok(())
+}
+
+/// Records the local outbox's delivery events (none on AWS, where SES publishes them to the
+/// feedback function), summed up for the person.
+pub async fn local_feedback(runtime: &Runtime) -> Result<Option<Report>, Failure> {
+    let Some(dir) = &runtime.locations.outbox else { return Ok(None) };
+    let outbox = onboarding::adapters::embedded::Outbox::new(dir.clone()).map_err(|e| Failure::from(app::AppError::Port(e)))?;
+    // No configuration yet: nothing was sent either.
+    let Ok(config) = config(runtime).await else { return Ok(None) };
+    let outcomes = outbox.deliver_feedback(runtime.services(), &config).await?;
+    if outcomes.is_empty() {
+        return Ok(None);
+    }
+    let mut states = std::collections::BTreeMap::<&str, u64>::new();
+    for outcome in outcomes.iter().filter(|o| o.recorded) {
+        if let Some(state) = outcome.state {
+            *states.entry(state.as_str()).or_default() += 1;
+        }
+    }
+    let suppressed: u64 = outcomes.iter().map(|o| o.suppressed).sum();
+    let paused = outcomes.iter().find_map(|o| o.paused.clone());
+    let counts: Vec<String> = states.iter().map(|(state, n)| format!("{n} {state}")).collect();
+    let mut text = vec![format!("Delivery feedback (the outbox acts as SES's mailbox simulator): {}", counts.join(", "))];
+    if suppressed > 0 {
+        text.push(format!("  {suppressed} address(es) bounced for good or complained: suppressed, never mailed again"));
+    }
+    if let Some(pause) = &paused {
+        text.push(format!("  Invites are PAUSED: {pause}"));
+    }
+    let value = serde_json::json!({ "events": outcomes.len(), "states": states, "suppressed": suppressed, "paused": paused });
+    Ok(Some(Report { value, text }))
 }
 
 /// What a command has to say: a JSON value for `--json`, lines of text otherwise.

@@ -59,6 +59,10 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
     steps.push(("check_not_granted", crate::buildings::check(&runtime, ONE_MARKET, &["someone@else.example".into()]).await?));
     steps.push(("check_everyone_policy", crate::buildings::check(&runtime, HARBOR_VIEW, &["ada@acme.example".into()]).await?));
     steps.push(("dispatch", commands::dispatch(&runtime, 10_000).await?));
+    // The outbox answers like SES's mailbox simulator: bounce@simulator.amazonses.com bounces.
+    if let Some(feedback) = commands::local_feedback(&runtime).await? {
+        steps.push(("delivery_feedback", feedback));
+    }
     steps.push(("report", commands::report(&runtime).await?));
 
     let mut value = json!({});
@@ -76,7 +80,10 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
         value["outbox"] = json!(outbox.display().to_string());
         text.push(format!("E-mails sent (.eml files): {}", outbox.display()));
     }
-    text.push("Run the demo again: nothing is sent twice.".into());
+    text.push(
+        "Run the demo again: no e-mail is sent twice (a second run's new plan and approval are told about; a third run sends nothing)."
+            .into(),
+    );
     emit(json, value, text);
     Ok(())
 }

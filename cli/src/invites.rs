@@ -6,6 +6,7 @@ use crate::commands::{migration_id, Report};
 use crate::output::Failure;
 use crate::runtime::Runtime;
 use onboarding::app;
+use onboarding::domain::delivery::DeliveryState;
 use onboarding::domain::invite::MailStatus;
 use onboarding::domain::values::Email;
 use serde_json::json;
@@ -16,26 +17,82 @@ pub async fn run(runtime: &Runtime, command: InvitesCommand) -> Result<Report, F
         InvitesCommand::Retry { migration, email } => retry(runtime, &migration, email.as_deref()).await,
         InvitesCommand::Reschedule { migration, date } => reschedule(runtime, &migration, &date).await,
         InvitesCommand::Resend { migration, email } => resend(runtime, &migration, &email).await,
+        InvitesCommand::Resume => resume(runtime).await,
+        InvitesCommand::Unsuppress { email } => unsuppress(runtime, &email).await,
     }
+}
+
+async fn resume(runtime: &Runtime) -> Result<Report, Failure> {
+    let outcome = app::delivery::resume_sending(runtime.services()).await?;
+    let text = vec![match &outcome.lifted {
+        Some(pause) => format!(
+            "Invites resume on the next dispatch run; the pause ({}: {}) is lifted and the bounce count starts again (it was {} delivered, {} bounced, {} complained).",
+            pause.cause.as_str(),
+            pause.detail,
+            outcome.tally.delivered,
+            outcome.tally.bounced,
+            outcome.tally.complained
+        ),
+        None => "Invites were not paused; the bounce count starts again.".to_string(),
+    }];
+    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+}
+
+async fn unsuppress(runtime: &Runtime, email: &str) -> Result<Report, Failure> {
+    let email = Email::parse(email).map_err(|e| Failure::usage(e.to_string()))?;
+    let removed = runtime.table.unsuppress(&email).await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
+    let text = vec![if removed {
+        format!("{email} is off the suppression list: flows may mail it again (SES's own account list still applies).")
+    } else {
+        format!("{email} was not on the suppression list.")
+    }];
+    Ok(Report { value: json!({ "email": email.as_str(), "removed": removed }), text })
 }
 
 async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Result<Report, Failure> {
     let migration = migration_id(migration)?;
     let wanted = status
-        .map(|raw| {
-            MailStatus::parse(raw)
-                .ok_or_else(|| Failure::usage(format!("unknown status {raw:?}: use pending, sending, sent, failed or unconfirmed")))
+        .map(|raw| match (MailStatus::parse(raw), DeliveryState::parse(raw)) {
+            (Some(status), _) => Ok(Wanted::Mail(status)),
+            (None, Some(state)) => Ok(Wanted::Delivery(state)),
+            (None, None) => Err(Failure::usage(format!(
+                "unknown status {raw:?}: use pending, sending, sent, failed or unconfirmed, or a delivery state (accepted, delayed, delivered, soft_bounced, bounced, rejected, complained)"
+            ))),
         })
         .transpose()?;
     let mut invites = runtime.table.list_invites(&migration).await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
-    invites.retain(|i| wanted.is_none_or(|w| i.status == w));
+    let deliveries = app::delivery::delivery_states(runtime.services(), invites.iter().filter_map(|i| i.message_id.clone())).await?;
+    let delivery_of = |invite: &onboarding::domain::invite::Invite| invite.message_id.as_ref().and_then(|id| deliveries.get(id));
+    invites.retain(|i| match wanted {
+        None => true,
+        Some(Wanted::Mail(status)) => i.status == status,
+        Some(Wanted::Delivery(state)) => delivery_of(i).is_some_and(|d| d.state == state),
+    });
     invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
     let mut text = vec![format!("Invites of migration {migration}: {}", invites.len())];
+    let mut rows = Vec::with_capacity(invites.len());
     for invite in &invites {
         let error = invite.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-        text.push(format!("  {:<12} {} due {} attempts {}{error}", invite.status.as_str(), invite.email, invite.due, invite.attempts));
+        let delivery = delivery_of(invite);
+        let said = delivery.map(|d| format!(" → {}", d.describe())).unwrap_or_default();
+        text.push(format!(
+            "  {:<12} {} due {} attempts {}{error}{said}",
+            invite.status.as_str(),
+            invite.email,
+            invite.due,
+            invite.attempts
+        ));
+        let mut row = serde_json::to_value(invite).unwrap_or_default();
+        row["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
+        rows.push(row);
     }
-    Ok(Report { value: json!({ "migration": migration.as_str(), "invites": invites }), text })
+    Ok(Report { value: json!({ "migration": migration.as_str(), "invites": rows }), text })
+}
+
+#[derive(Clone, Copy)]
+enum Wanted {
+    Mail(MailStatus),
+    Delivery(DeliveryState),
 }
 
 async fn retry(runtime: &Runtime, migration: &str, email: Option<&str>) -> Result<Report, Failure> {

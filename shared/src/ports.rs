@@ -2,6 +2,7 @@
 //! (folder, SQLite, outbox) and the AWS adapters (S3, DynamoDB, SES) implement them.
 
 use crate::domain::building::{Building, BuildingState, Phase};
+use crate::domain::delivery::{DeliveryRecord, DeliveryState, DeliveryTally, Suppression};
 use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::mail::OutgoingMail;
 use crate::domain::plan::ExistingUser;
@@ -277,7 +278,29 @@ pub trait MailLedger: Send + Sync {
     async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>>;
 }
 
-/// The one table, as every use case sees it.
-pub trait Table: EventLog + BuildingTable + ContactTable + UserTable + MigrationTable + InviteTable + MailLedger {}
+/// What became of sent messages (SES's delivery events), the addresses never mailed again, and
+/// the count the bounce rate is taken from.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    /// Stores `record` for its message unless the stored state ranks as high or higher (a
+    /// duplicate or late event). Answers `Some(previous state)` when it was stored, `None` when
+    /// nothing changed.
+    async fn record_delivery(&self, record: &DeliveryRecord) -> PortResult<Option<Option<DeliveryState>>>;
+    /// The recorded states of these messages (those that have one), by message id.
+    async fn deliveries(&self, message_ids: &[String]) -> PortResult<HashMap<String, DeliveryRecord>>;
+    /// Puts an address on the suppression list; an address already there keeps its first reason.
+    async fn suppress(&self, suppression: &Suppression) -> PortResult<()>;
+    /// Takes an address off the suppression list (a person fixed it on purpose).
+    async fn unsuppress(&self, email: &Email) -> PortResult<bool>;
+    /// The addresses among `emails` on the suppression list.
+    async fn suppressions(&self, emails: &[Email]) -> PortResult<HashMap<Email, Suppression>>;
+    /// Adds `step` to the tally since sending last resumed, answering the new totals.
+    async fn add_to_tally(&self, step: &DeliveryTally) -> PortResult<DeliveryTally>;
+    /// Starts the tally again (sending resumes).
+    async fn reset_tally(&self) -> PortResult<()>;
+}
 
-impl<T: EventLog + BuildingTable + ContactTable + UserTable + MigrationTable + InviteTable + MailLedger> Table for T {}
+/// The one table, as every use case sees it.
+pub trait Table: EventLog + BuildingTable + ContactTable + UserTable + MigrationTable + InviteTable + MailLedger + DeliveryLog {}
+
+impl<T: EventLog + BuildingTable + ContactTable + UserTable + MigrationTable + InviteTable + MailLedger + DeliveryLog> Table for T {}

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use onboarding::domain::building::{Building, BuildingState, Phase};
+use onboarding::domain::delivery::{DeliveryRecord, DeliveryState, DeliveryTally, Suppression};
 use onboarding::domain::invite::{Invite, MailStatus};
 use onboarding::domain::plan::ExistingUser;
 use onboarding::domain::tenants::TenantContact;
@@ -218,5 +219,30 @@ impl MailLedger for FaultyTable<'_> {
     }
     async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>> {
         forward!(self.get_mail(key))
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for FaultyTable<'_> {
+    async fn record_delivery(&self, r: &DeliveryRecord) -> PortResult<Option<Option<DeliveryState>>> {
+        forward!(self.record_delivery(r))
+    }
+    async fn deliveries(&self, ids: &[String]) -> PortResult<HashMap<String, DeliveryRecord>> {
+        forward!(self.deliveries(ids))
+    }
+    async fn suppress(&self, s: &Suppression) -> PortResult<()> {
+        forward!(self.suppress(s))
+    }
+    async fn unsuppress(&self, e: &Email) -> PortResult<bool> {
+        forward!(self.unsuppress(e))
+    }
+    async fn suppressions(&self, emails: &[Email]) -> PortResult<HashMap<Email, Suppression>> {
+        forward!(self.suppressions(emails))
+    }
+    async fn add_to_tally(&self, step: &DeliveryTally) -> PortResult<DeliveryTally> {
+        forward!(self.add_to_tally(step))
+    }
+    async fn reset_tally(&self) -> PortResult<()> {
+        forward!(self.reset_tally())
     }
 }

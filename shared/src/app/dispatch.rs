@@ -2,7 +2,7 @@
 
 use super::buildings::send_kickstart;
 use super::invites::current_invite_key;
-use super::mailing::{record_pause, send_once, SendOutcome};
+use super::mailing::{current_pause, record_pause, send_once, SendOutcome};
 use super::{AppResult, Services};
 use crate::domain::building::Phase;
 use crate::domain::config::Config;
@@ -49,6 +49,16 @@ pub async fn dispatch_invites(
     // Invites another run is sending stay pending; they are looked at once per run.
     let mut looked_at = std::collections::HashSet::new();
     'batches: while handled < limit {
+        // Bounces or a complaint paused invites (the feedback handler decided, maybe while this
+        // run sends): nothing more goes out until a person resumes.
+        if let Some((pause, _)) = current_pause(svc.table).await? {
+            if pause.cause.is_self_imposed() {
+                tracing::error!(cause = pause.cause.as_str(), fix = pause.cause.fix(), "invites are paused; nothing is sent");
+                outcome.stopped = Some(format!("invites paused: {pause}"));
+                outcome.paused = Some(pause);
+                break 'batches;
+            }
+        }
         let today = svc.clock.now().date();
         let due = svc.table.due_invites(today, (limit - handled).min(100)).await?;
         let due: Vec<_> = due.into_iter().filter(|i| !looked_at.contains(&(i.migration.clone(), i.email.clone()))).collect();

@@ -89,7 +89,7 @@ pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Op
             outcome.untouched += 1;
             continue;
         }
-        if let Some(reason) = svc.mailer.suppressed(&invite.email).await? {
+        if let Some(reason) = super::delivery::suppressed_reason(svc, &invite.email).await? {
             // Mailing a suppressed address again hurts the account's reputation: refused.
             outcome.suppressed.push(SuppressedInvite { email: invite.email.to_string(), reason });
             continue;
@@ -180,7 +180,7 @@ pub async fn resend_invite(svc: Services<'_>, migration: &MigrationId, email: &E
         )
         .into());
     }
-    if let Some(reason) = svc.mailer.suppressed(&invite.email).await? {
+    if let Some(reason) = super::delivery::suppressed_reason(svc, &invite.email).await? {
         return Err(FileRejection::new(
             RejectionCode::SuppressedAddress,
             format!("The address is {reason}: it is never mailed again (mailing it hurts the sender's reputation)."),

@@ -12,7 +12,7 @@ use super::AppResult;
 use crate::domain::invite::MailStatus;
 use crate::domain::mail::OutgoingMail;
 use crate::domain::sending::SendingPause;
-use crate::ports::{LedgerEntry, MailLedger, Mailer, PortError};
+use crate::ports::{LedgerEntry, MailLedger, Mailer, PortError, Table};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -40,7 +40,7 @@ pub enum SendOutcome {
 /// sending): the message certainly did not go out and its claim was released, so a later run
 /// retries. A send whose outcome is unknown is `Unconfirmed` and keeps its claim.
 pub async fn send_once(
-    ledger: &dyn MailLedger,
+    ledger: &dyn Table,
     mailer: &dyn Mailer,
     mail: &OutgoingMail,
     now: OffsetDateTime,
@@ -55,6 +55,29 @@ pub async fn send_once(
             MailStatus::Sending | MailStatus::Pending => return Ok(Ok(SendOutcome::Unconfirmed)),
         }
     }
+    // An address that bounced for good or complained is never mailed again, by any flow.
+    let recipients: Vec<_> = mail.to.iter().chain(&mail.cc).cloned().collect();
+    let suppressed = ledger.suppressions(&recipients).await?;
+    let trimmed;
+    let mail = if suppressed.is_empty() {
+        mail
+    } else {
+        let mut kept = mail.clone();
+        kept.to.retain(|e| !suppressed.contains_key(e));
+        kept.cc.retain(|e| !suppressed.contains_key(e));
+        if kept.to.is_empty() {
+            let reason = match suppressed.values().next() {
+                Some(s) if suppressed.len() == 1 => format!("not sent: the address is on the suppression list: {}", s.describe()),
+                _ => format!("not sent: all {} recipients are on the suppression list", suppressed.len()),
+            };
+            ledger.finish_mail(&mail.key, MailStatus::Failed, None, Some(&reason), now).await?;
+            tracing::warn!(key_kind = mail.key.split('#').next().unwrap_or(""), "mail not sent: its recipients are suppressed");
+            return Ok(Ok(SendOutcome::Failed(reason)));
+        }
+        tracing::warn!(left_out = suppressed.len(), "suppressed recipients left out of a message");
+        trimmed = kept;
+        &trimmed
+    };
     match mailer.send(mail).await {
         Ok(message_id) => {
             ledger.finish_mail(&mail.key, MailStatus::Sent, Some(&message_id), None, now).await?;
@@ -95,10 +118,19 @@ pub async fn record_pause(ledger: &dyn MailLedger, pause: Option<&SendingPause>,
             ledger.finish_mail(SENDING_STATE_KEY, MailStatus::Failed, None, Some(&detail), now).await?;
         }
         None => {
-            if current_pause(ledger).await?.is_some() {
-                ledger.finish_mail(SENDING_STATE_KEY, MailStatus::Sent, None, None, now).await?;
+            // A pause this product decided (bounces, complaints) holds until a person resumes.
+            if current_pause(ledger).await?.is_some_and(|(pause, _)| !pause.cause.is_self_imposed()) {
+                clear_pause(ledger, now).await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Clears any recorded pause, whoever decided it.
+pub async fn clear_pause(ledger: &dyn MailLedger, now: OffsetDateTime) -> AppResult<()> {
+    if current_pause(ledger).await?.is_some() {
+        ledger.finish_mail(SENDING_STATE_KEY, MailStatus::Sent, None, None, now).await?;
     }
     Ok(())
 }

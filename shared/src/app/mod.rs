@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod buildings;
 pub mod config;
+pub mod delivery;
 pub mod dispatch;
 pub mod invites;
 pub mod mailing;

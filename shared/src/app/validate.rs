@@ -4,6 +4,7 @@ use super::mailing::{current_pause, record_pause, send_once};
 use super::plan::load_plan;
 use super::{json_bytes, rfc3339, AppResult, Services};
 use crate::domain::config::Config;
+use crate::domain::delivery::DeliveryState;
 use crate::domain::invite::MailStatus;
 use crate::domain::migration::MigrationState;
 use crate::domain::plan::Action;
@@ -52,8 +53,21 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
             invites_sent: 0,
             invites_pending: 0,
             invites_failed: 0,
+            invites_delivered: 0,
+            invites_bounced: 0,
+            invites_complained: 0,
+        };
+        let deliveries = super::delivery::delivery_states(svc, invites.values().filter_map(|i| i.message_id.clone())).await?;
+        let delivery_of = |invite: Option<&crate::domain::invite::Invite>| {
+            invite.filter(|i| i.status == MailStatus::Sent).and_then(|i| i.message_id.as_ref()).and_then(|id| deliveries.get(id))
         };
         for invite in invites.values() {
+            match delivery_of(Some(invite)).map(|d| d.state) {
+                Some(DeliveryState::Delivered) => check.invites_delivered += 1,
+                Some(DeliveryState::Bounced) => check.invites_bounced += 1,
+                Some(DeliveryState::Complained) => check.invites_complained += 1,
+                _ => {}
+            }
             match invite.status {
                 MailStatus::Sent => check.invites_sent += 1,
                 MailStatus::Pending | MailStatus::Sending | MailStatus::Unconfirmed => check.invites_pending += 1,
@@ -70,7 +84,14 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
             let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();
             let users = svc.table.get_users(&emails).await?;
             for entry in chunk {
-                let user_check = check_user(record.id.as_str(), entry, users.get(&entry.email), invites.get(&entry.email), today);
+                let user_check = check_user(
+                    record.id.as_str(),
+                    entry,
+                    users.get(&entry.email),
+                    invites.get(&entry.email),
+                    delivery_of(invites.get(&entry.email)),
+                    today,
+                );
                 check.users_checked += 1;
                 if user_check.ok {
                     check.users_ok += 1;

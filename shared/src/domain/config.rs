@@ -43,6 +43,11 @@ pub struct Settings {
     /// People always in a building's Envoy import file, never removed by replace mode: the
     /// implementation manager of the integration guide's Phase II, step six.
     pub pinned_contacts: Vec<PinnedSetting>,
+    /// Invites pause themselves when bounces pass this share (percent) of the messages that
+    /// were delivered or bounced since sending last resumed ...
+    pub max_bounce_rate_percent: f64,
+    /// ... once at least this many messages reached an end.
+    pub bounce_rate_min_messages: u64,
 }
 
 /// One pinned person as `settings.json` writes it.
@@ -116,6 +121,8 @@ impl Default for Settings {
             kickstart_domains: vec!["envoy.com".into()],
             notify: NotifyLists::default(),
             pinned_contacts: Vec::new(),
+            max_bounce_rate_percent: 5.0,
+            bounce_rate_min_messages: 20,
         }
     }
 }
@@ -158,6 +165,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// When invites pause themselves for bounces and complaints.
+    pub fn pause_rule(&self) -> crate::domain::delivery::PauseRule {
+        crate::domain::delivery::PauseRule {
+            max_bounce_rate_percent: self.settings.max_bounce_rate_percent,
+            min_messages: self.settings.bounce_rate_min_messages,
+        }
+    }
+
     /// The people pinned to `building`'s Envoy import file.
     pub fn pinned_for<'a>(
         &'a self,
@@ -208,6 +223,9 @@ impl Config {
         }
         if !(0.0..=100.0).contains(&settings.revoke_threshold_percent) {
             return Err(invalid("revoke_threshold_percent", &settings.revoke_threshold_percent.to_string()));
+        }
+        if !(0.0..=100.0).contains(&settings.max_bounce_rate_percent) {
+            return Err(invalid("max_bounce_rate_percent", &settings.max_bounce_rate_percent.to_string()));
         }
         if settings.max_file_megabytes == 0 {
             return Err(invalid("max_file_megabytes", "0"));

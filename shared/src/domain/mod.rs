@@ -4,6 +4,7 @@ pub mod approval;
 pub mod building;
 pub mod building_update;
 pub mod config;
+pub mod delivery;
 pub mod flows;
 pub mod html;
 pub mod intake;

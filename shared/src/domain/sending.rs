@@ -21,6 +21,10 @@ pub enum PauseCause {
     AccountSuspended,
     /// The day's sending quota is spent.
     DailyQuota,
+    /// This product paused invites itself: too many of them bounced since sending last resumed.
+    BounceRate,
+    /// This product paused invites itself: a recipient marked a message as spam.
+    Complaint,
 }
 
 impl PauseCause {
@@ -31,6 +35,8 @@ impl PauseCause {
             Self::SendingPaused => "sending_paused",
             Self::AccountSuspended => "account_suspended",
             Self::DailyQuota => "daily_quota",
+            Self::BounceRate => "bounce_rate",
+            Self::Complaint => "complaint",
         }
     }
 
@@ -46,7 +52,19 @@ impl PauseCause {
             Self::SendingPaused => "sending is paused for the SES account or its configuration set: re-enable sending in the SES console",
             Self::AccountSuspended => "the SES account is suspended: open a case with AWS support; nothing is sent until it is reinstated",
             Self::DailyQuota => "the SES daily sending quota is spent: wait for the quota to reset, or request a higher quota",
+            Self::BounceRate => {
+                "too many invites bounced: check the source file's addresses (the validation report lists the bounced ones), then run `onboard invites resume`"
+            }
+            Self::Complaint => {
+                "a recipient marked a message as spam: check who was invited and why, then run `onboard invites resume`"
+            }
         }
+    }
+
+    /// True for a pause this product decided (bounces, complaints): it holds until a person
+    /// resumes sending. The others are the mail service's and end when it sends again.
+    pub fn is_self_imposed(self) -> bool {
+        matches!(self, Self::BounceRate | Self::Complaint)
     }
 }
 

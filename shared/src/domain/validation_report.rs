@@ -1,6 +1,7 @@
 //! The validation report: does production match what was planned and applied?
 
 use crate::domain::building::{BuildingState, Phase};
+use crate::domain::delivery::{DeliveryRecord, DeliveryState};
 use crate::domain::html::page;
 use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::plan::{Action, ExistingUser, PlanEntry};
@@ -22,7 +23,14 @@ pub struct UserCheck {
 }
 
 /// Checks one applied plan line against what the platform has now.
-pub fn check_user(migration: &str, entry: &PlanEntry, user: Option<&ExistingUser>, invite: Option<&Invite>, today: Date) -> UserCheck {
+pub fn check_user(
+    migration: &str,
+    entry: &PlanEntry,
+    user: Option<&ExistingUser>,
+    invite: Option<&Invite>,
+    delivery: Option<&DeliveryRecord>,
+    today: Date,
+) -> UserCheck {
     let mut problems = Vec::new();
     let (missing_roles, missing_buildings) = match user {
         None => {
@@ -46,7 +54,15 @@ pub fn check_user(migration: &str, entry: &PlanEntry, user: Option<&ExistingUser
             "missing".to_string()
         }
         (_, Some(invite)) => match invite.status {
-            MailStatus::Sent => "sent".to_string(),
+            MailStatus::Sent => match delivery {
+                None => "sent".to_string(),
+                Some(delivery) => {
+                    if let Some(problem) = delivery_problem(delivery) {
+                        problems.push(problem);
+                    }
+                    format!("sent, {}", delivery.describe())
+                }
+            },
             MailStatus::Pending if invite.due > today => format!("pending until {}", invite.due),
             MailStatus::Pending => {
                 problems.push(format!("invite pending past its date ({})", invite.due));
@@ -116,6 +132,24 @@ pub fn check_building(state: &BuildingState, contacts: u64, grants: u64, now: Of
     }
 }
 
+/// What is wrong with a sent invite, from SES's word on it.
+fn delivery_problem(delivery: &DeliveryRecord) -> Option<String> {
+    let detail = delivery.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+    match delivery.state {
+        DeliveryState::Bounced => {
+            Some(format!("invite bounced for good{detail}: the address is suppressed; correct it in the source export and upload it again"))
+        }
+        DeliveryState::Complained => {
+            Some("the recipient marked the invite as spam: the address is suppressed; ask why before inviting again".into())
+        }
+        DeliveryState::SoftBounced => {
+            Some(format!("invite bounced for now{detail}: a full mailbox or an auto-reply; `onboard invites resend` tries again"))
+        }
+        DeliveryState::Rejected => Some(format!("SES refused to deliver the invite{detail}")),
+        DeliveryState::Accepted | DeliveryState::Delayed | DeliveryState::Delivered => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MigrationCheck {
     pub migration: String,
@@ -126,6 +160,13 @@ pub struct MigrationCheck {
     pub invites_sent: u64,
     pub invites_pending: u64,
     pub invites_failed: u64,
+    /// Of the sent invites: SES's word on them.
+    #[serde(default)]
+    pub invites_delivered: u64,
+    #[serde(default)]
+    pub invites_bounced: u64,
+    #[serde(default)]
+    pub invites_complained: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,8 +230,16 @@ impl ValidationReport {
         }
         for m in &self.migrations {
             text.push_str(&format!(
-                "Migration {}: {}/{} users as planned; invites {} sent, {} pending, {} failed.\n",
-                m.migration, m.users_ok, m.users_checked, m.invites_sent, m.invites_pending, m.invites_failed
+                "Migration {}: {}/{} users as planned; invites {} sent ({} delivered, {} bounced, {} complained), {} pending, {} failed.\n",
+                m.migration,
+                m.users_ok,
+                m.users_checked,
+                m.invites_sent,
+                m.invites_delivered,
+                m.invites_bounced,
+                m.invites_complained,
+                m.invites_pending,
+                m.invites_failed
             ));
         }
         let flagged = self.buildings.iter().filter(|b| !b.problems.is_empty()).count();
@@ -207,9 +256,19 @@ impl ValidationReport {
             }
             h2 { "Migrations" }
             table {
-                tr { th { "Migration" } th { "Applied" } th { "Users as planned" } th { "Invites sent" } th { "Pending" } th { "Failed" } }
+                tr { th { "Migration" } th { "Applied" } th { "Users as planned" } th { "Invites sent" } th { "Delivered" } th { "Bounced" } th { "Complained" } th { "Pending" } th { "Failed" } }
                 @for m in &self.migrations {
-                    tr { td { (m.migration) } td { (crate::domain::moment::text_for_people(&m.applied_at)) } td class="num" { (m.users_ok) " / " (m.users_checked) } td class="num" { (m.invites_sent) } td class="num" { (m.invites_pending) } td class="num" { (m.invites_failed) } }
+                    tr {
+                        td { (m.migration) }
+                        td { (crate::domain::moment::text_for_people(&m.applied_at)) }
+                        td class="num" { (m.users_ok) " / " (m.users_checked) }
+                        td class="num" { (m.invites_sent) }
+                        td class="num" { (m.invites_delivered) }
+                        td class=(if m.invites_bounced > 0 { "num error" } else { "num" }) { (m.invites_bounced) }
+                        td class=(if m.invites_complained > 0 { "num error" } else { "num" }) { (m.invites_complained) }
+                        td class="num" { (m.invites_pending) }
+                        td class="num" { (m.invites_failed) }
+                    }
                 }
             }
             h2 { "Users with discrepancies" }

@@ -277,6 +277,8 @@ async fn logs_carry_no_addresses() {
 /// A table whose every call fails as a throttled DynamoDB would.
 struct DownTable;
 
+use onboarding::domain::delivery::{DeliveryRecord, DeliveryState, DeliveryTally, Suppression};
+
 fn down<T>() -> PortResult<T> {
     Err(PortError::Throttled("ProvisionedThroughputExceededException: table onboarding-prod, key BUILDING#x".into()))
 }
@@ -398,6 +400,31 @@ impl MailLedger for DownTable {
         down()
     }
     async fn get_mail(&self, _: &str) -> PortResult<Option<LedgerEntry>> {
+        down()
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for DownTable {
+    async fn record_delivery(&self, _: &DeliveryRecord) -> PortResult<Option<Option<DeliveryState>>> {
+        down()
+    }
+    async fn deliveries(&self, _: &[String]) -> PortResult<std::collections::HashMap<String, DeliveryRecord>> {
+        down()
+    }
+    async fn suppress(&self, _: &Suppression) -> PortResult<()> {
+        down()
+    }
+    async fn unsuppress(&self, _: &Email) -> PortResult<bool> {
+        down()
+    }
+    async fn suppressions(&self, _: &[Email]) -> PortResult<std::collections::HashMap<Email, Suppression>> {
+        down()
+    }
+    async fn add_to_tally(&self, _: &DeliveryTally) -> PortResult<DeliveryTally> {
+        down()
+    }
+    async fn reset_tally(&self) -> PortResult<()> {
         down()
     }
 }

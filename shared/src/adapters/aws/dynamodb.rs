@@ -17,6 +17,9 @@
 //! | migration index | `MIGRATIONS` | `<id>` | — |
 //! | invite | `INVITE#<migration>#<0..15>` (shard: sha256(email) mod 16) | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<shard>`, due_sk `<due>#<migration>#<email>` |
 //! | mail ledger | `MAIL#<key>` | `MAIL` | key, status, message_id, updated_at, detail, claim (token) |
+//! | delivery state | `DELIVERY#<SES message id>` | `DELIVERY` | rank, state, data (DeliveryRecord JSON) |
+//! | suppressed address | `SUPPRESSED#<email>` | `SUPPRESSED` | data (Suppression JSON) |
+//! | bounce-rate tally | `SERVICE#delivery` | `TALLY` | delivered, bounced, complained (numbers) |
 //!
 //! Access patterns:
 //! - claim_event: PutItem if `attribute_not_exists(pk) OR (status <> done AND claimed_at <=
@@ -59,6 +62,11 @@
 //! - claim_mail: PutItem if `attribute_not_exists(pk)`; on a failed condition, the existing
 //!   entry (returned with the failure, else a GetItem). finish_mail: UpdateItem (upsert).
 //!   release_mail: DeleteItem if `status = sending`. get_mail: GetItem.
+//! - record_delivery: PutItem if `attribute_not_exists(pk) OR rank < :rank`, returning the old
+//!   item (its state counts the first move only); a failed condition is a duplicate or late
+//!   event. deliveries and suppressions: BatchGetItem. suppress: PutItem if
+//!   `attribute_not_exists(pk)` (the first reason stays). unsuppress: DeleteItem. add_to_tally:
+//!   UpdateItem `ADD` returning the new totals. reset_tally: DeleteItem.
 //!
 //! BatchWriteItem calls go 4 at a time (`batch::WRITES_IN_FLIGHT`): one by one, their round
 //! trips would bound a million-user apply rather than the table.
@@ -72,6 +80,7 @@
 mod batch;
 mod buildings;
 mod claims;
+mod delivery;
 mod invites;
 mod item;
 mod schema;

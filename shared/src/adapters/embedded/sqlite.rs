@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS invites (migration TEXT NOT NULL, email TEXT NOT NULL
 CREATE INDEX IF NOT EXISTS invites_due ON invites (status, due);
 CREATE TABLE IF NOT EXISTS platform_users (email TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS mail_ledger (key TEXT PRIMARY KEY, status TEXT NOT NULL, message_id TEXT, updated_at TEXT NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS deliveries (message_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suppressions (email TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS delivery_tally (id INTEGER PRIMARY KEY CHECK (id = 1), delivered INTEGER NOT NULL, bounced INTEGER NOT NULL, complained INTEGER NOT NULL);
 ";
 
 pub struct SqliteTable {
@@ -143,6 +146,7 @@ impl EventLog for SqliteTable {
 }
 
 mod buildings;
+mod delivery;
 mod invites;
 mod users;
 

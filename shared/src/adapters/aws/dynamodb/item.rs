@@ -75,6 +75,18 @@ pub(super) fn invite_key(migration: &MigrationId, email: &Email) -> Item {
     key(invite_pk(migration, invite_shard(email)), email.as_str())
 }
 
+pub(super) fn delivery_key(message_id: &str) -> Item {
+    key(format!("DELIVERY#{message_id}"), "DELIVERY")
+}
+
+pub(super) fn suppression_key(email: &Email) -> Item {
+    key(format!("SUPPRESSED#{email}"), "SUPPRESSED")
+}
+
+pub(super) fn tally_key() -> Item {
+    key("SERVICE#delivery".to_string(), "TALLY")
+}
+
 pub(super) fn mail_key(mail: &str) -> Item {
     key(format!("MAIL#{mail}"), "MAIL")
 }
