@@ -8,6 +8,7 @@ mod crashes;
 mod data;
 mod envoy_guard;
 mod faults;
+mod feedback;
 mod golive;
 mod helpers;
 mod hostile;
@@ -68,6 +69,7 @@ both_adapter_sets!(
         rejected_files_write_nothing_and_say_why,
     ],
     invite_control: [unsent_invites_are_rescheduled_and_a_sent_one_resent_once],
+    feedback: [bounces_and_complaints_suppress_addresses_and_pause_invites_until_resumed],
     platform: [existing_platform_users_are_compared_and_a_newer_snapshot_replaces_them],
     golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
     notices: [
