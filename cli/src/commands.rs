@@ -60,16 +60,28 @@ pub async fn local_feedback(runtime: &Runtime) -> Result<Option<Report>, Failure
     if outcomes.is_empty() {
         return Ok(None);
     }
-    let mut states = std::collections::BTreeMap::<&str, u64>::new();
+    // Where each message stands now: its highest-ranked state among these events.
+    let mut latest = std::collections::HashMap::<&str, onboarding::domain::delivery::DeliveryState>::new();
     for outcome in outcomes.iter().filter(|o| o.recorded) {
         if let Some(state) = outcome.state {
-            *states.entry(state.as_str()).or_default() += 1;
+            let entry = latest.entry(outcome.message_id.as_str()).or_insert(state);
+            if state.rank() > entry.rank() {
+                *entry = state;
+            }
         }
+    }
+    let mut states = std::collections::BTreeMap::<&str, u64>::new();
+    for state in latest.values() {
+        *states.entry(state.as_str()).or_default() += 1;
     }
     let suppressed: u64 = outcomes.iter().map(|o| o.suppressed).sum();
     let paused = outcomes.iter().find_map(|o| o.paused.clone());
     let counts: Vec<String> = states.iter().map(|(state, n)| format!("{n} {state}")).collect();
-    let mut text = vec![format!("Delivery feedback (the outbox acts as SES's mailbox simulator): {}", counts.join(", "))];
+    let mut text = vec![format!(
+        "Delivery feedback on {} message(s) (the outbox acts as SES's mailbox simulator): {}",
+        latest.len(),
+        counts.join(", ")
+    )];
     if suppressed > 0 {
         text.push(format!("  {suppressed} address(es) bounced for good or complained: suppressed, never mailed again"));
     }

@@ -33,16 +33,22 @@ fn the_demo_runs_every_flow_and_a_second_run_sends_nothing() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let value = json(&first);
     assert_eq!(value["buildings"]["kickstarts_sent"], 2);
-    assert_eq!(value["plan"]["rows"], 10);
+    assert_eq!(value["plan"]["rows"], 11);
     // The platform-users snapshot knows Ada (every planned role: no_change) and Margaret
-    // (add_roles): two new users are created and invited, not four.
+    // (add_roles): three new users are created and invited, not five.
     assert_eq!(value["platform_users"]["users"], 3);
     assert_eq!((value["plan"]["actions"]["no_change"].as_u64(), value["plan"]["actions"]["add_roles"].as_u64()), (Some(1), Some(1)));
-    assert_eq!(value["approve"]["apply"]["users_created"], 2);
-    assert_eq!(value["approve"]["dispatch"]["sent"], 2);
+    assert_eq!(value["approve"]["apply"]["users_created"], 3);
+    assert_eq!(value["approve"]["dispatch"]["sent"], 3);
+    // The outbox answers like SES's mailbox simulator: the invite to bounce@ bounces, the
+    // address is suppressed, and the validation report says so.
+    let feedback = &value["delivery_feedback"];
+    assert_eq!((feedback["states"]["bounced"].as_u64(), feedback["suppressed"].as_u64()), (Some(1), Some(1)), "{feedback}");
+    assert!(feedback["states"]["delivered"].as_u64().unwrap() >= 2, "{feedback}");
+    assert!(feedback["paused"].is_null(), "one bounce is not a rate: {feedback}");
     assert_eq!(value["check_everyone_policy"]["reason"], "everyone_policy_no_envoy");
     let mails = outbox_count(dir.path());
-    assert_eq!(mails, 2 + 2 + 1 + 6, "kickstarts, invites, validation summary, a notice for each of the six uploads");
+    assert_eq!(mails, 2 + 3 + 1 + 6, "kickstarts, invites, validation summary, a notice for each of the six uploads");
     assert!(dir.path().join("bucket/reports/users/demo-legacy-visitor/report.html").exists());
 
     let second = onboard(dir.path(), &["--json", "demo"]);
@@ -52,7 +58,7 @@ fn the_demo_runs_every_flow_and_a_second_run_sends_nothing() {
     assert_eq!(value["approve"]["dispatch"]["sent"], 0);
     // Every user now exists, so the export makes a new plan (no_change): its notice and its
     // apply's are new; no kickstart, invite or earlier notice goes out again.
-    assert_eq!(value["plan"]["actions"]["no_change"], 4);
+    assert_eq!(value["plan"]["actions"]["no_change"], 5);
     assert_eq!(outbox_count(dir.path()), mails + 2, "only the new plan's two notices");
 
     let text = onboard(dir.path(), &["demo"]);
@@ -145,7 +151,8 @@ fn aws_mode_runs_the_demo_against_the_emulator() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let value = json(&out);
-    assert_eq!(value["approve"]["apply"]["users_created"], 2);
+    assert_eq!(value["approve"]["apply"]["users_created"], 3);
+    assert!(value.get("delivery_feedback").is_none(), "SES's events come to the feedback function on AWS, not to the CLI");
     assert_eq!(value["bucket"], format!("s3://{unique}"));
     assert!(!dir.path().join("bucket").exists(), "nothing was written locally but the example files");
 

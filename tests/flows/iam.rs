@@ -11,9 +11,10 @@ use onboarding::adapters::aws::{sdk_config_with_keys, AwsState, SesOptions};
 use onboarding::app::route::{handle_s3_upload, UploadOutcome};
 use onboarding::app::{dispatch, tile, validate, NoProgress, Services};
 use onboarding::domain::building::Phase;
+use onboarding::domain::delivery::{parse_ses_event, ses_event_json, DeliveryState};
 use onboarding::domain::keys::Actor;
 use onboarding::domain::tile::TileReason;
-use onboarding::ports::{BuildingTable, Clock, ObjectStore, SystemClock};
+use onboarding::ports::{BuildingTable, Clock, DeliveryLog, InviteTable, ObjectStore, SystemClock};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -139,11 +140,12 @@ async fn upload(who: &AwsState, ingest: Services<'_>, key: &str, bytes: &[u8]) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     let p = set_up().await;
-    let [ingest, dispatcher, reporter, checker, uploader, approver, operator] = [
+    let [ingest, dispatcher, reporter, checker, feedback, uploader, approver, operator] = [
         Actor::Ingest,
         Actor::DispatchInvites,
         Actor::ValidationReport,
         Actor::TileCheck,
+        Actor::DeliveryFeedback,
         Actor::Uploader,
         Actor::Approver,
         Actor::Operator,
@@ -152,6 +154,7 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     let dispatch_aws = p.state(&actor_name(dispatcher)).await;
     let report_aws = p.state(&actor_name(reporter)).await;
     let tile_aws = p.state(&actor_name(checker)).await;
+    let feedback_aws = p.state(&actor_name(feedback)).await;
     let uploader_aws = p.state(&actor_name(uploader)).await;
     let approver_aws = p.state(&actor_name(approver)).await;
     let operator_aws = p.state(&actor_name(operator)).await;
@@ -251,12 +254,40 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
         .unwrap_or_else(|e| panic!("dispatch-invites failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
     assert_eq!((run.sent, run.failed), (0, 0), "{run:?}");
 
+    // delivery-feedback: SES's events for the two invites (Lin's bounces, Ada's is delivered,
+    // then marked as spam), recorded under its own policy: states, suppression, tally, pause.
+    let config = onboarding::app::config::load_config(&feedback_aws.objects).await.expect("delivery-feedback reads config/");
+    let m1 = onboarding::domain::values::MigrationId::parse("iam-m1").unwrap();
+    let mut events = Vec::new();
+    for invite in admin.table.list_invites(&m1).await.unwrap() {
+        let id = invite.message_id.clone().expect("a sent invite has SES's message id");
+        let states: &[DeliveryState] = match invite.email.as_str() {
+            "lin@acme.example" => &[DeliveryState::Accepted, DeliveryState::Bounced],
+            _ => &[DeliveryState::Accepted, DeliveryState::Delivered, DeliveryState::Complained],
+        };
+        for state in states {
+            events.push(ses_event_json(&id, invite.email.as_str(), *state, clock.now(), None));
+        }
+    }
+    let mut paused = None;
+    for json in events.iter().chain(events.iter()) {
+        let event = parse_ses_event(json).unwrap();
+        let outcome = onboarding::app::delivery::record_event(services(&feedback_aws, &clock), &config, &event)
+            .await
+            .unwrap_or_else(|e| panic!("delivery-feedback failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
+        paused = paused.or(outcome.paused);
+    }
+    assert_eq!(paused.map(|p| p.cause.as_str()), Some("complaint"));
+    let suppressed = admin.table.suppressions(&[email("lin@acme.example"), email("ada@acme.example")]).await.unwrap();
+    assert_eq!(suppressed.len(), 2);
+
     // validation-report: reads plans, writes the report, mails the summary.
     let config = onboarding::app::config::load_config(&report_aws.objects).await.expect("validation-report reads config/");
     let (report, outcome) = validate::validation_report(services(&report_aws, &clock), &config)
         .await
         .unwrap_or_else(|e| panic!("validation-report failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
     assert_eq!(report.migrations.len(), 1);
+    assert_eq!((report.migrations[0].invites_bounced, report.migrations[0].invites_complained), (1, 1), "{:?}", report.migrations);
     assert!(outcome.summary_mailed, "{outcome:?}");
     assert!(uploader_aws.objects.get(&outcome.outputs[0]).await.is_ok(), "an uploader reads the validation report");
 

@@ -35,6 +35,9 @@ impl Stack {
             ("OnboardingTable", "Arn") => self.table_arn(),
             ("UploadsBucket", "Arn") => format!("arn:aws:s3:::{}", self.bucket()),
             ("IngestFailureQueue", "Arn") => format!("arn:aws:sqs:{}:{}:{}-IngestFailureQueue", self.region, self.account, self.name),
+            ("DeliveryFeedbackFailureQueue", "Arn") => {
+                format!("arn:aws:sqs:{}:{}:{}-DeliveryFeedbackFailureQueue", self.region, self.account, self.name)
+            }
             other => panic!("the test does not know the attribute {other:?}; teach Stack::attribute"),
         }
     }
@@ -259,7 +262,7 @@ fn every_table_index_identity_configuration_set_and_queue_the_code_uses_is_grant
     let table = stack.table_arn();
     let index = format!("{table}/index/due-invites");
     let identity = |name: &str| format!("arn:aws:ses:us-east-1:123456789012:identity/{name}");
-    let configuration_set = "arn:aws:ses:us-east-1:123456789012:configuration-set/onboarding-events";
+    let configuration_set = format!("arn:aws:ses:us-east-1:123456789012:configuration-set/{}-mail", stack.name);
     let ingest = policy(&template, &stack, Actor::Ingest);
     let dispatch = policy(&template, &stack, Actor::DispatchInvites);
     let report = policy(&template, &stack, Actor::ValidationReport);
@@ -272,7 +275,7 @@ fn every_table_index_identity_configuration_set_and_queue_the_code_uses_is_grant
         assert!(allows(policy, "dynamodb:Query", &index), "{name}: Query on the due-invites index");
         for action in ["ses:SendEmail", "ses:SendRawEmail"] {
             // SESv2 SendEmail is authorised against the sender's address and its domain.
-            for arn in [identity("onboarding@example.com"), identity("example.com"), configuration_set.to_string()] {
+            for arn in [identity("onboarding@example.com"), identity("example.com"), configuration_set.clone()] {
                 assert!(allows(policy, action, &arn), "{name}: {action} on {arn}");
             }
         }
@@ -290,6 +293,23 @@ fn every_table_index_identity_configuration_set_and_queue_the_code_uses_is_grant
     assert!(allows(&ingest, "sqs:SendMessage", &format!("arn:aws:sqs:us-east-1:123456789012:{}-IngestFailureQueue", stack.name)));
     for action in ["dynamodb:GetItem", "dynamodb:BatchGetItem"] {
         assert!(allows(&tile, action, &table), "tile-check: {action}");
+    }
+    // delivery-feedback: the delivery states, the suppression list, the tally and the pause;
+    // it sends nothing and writes no object.
+    let feedback = policy(&template, &stack, Actor::DeliveryFeedback);
+    for action in ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] {
+        assert!(allows(&feedback, action, &table), "delivery-feedback: {action}");
+    }
+    assert!(allows(
+        &feedback,
+        "sqs:SendMessage",
+        &format!("arn:aws:sqs:us-east-1:123456789012:{}-DeliveryFeedbackFailureQueue", stack.name)
+    ));
+    for action in ["ses:SendEmail", "ses:SendRawEmail", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "s3:PutObject"] {
+        assert!(
+            !feedback["Statement"].as_array().unwrap().iter().any(|s| list(s, "Action").contains(&action.to_string())),
+            "delivery-feedback: {action}"
+        );
     }
     for action in ["dynamodb:PutItem", "dynamodb:Query", "ses:SendEmail", "s3:GetObject"] {
         assert!(

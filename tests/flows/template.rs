@@ -50,7 +50,13 @@ fn each_function_may_do_only_what_its_code_does() {
     let report = actions(&t, "ValidationReportFunction");
     assert!(report.contains("s3:PutObject") && report.contains("dynamodb:PutItem"), "{report:?}");
     assert!(!report.contains("dynamodb:BatchWriteItem"));
-    for function in ["IngestFunction", "TileCheckFunction", "DispatchInvitesFunction", "ValidationReportFunction"] {
+    assert_eq!(
+        actions(&t, "DeliveryFeedbackFunction"),
+        set(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:ListBucket", "sqs:SendMessage"])
+    );
+    for function in
+        ["IngestFunction", "TileCheckFunction", "DispatchInvitesFunction", "ValidationReportFunction", "DeliveryFeedbackFunction"]
+    {
         for action in actions(&t, function) {
             assert!(!action.contains('*'), "{function} allows a wildcard action {action}");
         }
@@ -85,4 +91,33 @@ fn cfn_lint_is_clean() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Delivery feedback is wired: every message goes through the stack's configuration set, whose
+/// six event types reach the feedback function over SNS; the alarms read the metric names the
+/// function writes.
+#[test]
+fn ses_events_reach_the_feedback_function_and_the_alarms_read_its_metrics() {
+    let t = template();
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"]["SES_CONFIGURATION_SET"];
+    assert_eq!(serde_yaml_ng::to_string(env).unwrap().trim(), "!Ref MailConfigurationSet");
+    let configuration_set = &t["Resources"]["MailConfigurationSet"]["Properties"];
+    let reasons: Vec<&str> =
+        configuration_set["SuppressionOptions"]["SuppressedReasons"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(reasons, ["BOUNCE", "COMPLAINT"], "SES's account suppression list applies");
+    let destination = &t["Resources"]["MailEventDestination"]["Properties"]["EventDestination"];
+    let types: BTreeSet<String> =
+        destination["MatchingEventTypes"].as_sequence().unwrap().iter().filter_map(|v| v.as_str().map(String::from)).collect();
+    assert_eq!(types, set(&["send", "delivery", "bounce", "complaint", "reject", "deliveryDelay"]));
+    assert_eq!(serde_yaml_ng::to_string(&destination["SnsDestination"]["TopicARN"]).unwrap().trim(), "!Ref DeliveryEventsTopic");
+    let subscription = &t["Resources"]["DeliveryFeedbackFunction"]["Properties"]["Events"]["SesEvents"];
+    assert_eq!(subscription["Type"].as_str(), Some("SNS"));
+    assert_eq!(serde_yaml_ng::to_string(&subscription["Properties"]["Topic"]).unwrap().trim(), "!Ref DeliveryEventsTopic");
+    let topic_policy = serde_yaml_ng::to_string(&t["Resources"]["DeliveryEventsTopicPolicy"]).unwrap();
+    assert!(topic_policy.contains("ses.amazonaws.com") && topic_policy.contains("sns:Publish"), "{topic_policy}");
+    // The metric names the function writes (functions/delivery-feedback/src/handler.rs).
+    let alarms = serde_yaml_ng::to_string(&t["Resources"]["MailBounceRateAlarm"]).unwrap();
+    assert!(alarms.contains("MailBounced") && alarms.contains("MailDelivered"), "{alarms}");
+    assert_eq!(t["Resources"]["MailComplaintsAlarm"]["Properties"]["MetricName"].as_str(), Some("MailComplained"));
+    assert_eq!(t["Resources"]["SendingPausedAlarm"]["Properties"]["MetricName"].as_str(), Some("SendingPaused"));
 }

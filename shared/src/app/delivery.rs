@@ -16,6 +16,8 @@ use serde::Serialize;
 /// What one event did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct FeedbackOutcome {
+    /// SES's id of the message the event is about.
+    pub message_id: String,
     /// The message's state moved (false: a duplicate or a late event).
     pub recorded: bool,
     pub state: Option<DeliveryState>,
@@ -29,7 +31,7 @@ pub struct FeedbackOutcome {
 
 /// Records one SES event: the message's state, the suppression list, the tally and the pause.
 pub async fn record_event(svc: Services<'_>, config: &Config, event: &DeliveryEvent) -> AppResult<FeedbackOutcome> {
-    let mut outcome = FeedbackOutcome { state: Some(event.state), ..Default::default() };
+    let mut outcome = FeedbackOutcome { message_id: event.message_id.clone(), state: Some(event.state), ..Default::default() };
     // The suppression list first: it is what keeps an address from being mailed again, and
     // writing it twice is harmless, so a crash after it loses nothing.
     if event.state.suppresses() {

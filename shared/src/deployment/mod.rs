@@ -140,20 +140,24 @@ pub const SENDING_PAUSED_DIMENSION: (&str, &str) = ("Service", "ses");
 /// One CloudWatch metric as an Embedded Metric Format line: Lambda's log stream turns a JSON
 /// line with an `_aws` member into a metric, with no API call and no extra permission.
 pub fn metric_line(name: &str, value: f64, dimension: (&str, &str), at: time::OffsetDateTime) -> String {
+    metrics_line(&[(name, value)], dimension, at)
+}
+
+/// Several metrics of one dimension in one Embedded Metric Format line.
+pub fn metrics_line(metrics: &[(&str, f64)], dimension: (&str, &str), at: time::OffsetDateTime) -> String {
     let (dimension_name, dimension_value) = dimension;
-    serde_json::json!({
+    let names: Vec<serde_json::Value> = metrics.iter().map(|(name, _)| serde_json::json!({ "Name": name, "Unit": "Count" })).collect();
+    let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": at.unix_timestamp() * 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [[dimension_name]],
-                "Metrics": [{ "Name": name, "Unit": "Count" }],
-            }],
+            "CloudWatchMetrics": [{ "Namespace": METRICS_NAMESPACE, "Dimensions": [[dimension_name]], "Metrics": names }],
         },
         dimension_name: dimension_value,
-        name: value,
-    })
-    .to_string()
+    });
+    for (name, value) in metrics {
+        line[*name] = serde_json::json!(value);
+    }
+    line.to_string()
 }
 
 /// Writes a metric line to standard output, where Lambda collects it (see [`metric_line`]).

@@ -12,6 +12,8 @@ pub enum ScheduledRun {
     DispatchInvites,
     /// `validation-report`: the daily report and its mailed summary.
     ValidationReport,
+    /// `delivery-feedback`: SES's delivery events for one SNS delivery.
+    DeliveryFeedback,
 }
 
 impl ScheduledRun {
@@ -21,6 +23,7 @@ impl ScheduledRun {
             Self::DispatchInvites => ("InvalidConfig", "the configuration in config/ cannot be used"),
             // A stored plan can be what is refused here, not only config/.
             Self::ValidationReport => ("Rejected", "the report cannot be made"),
+            Self::DeliveryFeedback => ("InvalidConfig", "the configuration in config/ cannot be used"),
         }
     }
 
@@ -31,6 +34,10 @@ impl ScheduledRun {
             Self::ValidationReport => {
                 ("making the validation report", "Run the function again (its summary is mailed at most once a day).")
             }
+            Self::DeliveryFeedback => (
+                "recording delivery events",
+                "Lambda retries the SNS delivery; an event recorded twice changes nothing, and one that fails every retry is parked in the failure queue.",
+            ),
         }
     }
 }

@@ -128,9 +128,9 @@ impl Suppression {
         };
         match &self.detail {
             Some(detail) if !detail.is_empty() => {
-                format!("{what} ({detail}); fix the address in the source file, or remove it from the suppression list on purpose")
+                format!("{what} ({detail}); fix the address in the source file, or take it off the list on purpose (`onboard invites unsuppress`)")
             }
-            _ => format!("{what}; fix the address in the source file, or remove it from the suppression list on purpose"),
+            _ => format!("{what}; fix the address in the source file, or take it off the list on purpose (`onboard invites unsuppress`)"),
         }
     }
 }

@@ -11,6 +11,7 @@ pub enum Actor {
     DispatchInvites,
     ValidationReport,
     TileCheck,
+    DeliveryFeedback,
     /// A property manager or the implementation team dropping files (UploadersPolicy).
     Uploader,
     /// Whoever approves a migration plan (ApproversPolicy).
@@ -20,8 +21,16 @@ pub enum Actor {
 }
 
 impl Actor {
-    pub const ALL: [Actor; 7] =
-        [Self::Ingest, Self::DispatchInvites, Self::ValidationReport, Self::TileCheck, Self::Uploader, Self::Approver, Self::Operator];
+    pub const ALL: [Actor; 8] = [
+        Self::Ingest,
+        Self::DispatchInvites,
+        Self::ValidationReport,
+        Self::TileCheck,
+        Self::DeliveryFeedback,
+        Self::Uploader,
+        Self::Approver,
+        Self::Operator,
+    ];
 
     /// The template's logical id of the resource whose policy this actor holds.
     pub fn template_resource(self) -> &'static str {
@@ -30,6 +39,7 @@ impl Actor {
             Self::DispatchInvites => "DispatchInvitesFunction",
             Self::ValidationReport => "ValidationReportFunction",
             Self::TileCheck => "TileCheckFunction",
+            Self::DeliveryFeedback => "DeliveryFeedbackFunction",
             Self::Uploader => "UploadersPolicy",
             Self::Approver => "ApproversPolicy",
             Self::Operator => "OperatorsPolicy",
@@ -82,7 +92,7 @@ pub const LAYOUTS: &[KeyLayout] = &[
         prefix: CONFIG,
         layout: "config/settings.json, config/role-guide.csv, config/role-matrix.csv",
         what: "configuration",
-        read_by: &[Ingest, DispatchInvites, ValidationReport, Operator],
+        read_by: &[Ingest, DispatchInvites, ValidationReport, DeliveryFeedback, Operator],
         written_by: &[Operator],
     },
     KeyLayout {

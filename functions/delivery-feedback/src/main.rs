@@ -1,0 +1,22 @@
+//! `delivery-feedback`: SES's delivery events, published by the configuration set to an SNS
+//! topic, recorded against the mail they are about.
+
+mod handler;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use onboarding::deployment::{json_log_subscriber, Deployment};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
+    let deployment = Deployment::from_env(false).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let aws = deployment.aws_state().await;
+    let svc = onboarding::deployment::services(&aws);
+    let overrides = &deployment.overrides;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let report = handler::handle(svc, overrides, event.payload).await?;
+        handler::emit(&report.metrics);
+        Ok::<_, onboarding::deployment::RunError>(report)
+    }))
+    .await
+}
