@@ -121,3 +121,54 @@ fn ses_events_reach_the_feedback_function_and_the_alarms_read_its_metrics() {
     assert_eq!(t["Resources"]["MailComplaintsAlarm"]["Properties"]["MetricName"].as_str(), Some("MailComplained"));
     assert_eq!(t["Resources"]["SendingPausedAlarm"]["Properties"]["MetricName"].as_str(), Some("SendingPaused"));
 }
+
+/// The dashboard shows every metric the functions write, and the alarms read names and
+/// dimensions the code writes (`onboarding::app::metrics`).
+#[test]
+fn the_dashboard_and_alarms_read_the_metrics_the_functions_write() {
+    use onboarding::app::metrics::*;
+    let t = template();
+    let body = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
+    let Value::Tagged(sub) = body else { panic!("the dashboard body is a !Sub") };
+    let text = sub.value.as_sequence().unwrap()[0].as_str().unwrap();
+    // `${...}` are filled in by CloudFormation; what is left must be JSON.
+    let mut filled = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        filled.push_str(&rest[..start]);
+        let end = start + rest[start..].find('}').unwrap();
+        filled.push('X');
+        rest = &rest[end + 1..];
+    }
+    filled.push_str(rest);
+    let dashboard: serde_json::Value = serde_json::from_str(&filled).expect("the dashboard body is JSON");
+    let shown = dashboard.to_string();
+    for metric in [
+        ROWS_PROCESSED,
+        ROWS_REJECTED,
+        FILES_REFUSED,
+        PLANS_READY,
+        USERS_CREATED,
+        INVITES_QUEUED,
+        INVITES_SENT,
+        INVITES_FAILED,
+        INVITES_PAUSED,
+        SENDING_PAUSED,
+        MAIL_DELIVERED,
+        MAIL_BOUNCED,
+        MAIL_COMPLAINED,
+        TILE_CHECKS,
+    ] {
+        assert!(shown.contains(&format!("\"{metric}\"")), "the dashboard lacks {metric}");
+    }
+    for reason in ["granted", "not_granted", "everyone_policy_no_envoy", "building_not_live", "unknown_building"] {
+        assert!(shown.contains(&format!("\"{reason}\"")), "the dashboard lacks the tile reason {reason}");
+    }
+    let refused = &t["Resources"]["FilesRefusedAlarm"]["Properties"];
+    assert_eq!(refused["MetricName"].as_str(), Some(FILES_REFUSED));
+    assert_eq!(refused["Dimensions"][0]["Name"].as_str(), Some("Function"));
+    assert_eq!(refused["Dimensions"][0]["Value"].as_str(), Some("ingest"));
+    let complaints = &t["Resources"]["MailComplaintsAlarm"]["Properties"];
+    assert_eq!(complaints["MetricName"].as_str(), Some(MAIL_COMPLAINED));
+    assert_eq!((complaints["Dimensions"][0]["Name"].as_str(), complaints["Dimensions"][0]["Value"].as_str()), (Some(SES.0), Some(SES.1)));
+}

@@ -8,26 +8,22 @@
 use aws_lambda_events::event::sns::SnsEvent;
 use onboarding::app::config::load_config_with;
 use onboarding::app::delivery::{record_event, FeedbackOutcome};
+use onboarding::app::metrics;
 use onboarding::app::{AppError, Services};
-use onboarding::deployment::{metrics_line, RunError, ScheduledRun, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
+use onboarding::deployment::{RunError, ScheduledRun};
 use onboarding::domain::config::ConfigOverrides;
-use onboarding::domain::delivery::{parse_ses_event, DeliveryState, EventError};
+use onboarding::domain::delivery::{parse_ses_event, EventError};
+use onboarding::domain::metrics::MetricLine;
 use serde::Serialize;
-
-/// The metric names the template's alarms and dashboard read (namespace `VisitorOnboarding`,
-/// dimension `Service=ses`).
-pub const DELIVERED_METRIC: &str = "MailDelivered";
-pub const BOUNCED_METRIC: &str = "MailBounced";
-pub const COMPLAINED_METRIC: &str = "MailComplained";
 
 #[derive(Debug, Serialize)]
 pub struct FeedbackReport {
     pub outcomes: Vec<FeedbackOutcome>,
     /// Records that were not SES events this product follows.
     pub skipped: u64,
-    /// The Embedded Metric Format lines this delivery writes to its log.
+    /// What these events count (`app::metrics::feedback`); `main` writes them to the log.
     #[serde(skip)]
-    pub metrics: Vec<String>,
+    pub metrics: Vec<MetricLine>,
 }
 
 pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, payload: serde_json::Value) -> Result<FeedbackReport, RunError> {
@@ -55,38 +51,8 @@ async fn run(svc: Services<'_>, overrides: &ConfigOverrides, payload: serde_json
             }
         }
     }
-    report.metrics = metric_lines(&report.outcomes, svc.clock.now());
+    report.metrics = metrics::feedback(&report.outcomes);
     Ok(report)
-}
-
-/// The metrics of these outcomes: first moves into delivered, bounced and complained, and a
-/// pause this delivery decided.
-pub fn metric_lines(outcomes: &[FeedbackOutcome], at: time::OffsetDateTime) -> Vec<String> {
-    let count = |state| outcomes.iter().filter(|o| o.recorded && o.state == Some(state)).count() as f64;
-    let counts = [
-        (DELIVERED_METRIC, count(DeliveryState::Delivered)),
-        (BOUNCED_METRIC, count(DeliveryState::Bounced)),
-        (COMPLAINED_METRIC, count(DeliveryState::Complained)),
-    ];
-    let mut lines = Vec::new();
-    let nonzero: Vec<(&str, f64)> = counts.into_iter().filter(|(_, v)| *v > 0.0).collect();
-    if !nonzero.is_empty() {
-        lines.push(metrics_line(&nonzero, SENDING_PAUSED_DIMENSION, at));
-    }
-    if outcomes.iter().any(|o| o.paused.is_some()) {
-        lines.push(metrics_line(&[(SENDING_PAUSED_METRIC, 1.0)], SENDING_PAUSED_DIMENSION, at));
-    }
-    lines
-}
-
-/// Writes metric lines to standard output, where Lambda collects them.
-pub fn emit(lines: &[String]) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        // A metric that cannot be written is not worth failing the delivery for.
-        let _ = writeln!(out, "{line}");
-    }
 }
 
 #[cfg(test)]

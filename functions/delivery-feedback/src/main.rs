@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let overrides = &deployment.overrides;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let report = handler::handle(svc, overrides, event.payload).await?;
-        handler::emit(&report.metrics);
+        onboarding::deployment::emit_metrics(&report.metrics);
         Ok::<_, onboarding::deployment::RunError>(report)
     }))
     .await

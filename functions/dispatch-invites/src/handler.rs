@@ -6,7 +6,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use onboarding::app::config::load_config_with;
 use onboarding::app::dispatch::{dispatch_invites, DispatchOutcome};
 use onboarding::app::{AppError, Services};
-use onboarding::deployment::{emit_metric, RunError, ScheduledRun, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
+use onboarding::deployment::{RunError, ScheduledRun};
 use onboarding::domain::config::ConfigOverrides;
 use std::time::{Duration, SystemTime};
 
@@ -39,9 +39,6 @@ async fn run(svc: Services<'_>, overrides: &ConfigOverrides, event: LambdaEvent<
     let outcome = dispatch_invites(svc, &config, MAX_INVITES_PER_RUN, Some(deadline)).await?;
     if let Some(reason) = &outcome.stopped {
         tracing::warn!(reason = %onboarding::domain::text::redact_addresses(reason), sent = outcome.sent, "dispatch stopped early");
-    }
-    if outcome.paused.is_some() {
-        emit_metric(SENDING_PAUSED_METRIC, 1.0, SENDING_PAUSED_DIMENSION);
     }
     Ok(outcome)
 }

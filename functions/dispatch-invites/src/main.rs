@@ -12,5 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = deployment.aws_state().await;
     let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| handler::handle(svc, overrides, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let outcome = handler::handle(svc, overrides, event).await?;
+        // Invites sent, failed and paused (and SendingPaused for its alarm), read from the log.
+        onboarding::deployment::emit_metrics(&onboarding::app::metrics::dispatched(&outcome));
+        Ok::<_, onboarding::deployment::RunError>(outcome)
+    }))
+    .await
 }

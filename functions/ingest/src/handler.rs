@@ -22,11 +22,12 @@
 //! later carries on from there with a fresh 15 minutes.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use onboarding::app::metrics;
 use onboarding::app::route::{give_claim_back, handle_s3_upload, handle_upload_with, UploadOutcome};
 use onboarding::app::{AppError, Services};
-use onboarding::deployment::{emit_metric, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
 use onboarding::domain::config::ConfigOverrides;
 use onboarding::domain::issue::RejectionCode;
+use onboarding::domain::metrics::MetricLine;
 use onboarding::ports::{ObjectVersion, PortError};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -91,9 +92,13 @@ impl RecordResult {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IngestSummary {
     pub records: Vec<RecordSummary>,
+    /// What the records count (rows, refusals, plans, invites): `main` writes these lines to
+    /// the log, where CloudWatch reads them.
+    #[serde(skip)]
+    pub metrics: Vec<MetricLine>,
 }
 
 /// Why the invocation failed; Lambda retries it.
@@ -128,14 +133,16 @@ pub async fn handle(
     event: S3Event,
     deadline: Instant,
 ) -> Result<IngestSummary, IngestError> {
-    let mut records = Vec::with_capacity(event.records.len());
+    let mut summary = IngestSummary { records: Vec::with_capacity(event.records.len()), metrics: Vec::new() };
     for record in &event.records {
         let version = object_version(record);
         let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
         let span = tracing::info_span!("record", key = %log_safe(raw_key), version = %version);
-        records.push(handle_record(svc, overrides, record, version, deadline).instrument(span).await?);
+        let (handled, counted) = handle_record(svc, overrides, record, version, deadline).instrument(span).await?;
+        summary.records.push(handled);
+        summary.metrics.extend(counted);
     }
-    Ok(IngestSummary { records })
+    Ok(summary)
 }
 
 async fn handle_record(
@@ -144,19 +151,14 @@ async fn handle_record(
     record: &S3EventRecord,
     version: String,
     deadline: Instant,
-) -> Result<RecordSummary, IngestError> {
+) -> Result<(RecordSummary, Vec<MetricLine>), IngestError> {
     let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
     let created = record.event_name.as_deref().is_some_and(|name| name.trim_start_matches("s3:").starts_with("ObjectCreated:"));
     let Some(key) = decode_key(raw_key).filter(|_| created) else {
         tracing::info!(event_name = record.event_name.as_deref().unwrap_or(""), "record skipped");
-        return Ok(RecordSummary {
-            key: raw_key.to_string(),
-            version,
-            result: RecordResult::Skipped,
-            code: None,
-            report: None,
-            plan_sha256: None,
-        });
+        let skipped =
+            RecordSummary { key: raw_key.to_string(), version, result: RecordResult::Skipped, code: None, report: None, plan_sha256: None };
+        return Ok((skipped, Vec::new()));
     };
     let upload = async {
         match pinned_version(record) {
@@ -178,6 +180,7 @@ async fn handle_record(
             UploadOutcome::Rejected { code: rejection.code, message: rejection.message, report: String::new() }
         }
     };
+    let counted = metrics::upload(&key, &outcome);
     let (mut code, mut report, mut plan_sha256) = (None, None, None);
     let result = match outcome {
         UploadOutcome::Buildings(buildings) => {
@@ -188,7 +191,6 @@ async fn handle_record(
                     kickstarts_waiting = buildings.kickstarts_paused,
                     "sending paused: kickstarts wait for the next dispatch run"
                 );
-                emit_metric(SENDING_PAUSED_METRIC, 1.0, SENDING_PAUSED_DIMENSION);
             }
             RecordResult::Buildings
         }
@@ -212,7 +214,7 @@ async fn handle_record(
         UploadOutcome::Ignored => RecordResult::Ignored,
     };
     tracing::info!(result = result.as_str(), code = code.map_or("", RejectionCode::as_str), "upload handled");
-    Ok(RecordSummary { key, version, result, code, report, plan_sha256 })
+    Ok((RecordSummary { key, version, result, code, report, plan_sha256 }, counted))
 }
 
 /// An event key as S3 writes it (form-encoded: `+` is a space, then percent-escapes) → the

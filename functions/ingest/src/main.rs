@@ -15,9 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = deployment.aws_state().await;
     let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let deadline = stop_by(event.context.deadline);
-        handler::handle(svc, overrides, event.payload, deadline)
+        let summary = handler::handle(svc, overrides, event.payload, deadline).await?;
+        onboarding::deployment::emit_metrics(&summary.metrics);
+        Ok::<_, handler::IngestError>(summary)
     }))
     .await
 }

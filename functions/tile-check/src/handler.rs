@@ -8,8 +8,10 @@
 use crate::reply::{json, ApiError};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use onboarding::app::metrics;
 use onboarding::app::tile::check_tile;
 use onboarding::app::AppError;
+use onboarding::domain::metrics::MetricLine;
 use onboarding::domain::text::preview;
 use onboarding::domain::tile::{TileAnswer, TileReason, MAX_BATCH};
 use onboarding::domain::values::{BuildingId, Email, EmailError};
@@ -48,18 +50,21 @@ struct BatchResponse<'a> {
     results: Vec<BatchResult<'a>>,
 }
 
-/// Answers one request. Every failure is an answer too: 4xx with what to fix, or a bare 500.
-pub async fn handle(table: &dyn Table, request: Request) -> Response<Body> {
-    match answer(table, &request).await {
+/// Answers one request, with the metric lines of its answers (a count per reason; `main` writes
+/// them to the log). Every failure is an answer too: 4xx with what to fix, or a bare 500.
+pub async fn handle(table: &dyn Table, request: Request) -> (Response<Body>, Vec<MetricLine>) {
+    let mut counted = Vec::new();
+    let response = match answer(table, &request, &mut counted).await {
         Ok(response) => response,
         Err(error) => {
             tracing::info!(status = error.status.as_u16(), code = error.code, "request refused");
             error.into_response()
         }
-    }
+    };
+    (response, metrics::tile(&counted))
 }
 
-async fn answer(table: &dyn Table, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn answer(table: &dyn Table, request: &Request, counted: &mut Vec<TileAnswer>) -> Result<Response<Body>, ApiError> {
     let path = request_path(request);
     let (route, segment) = route(&path).ok_or_else(ApiError::not_found)?;
     let (method, allow) = match route {
@@ -74,6 +79,7 @@ async fn answer(table: &dyn Table, request: &Request) -> Result<Response<Body>, 
         Route::Single => {
             let email = query_email(request)?;
             let answer = check(table, &building, std::slice::from_ref(&email)).await?.into_iter().next().ok_or_else(ApiError::internal)?;
+            counted.push(answer);
             tracing::info!(route = "single", building = %building, email = %email.redacted(), reason = TileReason::as_str(answer.reason), "tile checked");
             Ok(json(StatusCode::OK, &answer))
         }
@@ -82,6 +88,7 @@ async fn answer(table: &dyn Table, request: &Request) -> Result<Response<Body>, 
             let emails =
                 raw.iter().enumerate().map(|(index, raw)| parse_email(raw, &format!("emails[{index}]"))).collect::<Result<Vec<_>, _>>()?;
             let answers = check(table, &building, &emails).await?;
+            counted.extend(answers.iter().copied());
             let granted = answers.iter().filter(|a| a.reason == TileReason::Granted).count();
             tracing::info!(route = "batch", building = %building, count = emails.len(), granted, "tiles checked");
             let results = raw.iter().zip(answers).map(|(email, answer)| BatchResult { email, answer }).collect();

@@ -16,5 +16,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deployment = Deployment::from_env(false).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let dynamo = deployment.dynamo_table().await;
     let table: &dyn Table = &dynamo;
-    lambda_http::run(service_fn(move |request: Request| async move { Ok::<_, Infallible>(handler::handle(table, request).await) })).await
+    lambda_http::run(service_fn(move |request: Request| async move {
+        let (response, metrics) = handler::handle(table, request).await;
+        onboarding::deployment::emit_metrics(&metrics);
+        Ok::<_, Infallible>(response)
+    }))
+    .await
 }

@@ -3,10 +3,12 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use onboarding::app::config::load_config_with;
+use onboarding::app::metrics::{SENDING_PAUSED, SES};
 use onboarding::app::validate::{validation_report, ValidationOutcome};
 use onboarding::app::{AppError, Services};
-use onboarding::deployment::{emit_metric, RunError, ScheduledRun, SENDING_PAUSED_DIMENSION, SENDING_PAUSED_METRIC};
+use onboarding::deployment::{RunError, ScheduledRun};
 use onboarding::domain::config::ConfigOverrides;
+use onboarding::domain::metrics::MetricLine;
 
 /// Any payload makes the report (the schedule's "Scheduled Event", or a manual `{}`).
 pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, payload: serde_json::Value) -> Result<ValidationOutcome, RunError> {
@@ -18,10 +20,16 @@ async fn run(svc: Services<'_>, overrides: &ConfigOverrides, payload: serde_json
     tracing::info!(%trigger, "making the validation report");
     let config = load_config_with(svc.objects, overrides).await?;
     let (_, outcome) = validation_report(svc, &config).await?;
-    if outcome.sending_paused {
-        emit_metric(SENDING_PAUSED_METRIC, 1.0, SENDING_PAUSED_DIMENSION);
-    }
     Ok(outcome)
+}
+
+/// What a run counts: a paused mail service met by the summary (main writes it to the log).
+pub fn metrics(outcome: &ValidationOutcome) -> Vec<MetricLine> {
+    if outcome.sending_paused {
+        vec![MetricLine::new(&[SES]).count(SENDING_PAUSED, 1)]
+    } else {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

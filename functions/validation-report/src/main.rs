@@ -13,5 +13,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = deployment.aws_state().await;
     let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| handler::handle(svc, overrides, event.payload))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let outcome = handler::handle(svc, overrides, event.payload).await?;
+        onboarding::deployment::emit_metrics(&handler::metrics(&outcome));
+        Ok::<_, onboarding::deployment::RunError>(outcome)
+    }))
+    .await
 }

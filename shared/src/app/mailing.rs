@@ -45,6 +45,10 @@ pub async fn send_once(
     mail: &OutgoingMail,
     now: OffsetDateTime,
 ) -> AppResult<Result<SendOutcome, PortError>> {
+    // An address that bounced for good or complained is never mailed again, by any flow. Read
+    // before the claim: a failed read then leaves nothing claimed, and the next run starts clean.
+    let recipients: Vec<_> = mail.to.iter().chain(&mail.cc).cloned().collect();
+    let suppressed = ledger.suppressions(&recipients).await?;
     if let Some(entry) = ledger.claim_mail(&mail.key, now).await? {
         match entry.status {
             MailStatus::Sent => return Ok(Ok(SendOutcome::AlreadySent(entry.message_id.unwrap_or_default()))),
@@ -55,9 +59,6 @@ pub async fn send_once(
             MailStatus::Sending | MailStatus::Pending => return Ok(Ok(SendOutcome::Unconfirmed)),
         }
     }
-    // An address that bounced for good or complained is never mailed again, by any flow.
-    let recipients: Vec<_> = mail.to.iter().chain(&mail.cc).cloned().collect();
-    let suppressed = ledger.suppressions(&recipients).await?;
     let trimmed;
     let mail = if suppressed.is_empty() {
         mail

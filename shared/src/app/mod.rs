@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod invites;
 pub mod mailing;
+pub mod metrics;
 pub mod notify;
 mod pinned;
 pub mod plan;

@@ -128,45 +128,18 @@ fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::filter::Targets {
     rust_log.map(str::trim).filter(|value| !value.is_empty()).and_then(|value| value.parse().ok()).unwrap_or_else(info)
 }
 
-/// The CloudWatch namespace of the product's own metrics (the template's alarms watch it).
-pub const METRICS_NAMESPACE: &str = "VisitorOnboarding";
-
-/// The metric a run emits when the mail service paused sending (its alarm is `SendingPausedAlarm`).
-pub const SENDING_PAUSED_METRIC: &str = "SendingPaused";
-
-/// The one dimension of the pause metric (the alarm names it; the cause is in the logs).
-pub const SENDING_PAUSED_DIMENSION: (&str, &str) = ("Service", "ses");
-
-/// One CloudWatch metric as an Embedded Metric Format line: Lambda's log stream turns a JSON
-/// line with an `_aws` member into a metric, with no API call and no extra permission.
-pub fn metric_line(name: &str, value: f64, dimension: (&str, &str), at: time::OffsetDateTime) -> String {
-    metrics_line(&[(name, value)], dimension, at)
+/// Writes metric lines (Embedded Metric Format, see [`crate::domain::metrics`]) to standard
+/// output, where Lambda collects them.
+pub fn emit_metrics(lines: &[crate::domain::metrics::MetricLine]) {
+    write_metrics(&mut std::io::stdout().lock(), lines, time::OffsetDateTime::now_utc());
 }
 
-/// Several metrics of one dimension in one Embedded Metric Format line.
-pub fn metrics_line(metrics: &[(&str, f64)], dimension: (&str, &str), at: time::OffsetDateTime) -> String {
-    let (dimension_name, dimension_value) = dimension;
-    let names: Vec<serde_json::Value> = metrics.iter().map(|(name, _)| serde_json::json!({ "Name": name, "Unit": "Count" })).collect();
-    let mut line = serde_json::json!({
-        "_aws": {
-            "Timestamp": at.unix_timestamp() * 1000,
-            "CloudWatchMetrics": [{ "Namespace": METRICS_NAMESPACE, "Dimensions": [[dimension_name]], "Metrics": names }],
-        },
-        dimension_name: dimension_value,
-    });
-    for (name, value) in metrics {
-        line[*name] = serde_json::json!(value);
+/// One JSON line per metric line, stamped `now`. A metric that cannot be written is not worth
+/// failing the run for.
+pub fn write_metrics(out: &mut dyn std::io::Write, lines: &[crate::domain::metrics::MetricLine], now: time::OffsetDateTime) {
+    for line in lines {
+        let _ = writeln!(out, "{}", line.to_emf(now));
     }
-    line.to_string()
-}
-
-/// Writes a metric line to standard output, where Lambda collects it (see [`metric_line`]).
-pub fn emit_metric(name: &str, value: f64, dimension: (&str, &str)) {
-    use std::io::Write;
-    let line = metric_line(name, value, dimension, time::OffsetDateTime::now_utc());
-    let mut out = std::io::stdout().lock();
-    // A metric that cannot be written is not worth failing the run for.
-    let _ = writeln!(out, "{line}");
 }
 
 /// `Name <name@domain>` or `name@domain`.
@@ -206,19 +179,7 @@ fn parse_ops_recipients(list: &str) -> Result<Option<Vec<Email>>, DeploymentErro
 }
 
 #[cfg(test)]
-mod metric_tests {
-    #[test]
-    fn a_metric_line_is_embedded_metric_format() {
-        let at = time::macros::datetime!(2026-11-23 09:00 UTC);
-        let line = super::metric_line(super::SENDING_PAUSED_METRIC, 1.0, super::SENDING_PAUSED_DIMENSION, at);
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(value["_aws"]["CloudWatchMetrics"][0]["Namespace"], "VisitorOnboarding");
-        assert_eq!(value["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "SendingPaused");
-        assert_eq!(value["_aws"]["Timestamp"], 1_795_424_400_000i64);
-        assert_eq!(value["SendingPaused"], 1.0);
-        assert_eq!(value["Service"], "ses");
-    }
-}
+mod metric_tests {}
 
 #[cfg(test)]
 mod tests {
@@ -229,6 +190,22 @@ mod tests {
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn metric_lines_are_written_one_json_object_a_line() {
+        use crate::domain::metrics::MetricLine;
+        let lines = [
+            MetricLine::new(&[("Flow", "invites")]).count("InvitesSent", 3),
+            MetricLine::new(&[("Service", "ses")]).count("SendingPaused", 1),
+        ];
+        let mut out = Vec::new();
+        super::write_metrics(&mut out, &lines, time::macros::datetime!(2026-11-23 09:00 UTC));
+        let text = String::from_utf8(out).unwrap();
+        let read: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(read.len(), 2);
+        assert_eq!((read[0]["InvitesSent"].as_f64(), read[1]["SendingPaused"].as_f64()), (Some(3.0), Some(1.0)));
+        assert!(read.iter().all(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VisitorOnboarding"));
     }
 
     const BASE: [(&str, &str); 2] = [("BUCKET", "b"), ("TABLE", "t")];

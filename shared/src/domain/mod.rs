@@ -12,6 +12,7 @@ pub mod invite;
 pub mod issue;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod migration;
 pub mod moment;
 pub mod notice;

@@ -1,7 +1,7 @@
 //! The handler over the embedded adapters, with an SNS delivery as Lambda hands it.
 
 use super::*;
-use onboarding::domain::delivery::Suppression;
+use onboarding::domain::delivery::{DeliveryState, Suppression};
 use onboarding::domain::values::Email;
 use onboarding::ports::{DeliveryLog, ObjectStore};
 use onboarding::test_support::Harness;
@@ -38,13 +38,17 @@ async fn a_bounce_is_recorded_suppressed_paused_and_counted_once() {
     assert_eq!(suppressed.len(), 1);
 
     // The metric lines the alarms read: one bounce, one pause.
-    let lines: Vec<serde_json::Value> = first.metrics.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let at = datetime!(2026-11-24 09:20 UTC);
+    let lines: Vec<serde_json::Value> = first.metrics.iter().map(|l| serde_json::from_str(&l.to_emf(at)).unwrap()).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "VisitorOnboarding");
-    assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], BOUNCED_METRIC);
-    assert_eq!((lines[0][BOUNCED_METRIC].as_f64(), lines[0]["Service"].as_str()), (Some(1.0), Some("ses")));
-    assert_eq!(lines[1][SENDING_PAUSED_METRIC].as_f64(), Some(1.0));
-    assert!(first.metrics.iter().all(|l| !l.contains('@')), "no address in a metric line");
+    assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "MailBounced");
+    assert_eq!(
+        (lines[0]["MailBounced"].as_f64(), lines[0]["MailDelivered"].as_f64(), lines[0]["Service"].as_str()),
+        (Some(1.0), Some(0.0), Some("ses"))
+    );
+    assert_eq!((lines[1]["SendingPaused"].as_f64(), lines[1]["InvitesPaused"].as_f64()), (Some(1.0), Some(1.0)));
+    assert!(lines.iter().all(|l| !l.to_string().contains('@')), "no address in a metric line");
 
     // SNS delivers again (a retry): nothing moves, nothing is counted twice.
     let again = deliver(&h, BOUNCE).await;

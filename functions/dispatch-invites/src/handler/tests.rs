@@ -60,6 +60,14 @@ async fn due_invites_are_sent_once() {
     let first = run(&h, &deployment, Duration::from_secs(14 * 60)).await;
     assert_eq!(first, DispatchOutcome { sent: 3, ..DispatchOutcome::default() });
     assert_eq!((sent_invites(&h).len(), h.outbox_files("invite")), (3, 3));
+    // What main writes to the log for the run: three sent, none failed, not paused.
+    let lines = onboarding::app::metrics::dispatched(&first);
+    let line: serde_json::Value = serde_json::from_str(&lines[0].to_emf(datetime!(2026-11-24 09:15 UTC))).unwrap();
+    assert_eq!(
+        (line["Flow"].as_str(), line["InvitesSent"].as_f64(), line["InvitesFailed"].as_f64()),
+        (Some("invites"), Some(3.0), Some(0.0))
+    );
+    assert_eq!((line["InvitesPaused"].as_f64(), lines.len()), (Some(0.0), 1), "no SendingPaused line when not paused");
 
     let second = run(&h, &deployment, Duration::from_secs(14 * 60)).await;
     assert_eq!(second, DispatchOutcome::default(), "nothing left to send");

@@ -329,4 +329,23 @@ async fn records_are_handled_one_by_one_and_refusals_are_answers() {
     let reason: serde_json::Value = serde_json::from_slice(&h.objects.folder.get(&report).await.unwrap()).unwrap();
     assert_eq!(reason["code"], "unknown_location");
     assert!(h.exists("reports/users/acme-q4/plan.csv").await);
+
+    // The metric lines main writes to the log: the refusal by flow and code (and in the alarm's
+    // total), the plan's rows and one plan ready; the skipped and ignored records count nothing.
+    let at = time::macros::datetime!(2026-11-23 09:00 UTC);
+    let lines: Vec<serde_json::Value> = summary.metrics.iter().map(|m| serde_json::from_str(&m.to_emf(at)).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        (lines[0]["Flow"].as_str(), lines[0]["Code"].as_str(), lines[0]["FilesRefused"].as_f64()),
+        (Some("other"), Some("unknown_location"), Some(1.0))
+    );
+    assert_eq!((lines[1]["Function"].as_str(), lines[1]["FilesRefused"].as_f64()), (Some("ingest"), Some(1.0)));
+    assert_eq!(
+        (lines[2]["Flow"].as_str(), lines[2]["RowsProcessed"].as_f64(), lines[2]["PlansReady"].as_f64()),
+        (Some("users"), Some(3.0), Some(1.0))
+    );
+    for line in &lines {
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "VisitorOnboarding");
+        assert!(!line.to_string().contains('@'));
+    }
 }

@@ -70,7 +70,7 @@ fn batch(building: &str) -> String {
 }
 
 async fn call(table: &dyn Table, request: Request) -> (StatusCode, Value) {
-    let response = handle(table, request).await;
+    let (response, _) = handle(table, request).await;
     assert_eq!(response.headers().get(CONTENT_TYPE).unwrap(), "application/json");
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     (response.status(), body)
@@ -211,7 +211,7 @@ async fn unknown_routes_get_404_and_wrong_methods_405() {
         ("DELETE", access(ONE_MARKET, "ada@acme.example"), "GET"),
         ("GET", batch(ONE_MARKET), "POST"),
     ] {
-        let response = handle(&state.table, plain(method, &uri, "")).await;
+        let (response, _) = handle(&state.table, plain(method, &uri, "")).await;
         assert_eq!(response.headers().get(ALLOW).unwrap(), allow);
         let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         assert_refused(&(response.status(), body), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
@@ -440,4 +440,20 @@ async fn a_failing_table_gets_a_bare_500_and_a_log_line() {
         assert!(!text.contains("Throughput") && !text.contains("onboarding-prod"), "no internals to the caller: {text}");
     }
     assert!(logs.text().contains("ProvisionedThroughputExceededException"), "the cause is logged: {}", logs.text());
+}
+
+#[tokio::test]
+async fn every_answer_is_counted_by_reason_in_the_metric_lines() {
+    let (_dir, state) = loaded().await;
+    let body = json!({ "emails": ["grace@acme.example", "sam.lee@acme.example", "grace@acme.example"] }).to_string();
+    let (response, metrics) = handle(&state.table, plain("POST", &batch(ONE_MARKET), &body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let at = time::macros::datetime!(2026-11-23 09:00 UTC);
+    let lines: Vec<Value> = metrics.iter().map(|m| serde_json::from_str(&m.to_emf(at)).unwrap()).collect();
+    let counts: Vec<(&str, f64)> = lines.iter().map(|l| (l["Reason"].as_str().unwrap(), l["TileChecks"].as_f64().unwrap())).collect();
+    assert_eq!(counts, vec![("granted", 2.0), ("not_granted", 1.0)]);
+    assert!(lines.iter().all(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VisitorOnboarding"));
+    // A refused request answers nothing, so it counts nothing.
+    let (_, none) = handle(&state.table, plain("GET", &access(ONE_MARKET, "not-an-address"), "")).await;
+    assert!(none.is_empty());
 }
