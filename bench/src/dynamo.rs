@@ -99,6 +99,7 @@ pub async fn count_writes(endpoint: &str, users: u64, seed: u64) -> Result<Strin
             platform_csm: None,
             tile_policy: TilePolicy::Permissioned,
             aliases: vec![b.alias.clone()],
+            time_zone: None,
         };
         aws.table.upsert_building(&building, now).await.map_err(err)?;
     }

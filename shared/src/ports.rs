@@ -12,7 +12,7 @@ use crate::domain::values::{BuildingId, Email, MigrationId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// A failure of an adapter: the store, the bucket or the mail service.
 #[derive(Debug, thiserror::Error)]
@@ -232,8 +232,9 @@ pub trait MigrationTable: Send + Sync {
 pub trait InviteTable: Send + Sync {
     /// Queues invites; an invite already queued (any status) is left as it is.
     async fn queue_invites(&self, invites: &[Invite]) -> PortResult<()>;
-    /// Pending invites due on or before `today`, at most `limit`.
-    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>>;
+    /// Pending invites due by `now` (their [`Invite::due_key`] at or before it), at most
+    /// `limit`, in due order.
+    async fn due_invites(&self, now: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>>;
     async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>>;
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>>;
     async fn update_invite(

@@ -10,7 +10,7 @@ use onboarding::domain::values::{BuildingId, Email, MigrationId};
 use onboarding::ports::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// `fail_at` = N: the Nth call fails. With `after_effect`, the call is made first and only its
 /// answer is lost (a crash after the write); otherwise it never reaches the table.
@@ -181,7 +181,7 @@ impl InviteTable for FaultyTable<'_> {
     async fn queue_invites(&self, i: &[Invite]) -> PortResult<()> {
         forward!(self.queue_invites(i))
     }
-    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+    async fn due_invites(&self, today: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>> {
         forward!(self.due_invites(today, limit))
     }
     async fn get_invite(&self, m: &MigrationId, e: &Email) -> PortResult<Option<Invite>> {

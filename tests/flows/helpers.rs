@@ -17,6 +17,10 @@ pub const BUILDINGS_CSV: &[u8] = include_bytes!("../../infra/examples/buildings.
 pub struct TestClock(Mutex<OffsetDateTime>);
 
 impl TestClock {
+    pub fn set(&self, now: OffsetDateTime) {
+        *self.0.lock().unwrap() = now;
+    }
+
     pub fn advance_days(&self, days: i64) {
         let mut now = self.0.lock().unwrap();
         *now += time::Duration::days(days);

@@ -26,6 +26,7 @@ mod sending;
 mod state;
 mod template;
 mod throttling;
+mod zones;
 
 macro_rules! both_adapter_sets {
     ($($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
@@ -70,6 +71,7 @@ both_adapter_sets!(
     ],
     invite_control: [unsent_invites_are_rescheduled_and_a_sent_one_resent_once],
     feedback: [bounces_and_complaints_suppress_addresses_and_pause_invites_until_resumed],
+    zones: [an_invite_date_is_the_local_hour_in_the_persons_building, reports_show_local_times_with_the_zone],
     platform: [existing_platform_users_are_compared_and_a_newer_snapshot_replaces_them],
     golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
     notices: [

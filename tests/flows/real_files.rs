@@ -86,7 +86,7 @@ pub async fn a_buildings_reupload_keeps_what_it_leaves_out_and_lists_what_change
     assert_eq!(state.building.address, "1 Market Street, San Francisco, CA 94105");
     let change = &out.changes[0];
     assert_eq!(change.changes, ["Address: “1 Market St, San Francisco, CA 94105” → “1 Market Street, San Francisco, CA 94105”"]);
-    assert_eq!(change.kept, ["Envoy Account Executive Email", "Platform CSM Email", "Tile Policy", "Aliases"]);
+    assert_eq!(change.kept, ["Envoy Account Executive Email", "Platform CSM Email", "Tile Policy", "Aliases", "Time Zone"]);
     let report = out.outputs.iter().find(|k| k.ends_with("report.html")).unwrap();
     let html = String::from_utf8(h.objects.get(report).await.unwrap()).unwrap();
     assert!(html.contains("1 Market Street") && html.contains("Tile Policy"), "{html}");

@@ -79,6 +79,12 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
     record.excluded = approval.exclude.clone();
     svc.table.put_migration(&record).await?;
 
+    // An invite date means the configured local hour in the zone of the person's first
+    // building; no date means at once.
+    let hour = super::config::load_config(svc.objects).await?.settings.invite_local_hour;
+    let zones: std::collections::HashMap<crate::domain::values::BuildingId, Option<String>> =
+        svc.table.list_buildings().await?.into_iter().map(|b| (b.building.id, b.building.time_zone)).collect();
+    let now = svc.clock.now();
     let excluded: HashSet<&Email> = approval.exclude.iter().collect();
     let mut done = 0u64;
     for chunk in entries.chunks(crate::ports::USERS_PER_LOOKUP) {
@@ -153,17 +159,26 @@ pub async fn apply_approval(svc: Services<'_>, approval: &Approval) -> AppResult
         }
         let invites: Vec<Invite> = invite_for
             .into_iter()
-            .map(|entry| Invite {
-                migration: migration.clone(),
-                email: entry.email.clone(),
-                first_name: entry.first_name.clone(),
-                building_names: entry.buildings.iter().map(|b| b.name.clone()).collect(),
-                due,
-                status: MailStatus::Pending,
-                message_id: None,
-                error: None,
-                attempts: 0,
-                round: 0,
+            .map(|entry| {
+                let time_zone = entry.buildings.first().and_then(|b| zones.get(&b.id).cloned().flatten());
+                let send_at = match approval.invite_date {
+                    Some(date) => crate::domain::zone::local_instant(date, hour, time_zone.as_deref()),
+                    None => now,
+                };
+                Invite {
+                    migration: migration.clone(),
+                    email: entry.email.clone(),
+                    first_name: entry.first_name.clone(),
+                    building_names: entry.buildings.iter().map(|b| b.name.clone()).collect(),
+                    due,
+                    status: MailStatus::Pending,
+                    message_id: None,
+                    error: None,
+                    attempts: 0,
+                    round: 0,
+                    send_at: Some(send_at),
+                    time_zone,
+                }
             })
             .collect();
         if !invites.is_empty() {

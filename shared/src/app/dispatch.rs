@@ -59,8 +59,7 @@ pub async fn dispatch_invites(
                 break 'batches;
             }
         }
-        let today = svc.clock.now().date();
-        let due = svc.table.due_invites(today, (limit - handled).min(100)).await?;
+        let due = svc.table.due_invites(svc.clock.now(), (limit - handled).min(100)).await?;
         let due: Vec<_> = due.into_iter().filter(|i| !looked_at.contains(&(i.migration.clone(), i.email.clone()))).collect();
         if due.is_empty() {
             break;

@@ -138,7 +138,8 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
         match invite.status {
             MailStatus::Sent => outcome.sent += 1,
             MailStatus::Pending => {
-                let moved = Invite { due: date, ..invite };
+                // The same local hour on the new day, in the person's building's zone.
+                let moved = invite.moved_to(date, crate::domain::config::DEFAULT_INVITE_HOUR);
                 // Conditional on still pending: an invite sent meanwhile stays sent.
                 if svc.table.replace_invite(&moved, MailStatus::Pending).await? {
                     outcome.moved += 1;
@@ -195,6 +196,7 @@ pub async fn resend_invite(svc: Services<'_>, migration: &MigrationId, email: &E
     let reopened = Invite {
         status: MailStatus::Pending,
         due: now.date(),
+        send_at: Some(now),
         round,
         attempts: invite.attempts.max(1),
         error: Some(format!("resent by hand at {}", super::rfc3339(now))),

@@ -90,7 +90,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
                     users.get(&entry.email),
                     invites.get(&entry.email),
                     delivery_of(invites.get(&entry.email)),
-                    today,
+                    now,
                 );
                 check.users_checked += 1;
                 if user_check.ok {

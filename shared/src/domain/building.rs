@@ -17,6 +17,7 @@ pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::new("Platform CSM Email", &["platform csm", "csm email", "platform customer success manager email"], false),
     ColumnSpec::new("Tile Policy", &["policy", "visitor registration policy", "tile visibility"], false),
     ColumnSpec::new("Aliases", &["alias", "other names", "aka", "also known as"], false),
+    ColumnSpec::new("Time Zone", &["timezone", "tz", "iana time zone", "local time zone"], false),
 ];
 
 /// The longest building name, address or alias accepted: a longer one is a broken file, and a
@@ -31,6 +32,7 @@ pub(crate) const ENVOY_AE: usize = 4;
 pub(crate) const PLATFORM_CSM: usize = 5;
 pub(crate) const POLICY: usize = 6;
 pub(crate) const ALIASES: usize = 7;
+pub(crate) const TIME_ZONE: usize = 8;
 
 /// Who may see the Visitor Registration tile in a building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -106,6 +108,10 @@ pub struct Building {
     pub platform_csm: Option<Email>,
     pub tile_policy: TilePolicy,
     pub aliases: Vec<String>,
+    /// The building's IANA time zone (`America/New_York`): an invite date means the configured
+    /// local hour there. `None`: UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// A building and where its integration stands, as stored.
@@ -190,9 +196,26 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
                 .with_value(cell(ALIASES)),
         );
     }
+    let zone_cell = cell(TIME_ZONE).trim();
+    let time_zone = match crate::domain::zone::parse_zone(zone_cell) {
+        Some(zone) => Some(zone),
+        None if zone_cell.is_empty() => None,
+        None => {
+            issues.push(
+                Issue::error(
+                    IssueCode::InvalidValue,
+                    "The time zone is not one we know. Write an IANA name such as America/New_York, Europe/London or Asia/Singapore (empty means UTC).",
+                )
+                .at_row(row.number)
+                .in_column(label(TIME_ZONE))
+                .with_value(zone_cell),
+            );
+            None
+        }
+    };
     match (id, envoy_csm, issues.is_empty()) {
         (Ok(id), Some(envoy_csm), true) => {
-            Ok(Building { id, name, address, envoy_csm, envoy_account_executive, platform_csm, tile_policy, aliases })
+            Ok(Building { id, name, address, envoy_csm, envoy_account_executive, platform_csm, tile_policy, aliases, time_zone })
         }
         _ => Err(issues),
     }

@@ -1,8 +1,8 @@
 //! A buildings re-upload: the columns a file has change values, the optional columns it leaves
-//! out keep what is stored (tile policy, aliases, account executive, platform CSM), and what
+//! out keep what is stored (tile policy, aliases, time zone, account executive, platform CSM), and what
 //! changed is listed per building.
 
-use crate::domain::building::{Building, ADDRESS, ALIASES, BUILDING_COLUMNS, ENVOY_AE, ENVOY_CSM, NAME, PLATFORM_CSM, POLICY};
+use crate::domain::building::{Building, ADDRESS, ALIASES, BUILDING_COLUMNS, ENVOY_AE, ENVOY_CSM, NAME, PLATFORM_CSM, POLICY, TIME_ZONE};
 use crate::domain::intake::ColumnMap;
 use serde::Serialize;
 
@@ -40,6 +40,10 @@ pub fn merge(map: &ColumnMap, mut read: Building, stored: Option<&Building>) -> 
             read.aliases = stored.aliases.clone();
             kept.push(label(ALIASES));
         }
+        if !map.has(TIME_ZONE) {
+            read.time_zone = stored.time_zone.clone();
+            kept.push(label(TIME_ZONE));
+        }
     }
     let changes = stored.map(|stored| changes(stored, &read)).unwrap_or_default();
     let change = BuildingChange { building: read.id.to_string(), name: read.name.clone(), new: stored.is_none(), changes, kept };
@@ -61,6 +65,7 @@ fn changes(before: &Building, after: &Building) -> Vec<String> {
         (PLATFORM_CSM, email(&before.platform_csm), email(&after.platform_csm)),
         (POLICY, before.tile_policy.as_str().to_string(), after.tile_policy.as_str().to_string()),
         (ALIASES, before.aliases.join("; "), after.aliases.join("; ")),
+        (TIME_ZONE, before.time_zone.clone().unwrap_or_default(), after.time_zone.clone().unwrap_or_default()),
     ];
     fields.into_iter().filter(|(_, b, a)| b != a).map(|(field, b, a)| format!("{}: “{b}” → “{a}”", label(field))).collect()
 }
@@ -106,7 +111,7 @@ mod tests {
         assert_eq!(merged.envoy_account_executive, stored.envoy_account_executive);
         assert_eq!(merged.platform_csm, stored.platform_csm);
         assert_eq!(change.changes, ["Address: “1 Market St” → “1 Market Street”"]);
-        assert_eq!(change.kept, ["Envoy Account Executive Email", "Platform CSM Email", "Tile Policy", "Aliases"]);
+        assert_eq!(change.kept, ["Envoy Account Executive Email", "Platform CSM Email", "Tile Policy", "Aliases", "Time Zone"]);
         assert!(!change.new);
 
         // A present column changes its value, even to empty.

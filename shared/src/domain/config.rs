@@ -48,7 +48,13 @@ pub struct Settings {
     pub max_bounce_rate_percent: f64,
     /// ... once at least this many messages reached an end.
     pub bounce_rate_min_messages: u64,
+    /// An invite date means this hour (0–23) in the time zone of the person's first building
+    /// (UTC where it has none).
+    pub invite_local_hour: u8,
 }
+
+/// The hour an invite date means when nothing else says (`invite_local_hour`'s default).
+pub const DEFAULT_INVITE_HOUR: u8 = 9;
 
 /// One pinned person as `settings.json` writes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +129,7 @@ impl Default for Settings {
             pinned_contacts: Vec::new(),
             max_bounce_rate_percent: 5.0,
             bounce_rate_min_messages: 20,
+            invite_local_hour: DEFAULT_INVITE_HOUR,
         }
     }
 }
@@ -226,6 +233,9 @@ impl Config {
         }
         if !(0.0..=100.0).contains(&settings.max_bounce_rate_percent) {
             return Err(invalid("max_bounce_rate_percent", &settings.max_bounce_rate_percent.to_string()));
+        }
+        if settings.invite_local_hour > 23 {
+            return Err(invalid("invite_local_hour", &settings.invite_local_hour.to_string()));
         }
         if settings.max_file_megabytes == 0 {
             return Err(invalid("max_file_megabytes", "0"));

@@ -58,6 +58,47 @@ pub struct Invite {
     /// change is read from the ledger (a failed or unconfirmed round is closed).
     #[serde(default)]
     pub round: u32,
+    /// When it goes out: the invite date at the configured local hour in `time_zone`. `None`
+    /// (invites queued before time zones, or "send now"): the start of `due`, UTC.
+    #[serde(default, with = "crate::domain::moment::serde_rfc3339::option")]
+    pub send_at: Option<time::OffsetDateTime>,
+    /// The zone of the person's first building (IANA name); `None`: UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+impl Invite {
+    /// When it is due, as the table sorts it: `2026-11-24T14:00:00Z`, or the bare date of an
+    /// invite without a time (which sorts before every time of that day).
+    pub fn due_key(&self) -> String {
+        match self.send_at {
+            Some(at) => instant_key(at),
+            None => self.due.to_string(),
+        }
+    }
+
+    /// When it goes out, as its recipient's building reads it: `2026-11-24 09:00 America/New_York`.
+    pub fn due_for_people(&self) -> String {
+        match self.send_at {
+            Some(at) => crate::domain::zone::local_text(at, self.time_zone.as_deref()),
+            None => self.due.to_string(),
+        }
+    }
+
+    /// The same invite due on `date` at the same local hour (or `hour` for one without a time).
+    pub fn moved_to(&self, date: Date, hour: u8) -> Self {
+        let zone = self.time_zone.as_deref();
+        let hour = self.send_at.and_then(|at| crate::domain::zone::local_date_hour(at, zone)).map_or(hour, |(_, h)| h);
+        let send_at = crate::domain::zone::local_instant(date, hour, zone);
+        Self { due: date, send_at: Some(send_at), ..self.clone() }
+    }
+}
+
+/// An instant as due keys are written (UTC, seconds): sorts as it reads.
+pub fn instant_key(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    at.format(&f).unwrap_or_else(|_| at.date().to_string())
 }
 
 /// Failed sends are retried this many times in all before they stay `failed`.

@@ -172,6 +172,7 @@ mod tests {
             platform_csm: Some(Email::parse("csm@platform.com").unwrap()),
             tile_policy: TilePolicy::Permissioned,
             aliases: vec![],
+            time_zone: None,
         }
     }
 

@@ -26,6 +26,7 @@ pub mod text;
 pub mod tile;
 pub mod validation_report;
 pub mod values;
+pub mod zone;
 
 #[cfg(test)]
 mod proptests;

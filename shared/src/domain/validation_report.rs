@@ -7,7 +7,7 @@ use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::plan::{Action, ExistingUser, PlanEntry};
 use maud::html;
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserCheck {
@@ -29,7 +29,7 @@ pub fn check_user(
     user: Option<&ExistingUser>,
     invite: Option<&Invite>,
     delivery: Option<&DeliveryRecord>,
-    today: Date,
+    now: OffsetDateTime,
 ) -> UserCheck {
     let mut problems = Vec::new();
     let (missing_roles, missing_buildings) = match user {
@@ -63,10 +63,15 @@ pub fn check_user(
                     format!("sent, {}", delivery.describe())
                 }
             },
-            MailStatus::Pending if invite.due > today => format!("pending until {}", invite.due),
+            // Due at its local hour in the person's building's zone; a day late is a problem (the
+            // dispatcher runs every 15 minutes; only a long queue or a failure leaves one longer).
+            MailStatus::Pending if invite_due_at(invite) > now => format!("pending until {}", invite.due_for_people()),
+            MailStatus::Pending if now - invite_due_at(invite) < time::Duration::days(1) => {
+                format!("going out now (due {})", invite.due_for_people())
+            }
             MailStatus::Pending => {
-                problems.push(format!("invite pending past its date ({})", invite.due));
-                format!("pending since {}", invite.due)
+                problems.push(format!("invite pending past its date ({})", invite.due_for_people()));
+                format!("pending since {}", invite.due_for_people())
             }
             MailStatus::Sending | MailStatus::Unconfirmed => {
                 problems.push(
@@ -130,6 +135,11 @@ pub fn check_building(state: &BuildingState, contacts: u64, grants: u64, now: Of
         tile_grants: grants,
         problems,
     }
+}
+
+/// When an invite is due: its time, or the start of its date (UTC) for one without.
+fn invite_due_at(invite: &Invite) -> OffsetDateTime {
+    invite.send_at.unwrap_or_else(|| invite.due.midnight().assume_utc())
 }
 
 /// What is wrong with a sent invite, from SES's word on it.

@@ -16,7 +16,7 @@ use onboarding::ports::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 const GET_FIXTURE: &str = include_str!("../../fixtures/apigw-v2-get-access.json");
 const BATCH_FIXTURE: &str = include_str!("../../fixtures/apigw-v2-post-access-batch.json");
@@ -371,7 +371,7 @@ impl InviteTable for DownTable {
     async fn queue_invites(&self, _: &[Invite]) -> PortResult<()> {
         down()
     }
-    async fn due_invites(&self, _: Date, _: usize) -> PortResult<Vec<Invite>> {
+    async fn due_invites(&self, _: OffsetDateTime, _: usize) -> PortResult<Vec<Invite>> {
         down()
     }
     async fn get_invite(&self, _: &MigrationId, _: &Email) -> PortResult<Option<Invite>> {

@@ -26,6 +26,7 @@ fn buildings() -> (BuildingDirectory, BuildingId) {
         platform_csm: None,
         tile_policy: TilePolicy::Permissioned,
         aliases: vec!["1MKT".into()],
+        time_zone: None,
     };
     (BuildingDirectory::new([&b]), id)
 }

@@ -3,18 +3,18 @@
 use super::batch::put;
 use super::item::{from_json, invite_key, invite_pk, invite_shard, json, s, text, with, Item, INVITE_SHARDS};
 use super::{condition_failed, DynamoTable};
-use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::invite::{instant_key, Invite, MailStatus};
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::{InviteTable, PortError, PortResult};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
-use time::Date;
+use time::OffsetDateTime;
 
 pub(super) const DUE_INDEX: &str = "due-invites";
 
 /// The stored invite; while pending it also sits in the due index.
 fn invite_item(invite: &Invite) -> PortResult<Item> {
-    let due = invite.due.to_string();
+    let due = invite.due_key();
     let mut item = with(
         invite_key(&invite.migration, &invite.email),
         [("status", s(invite.status.as_str())), ("due", s(due.as_str())), ("data", json(invite)?)],
@@ -31,17 +31,18 @@ fn invite(item: &Item) -> PortResult<Invite> {
 }
 
 impl DynamoTable {
-    /// The first `limit` pending invites of one due-index partition due by `today`.
-    async fn due_in_shard(&self, shard: u8, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+    /// The first `limit` pending invites of one due-index partition due by `now`.
+    async fn due_in_shard(&self, shard: u8, now: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>> {
         let names = HashMap::from(
             [("#due_pk", "due_pk"), ("#due_sk", "due_sk"), ("#status", "status")].map(|(k, v)| (k.to_string(), v.to_string())),
         );
-        // '~' sorts after every character of a migration id, so every invite due today counts.
-        let values: Item =
-            [(":shard", s(format!("DUE#{shard}"))), (":upto", s(format!("{today}#~"))), (":pending", s(MailStatus::Pending.as_str()))]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
+        // '~' sorts after every character of a migration id, so every invite due by now counts;
+        // a bare date (an invite without a time) sorts before every time of its day.
+        let upto = format!("{}#~", instant_key(now));
+        let values: Item = [(":shard", s(format!("DUE#{shard}"))), (":upto", s(upto)), (":pending", s(MailStatus::Pending.as_str()))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         let page_size = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
@@ -97,16 +98,16 @@ impl InviteTable for DynamoTable {
         self.batch_write(writes).await
     }
 
-    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+    async fn due_invites(&self, now: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let mut due = Vec::new();
         // An invite's due-index partition is its table shard.
         for shard in 0..INVITE_SHARDS {
-            due.extend(self.due_in_shard(shard, today, limit).await?);
+            due.extend(self.due_in_shard(shard, now, limit).await?);
         }
-        due.sort_by(|a, b| (a.due, a.migration.as_str(), a.email.as_str()).cmp(&(b.due, b.migration.as_str(), b.email.as_str())));
+        due.sort_by_cached_key(|i| (i.due_key(), i.migration.to_string(), i.email.to_string()));
         due.truncate(limit);
         Ok(due)
     }

@@ -1,16 +1,12 @@
 //! Invites and the e-mail ledger.
 
 use super::{db, from_json, json, rfc3339, SqliteTable};
-use crate::domain::invite::{Invite, MailStatus};
+use crate::domain::invite::{instant_key, Invite, MailStatus};
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::*;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
-use time::{Date, OffsetDateTime};
-
-fn date_text(date: Date) -> String {
-    date.to_string()
-}
+use time::OffsetDateTime;
 
 #[async_trait]
 impl InviteTable for SqliteTable {
@@ -26,7 +22,7 @@ impl InviteTable for SqliteTable {
                     invite.migration.as_str(),
                     invite.email.as_str(),
                     invite.status.as_str(),
-                    date_text(invite.due),
+                    invite.due_key(),
                     json(invite)?
                 ])
                 .map_err(db)?;
@@ -35,13 +31,13 @@ impl InviteTable for SqliteTable {
         tx.commit().map_err(db)
     }
 
-    async fn due_invites(&self, today: Date, limit: usize) -> PortResult<Vec<Invite>> {
+    async fn due_invites(&self, now: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT data FROM invites WHERE status = 'pending' AND due <= ?1 ORDER BY due, migration, email LIMIT ?2")
             .map_err(db)?;
         let rows = stmt
-            .query_map(params![date_text(today), limit as i64], |r| r.get::<_, String>(0))
+            .query_map(params![instant_key(now), limit as i64], |r| r.get::<_, String>(0))
             .map_err(db)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(db)?;
@@ -101,7 +97,7 @@ impl InviteTable for SqliteTable {
                     invite.migration.as_str(),
                     invite.email.as_str(),
                     invite.status.as_str(),
-                    invite.due.to_string(),
+                    invite.due_key(),
                     json(invite)?,
                     expected.as_str()
                 ],
