@@ -15,7 +15,7 @@
 //! | user | `USER#<email>` | `USER` | email, first_name, last_name, roles (SS), buildings (SS), migration |
 //! | migration | `MIGRATION#<id>` | `META` | data (MigrationRecord JSON) |
 //! | migration index | `MIGRATIONS` | `<id>` | — |
-//! | invite | `INVITE#<migration>#<0..15>` (shard: sha256(email) mod 16) | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<shard>`, due_sk `<due>#<migration>#<email>` |
+//! | invite | `INVITE#<migration>#<0..15>` (shard: sha256(email) mod 16) | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<shard>`, due_sk `<due key>#<migration>#<email>` (the due key is the UTC instant `2026-11-24T14:00:00Z`, or a bare date for an invite queued before invites had times) |
 //! | mail ledger | `MAIL#<key>` | `MAIL` | key, status, message_id, updated_at, detail, claim (token) |
 //! | delivery state | `DELIVERY#<SES message id>` | `DELIVERY` | rank, state, data (DeliveryRecord JSON) |
 //! | suppressed address | `SUPPRESSED#<email>` | `SUPPRESSED` | data (Suppression JSON) |
@@ -51,7 +51,7 @@
 //!   pending. That costs no second mail: sending claims `MAIL#invite#<migration>#<email>` in the
 //!   ledger with a conditional put first, which then finds the invite sent.
 //! - due_invites: Query each of the 16 `due-invites` partitions for `due_pk = DUE#<n> AND
-//!   due_sk <= "<today>#~"` ('~' sorts after every migration id character) filtered on status
+//!   due_sk <= "<now>#~"` ('~' sorts after every migration id character; a bare date sorts before every time of its day) filtered on status
 //!   pending, at most `limit` from each, then merged in (due, migration, email) order. The
 //!   index is sparse: update_invite rewrites the item and sets due_pk / due_sk only while the
 //!   status is pending, so sent and failed invites leave it and a retried one comes back.
