@@ -120,7 +120,7 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
     let today = svc.clock.now().date();
     if date < today {
         return Err(FileRejection::new(
-            RejectionCode::InvalidApproval,
+            RejectionCode::PastDate,
             format!("The new invite date {date} is in the past (today is {today} UTC). Choose today or a later day."),
         )
         .into());

@@ -41,15 +41,16 @@ pub const SES: (&str, &str) = ("Service", "ses");
 /// The flow an uploaded key belongs to: `buildings`, `tenants`, `users`, `platform_users`,
 /// `approvals`, or `other`.
 pub fn flow_of(key: &str) -> &'static str {
+    use crate::domain::config::UploadKind;
     if key.starts_with(keys::APPROVALS) {
         return "approvals";
     }
-    match key.strip_prefix(keys::INBOX).and_then(|rest| rest.split('/').next()) {
-        Some("buildings") => "buildings",
-        Some("tenants") => "tenants",
-        Some("users") => "users",
-        Some("platform-users") => "platform_users",
-        _ => "other",
+    match super::notify::upload_kind(key) {
+        Some(UploadKind::Buildings) => "buildings",
+        Some(UploadKind::Tenants) => "tenants",
+        Some(UploadKind::Users) => "users",
+        Some(UploadKind::PlatformUsers) => "platform_users",
+        None => "other",
     }
 }
 

@@ -136,6 +136,8 @@ pub enum RejectionCode {
     NoContacts,
     NoRows,
     NotATable,
+    /// A date that has already gone by where a future one is needed (moving invites).
+    PastDate,
     PlanUnreadable,
     RevokeGuard,
     StalePlan,
@@ -170,6 +172,7 @@ impl RejectionCode {
             Self::NoContacts => "no_contacts",
             Self::NoRows => "no_rows",
             Self::NotATable => "not_a_table",
+            Self::PastDate => "past_date",
             Self::PlanUnreadable => "plan_unreadable",
             Self::RevokeGuard => "revoke_guard",
             Self::StalePlan => "stale_plan",

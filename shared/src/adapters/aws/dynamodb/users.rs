@@ -73,37 +73,26 @@ impl UserTable for DynamoTable {
         // Each new user is a conditional put: one created between the read and the write (by
         // another migration, or a concurrent apply) is never overwritten, and is answered as
         // existing, with its creator.
-        let mut pending = unique.into_iter().filter(|user| !existed.contains_key(&user.email)).collect::<Vec<_>>().into_iter();
-        let mut running = tokio::task::JoinSet::new();
-        let mut failure = None;
-        loop {
-            while running.len() < CREATES_IN_FLIGHT && failure.is_none() {
-                let Some(user) = pending.next() else { break };
-                let (table, item, email) = (self.clone(), user_item(user), user.email.clone());
-                running.spawn(async move {
-                    let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
-                    table.put_if(&item, "attribute_not_exists(#pk)", &names, &Item::new()).await.map(|old| (email, old))
-                });
+        let new_users: Vec<(Item, Email)> = unique
+            .into_iter()
+            .filter(|user| !existed.contains_key(&user.email))
+            .map(|user| (user_item(user), user.email.clone()))
+            .collect();
+        // Users written before a failure stay: a re-run finds them and passes over them.
+        let answers = in_flight(new_users, |(item, email)| {
+            let table = self.clone();
+            async move {
+                let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+                table.put_if(&item, "attribute_not_exists(#pk)", &names, &Item::new()).await.map(|old| (email, old))
             }
-            let Some(joined) = running.join_next().await else { break };
-            match joined {
-                Ok(Ok((_, None))) => {}
-                Ok(Ok((email, Some(old)))) => {
-                    existed.insert(email, text(&old, "migration").and_then(|m| MigrationId::parse(m).ok()));
-                }
-                Ok(Err(error)) => {
-                    failure.get_or_insert(error);
-                }
-                Err(error) => {
-                    failure.get_or_insert(PortError::Unexpected(format!("DynamoDB PutItem: the call's task failed: {error}")));
-                }
+        })
+        .await?;
+        for (email, old) in answers {
+            if let Some(old) = old {
+                existed.insert(email, text(&old, "migration").and_then(|m| MigrationId::parse(m).ok()));
             }
         }
-        match failure {
-            // Users written so far stay: a re-run finds them and passes over them.
-            Some(error) => Err(error),
-            None => Ok(existed),
-        }
+        Ok(existed)
     }
 
     async fn grant_access(&self, email: &Email, roles: &[String], buildings: &[BuildingId]) -> PortResult<()> {
@@ -153,9 +142,11 @@ impl UserTable for DynamoTable {
     async fn load_platform_users(&self, users: &[PlatformUser]) -> PortResult<()> {
         // The users first, then their membership: a run cut short in between is loaded again
         // whole by the retry (adding roles twice changes nothing).
-        for user in users {
-            self.load_platform_user(user).await?;
-        }
+        in_flight(users.to_vec(), |user| {
+            let table = self.clone();
+            async move { table.load_platform_user(&user).await }
+        })
+        .await?;
         let members = users
             .iter()
             .map(|user| {
@@ -174,6 +165,39 @@ impl UserTable for DynamoTable {
             emails.iter().map(|email| delete(index_key(PLATFORM_USERS_INDEX, email.as_str()))).collect::<PortResult<Vec<_>>>()?,
         )
         .await
+    }
+}
+
+/// Runs `call` on each item with at most [`CREATES_IN_FLIGHT`] calls at once (one by one,
+/// their round trips would bound a large load rather than the table). The first failure is
+/// answered once the calls in flight have ended; no new call starts after it.
+async fn in_flight<I, T, Fut>(items: Vec<I>, call: impl Fn(I) -> Fut) -> PortResult<Vec<T>>
+where
+    Fut: std::future::Future<Output = PortResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut pending = items.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    let (mut answers, mut failure) = (Vec::new(), None);
+    loop {
+        while running.len() < CREATES_IN_FLIGHT && failure.is_none() {
+            let Some(item) = pending.next() else { break };
+            running.spawn(call(item));
+        }
+        let Some(joined) = running.join_next().await else { break };
+        match joined {
+            Ok(Ok(answer)) => answers.push(answer),
+            Ok(Err(error)) => {
+                failure.get_or_insert(error);
+            }
+            Err(error) => {
+                failure.get_or_insert(PortError::Unexpected(format!("DynamoDB: a call's task failed: {error}")));
+            }
+        }
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(answers),
     }
 }
 
