@@ -277,6 +277,13 @@ pub trait MailLedger: Send + Sync {
     /// Releases a claim whose send certainly failed, so a later run may try again.
     async fn release_mail(&self, key: &str) -> PortResult<()>;
     async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>>;
+    /// Keeps a message the mail service would not take for now (a paused account), for the
+    /// next dispatch run to send; parking the same key again keeps one.
+    async fn park_mail(&self, mail: &OutgoingMail) -> PortResult<()>;
+    /// Parked messages, oldest key first, at most `limit`.
+    async fn parked_mail(&self, limit: usize) -> PortResult<Vec<OutgoingMail>>;
+    /// Forgets a parked message (it was sent, or is beyond sending).
+    async fn unpark_mail(&self, key: &str) -> PortResult<()>;
 }
 
 /// What became of sent messages (SES's delivery events), the addresses never mailed again, and

@@ -220,6 +220,15 @@ impl MailLedger for FaultyTable<'_> {
     async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>> {
         forward!(self.get_mail(key))
     }
+    async fn park_mail(&self, mail: &onboarding::domain::mail::OutgoingMail) -> PortResult<()> {
+        forward!(self.park_mail(mail))
+    }
+    async fn parked_mail(&self, limit: usize) -> PortResult<Vec<onboarding::domain::mail::OutgoingMail>> {
+        forward!(self.parked_mail(limit))
+    }
+    async fn unpark_mail(&self, key: &str) -> PortResult<()> {
+        forward!(self.unpark_mail(key))
+    }
 }
 
 #[async_trait]

@@ -96,10 +96,14 @@ pub async fn an_unverified_sender_pauses_everything_and_the_next_run_sends_each_
     let config = h.config().await;
     let resumed = dispatch::dispatch_invites(h.svc(), &config, 100, None).await.unwrap();
     assert_eq!((resumed.kickstarts_sent, resumed.sent, resumed.paused.is_none()), (2, 2, true), "{resumed:?}");
+    // The notices of the three uploads (buildings, plan, approval) were parked, not lost.
+    assert_eq!(resumed.notices_sent, 3, "{resumed:?}");
     let again = dispatch::dispatch_invites(h.svc(), &config, 100, None).await.unwrap();
-    assert_eq!((again.kickstarts_sent, again.sent), (0, 0));
+    assert_eq!((again.kickstarts_sent, again.sent, again.notices_sent), (0, 0, 0));
     assert_eq!(h.mailer.sent_to_kind("kickstart#"), 2);
     assert_eq!(h.mailer.sent_to_kind("invite#"), 2);
+    assert_eq!(h.mailer.sent_to_kind("notice#"), 3);
+    assert!(h.table.parked_mail(10).await.unwrap().is_empty());
     h.mailer.assert_each_sent_once();
     assert_eq!(h.table.get_building(&building(ONE_MARKET)).await.unwrap().unwrap().phase, Phase::KickstartSent);
     let (report, _) = validate::validation_report(h.svc(), &config).await.unwrap();

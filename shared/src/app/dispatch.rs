@@ -24,6 +24,8 @@ pub struct DispatchOutcome {
     pub retry_later: u64,
     /// Kickstart e-mails of buildings still at phase `new` (left by a paused or failed ingest).
     pub kickstarts_sent: u64,
+    /// Upload notices parked while the mail service paused sending, sent now.
+    pub notices_sent: u64,
     /// Why the run stopped before the queue was empty, if it did.
     pub stopped: Option<String>,
     /// The account-level refusal that stopped the run (nothing was marked failed), with its fix.
@@ -39,6 +41,9 @@ pub async fn dispatch_invites(
 ) -> AppResult<DispatchOutcome> {
     let mut outcome = DispatchOutcome::default();
     if let Err(pause) = pending_kickstarts(svc, config, &mut outcome).await? {
+        return paused(svc, outcome, pause).await;
+    }
+    if let Err(pause) = parked_notices(svc, &mut outcome).await? {
         return paused(svc, outcome, pause).await;
     }
     let service_rate = svc.mailer.max_send_rate().await.unwrap_or(1.0);
@@ -138,7 +143,7 @@ pub async fn dispatch_invites(
         }
     }
     svc.progress.finish("invites");
-    if outcome.sent + outcome.kickstarts_sent > 0 {
+    if outcome.sent + outcome.kickstarts_sent + outcome.notices_sent > 0 {
         record_pause(svc.table, None, svc.clock.now()).await?;
     }
     tracing::info!(sent = outcome.sent, failed = outcome.failed, unconfirmed = outcome.unconfirmed, "invites dispatched");
@@ -173,6 +178,28 @@ async fn pending_kickstarts(svc: Services<'_>, config: &Config, outcome: &mut Di
             Err(error) => {
                 // Not this run's main work: the next run tries again.
                 tracing::warn!(error = %crate::domain::text::redact_addresses(&error.to_string()), "a pending kickstart was not sent");
+                return Ok(Ok(()));
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Sends the notices parked while the mail service paused sending. Each keeps its ledger key,
+/// so one sent meanwhile is not sent again.
+async fn parked_notices(svc: Services<'_>, outcome: &mut DispatchOutcome) -> AppResult<Result<(), SendingPause>> {
+    for mail in svc.table.parked_mail(100).await? {
+        match send_once(svc.table, svc.mailer, &mail, svc.clock.now()).await? {
+            Ok(sent) => {
+                if matches!(sent, SendOutcome::Sent(_)) {
+                    outcome.notices_sent += 1;
+                }
+                svc.table.unpark_mail(&mail.key).await?;
+            }
+            Err(PortError::SendingPaused(pause)) => return Ok(Err(pause)),
+            Err(error) => {
+                // Not this run's main work: the next run tries again.
+                tracing::warn!(error = %crate::domain::text::redact_addresses(&error.to_string()), "a parked notice was not sent");
                 return Ok(Ok(()));
             }
         }

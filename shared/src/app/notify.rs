@@ -26,7 +26,8 @@ pub fn upload_kind(key: &str) -> Option<UploadKind> {
 }
 
 /// Tells the people configured for the upload's kind what became of it. Sending paused (an
-/// account-level refusal) is logged with its cause and fix and does not fail the upload;
+/// account-level refusal) is logged with its cause and fix, the notice is parked for the next
+/// dispatch run, and the upload does not fail;
 /// throttling that outlasted the retries fails it, so Lambda's retry sends the notice later.
 pub async fn notify_upload(
     svc: Services<'_>,
@@ -57,7 +58,13 @@ pub async fn notify_upload(
         }
         Ok(_) => {}
         Err(PortError::SendingPaused(pause)) => {
-            tracing::error!(cause = pause.cause.as_str(), fix = pause.cause.fix(), "sending paused: the upload's notice was not sent");
+            // Kept: the first dispatch run after the fix sends it (once: the ledger key stays).
+            svc.table.park_mail(&mail).await?;
+            tracing::error!(
+                cause = pause.cause.as_str(),
+                fix = pause.cause.fix(),
+                "sending paused: the upload's notice waits for the next dispatch run"
+            );
         }
         Err(error @ PortError::Throttled(_)) => return Err(AppError::Port(error)),
         Err(error) => tracing::warn!(error = %crate::domain::text::redact_addresses(&error.to_string()), "upload notice not sent"),

@@ -402,6 +402,15 @@ impl MailLedger for DownTable {
     async fn get_mail(&self, _: &str) -> PortResult<Option<LedgerEntry>> {
         down()
     }
+    async fn park_mail(&self, _: &onboarding::domain::mail::OutgoingMail) -> PortResult<()> {
+        down()
+    }
+    async fn parked_mail(&self, _: usize) -> PortResult<Vec<onboarding::domain::mail::OutgoingMail>> {
+        down()
+    }
+    async fn unpark_mail(&self, _: &str) -> PortResult<()> {
+        down()
+    }
 }
 
 #[async_trait]

@@ -62,6 +62,7 @@
 //! - claim_mail: PutItem if `attribute_not_exists(pk)`; on a failed condition, the existing
 //!   entry (returned with the failure, else a GetItem). finish_mail: UpdateItem (upsert).
 //!   release_mail: DeleteItem if `status = sending`. get_mail: GetItem.
+//! - park_mail: PutItem. parked_mail: Query `pk = PARKED_MAIL`. unpark_mail: DeleteItem.
 //! - record_delivery: PutItem if `attribute_not_exists(pk) OR rank < :rank`, returning the old
 //!   item (its state counts the first move only); a failed condition is a duplicate or late
 //!   event. deliveries and suppressions: BatchGetItem. suppress: PutItem if

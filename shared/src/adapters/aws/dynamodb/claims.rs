@@ -1,10 +1,13 @@
 //! The two conditional claims: events (exactly-once processing of uploads) and the mail
 //! ledger (at most one send per message key).
 
-use super::item::{claim_token, event_key, mail_key, n, number, required, rfc3339, s, text, with, Item};
+use super::item::{
+    claim_token, event_key, from_json, index_key, json, mail_key, n, number, required, rfc3339, s, text, with, Item, PARKED_MAIL_INDEX,
+};
 use super::{condition_failed, DynamoTable};
 use crate::adapters::aws::retry::Failed;
 use crate::domain::invite::MailStatus;
+use crate::domain::mail::OutgoingMail;
 use crate::ports::{EventClaim, EventLog, LedgerEntry, MailLedger, PortError, PortResult};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -265,5 +268,21 @@ impl MailLedger for DynamoTable {
 
     async fn get_mail(&self, key: &str) -> PortResult<Option<LedgerEntry>> {
         self.get_item(mail_key(key)).await?.map(|item| ledger_entry(key, &item)).transpose()
+    }
+
+    async fn park_mail(&self, mail: &OutgoingMail) -> PortResult<()> {
+        self.put_item(with(index_key(PARKED_MAIL_INDEX, &mail.key), [("data", json(mail)?)])).await
+    }
+
+    async fn parked_mail(&self, limit: usize) -> PortResult<Vec<OutgoingMail>> {
+        let items = self.query_partition(PARKED_MAIL_INDEX, None).await?;
+        items.iter().take(limit).map(|item| from_json(item, "data")).collect()
+    }
+
+    async fn unpark_mail(&self, key: &str) -> PortResult<()> {
+        let key_item = index_key(PARKED_MAIL_INDEX, key);
+        self.run("DynamoDB DeleteItem", || self.client.delete_item().table_name(&self.table).set_key(Some(key_item.clone())).send())
+            .await?;
+        Ok(())
     }
 }

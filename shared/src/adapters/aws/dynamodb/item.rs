@@ -15,6 +15,9 @@ pub(super) const BUILDINGS_INDEX: &str = "BUILDINGS";
 pub(super) const MIGRATIONS_INDEX: &str = "MIGRATIONS";
 /// The partition listing the last platform-users snapshot's members (sort key: the address).
 pub(super) const PLATFORM_USERS_INDEX: &str = "PLATFORM_USERS";
+/// The partition of messages parked while the mail service paused sending (sort key: the
+/// message's ledger key).
+pub(super) const PARKED_MAIL_INDEX: &str = "PARKED_MAIL";
 pub(super) const META: &str = "META";
 pub(super) const CONTACT_PREFIX: &str = "CONTACT#";
 

@@ -167,4 +167,26 @@ impl MailLedger for SqliteTable {
             .map_err(db)?;
         Ok(row.map(ledger_entry))
     }
+
+    async fn park_mail(&self, mail: &crate::domain::mail::OutgoingMail) -> PortResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO parked_mail (key, data) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET data = ?2",
+                params![mail.key, json(mail)?],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn parked_mail(&self, limit: usize) -> PortResult<Vec<crate::domain::mail::OutgoingMail>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM parked_mail ORDER BY key LIMIT ?1").map_err(db)?;
+        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    async fn unpark_mail(&self, key: &str) -> PortResult<()> {
+        self.conn().execute("DELETE FROM parked_mail WHERE key = ?1", [key]).map_err(db)?;
+        Ok(())
+    }
 }
