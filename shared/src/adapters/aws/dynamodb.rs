@@ -17,7 +17,7 @@
 //! | migration index | `MIGRATIONS` | `<id>` | — |
 //! | invite | `INVITE#<migration>#<0..15>` (shard: sha256(email) mod 16) | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<shard>`, due_sk `<due key>#<migration>#<email>` (the due key is the UTC instant `2026-11-24T14:00:00Z`, or a bare date for an invite queued before invites had times) |
 //! | mail ledger | `MAIL#<key>` | `MAIL` | key, status, message_id, updated_at, detail, claim (token) |
-//! | delivery state | `DELIVERY#<SES message id>` | `DELIVERY` | rank, state, data (DeliveryRecord JSON) |
+//! | delivery state | `DELIVERY#<SES message id>` | `DELIVERY` | rank, state, data (DeliveryRecord JSON), expires_at (the event's time + 400 days) |
 //! | suppressed address | `SUPPRESSED#<email>` | `SUPPRESSED` | data (Suppression JSON) |
 //! | bounce-rate tally | `SERVICE#delivery` | `TALLY` | delivered, bounced, complained (numbers) |
 //!

@@ -9,12 +9,21 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use std::collections::{HashMap, HashSet};
 
+/// How long a message's delivery state is kept.
+const DELIVERY_MEMORY_SECONDS: i64 = 400 * 24 * 3600;
+
 #[async_trait]
 impl DeliveryLog for DynamoTable {
     async fn record_delivery(&self, record: &DeliveryRecord) -> PortResult<Option<Option<DeliveryState>>> {
         let rank = i64::from(record.state.rank());
-        let item =
-            with(delivery_key(&record.message_id), [("rank", n(rank)), ("state", s(record.state.as_str())), ("data", json(record)?)]);
+        // Kept a little over a year (the table's TTL), long after any report asks; the
+        // suppression list, which must not forget, has no expiry.
+        // (From now when the event's own time is older or missing.)
+        let expires = record.at.max(time::OffsetDateTime::now_utc()).unix_timestamp() + DELIVERY_MEMORY_SECONDS;
+        let item = with(
+            delivery_key(&record.message_id),
+            [("rank", n(rank)), ("state", s(record.state.as_str())), ("data", json(record)?), ("expires_at", n(expires))],
+        );
         let result = self
             .call("DynamoDB PutItem", || {
                 self.client
