@@ -401,14 +401,15 @@ pub async fn dispatch_resumes_after_mail_failures_without_duplicates(h: Harness)
     assert!(dispatch.stopped.unwrap().contains("paused"));
     h.mailer.paused.store(false, std::sync::atomic::Ordering::SeqCst);
 
-    // The mail service fails after 5 sends: the run stops, the rest stay queued.
+    // The mail service fails after 5 sends: the run stops, the rest stay queued. The first send
+    // is the approval's notice, parked while sending was paused.
     h.mailer.fail_after_more(5);
     let config = h.config().await;
     let first = dispatch::dispatch_invites(h.svc(), &config, 100, None).await.unwrap();
-    assert_eq!((first.sent, first.retry_later), (5, 1));
+    assert_eq!((first.notices_sent, first.sent, first.retry_later), (1, 4, 1), "{first:?}");
     h.mailer.fail_after.store(0, std::sync::atomic::Ordering::SeqCst);
     // A crash in the ledger after a send is confirmed must not lose or repeat it either.
-    // (calls: the buildings list for pending kickstarts, the due invites, the claim, the record)
+    // (the fourth table call of the run fails after it took effect)
     let faulty = FaultyTable::new(h.table.as_ref(), 4, true);
     let _ = dispatch::dispatch_invites(h.svc_with(&faulty), &config, 100, None).await;
     // Past the claim lease, so a claim whose send's fate is unknown reads as unconfirmed.
