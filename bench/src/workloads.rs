@@ -163,8 +163,10 @@ pub async fn plan_core(fixture: &Fixture, rows: u64, lookups: Lookups) -> Result
     };
     let out = std::fs::File::create(fixture.dir.join(format!("core-plan-{}.csv", crate::fixture::label(rows)))).map_err(err)?;
     let mut csv = PlanCsv::new(std::io::BufWriter::with_capacity(256 * 1024, out), &export.extra_headers).map_err(err)?;
-    let (summary, _issues) =
-        export.plan_over(&buildings, users, svc.progress, &fixture.config, |line| csv.line(line)).await.map_err(err)?;
+    let (summary, _issues) = export
+        .plan_over(&buildings, users, svc.progress, &fixture.config, |line: &onboarding::domain::plan::PlanLine<'_>| csv.line(line))
+        .await
+        .map_err(err)?;
     let (_, sha) = csv.finish().map_err(err)?;
     Ok((summary.rows, sha))
 }

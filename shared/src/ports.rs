@@ -68,7 +68,20 @@ pub trait ObjectStore: Send + Sync {
     /// The whole object as a blocking reader (streamed from a local file).
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>>;
     async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
+    /// The version `key` is at now, for reading it more than once as the same bytes
+    /// ([`ObjectStore::open_at`]); `None` for a store without versions (a folder).
+    async fn current_version(&self, key: &str) -> PortResult<Option<ObjectVersion>> {
+        let _ = key;
+        Ok(None)
+    }
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
+    /// An object written piece by piece, so a large output is never held whole: an S3
+    /// multipart upload, a temporary file locally. Nothing appears under `key` until
+    /// [`ObjectWriter::finish`]; a writer dropped unfinished leaves the old object (if any) in
+    /// place. This default gathers the pieces and `put`s them at the end.
+    async fn create<'a>(&'a self, key: &str, content_type: &str) -> PortResult<Box<dyn ObjectWriter + 'a>> {
+        Ok(Box::new(GatheredObject { store: self, key: key.to_string(), content_type: content_type.to_string(), bytes: Vec::new() }))
+    }
     /// Keys under a prefix, sorted.
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
     /// A link a person can open to read `key`: on S3 a presigned URL valid [`LINK_DAYS`] days
@@ -76,6 +89,40 @@ pub trait ObjectStore: Send + Sync {
     async fn share_link(&self, key: &str) -> PortResult<Option<String>> {
         let _ = key;
         Ok(None)
+    }
+}
+
+/// One object being written: see [`ObjectStore::create`]. Writes are buffered by the writer
+/// (S3: parts of [`PART_BYTES`]), so callers may write small pieces.
+#[async_trait]
+pub trait ObjectWriter: Send {
+    async fn write(&mut self, bytes: &[u8]) -> PortResult<()>;
+    /// Makes the object visible under its key, whole.
+    async fn finish(self: Box<Self>) -> PortResult<()>;
+}
+
+/// The size of one part of an S3 multipart upload (S3's least is 5 MiB): what a streamed
+/// output holds in memory at most.
+pub const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// [`ObjectStore::create`]'s default: the pieces gathered, `put` at the end.
+struct GatheredObject<'a, S: ObjectStore + ?Sized> {
+    store: &'a S,
+    key: String,
+    content_type: String,
+    bytes: Vec<u8>,
+}
+
+#[async_trait]
+impl<S: ObjectStore + ?Sized> ObjectWriter for GatheredObject<'_, S> {
+    async fn write(&mut self, bytes: &[u8]) -> PortResult<()> {
+        self.bytes.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> PortResult<()> {
+        let this = *self;
+        this.store.put(&this.key, this.bytes, &this.content_type).await
     }
 }
 

@@ -181,6 +181,19 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     .await
     .unwrap_or_else(|e| panic!("the operator could not store config/: {e}\nmoto's log:\n{}", moto_log_tail()));
 
+    // Large outputs (a million-row plan, a big validation report) go up as multipart uploads
+    // under the writers' own policies.
+    for (who, key) in [(&ingest_aws, "reports/users/iam-parts/plan.csv"), (&report_aws, "reports/validation/iam-parts/report.csv")] {
+        let mut out = who.objects.create(key, "text/csv").await.unwrap();
+        for _ in 0..2 {
+            out.write(&vec![b'x'; onboarding::ports::PART_BYTES])
+                .await
+                .unwrap_or_else(|e| panic!("a part of {key} was refused: {e}\nmoto's log:\n{}", moto_log_tail()));
+        }
+        out.finish().await.unwrap_or_else(|e| panic!("{key} was not completed: {e}\nmoto's log:\n{}", moto_log_tail()));
+        assert_eq!(admin.objects.get(key).await.unwrap().len(), 2 * onboarding::ports::PART_BYTES);
+    }
+
     let clock = SystemClock;
     let ingest_svc = services(&ingest_aws, &clock);
     // Buildings: upserted, kickoff mails sent.

@@ -17,6 +17,7 @@ mod injection;
 mod invite_control;
 mod logs;
 mod notices;
+mod outputs;
 mod platform;
 mod policies;
 mod real_files;
@@ -74,6 +75,7 @@ both_adapter_sets!(
     zones: [an_invite_date_is_the_local_hour_in_the_persons_building, reports_show_local_times_with_the_zone],
     platform: [existing_platform_users_are_compared_and_a_newer_snapshot_replaces_them],
     golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
+    outputs: [large_outputs_are_written_in_parts_and_appear_only_when_finished],
     notices: [
         every_upload_tells_its_people_once_with_links_that_open,
         a_throttled_notice_fails_the_delivery_and_the_retry_sends_it_once,

@@ -227,7 +227,7 @@ async fn resend_attempt(svc: Services<'_>, building: &crate::domain::building::B
 }
 
 pub(crate) async fn write_row_report<T: Serialize>(svc: Services<'_>, folder: &str, issues: &[Issue], summary: &T) -> AppResult<()> {
-    svc.objects.put(&format!("{folder}/issues.csv"), crate::domain::plan::issues_csv(issues), "text/csv").await?;
+    super::plan::write_issues_csv(svc, &format!("{folder}/issues.csv"), issues).await?;
     svc.objects.put(&format!("{folder}/summary.json"), json_bytes(summary), "application/json").await?;
     Ok(())
 }

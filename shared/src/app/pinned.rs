@@ -1,7 +1,7 @@
 //! The bucket as one upload's flow sees it: the uploaded key pinned to the version its event
 //! announced, every other key as it is.
 
-use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult};
+use crate::ports::{ObjectStore, ObjectVersion, ObjectWriter, PortError, PortResult};
 
 /// The bucket as one event's flow sees it: the uploaded key is read at the event's version
 /// (size checked first); every other key as it is.
@@ -34,6 +34,14 @@ impl ObjectStore for PinnedUpload<'_> {
 
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
         self.inner.put(key, bytes, content_type).await
+    }
+
+    async fn create<'b>(&'b self, key: &str, content_type: &str) -> PortResult<Box<dyn ObjectWriter + 'b>> {
+        self.inner.create(key, content_type).await
+    }
+
+    async fn current_version(&self, key: &str) -> PortResult<Option<ObjectVersion>> {
+        self.inner.current_version(key).await
     }
 
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {

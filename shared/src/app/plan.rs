@@ -12,9 +12,9 @@ use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::migration::MigrationState;
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
 use crate::domain::plan::PlanSummary;
-use crate::domain::plan::{issues_csv, plan_line_into, write_plan_csv, Action, PlanCsv, PlanEntry, PlanLine};
+use crate::domain::plan::{issues_csv_part, plan_line_into, Action, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::values::{Email, MigrationId};
-use crate::ports::{MigrationRecord, PortError, UserTable, USERS_PER_LOOKUP};
+use crate::ports::{MigrationRecord, ObjectVersion, ObjectWriter, PortError, PortResult, UserTable, USERS_PER_LOOKUP};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +23,27 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct PlanHeader {
     pub migration: MigrationId,
     pub extra_headers: Vec<String>,
+    /// Known only once every line is written, so a streamed plan.jsonl leaves it out; plans
+    /// written before streaming carry it. [`load_plan`] fills it in from the entries.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plan_sha256: String,
+}
+
+/// Where the plan's lines go as they are decided: see [`Export::plan`]. A closure is one.
+#[async_trait::async_trait]
+pub trait PlanOutput: Send {
+    fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()>;
+    /// Called between batches of users: a chance to hand what was written on to the store.
+    async fn drain(&mut self) -> PortResult<()> {
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<F: FnMut(&PlanLine<'_>) -> std::io::Result<()> + Send> PlanOutput for F {
+    fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()> {
+        self(line)
+    }
 }
 
 pub fn report_folder(migration: &MigrationId) -> String {
@@ -90,26 +110,20 @@ impl Export {
     /// row) as it is decided; nothing is kept here but counts and issues. Returns the summary
     /// (without the SHA-256, outputs and time, which belong to the caller) and every issue,
     /// sorted by row.
-    pub async fn plan<F>(self, svc: Services<'_>, config: &Config, each: F) -> AppResult<(PlanSummary, Vec<Issue>)>
-    where
-        F: FnMut(&PlanLine<'_>) -> std::io::Result<()>,
-    {
+    pub async fn plan<O: PlanOutput>(self, svc: Services<'_>, config: &Config, each: O) -> AppResult<(PlanSummary, Vec<Issue>)> {
         let buildings = svc.table.list_buildings().await?;
         self.plan_over(&buildings, svc.table, svc.progress, config, each).await
     }
 
     /// [`Export::plan`] with the buildings given and the existing users looked up in `table`.
-    pub async fn plan_over<F>(
+    pub async fn plan_over<O: PlanOutput>(
         self,
         buildings: &[BuildingState],
         table: &dyn UserTable,
         progress: &dyn Progress,
         config: &Config,
-        mut each: F,
-    ) -> AppResult<(PlanSummary, Vec<Issue>)>
-    where
-        F: FnMut(&PlanLine<'_>) -> std::io::Result<()>,
-    {
+        mut each: O,
+    ) -> AppResult<(PlanSummary, Vec<Issue>)> {
         let Export { mut summary, mut issues, users, .. } = self;
         let directory = BuildingDirectory::new(buildings.iter().map(|b| &b.building));
         let mut counts = [0u64; Action::ALL.len()];
@@ -148,8 +162,9 @@ impl Export {
                         }
                     });
                 }
-                each(&line).map_err(unexpected)?;
+                each.line(&line).map_err(unexpected)?;
             }
+            each.drain().await?;
             done += chunk.len() as u64;
             if done % 10_000 < USERS_PER_LOOKUP as u64 {
                 progress.advance("users planned", done);
@@ -199,48 +214,34 @@ pub async fn plan_migration(
 ) -> AppResult<(PlanSummary, Vec<Issue>)> {
     let export = read_export(svc, config, migration, key).await?;
     let extra_headers = export.extra_headers.clone();
-    // plan.jsonl starts with a header holding the plan's SHA-256, known only at the end: a
-    // placeholder of the same length is written first and overwritten, so the lines are never
-    // copied.
-    let placeholder = PlanHeader { migration: migration.clone(), extra_headers: extra_headers.clone(), plan_sha256: "0".repeat(64) };
-    let mut jsonl = serde_json::to_vec(&placeholder).map_err(unexpected)?;
+    let folder = report_folder(migration);
+    // plan.csv and plan.jsonl go to the store as they are written, a part at a time; a plan
+    // that fails half-way leaves the previous plan's files in place.
+    let header = PlanHeader { migration: migration.clone(), extra_headers: extra_headers.clone(), plan_sha256: String::new() };
+    let mut jsonl = serde_json::to_vec(&header).map_err(unexpected)?;
     jsonl.push(b'\n');
-    let header_len = jsonl.len();
-    let mut csv = PlanCsv::new(Vec::new(), &extra_headers).map_err(unexpected)?;
-    let mut shown: Vec<PlanEntry> = Vec::new();
-    let mut users = 0usize;
-    let (mut summary, issues) = export
-        .plan(svc, config, |line| {
-            csv.line(line)?;
-            serde_json::to_writer(&mut jsonl, line)?;
-            jsonl.push(b'\n');
-            if shown.len() < MAX_HTML_ROWS {
-                shown.push(line.to_entry());
-            }
-            users += 1;
-            Ok(())
-        })
-        .await?;
-    let (plan_csv, sha) = csv.finish().map_err(unexpected)?;
+    let mut files = PlanFiles {
+        csv: PlanCsv::new(Vec::new(), &extra_headers).map_err(unexpected)?,
+        jsonl,
+        csv_out: svc.objects.create(&format!("{folder}/plan.csv"), "text/csv").await?,
+        jsonl_out: svc.objects.create(&format!("{folder}/plan.jsonl"), "application/x-ndjson").await?,
+        shown: Vec::new(),
+        users: 0,
+    };
+    let (mut summary, issues) = export.plan(svc, config, &mut files).await?;
+    let PlanFiles { csv, jsonl, mut csv_out, mut jsonl_out, shown, users } = files;
+    let (rest, sha) = csv.finish().map_err(unexpected)?;
+    csv_out.write(&rest).await?;
+    jsonl_out.write(&jsonl).await?;
     summary.plan_sha256 = sha;
-    let header = PlanHeader { migration: migration.clone(), extra_headers, plan_sha256: summary.plan_sha256.clone() };
-    let mut first = serde_json::to_vec(&header).map_err(unexpected)?;
-    first.push(b'\n');
-    if first.len() == header_len {
-        jsonl[..header_len].copy_from_slice(&first);
-    } else {
-        first.extend_from_slice(&jsonl[header_len..]);
-        jsonl = first;
-    }
     let now = svc.clock.now();
     summary.planned_at = rfc3339(now);
 
-    let folder = report_folder(migration);
     summary.outputs =
         ["plan.csv", "issues.csv", "summary.json", "report.html", "plan.jsonl"].iter().map(|f| format!("{folder}/{f}")).collect();
-    svc.objects.put(&format!("{folder}/plan.jsonl"), jsonl, "application/x-ndjson").await?;
-    svc.objects.put(&format!("{folder}/plan.csv"), plan_csv, "text/csv").await?;
-    svc.objects.put(&format!("{folder}/issues.csv"), issues_csv(&issues), "text/csv").await?;
+    jsonl_out.finish().await?;
+    csv_out.finish().await?;
+    write_issues_csv(svc, &format!("{folder}/issues.csv"), &issues).await?;
     let report = plan_report(&summary, &config.matrix, &shown, users, &issues);
     svc.objects.put(&format!("{folder}/report.html"), report.into_bytes(), "text/html").await?;
     svc.objects.put(&format!("{folder}/summary.json"), json_bytes(&summary), "application/json").await?;
@@ -270,20 +271,142 @@ pub async fn plan_migration(
     Ok((summary, issues))
 }
 
-/// Reads `plan.jsonl` back and proves it is the plan with `expected_sha`: the CSV is rendered
-/// again from the entries and hashed.
-pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha: &str) -> AppResult<(PlanHeader, Vec<PlanEntry>)> {
-    let bytes = svc.objects.get(&format!("{}/plan.jsonl", report_folder(migration))).await?;
-    let corrupt = || {
-        FileRejection::new(
-            RejectionCode::PlanUnreadable,
-            format!("The stored plan of migration {migration} cannot be read. Upload the export again to make a new plan."),
-        )
-    };
-    let mut lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-    let header: PlanHeader = serde_json::from_slice(lines.next().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
-    let entries = lines.map(serde_json::from_slice).collect::<Result<Vec<PlanEntry>, _>>().map_err(|_| corrupt())?;
-    let sha = write_plan_csv(std::io::sink(), &header.extra_headers, &entries).map_err(|_| corrupt())?;
+/// The plan's files while they are written: lines gather here and go to the store in pieces
+/// of [`DRAIN_BYTES`]; the report keeps the first [`MAX_HTML_ROWS`] lines.
+struct PlanFiles<'a> {
+    csv: PlanCsv<Vec<u8>>,
+    jsonl: Vec<u8>,
+    csv_out: Box<dyn ObjectWriter + 'a>,
+    jsonl_out: Box<dyn ObjectWriter + 'a>,
+    shown: Vec<PlanEntry>,
+    users: usize,
+}
+
+/// How much of an output gathers before it is handed to the store's writer.
+const DRAIN_BYTES: usize = 1024 * 1024;
+
+#[async_trait::async_trait]
+impl PlanOutput for &mut PlanFiles<'_> {
+    fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()> {
+        self.csv.line(line)?;
+        serde_json::to_writer(&mut self.jsonl, line)?;
+        self.jsonl.push(b'\n');
+        if self.shown.len() < MAX_HTML_ROWS {
+            self.shown.push(line.to_entry());
+        }
+        self.users += 1;
+        Ok(())
+    }
+
+    async fn drain(&mut self) -> PortResult<()> {
+        if self.jsonl.len() >= DRAIN_BYTES {
+            self.jsonl_out.write(&self.jsonl).await?;
+            self.jsonl.clear();
+        }
+        let csv = self.csv.sink_mut();
+        if csv.len() >= DRAIN_BYTES {
+            self.csv_out.write(csv).await?;
+            csv.clear();
+        }
+        Ok(())
+    }
+}
+
+/// `issues.csv`, every issue, written a slice at a time.
+pub(super) async fn write_issues_csv(svc: Services<'_>, key: &str, issues: &[Issue]) -> AppResult<()> {
+    let mut out = svc.objects.create(key, "text/csv").await?;
+    out.write(&issues_csv_part(&[], true)).await?;
+    for part in issues.chunks(10_000) {
+        out.write(&issues_csv_part(part, false)).await?;
+    }
+    out.finish().await?;
+    Ok(())
+}
+
+/// The stored `plan.jsonl`, read a line at a time (see [`verified_plan`]).
+pub struct StoredPlan {
+    pub header: PlanHeader,
+    lines: std::io::BufReader<Box<dyn std::io::Read + Send>>,
+    buffer: Vec<u8>,
+    migration: MigrationId,
+}
+
+fn unreadable(migration: &MigrationId) -> FileRejection {
+    FileRejection::new(
+        RejectionCode::PlanUnreadable,
+        format!("The stored plan of migration {migration} cannot be read. Upload the export again to make a new plan."),
+    )
+}
+
+impl StoredPlan {
+    async fn open(svc: Services<'_>, migration: &MigrationId, version: Option<&ObjectVersion>) -> AppResult<Self> {
+        let key = format!("{}/plan.jsonl", report_folder(migration));
+        let input = match version {
+            Some(version) => svc.objects.open_at(&key, version, u64::MAX).await?,
+            None => svc.objects.open(&key).await?,
+        };
+        let mut plan = StoredPlan {
+            header: PlanHeader { migration: migration.clone(), extra_headers: Vec::new(), plan_sha256: String::new() },
+            lines: std::io::BufReader::with_capacity(256 * 1024, input),
+            buffer: Vec::new(),
+            migration: migration.clone(),
+        };
+        let first = plan.next_line()?.ok_or_else(|| unreadable(migration))?;
+        plan.header = serde_json::from_slice(first).map_err(|_| unreadable(migration))?;
+        Ok(plan)
+    }
+
+    fn next_line(&mut self) -> Result<Option<&[u8]>, FileRejection> {
+        use std::io::BufRead;
+        loop {
+            self.buffer.clear();
+            if self.lines.read_until(b'\n', &mut self.buffer).map_err(|_| unreadable(&self.migration))? == 0 {
+                return Ok(None);
+            }
+            while matches!(self.buffer.last(), Some(b'\n' | b'\r')) {
+                self.buffer.pop();
+            }
+            if !self.buffer.is_empty() {
+                return Ok(Some(&self.buffer));
+            }
+        }
+    }
+
+    /// The next entry, `None` after the last.
+    pub fn next_entry(&mut self) -> Result<Option<PlanEntry>, FileRejection> {
+        let migration = self.migration.clone();
+        match self.next_line()? {
+            Some(line) => serde_json::from_slice(line).map(Some).map_err(|_| unreadable(&migration)),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `count` next entries (none after the last).
+    pub fn next_chunk(&mut self, count: usize) -> Result<Vec<PlanEntry>, FileRejection> {
+        let mut chunk = Vec::with_capacity(count);
+        while chunk.len() < count {
+            match self.next_entry()? {
+                Some(entry) => chunk.push(entry),
+                None => break,
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+/// The stored plan of `migration`, proven to be the plan with `expected_sha` and ready to be
+/// read from its first entry. Two passes over the file, never held whole: the first renders the
+/// CSV again from the entries and hashes it; the second is the returned reader, pinned to the
+/// version the first pass read (a plan replaced in between is refused, not mixed).
+pub async fn verified_plan(svc: Services<'_>, migration: &MigrationId, expected_sha: &str) -> AppResult<StoredPlan> {
+    let key = format!("{}/plan.jsonl", report_folder(migration));
+    let version = svc.objects.current_version(&key).await?;
+    let mut plan = StoredPlan::open(svc, migration, version.as_ref()).await?;
+    let mut csv = PlanCsv::new(std::io::sink(), &plan.header.extra_headers).map_err(|_| unreadable(migration))?;
+    while let Some(entry) = plan.next_entry()? {
+        csv.line(&entry.line()).map_err(|_| unreadable(migration))?;
+    }
+    let (_, sha) = csv.finish().map_err(|_| unreadable(migration))?;
     if sha != expected_sha {
         return Err(FileRejection::new(
             RejectionCode::StalePlan,
@@ -293,5 +416,29 @@ pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha:
         )
         .into());
     }
-    Ok((header, entries))
+    let mut plan = match StoredPlan::open(svc, migration, version.as_ref()).await {
+        Err(super::AppError::Port(PortError::Superseded(_))) => {
+            return Err(FileRejection::new(
+                RejectionCode::StalePlan,
+                format!(
+                    "The plan of migration {migration} was replaced while it was read. Review the latest report and approve its SHA-256."
+                ),
+            )
+            .into())
+        }
+        other => other?,
+    };
+    plan.header.plan_sha256 = sha;
+    Ok(plan)
+}
+
+/// The whole verified plan in memory: for small plans and tests; apply and the validation
+/// report read it with [`verified_plan`] a chunk at a time.
+pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha: &str) -> AppResult<(PlanHeader, Vec<PlanEntry>)> {
+    let mut plan = verified_plan(svc, migration, expected_sha).await?;
+    let mut entries = Vec::new();
+    while let Some(entry) = plan.next_entry()? {
+        entries.push(entry);
+    }
+    Ok((plan.header, entries))
 }

@@ -1,7 +1,7 @@
 //! The validation report: every applied migration and every building checked against the store.
 
 use super::mailing::{current_pause, record_pause, send_once};
-use super::plan::load_plan;
+use super::plan::verified_plan;
 use super::{json_bytes, rfc3339, AppResult, Services};
 use crate::domain::config::Config;
 use crate::domain::delivery::DeliveryState;
@@ -41,7 +41,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
     };
     for record in svc.table.list_migrations().await? {
         let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == MigrationState::Applied) else { continue };
-        let (_, entries) = load_plan(svc, &record.id, &sha).await?;
+        let mut plan = verified_plan(svc, &record.id, &sha).await?;
         let invites: std::collections::HashMap<Email, _> =
             svc.table.list_invites(&record.id).await?.into_iter().map(|i| (i.email.clone(), i)).collect();
         let mut check = MigrationCheck {
@@ -74,16 +74,21 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
                 MailStatus::Failed => check.invites_failed += 1,
             }
         }
-        let relevant: Vec<_> = entries
-            .iter()
-            .filter(|e| {
+        // The plan is read a hundred entries at a time, never held whole.
+        loop {
+            let mut chunk = plan.next_chunk(crate::ports::USERS_PER_LOOKUP)?;
+            if chunk.is_empty() {
+                break;
+            }
+            chunk.retain(|e| {
                 matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange) && !record.excluded.contains(&e.email)
-            })
-            .collect();
-        for chunk in relevant.chunks(crate::ports::USERS_PER_LOOKUP) {
+            });
+            if chunk.is_empty() {
+                continue;
+            }
             let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();
             let users = svc.table.get_users(&emails).await?;
-            for entry in chunk {
+            for entry in &chunk {
                 let user_check = check_user(
                     record.id.as_str(),
                     entry,

@@ -33,9 +33,20 @@ where
     R: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    csv_part(Some(headers), rows)
+}
+
+/// Part of a CSV file: its header row when `headers` is given, then `rows`.
+pub fn csv_part<R, S>(headers: Option<&[&str]>, rows: impl IntoIterator<Item = R>) -> Vec<u8>
+where
+    R: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
     let mut writer = SafeCsvWriter::new(Vec::new());
     // Writing into a Vec cannot fail.
-    let _ = writer.row(headers.iter());
+    if let Some(headers) = headers {
+        let _ = writer.row(headers.iter());
+    }
     for row in rows {
         let _ = writer.row(row);
     }

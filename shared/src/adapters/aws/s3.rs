@@ -1,13 +1,13 @@
 //! The bucket: S3 objects by key.
 
 use crate::adapters::aws::describe;
-use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult, LINK_DAYS};
+use crate::ports::{ObjectStore, ObjectVersion, ObjectWriter, PortError, PortResult, LINK_DAYS, PART_BYTES};
 use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration};
 use bytes::Bytes;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use tokio::io::AsyncWriteExt;
@@ -149,6 +149,111 @@ impl S3Store {
     }
 }
 
+/// An object being written to S3: see [`S3Store::create`]. At most one part is held.
+struct S3Object<'a> {
+    store: &'a S3Store,
+    key: String,
+    content_type: String,
+    buffer: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<CompletedPart>,
+}
+
+impl S3Object<'_> {
+    /// Sends the buffer as the next part, beginning the upload if need be.
+    async fn send_part(&mut self) -> PortResult<()> {
+        let S3Store { client, bucket } = self.store;
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let created = client
+                    .create_multipart_upload()
+                    .bucket(bucket)
+                    .key(&self.key)
+                    .content_type(&self.content_type)
+                    .send()
+                    .await
+                    .map_err(|e| failure(&self.key, e))?;
+                let id = created
+                    .upload_id()
+                    .ok_or_else(|| PortError::Unexpected(format!("S3 {}: the multipart upload came back without an id", self.key)))?
+                    .to_string();
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let number = i32::try_from(self.parts.len() + 1).unwrap_or(i32::MAX);
+        let body = std::mem::take(&mut self.buffer);
+        let sent = client
+            .upload_part()
+            .bucket(bucket)
+            .key(&self.key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| failure(&self.key, e))?;
+        self.parts.push(CompletedPart::builder().set_e_tag(sent.e_tag().map(str::to_string)).part_number(number).build());
+        Ok(())
+    }
+
+    /// Best effort: the bucket's lifecycle rule removes what an abort misses.
+    async fn abort(&self) {
+        if let Some(id) = &self.upload_id {
+            let S3Store { client, bucket } = self.store;
+            if let Err(error) = client.abort_multipart_upload().bucket(bucket).key(&self.key).upload_id(id).send().await {
+                tracing::warn!(key = %self.key, error = %describe(&error), "multipart upload not aborted (the lifecycle rule will)");
+            }
+        }
+    }
+
+    async fn complete(&mut self) -> PortResult<()> {
+        if self.upload_id.is_none() {
+            let bytes = std::mem::take(&mut self.buffer);
+            return self.store.put(&self.key, bytes, &self.content_type).await;
+        }
+        if !self.buffer.is_empty() {
+            self.send_part().await?;
+        }
+        let S3Store { client, bucket } = self.store;
+        client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(&self.key)
+            .upload_id(self.upload_id.as_deref().unwrap_or_default())
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(std::mem::take(&mut self.parts))).build())
+            .send()
+            .await
+            .map_err(|e| failure(&self.key, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for S3Object<'_> {
+    async fn write(&mut self, bytes: &[u8]) -> PortResult<()> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= PART_BYTES {
+            if let Err(error) = self.send_part().await {
+                self.abort().await;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> PortResult<()> {
+        match self.complete().await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.abort().await;
+                Err(error)
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     /// HeadObject at the version first: a file over the limit is refused before any byte is
@@ -202,6 +307,25 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| failure(key, e))?;
         Ok(())
+    }
+
+    /// The object's ETag now (HeadObject).
+    async fn current_version(&self, key: &str) -> PortResult<Option<ObjectVersion>> {
+        let head = self.client.head_object().bucket(&self.bucket).key(key).send().await.map_err(|e| failure(key, e))?;
+        Ok(head.e_tag().map(|etag| ObjectVersion::ETag(etag.to_string())))
+    }
+
+    /// A multipart upload of [`PART_BYTES`] parts, begun with the first full part: an object
+    /// smaller than one part is a single PutObject at `finish`.
+    async fn create<'a>(&'a self, key: &str, content_type: &str) -> PortResult<Box<dyn ObjectWriter + 'a>> {
+        Ok(Box::new(S3Object {
+            store: self,
+            key: key.to_string(),
+            content_type: content_type.to_string(),
+            buffer: Vec::new(),
+            upload_id: None,
+            parts: Vec::new(),
+        }))
     }
 
     /// A presigned GET, signed with the function's own credentials. S3 honours it for

@@ -1,6 +1,6 @@
 //! A folder standing in for the S3 bucket: keys are relative paths.
 
-use crate::ports::{ObjectStore, ObjectVersion, PortError, PortResult};
+use crate::ports::{ObjectStore, ObjectVersion, ObjectWriter, PortError, PortResult};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +36,14 @@ impl FolderStore {
 /// a URL's path.
 const FILE_URL_PATH: &percent_encoding::AsciiSet =
     &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
+
+/// A temporary file beside `path`, its own for each write in flight (listing skips `.tmp`).
+fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{name}.tmp{}-{number}", std::process::id()))
+}
 
 fn io(path: &Path, error: std::io::Error) -> PortError {
     if error.kind() == std::io::ErrorKind::NotFound {
@@ -74,9 +82,20 @@ impl ObjectStore for FolderStore {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         }
         // Write then rename, so a reader never sees half an object.
-        let temp = path.with_extension(format!("tmp{}", std::process::id()));
+        let temp = temp_path(&path);
         std::fs::write(&temp, bytes).map_err(|e| io(&temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| io(&path, e))
+    }
+
+    /// A temporary file beside the key's, renamed into place by `finish`.
+    async fn create<'a>(&'a self, key: &str, _content_type: &str) -> PortResult<Box<dyn ObjectWriter + 'a>> {
+        let path = self.path_of(key)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        let temp = temp_path(&path);
+        let file = std::fs::File::create(&temp).map_err(|e| io(&temp, e))?;
+        Ok(Box::new(FileObject { file: std::io::BufWriter::with_capacity(256 * 1024, file), temp, path }))
     }
 
     /// A `file://` URL of the key's file, its path percent-encoded.
@@ -112,6 +131,33 @@ impl ObjectStore for FolderStore {
         }
         keys.sort();
         Ok(keys)
+    }
+}
+
+/// An object of the folder being written: see [`FolderStore::create`].
+struct FileObject {
+    file: std::io::BufWriter<std::fs::File>,
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+#[async_trait]
+impl ObjectWriter for FileObject {
+    async fn write(&mut self, bytes: &[u8]) -> PortResult<()> {
+        std::io::Write::write_all(&mut self.file, bytes).map_err(|e| io(&self.temp, e))
+    }
+
+    async fn finish(self: Box<Self>) -> PortResult<()> {
+        let mut this = self;
+        std::io::Write::flush(&mut this.file).map_err(|e| io(&this.temp, e))?;
+        std::fs::rename(&this.temp, &this.path).map_err(|e| io(&this.path, e))
+    }
+}
+
+impl Drop for FileObject {
+    /// An unfinished object leaves no temporary file behind (after `finish` it is gone already).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.temp);
     }
 }
 

@@ -99,6 +99,11 @@ impl<W: Write> PlanCsv<W> {
     }
 
     /// Flushes and returns the sink and the file's SHA-256 (hex).
+    /// What was written so far, for a caller that hands it on in pieces (and clears it).
+    pub fn sink_mut(&mut self) -> &mut W {
+        &mut self.sink
+    }
+
     pub fn finish(mut self) -> std::io::Result<(W, String)> {
         self.sink.flush()?;
         Ok((self.sink, hex::encode(self.hasher.finalize())))
@@ -165,8 +170,13 @@ pub const ISSUE_HEADERS: [&str; 6] = ["Row", "Column", "Code", "Severity", "Valu
 
 /// Writes `issues.csv`.
 pub fn issues_csv(issues: &[Issue]) -> Vec<u8> {
-    crate::domain::sheet::csv_bytes(
-        &ISSUE_HEADERS,
+    issues_csv_part(issues, true)
+}
+
+/// `issues.csv` in pieces: the header row (when `first`) and the rows of `issues`.
+pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {
+    crate::domain::sheet::csv_part(
+        first.then_some(&ISSUE_HEADERS[..]),
         issues.iter().map(|i| {
             [
                 i.row.map(|r| r.to_string()).unwrap_or_default(),
