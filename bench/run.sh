@@ -18,16 +18,33 @@ cargo build --locked --release -p tile-check >&2
 cargo build --locked -p bench --features aws --bin bench >&2
 cargo build --locked -p onboard >&2
 
+# Each part prints a `RESULT_PART key=value …` line; the last line of the run joins them.
+parts="$(mktemp)"
+trap 'rm -f "$parts"' EXIT
+
 echo "==> side-by-side benchmarks" >&2
-target/release/bench --sizes "${SIZES:-100k,1m}" --rounds "${ROUNDS:-3}"
+target/release/bench --sizes "${SIZES:-100k,1m}" --rounds "${ROUNDS:-3}" | tee -a "$parts"
 
 echo "==> starting the AWS emulator" >&2
 endpoint="$(bash infra/emulator/start.sh)"
-trap 'bash infra/emulator/stop.sh >&2 || true' EXIT
+trap 'bash infra/emulator/stop.sh >&2 || true; rm -f "$parts"' EXIT
 
 echo "==> DynamoDB calls of apply" >&2
-target/debug/bench dynamo --endpoint "$endpoint" --users "${DYNAMO_USERS:-2500}"
+target/debug/bench dynamo --endpoint "$endpoint" --users "${DYNAMO_USERS:-2500}" | tee -a "$parts"
 
 echo "==> tile-check start" >&2
 infra/.venv/bin/python bench/start/tile_start.py --binary target/release/tile-check --onboard target/debug/onboard \
   --endpoint "$endpoint" --runs "${START_RUNS:-20}"
+
+# One line a script can read. `n/a`: not measured by this bench (BENCHMARKS.md says why).
+declare -A result=([core_rows_per_s]=n/a [core_1cpu_rows_per_s]=n/a [python_ratio]=n/a [plan_rss_mb_1m]=n/a
+  [report_rss_mb_1m]=n/a [repeat_rss_mb_100k]=n/a [tenants_rows_per_s]=n/a [apply_1m_s]=n/a [writes_per_25]=n/a)
+for pair in $(grep '^RESULT_PART ' "$parts" | cut -d' ' -f2-); do
+  result[${pair%%=*}]="${pair#*=}"
+done
+line="RESULT"
+for key in core_rows_per_s core_1cpu_rows_per_s python_ratio plan_rss_mb_1m report_rss_mb_1m repeat_rss_mb_100k \
+  tenants_rows_per_s apply_1m_s writes_per_25; do
+  line+=" $key=${result[$key]}"
+done
+echo "$line"

@@ -148,5 +148,6 @@ pub async fn count_writes(endpoint: &str, users: u64, seed: u64) -> Result<Strin
         outcome.invites_queued,
         planned.values().sum::<u64>()
     );
+    let _ = writeln!(out, "\nRESULT_PART writes_per_25={per_25:.2}");
     Ok(out)
 }

@@ -44,6 +44,8 @@ pub struct Report {
     /// Per size: the SHA-256 of plan.csv from the Rust plan core and from the Python baseline
     /// (the same bytes, or the comparison is not fair).
     pub plan_sha256: std::collections::BTreeMap<u64, (String, String)>,
+    /// Peak RSS of 100k rows of one address above that of a one-row file.
+    pub repeat_extra: Option<u64>,
 }
 
 impl Report {
@@ -156,6 +158,13 @@ pub async fn run(options: &Options) -> Result<Report, String> {
             let peak = crate::memory::child_peak(options, mode, size)?;
             report.rss.push((format!("plan {mode}, {} rows", label(size)), peak));
         }
+        // One address in 100k rows, against the same use case on a one-row file.
+        eprintln!("peak memory of one address repeated (child processes)");
+        let one = crate::memory::child_peak(options, "repeat", 1)?;
+        let many = crate::memory::child_peak(options, "repeat", 100_000)?;
+        report.rss.push(("plan use case, one row".to_string(), one));
+        report.rss.push(("plan use case, one address in 100k rows".to_string(), many));
+        report.repeat_extra = Some(many.saturating_sub(one));
     }
     Ok(report)
 }
@@ -231,5 +240,33 @@ pub fn markdown(report: &Report, options: &Options) -> String {
         }
     }
     let _ = writeln!(out, "\nOutput fingerprints (SHA-256 prefixes): {}", report.fingerprints.join("; "));
+    let _ = writeln!(out, "\n{}", result_part(report, options));
     out
+}
+
+/// This run's part of `bench/run.sh`'s last line: `RESULT_PART key=value …` (`n/a` for what was
+/// not run). Rows per second are of the largest size; `core_rows_per_s` is wall time (the plan
+/// core on the cores it has: it is single-threaded today), `core_1cpu_rows_per_s` CPU time.
+pub fn result_part(report: &Report, options: &Options) -> String {
+    let size = options.sizes.iter().copied().max().unwrap_or(0);
+    let per_second = |workload: &str, cpu: bool| {
+        report.get(workload, size).map_or("n/a".to_string(), |s| {
+            let time = if cpu { s.cpu() } else { s.wall() };
+            format!("{:.0}", s.rows as f64 / time.as_secs_f64().max(1e-9))
+        })
+    };
+    let python_ratio = match (report.get(PLAN_CORE, size), report.get(PYTHON, size)) {
+        (Some(core), Some(python)) => format!("{:.1}", python.cpu().as_secs_f64() / core.cpu().as_secs_f64().max(1e-9)),
+        _ => "n/a".to_string(),
+    };
+    let megabytes = |bytes: Option<u64>| bytes.map_or("n/a".to_string(), |b| format!("{:.0}", b as f64 / 1e6));
+    let plan_rss = report.rss.iter().find(|(what, _)| what.starts_with("plan use-case, 1m")).map(|(_, b)| *b);
+    format!(
+        "RESULT_PART core_rows_per_s={} core_1cpu_rows_per_s={} python_ratio={python_ratio} plan_rss_mb_1m={} repeat_rss_mb_100k={} tenants_rows_per_s={}",
+        per_second(PLAN_CORE, false),
+        per_second(PLAN_CORE, true),
+        megabytes(plan_rss),
+        megabytes(report.repeat_extra),
+        per_second(TENANTS, true),
+    )
 }

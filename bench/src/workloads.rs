@@ -32,6 +32,31 @@ pub async fn plan_use_case(fixture: &Fixture, rows: u64) -> Result<(u64, String)
     Ok((summary.rows, summary.plan_sha256))
 }
 
+/// The plan use case on an export whose `rows` rows all carry one address (a shared front-desk
+/// mailbox): the first data row of the bench's export, repeated.
+pub async fn repeated_address(fixture: &Fixture, rows: u64) -> Result<u64, String> {
+    use std::io::BufRead;
+    let export = [100_000, 1_000_000].map(|n| fixture.path(&users_key(n))).into_iter().find(|p| p.exists()).ok_or("no users export")?;
+    let source = std::io::BufReader::new(std::fs::File::open(export).map_err(err)?);
+    let mut lines = source.lines();
+    let header = lines.next().ok_or("the users export is empty")?.map_err(err)?;
+    let row = lines.next().ok_or("the users export has no rows")?.map_err(err)?;
+    let key = format!("inbox/users/bench-repeat-{rows}/users.csv");
+    let path = fixture.path(&key);
+    std::fs::create_dir_all(path.parent().ok_or("no folder")?).map_err(err)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err)?);
+    use std::io::Write;
+    writeln!(out, "{header}").map_err(err)?;
+    for _ in 0..rows {
+        writeln!(out, "{row}").map_err(err)?;
+    }
+    out.flush().map_err(err)?;
+    drop(out);
+    let migration = onboarding::domain::values::MigrationId::parse(&format!("bench-repeat-{rows}")).map_err(err)?;
+    let (summary, _) = onboarding::app::plan::plan_migration(fixture.svc(), &fixture.config, &migration, &key).await.map_err(err)?;
+    Ok(summary.rows)
+}
+
 /// Tenant-contact intake: read, validate, normalise phones to E.164, dedupe by address.
 pub fn tenants_intake(fixture: &Fixture, rows: u64) -> Result<u64, String> {
     let file = std::fs::File::open(fixture.path(&tenants_key(rows))).map_err(err)?;
