@@ -228,9 +228,14 @@ fn object_grants_are_exactly_the_key_layouts_each_actor_uses() {
                 assert!(!action.contains('*'), "{actor:?} is granted a wildcard action {action}");
                 if action.starts_with("s3:") {
                     assert!(
-                        ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket"].contains(&action.as_str()),
+                        ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket"]
+                            .contains(&action.as_str()),
                         "{actor:?}: {action}"
                     );
+                }
+                // A failed multipart upload is aborted only where the actor writes.
+                if action == "s3:AbortMultipartUpload" {
+                    assert!(list(statement, "Action").iter().any(|a| a == "s3:PutObject"), "{actor:?}: abort without write");
                 }
             }
         }
