@@ -283,6 +283,17 @@ pub trait InviteTable: Send + Sync {
     /// `limit`, in due order.
     async fn due_invites(&self, now: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>>;
     async fn get_invite(&self, migration: &MigrationId, email: &Email) -> PortResult<Option<Invite>>;
+    /// The invites of `migration` to any of `emails` (at most [`USERS_PER_LOOKUP`] a call is
+    /// best), by address. This default asks one at a time.
+    async fn get_invites(&self, migration: &MigrationId, emails: &[Email]) -> PortResult<HashMap<Email, Invite>> {
+        let mut found = HashMap::new();
+        for email in emails {
+            if let Some(invite) = self.get_invite(migration, email).await? {
+                found.insert(email.clone(), invite);
+            }
+        }
+        Ok(found)
+    }
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>>;
     async fn update_invite(
         &self,

@@ -42,8 +42,6 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
     for record in svc.table.list_migrations().await? {
         let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == MigrationState::Applied) else { continue };
         let mut plan = verified_plan(svc, &record.id, &sha).await?;
-        let invites: std::collections::HashMap<Email, _> =
-            svc.table.list_invites(&record.id).await?.into_iter().map(|i| (i.email.clone(), i)).collect();
         let mut check = MigrationCheck {
             migration: record.id.to_string(),
             plan_sha256: sha,
@@ -57,28 +55,32 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
             invites_bounced: 0,
             invites_complained: 0,
         };
-        let deliveries = super::delivery::delivery_states(svc, invites.values().filter_map(|i| i.message_id.clone())).await?;
-        let delivery_of = |invite: Option<&crate::domain::invite::Invite>| {
-            invite.filter(|i| i.status == MailStatus::Sent).and_then(|i| i.message_id.as_ref()).and_then(|id| deliveries.get(id))
-        };
-        for invite in invites.values() {
-            match delivery_of(Some(invite)).map(|d| d.state) {
-                Some(DeliveryState::Delivered) => check.invites_delivered += 1,
-                Some(DeliveryState::Bounced) => check.invites_bounced += 1,
-                Some(DeliveryState::Complained) => check.invites_complained += 1,
-                _ => {}
-            }
-            match invite.status {
-                MailStatus::Sent => check.invites_sent += 1,
-                MailStatus::Pending | MailStatus::Sending | MailStatus::Unconfirmed => check.invites_pending += 1,
-                MailStatus::Failed => check.invites_failed += 1,
-            }
-        }
-        // The plan is read a hundred entries at a time, never held whole.
+        // The plan is read a hundred entries at a time, and so are the users, their invites and
+        // the invites' delivery states: a million-user migration is never held whole.
         loop {
             let mut chunk = plan.next_chunk(crate::ports::USERS_PER_LOOKUP)?;
             if chunk.is_empty() {
                 break;
+            }
+            // Every invite of the plan counts, whatever its entry's action now.
+            let emails: Vec<Email> = chunk.iter().map(|e| e.email.clone()).collect();
+            let invites = svc.table.get_invites(&record.id, &emails).await?;
+            let deliveries = super::delivery::delivery_states(svc, invites.values().filter_map(|i| i.message_id.clone())).await?;
+            let delivery_of = |invite: Option<&crate::domain::invite::Invite>| {
+                invite.filter(|i| i.status == MailStatus::Sent).and_then(|i| i.message_id.as_ref()).and_then(|id| deliveries.get(id))
+            };
+            for invite in invites.values() {
+                match delivery_of(Some(invite)).map(|d| d.state) {
+                    Some(DeliveryState::Delivered) => check.invites_delivered += 1,
+                    Some(DeliveryState::Bounced) => check.invites_bounced += 1,
+                    Some(DeliveryState::Complained) => check.invites_complained += 1,
+                    _ => {}
+                }
+                match invite.status {
+                    MailStatus::Sent => check.invites_sent += 1,
+                    MailStatus::Pending | MailStatus::Sending | MailStatus::Unconfirmed => check.invites_pending += 1,
+                    MailStatus::Failed => check.invites_failed += 1,
+                }
             }
             chunk.retain(|e| {
                 matches!(e.action, Action::CreateAndInvite | Action::AddRoles | Action::NoChange) && !record.excluded.contains(&e.email)

@@ -116,6 +116,18 @@ impl InviteTable for DynamoTable {
         self.get_item(invite_key(migration, email)).await?.as_ref().map(invite).transpose()
     }
 
+    /// One BatchGetItem per hundred addresses.
+    async fn get_invites(&self, migration: &MigrationId, emails: &[Email]) -> PortResult<HashMap<Email, Invite>> {
+        let mut seen = HashSet::new();
+        let keys = emails.iter().filter(|e| seen.insert(*e)).map(|e| invite_key(migration, e)).collect();
+        let mut found = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let invite = invite(&item)?;
+            found.insert(invite.email.clone(), invite);
+        }
+        Ok(found)
+    }
+
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
         let mut invites = Vec::new();
         for shard in 0..INVITE_SHARDS {
