@@ -58,7 +58,7 @@ pub fn migration(rows: u64) -> MigrationId {
 }
 
 /// Writes `path` by `write` unless it exists (through a temporary name, so a crash leaves none).
-fn generate(path: &Path, write: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<u64>) -> Result<(), String> {
+pub fn generate(path: &Path, write: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<u64>) -> Result<(), String> {
     if path.exists() {
         return Ok(());
     }

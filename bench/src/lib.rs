@@ -1,6 +1,8 @@
 //! Synthetic exports (users, tenant contacts, buildings, configuration) for the benchmarks and
 //! for anyone who needs a realistic file of any size, and the benchmark workloads themselves.
 
+#[cfg(feature = "aws")]
+pub mod apply_sim;
 pub mod args;
 #[cfg(feature = "aws")]
 pub mod dynamo;

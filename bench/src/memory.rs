@@ -31,6 +31,7 @@ pub async fn child(options: &Options, mode: &str, rows: u64) -> Result<(), Strin
         "core" => crate::workloads::plan_core(&fixture, rows, crate::workloads::Lookups::Sqlite).await.map(|_| ())?,
         "use-case" => crate::workloads::plan_use_case(&fixture, rows).await.map(|_| ())?,
         "read" => crate::workloads::read_only(&fixture, rows).await.map(|_| ())?,
+        "report" => crate::workloads::validation(&fixture).await.map(|_| ())?,
         "repeat" => crate::workloads::repeated_address(&fixture, rows).await.map(|_| ())?,
         other => return Err(format!("unknown mode {other}")),
     }

@@ -46,6 +46,8 @@ pub struct Report {
     pub plan_sha256: std::collections::BTreeMap<u64, (String, String)>,
     /// Peak RSS of 100k rows of one address above that of a one-row file.
     pub repeat_extra: Option<u64>,
+    /// Peak RSS of the validation report over the largest plan, applied.
+    pub report_rss: Option<u64>,
 }
 
 impl Report {
@@ -158,6 +160,13 @@ pub async fn run(options: &Options) -> Result<Report, String> {
             let peak = crate::memory::child_peak(options, mode, size)?;
             report.rss.push((format!("plan {mode}, {} rows", label(size)), peak));
         }
+        // The validation report over the largest plan, applied to the embedded table.
+        eprintln!("applying the {} plan (once) for the validation report", label(size));
+        workloads::applied_plan(&fixture, size).await?;
+        eprintln!("peak memory of the validation report over {} planned users (child process)", label(size));
+        let report_peak = crate::memory::child_peak(options, "report", size)?;
+        report.rss.push((format!("validation report, {} planned users", label(size)), report_peak));
+        report.report_rss = Some(report_peak);
         // One address in 100k rows, against the same use case on a one-row file.
         eprintln!("peak memory of one address repeated (child processes)");
         let one = crate::memory::child_peak(options, "repeat", 1)?;
@@ -262,10 +271,11 @@ pub fn result_part(report: &Report, options: &Options) -> String {
     let megabytes = |bytes: Option<u64>| bytes.map_or("n/a".to_string(), |b| format!("{:.0}", b as f64 / 1e6));
     let plan_rss = report.rss.iter().find(|(what, _)| what.starts_with("plan use-case, 1m")).map(|(_, b)| *b);
     format!(
-        "RESULT_PART core_rows_per_s={} core_1cpu_rows_per_s={} python_ratio={python_ratio} plan_rss_mb_1m={} repeat_rss_mb_100k={} tenants_rows_per_s={}",
+        "RESULT_PART core_rows_per_s={} core_1cpu_rows_per_s={} python_ratio={python_ratio} plan_rss_mb_1m={} report_rss_mb_1m={} repeat_rss_mb_100k={} tenants_rows_per_s={}",
         per_second(PLAN_CORE, false),
         per_second(PLAN_CORE, true),
         megabytes(plan_rss),
+        megabytes(report.report_rss.filter(|_| size == 1_000_000)),
         megabytes(report.repeat_extra),
         per_second(TENANTS, true),
     )

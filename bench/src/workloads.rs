@@ -57,6 +57,31 @@ pub async fn repeated_address(fixture: &Fixture, rows: u64) -> Result<u64, Strin
     Ok(summary.rows)
 }
 
+/// Makes sure the plan of the `rows` export is applied to the embedded table (once; a marker
+/// file remembers it), so the validation report has a migration of that size to check.
+pub async fn applied_plan(fixture: &Fixture, rows: u64) -> Result<(), String> {
+    let marker = fixture.dir.join(format!("applied-{}.done", crate::fixture::label(rows)));
+    if marker.exists() {
+        return Ok(());
+    }
+    let (_, sha) = plan_use_case(fixture, rows).await?;
+    let approval = onboarding::domain::approval::Approval {
+        migration: migration(rows),
+        plan_sha256: sha,
+        approved_by: "bench".into(),
+        invite_date: Some(time::OffsetDateTime::now_utc().date() + time::Duration::days(3650)),
+        exclude: Vec::new(),
+    };
+    onboarding::app::apply::apply_approval(fixture.svc(), &approval).await.map_err(err)?;
+    std::fs::write(marker, "applied").map_err(err)
+}
+
+/// The validation report over everything applied in the embedded table.
+pub async fn validation(fixture: &Fixture) -> Result<u64, String> {
+    let (report, _) = onboarding::app::validate::validation_report(fixture.svc(), &fixture.config).await.map_err(err)?;
+    Ok(report.migrations.iter().map(|m| m.users_checked).sum())
+}
+
 /// Tenant-contact intake: read, validate, normalise phones to E.164, dedupe by address.
 pub fn tenants_intake(fixture: &Fixture, rows: u64) -> Result<u64, String> {
     let file = std::fs::File::open(fixture.path(&tenants_key(rows))).map_err(err)?;

@@ -4,6 +4,7 @@
 //! bench [--sizes 100k,1m] [--rounds 3] [--seed 7] [--dir target/bench-data]
 //!       [--tile-calls 20000] [--no-python] [--no-rss]
 //! bench dynamo --endpoint URL [--users 1000]      (built with --features aws)
+//! bench apply-sim [--users 1m] [--call-ms 10]      (built with --features aws)
 //! ```
 
 use bench::args::{count, Args};
@@ -40,6 +41,7 @@ async fn main_async(args: Args) -> Result<(), String> {
             bench::memory::child(&options, args.text("mode").unwrap_or("core"), rows).await
         }
         Some("dynamo") => dynamo(&args).await,
+        Some("apply-sim") => apply_sim(&args, &options).await,
         Some(other) => Err(format!("unknown command {other}")),
     }
 }
@@ -50,6 +52,28 @@ async fn dynamo(args: &Args) -> Result<(), String> {
     let users = count(args.text("users").unwrap_or("1000"))?;
     println!("{}", bench::dynamo::count_writes(endpoint, users, args.get("seed", 7u64)?).await?);
     Ok(())
+}
+
+/// An apply of `--users` new users through the DynamoDB adapter over a simulated table that
+/// answers each call after `--call-ms` (see `bench::apply_sim`).
+#[cfg(feature = "aws")]
+async fn apply_sim(args: &Args, options: &Options) -> Result<(), String> {
+    let users = count(args.text("users").unwrap_or("1m"))?;
+    let delay = std::time::Duration::from_millis(args.get("call-ms", 10u64)?);
+    let fixture = bench::fixture::Fixture::prepare(&options.dir, options.seed, &[]).await?;
+    let run = bench::apply_sim::simulated_apply(&fixture, users, delay).await?;
+    println!("\n### Apply of {} new users, {} ms a DynamoDB call (simulated table, real adapter)\n", run.users, delay.as_millis());
+    println!("| users created | invites queued | DynamoDB calls | of them writes | wall |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!("| {} | {} | {} | {} | {:.1} s |", run.created, run.invites, run.calls, run.writes, run.wall.as_secs_f64());
+    let scaled = run.wall.as_secs_f64() * 1_000_000.0 / run.users.max(1) as f64;
+    println!("\nRESULT_PART apply_1m_s={scaled:.0}");
+    Ok(())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn apply_sim(_: &Args, _: &Options) -> Result<(), String> {
+    Err("build with `--features aws` to simulate an apply over DynamoDB".into())
 }
 
 #[cfg(not(feature = "aws"))]

@@ -1,0 +1,214 @@
+//! An apply of many new users against DynamoDB as it would be reached from Lambda: the real use
+//! case and the real DynamoDB adapter, over an SDK client whose HTTP layer is a small in-memory
+//! DynamoDB that answers every call after a fixed delay (10 ms by default). The plan is made on
+//! the embedded adapters (planning is not what is timed); its migration record is copied into
+//! the simulated table; then `apply_approval` runs and its wall time is measured.
+//!
+//! The simulated table keeps only keys for users and invites (nothing reads them back when every
+//! user is new) and whole items for everything else (the migration record). It honours
+//! `attribute_not_exists` conditions, the ones apply relies on.
+
+use crate::fixture::{err, Fixture};
+use crate::users::{write_users, UsersSpec};
+use aws_smithy_runtime_api::client::http::{http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::RetryConfig;
+use onboarding::domain::approval::Approval;
+use onboarding::domain::values::MigrationId;
+use onboarding::ports::MigrationTable;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the simulated table holds: keys of users and invites, whole items of the rest.
+#[derive(Debug, Default)]
+struct Items {
+    items: HashMap<(String, String), Option<Value>>,
+}
+
+/// The in-memory DynamoDB behind the SDK client.
+#[derive(Debug, Clone)]
+struct SimulatedDynamo {
+    items: Arc<Mutex<Items>>,
+    delay: Duration,
+    calls: Arc<AtomicU64>,
+    writes: Arc<AtomicU64>,
+}
+
+fn key_of(item: &Value) -> (String, String) {
+    let text = |name: &str| item.get(name).and_then(|v| v.get("S")).and_then(Value::as_str).unwrap_or_default().to_string();
+    (text("pk"), text("sk"))
+}
+
+fn kept(key: &(String, String), item: Value) -> Option<Value> {
+    if key.0.starts_with("USER#") || key.0.starts_with("INVITE#") {
+        None
+    } else {
+        Some(item)
+    }
+}
+
+impl SimulatedDynamo {
+    fn answer(&self, target: &str, request: &Value) -> (u16, Value) {
+        let mut store = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        let items = &mut store.items;
+        let stored = |items: &HashMap<(String, String), Option<Value>>, key: &(String, String)| {
+            items.get(key).map(|item| item.clone().unwrap_or_else(|| json!({"pk": {"S": key.0}, "sk": {"S": key.1}})))
+        };
+        match target {
+            "GetItem" => {
+                let key = key_of(&request["Key"]);
+                match stored(items, &key) {
+                    Some(item) => (200, json!({ "Item": item })),
+                    None => (200, json!({})),
+                }
+            }
+            "PutItem" => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                let item = request["Item"].clone();
+                let key = key_of(&item);
+                let condition = request["ConditionExpression"].as_str().unwrap_or_default();
+                if condition.starts_with("attribute_not_exists") && !condition.contains(" OR ") {
+                    if let Some(old) = stored(items, &key) {
+                        return (
+                            400,
+                            json!({
+                                "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                                "message": "The conditional request failed",
+                                "Item": old,
+                            }),
+                        );
+                    }
+                }
+                let value = kept(&key, item);
+                items.insert(key, value);
+                (200, json!({}))
+            }
+            "BatchGetItem" => {
+                let mut responses = Map::new();
+                for (table, wanted) in request["RequestItems"].as_object().into_iter().flatten() {
+                    let found: Vec<Value> =
+                        wanted["Keys"].as_array().into_iter().flatten().filter_map(|k| stored(items, &key_of(k))).collect();
+                    responses.insert(table.clone(), Value::Array(found));
+                }
+                (200, json!({ "Responses": responses, "UnprocessedKeys": {} }))
+            }
+            "BatchWriteItem" => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                for (_, writes) in request["RequestItems"].as_object().into_iter().flatten() {
+                    for write in writes.as_array().into_iter().flatten() {
+                        if let Some(item) = write.get("PutRequest").map(|p| p["Item"].clone()) {
+                            let key = key_of(&item);
+                            let value = kept(&key, item);
+                            items.insert(key, value);
+                        } else if let Some(key) = write.get("DeleteRequest").map(|d| key_of(&d["Key"])) {
+                            items.remove(&key);
+                        }
+                    }
+                }
+                (200, json!({ "UnprocessedItems": {} }))
+            }
+            "UpdateItem" | "DeleteItem" => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                (200, json!({}))
+            }
+            "Query" | "Scan" => (200, json!({ "Items": [], "Count": 0, "ScannedCount": 0 })),
+            other => (
+                400,
+                json!({ "__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": format!("{other} is not simulated") }),
+            ),
+        }
+    }
+}
+
+impl HttpConnector for SimulatedDynamo {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let this = self.clone();
+        let target = request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_string();
+        let body: Value = request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
+        HttpConnectorFuture::new(async move {
+            this.calls.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(this.delay).await;
+            let (status, answer) = this.answer(&target, &body);
+            let mut response = Response::new(
+                StatusCode::try_from(status).unwrap_or_else(|_| StatusCode::try_from(500).expect("500")),
+                SdkBody::from(answer.to_string()),
+            );
+            response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+            Ok(response)
+        })
+    }
+}
+
+/// What one simulated apply measured.
+#[derive(Debug, Clone)]
+pub struct ApplyRun {
+    pub users: u64,
+    pub created: u64,
+    pub invites: u64,
+    pub wall: Duration,
+    pub calls: u64,
+    pub writes: u64,
+}
+
+/// Plans `users` new users on the embedded adapters, then applies the plan through the DynamoDB
+/// adapter over the simulated table answering each call after `delay`.
+pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration) -> Result<ApplyRun, String> {
+    // Every row a new, valid, active, mapped user in a known building.
+    let mut spec = UsersSpec::new(users, fixture.seed + 1, fixture.buildings.clone());
+    spec.duplicate_share = 0.0;
+    spec.inactive_share = 0.0;
+    spec.bad_email_share = 0.0;
+    spec.unmapped_role_share = 0.0;
+    spec.unknown_building_share = 0.0;
+    spec.missing_name_share = 0.0;
+    spec.unknown_status_share = 0.0;
+    let label = crate::fixture::label(users);
+    let migration = MigrationId::parse(&format!("bench-apply-{label}")).map_err(err)?;
+    let key = format!("inbox/users/bench-apply-{label}/users.csv");
+    let path = fixture.path(&key);
+    if !path.exists() {
+        crate::fixture::generate(&path, |out| write_users(&spec, out))?;
+    }
+    eprintln!("planning {label} new users (embedded adapters)");
+    let (summary, _) = onboarding::app::plan::plan_migration(fixture.svc(), &fixture.config, &migration, &key).await.map_err(err)?;
+    let record = fixture.state.table.get_migration(&migration).await.map_err(err)?.ok_or("the plan was not recorded")?;
+
+    let simulated = SimulatedDynamo { items: Arc::default(), delay, calls: Arc::default(), writes: Arc::default() };
+    let connector = SharedHttpConnector::new(simulated.clone());
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("sim", "sim", None, None, "sim"))
+        .endpoint_url("http://dynamodb.simulated")
+        .retry_config(RetryConfig::disabled())
+        .http_client(http_client_fn(move |_, _| connector.clone()))
+        .build();
+    let table = onboarding::adapters::aws::DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(config), "simulated".into());
+    table.put_migration(&record).await.map_err(err)?;
+    let svc = onboarding::app::Services { table: &table, ..fixture.svc() };
+    let approval = Approval {
+        migration: migration.clone(),
+        plan_sha256: summary.plan_sha256.clone(),
+        approved_by: "bench".into(),
+        invite_date: Some(time::OffsetDateTime::now_utc().date() + time::Duration::days(30)),
+        exclude: Vec::new(),
+    };
+    let (calls_before, writes_before) = (simulated.calls.load(Ordering::Relaxed), simulated.writes.load(Ordering::Relaxed));
+    eprintln!("applying {label} new users, {} ms a DynamoDB call", delay.as_millis());
+    let started = Instant::now();
+    let outcome = onboarding::app::apply::apply_approval(svc, &approval).await.map_err(err)?;
+    let wall = started.elapsed();
+    Ok(ApplyRun {
+        users,
+        created: outcome.users_created,
+        invites: outcome.invites_queued,
+        wall,
+        calls: simulated.calls.load(Ordering::Relaxed) - calls_before,
+        writes: simulated.writes.load(Ordering::Relaxed) - writes_before,
+    })
+}
