@@ -39,8 +39,12 @@
 //!   UpdateItem per contact would too, but costs one call per contact, where reading first
 //!   keeps it near one call per 25 writes plus one per 100 reads. remove_contacts:
 //!   BatchWriteItem of deletes.
-//! - get_users: BatchGetItem. create_users: BatchGetItem, then BatchWriteItem of the users
-//!   not found, so an existing user is left alone. grant_access: UpdateItem `ADD roles :r,
+//! - get_users: BatchGetItem. create_users: BatchGetItem, then one conditional PutItem
+//!   (`attribute_not_exists(pk)`, returning the old item on failure) per user not found, 16 in
+//!   flight: a user another migration or a concurrent apply created between the read and the
+//!   write is never overwritten, and is answered with its creator (so only the creator invites
+//!   them). BatchWriteItem would take 25 users a call but cannot be conditional; that is the
+//!   price, one write call per new user (BENCHMARKS.md). grant_access: UpdateItem `ADD roles :r,
 //!   buildings :b` (string sets; an empty set is left out, DynamoDB refuses them) on
 //!   `attribute_exists(pk)`; adding to a set twice changes nothing, so a retry is harmless.
 //! - get_migration: GetItem. put_migration: PutItem of the index item, then of the record.
