@@ -7,15 +7,16 @@
 # 1. the side-by-side benchmarks (raw parse, plan core, plan use case, Python baseline, tenants
 #    intake, tile check on the embedded store, peak memory), release build, one process;
 # 2. DynamoDB calls of apply, counted against the emulator (started here, stopped at the end);
-# 3. tile-check from process start to first answer, against a stand-in Lambda Runtime API.
+# 3. an apply of 1m new users through the DynamoDB adapter over a simulated table (10 ms a call);
+# 4. tile-check from process start to first answer, against a stand-in Lambda Runtime API.
+# The last line is `RESULT key=value …` for scripts.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-echo "==> building (release: bench, tile-check; dev: bench with the AWS adapters, onboard)" >&2
-cargo build --locked --release -p bench --bin bench --bin gen >&2
+echo "==> building (release: bench with the AWS adapters, tile-check; dev: onboard)" >&2
+cargo build --locked --release -p bench --features aws --bin bench --bin gen >&2
 cargo build --locked --release -p tile-check >&2
-cargo build --locked -p bench --features aws --bin bench >&2
 cargo build --locked -p onboard >&2
 
 # Each part prints a `RESULT_PART key=value …` line; the last line of the run joins them.
@@ -30,7 +31,10 @@ endpoint="$(bash infra/emulator/start.sh)"
 trap 'bash infra/emulator/stop.sh >&2 || true; rm -f "$parts"' EXIT
 
 echo "==> DynamoDB calls of apply" >&2
-target/debug/bench dynamo --endpoint "$endpoint" --users "${DYNAMO_USERS:-2500}" | tee -a "$parts"
+target/release/bench dynamo --endpoint "$endpoint" --users "${DYNAMO_USERS:-2500}" | tee -a "$parts"
+
+echo "==> apply of many new users over a simulated DynamoDB (10 ms a call)" >&2
+target/release/bench apply-sim --users "${APPLY_USERS:-1m}" --call-ms "${CALL_MS:-10}" | tee -a "$parts"
 
 echo "==> tile-check start" >&2
 infra/.venv/bin/python bench/start/tile_start.py --binary target/release/tile-check --onboard target/debug/onboard \
