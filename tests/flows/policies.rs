@@ -182,7 +182,13 @@ pub fn allows(policy: &Json, action: &str, arn: &str) -> bool {
 pub fn as_moto_checks_it(policy: &Json) -> Json {
     let mut policy = policy.clone();
     for statement in policy["Statement"].as_array_mut().unwrap() {
-        let actions = list(statement, "Action");
+        let mut actions = list(statement, "Action");
+        // AWS authorizes a TransactWriteItems by the PutItem of each item it puts; moto checks
+        // an action of that name instead, so where the template grants PutItem, so does this.
+        if actions.iter().any(|a| a == "dynamodb:PutItem") {
+            actions.push("dynamodb:TransactWriteItems".into());
+            statement["Action"] = json!(actions.clone());
+        }
         if actions.iter().any(|a| !a.starts_with("s3:")) {
             assert!(actions.iter().all(|a| !a.starts_with("s3:")), "a statement mixes S3 with other services: {statement}");
             statement["Resource"] = json!("*");

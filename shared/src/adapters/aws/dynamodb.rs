@@ -39,21 +39,21 @@
 //!   UpdateItem per contact would too, but costs one call per contact, where reading first
 //!   keeps it near one call per 25 writes plus one per 100 reads. remove_contacts:
 //!   BatchWriteItem of deletes.
-//! - get_users: BatchGetItem. create_users: BatchGetItem, then one conditional PutItem
-//!   (`attribute_not_exists(pk)`, returning the old item on failure) per user not found, 16 in
-//!   flight: a user another migration or a concurrent apply created between the read and the
-//!   write is never overwritten, and is answered with its creator (so only the creator invites
-//!   them). BatchWriteItem would take 25 users a call but cannot be conditional; that is the
-//!   price, one write call per new user (BENCHMARKS.md). grant_access: UpdateItem `ADD roles :r,
-//!   buildings :b` (string sets; an empty set is left out, DynamoDB refuses them) on
-//!   `attribute_exists(pk)`; adding to a set twice changes nothing, so a retry is harmless.
+//! - get_users: BatchGetItem. create_users: BatchGetItem, then the users not found as
+//!   conditional puts (`attribute_not_exists(pk)`), a hundred to a TransactWriteItems: a user
+//!   another migration or a concurrent apply created between the read and the write is never
+//!   overwritten, and is answered with its creator (so only the creator invites them). A
+//!   transaction a condition cancels says which items exist; the rest go again. Transactional
+//!   writes cost twice the write units of plain ones; BatchWriteItem cannot be conditional, and
+//!   a conditional PutItem per user was a hundred times the calls (BENCHMARKS.md).
+//!   grant_access: UpdateItem `ADD roles :r, buildings :b` (string sets; an empty set is left
+//!   out, DynamoDB refuses them) on `attribute_exists(pk)`; adding to a set twice changes
+//!   nothing, so a retry is harmless.
 //! - get_migration: GetItem. put_migration: PutItem of the index item, then of the record.
 //!   list_migrations: Query `pk = MIGRATIONS`, then BatchGetItem.
-//! - queue_invites: BatchGetItem, then BatchWriteItem of the invites not queued yet.
-//!   BatchWriteItem cannot be conditional, so two runs queuing the same invite at the same
-//!   moment can both write it, and the second can reset one the first already sent back to
-//!   pending. That costs no second mail: sending claims `MAIL#invite#<migration>#<email>` in the
-//!   ledger with a conditional put first, which then finds the invite sent.
+//! - queue_invites: BatchGetItem, then the invites not queued yet as conditional puts, a
+//!   hundred to a TransactWriteItems, so two runs queuing the same invite at once write it once
+//!   and never reset one already sent.
 //! - due_invites: Query each of the 16 `due-invites` partitions for `due_pk = DUE#<n> AND
 //!   due_sk <= "<now>#~"` ('~' sorts after every migration id character; a bare date sorts before every time of its day) filtered on status
 //!   pending, at most `limit` from each, then merged in (due, migration, email) order. The
@@ -89,6 +89,7 @@ mod delivery;
 mod invites;
 mod item;
 mod schema;
+mod transact;
 mod users;
 
 #[cfg(test)]

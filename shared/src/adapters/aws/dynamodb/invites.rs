@@ -1,6 +1,5 @@
 //! Queued invites, and the sparse `due-invites` index of the pending ones.
 
-use super::batch::put;
 use super::item::{from_json, invite_key, invite_pk, invite_shard, json, s, text, with, Item, INVITE_SHARDS};
 use super::{condition_failed, DynamoTable};
 use crate::domain::invite::{instant_key, Invite, MailStatus};
@@ -88,14 +87,15 @@ impl InviteTable for DynamoTable {
             .iter()
             .filter_map(|item| Some((text(item, "pk")?.to_string(), text(item, "sk")?.to_string())))
             .collect();
-        // Not conditional (BatchWriteItem cannot be): see the race in the module doc of
-        // `dynamodb`; the mail ledger still sends each invite once.
-        let writes = unique
+        // Conditional puts, a hundred to a transaction: an invite queued meanwhile (a
+        // concurrent apply) is left as it is, whatever its state.
+        let items = unique
             .into_iter()
             .filter(|i| !queued.contains(&(invite_pk(&i.migration, invite_shard(&i.email)), i.email.as_str().to_string())))
-            .map(|i| invite_item(i).and_then(put))
+            .map(invite_item)
             .collect::<PortResult<Vec<_>>>()?;
-        self.batch_write(writes).await
+        self.put_absent(&items).await?;
+        Ok(())
     }
 
     async fn due_invites(&self, now: OffsetDateTime, limit: usize) -> PortResult<Vec<Invite>> {

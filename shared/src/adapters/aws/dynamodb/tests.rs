@@ -11,9 +11,12 @@ use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsError, TransactWriteItemsOutput};
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ProvisionedThroughputExceededException};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::error::{
+    ConditionalCheckFailedException, ProvisionedThroughputExceededException, TransactionCanceledException,
+};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, PutRequest, WriteRequest};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,46 +94,126 @@ async fn unprocessed_items_are_sent_again_until_every_user_is_written_once() {
     assert_eq!(written, ["a@example.com", "b@example.com", "c@example.com"], "each user written exactly once");
 }
 
-/// A PutItem that records the address it creates.
-fn user_created(log: &Arc<Mutex<Vec<String>>>) -> Rule {
+/// The addresses each TransactWriteItems puts, conditional ones plain, others marked.
+fn transacted(request: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput) -> Vec<String> {
+    request
+        .transact_items()
+        .iter()
+        .filter_map(|item| item.put())
+        .map(|put| {
+            let address = put.item().get("email").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if put.condition_expression() == Some("attribute_not_exists(#pk)") {
+                address
+            } else {
+                format!("UNCONDITIONAL {address}")
+            }
+        })
+        .collect()
+}
+
+/// `calls` TransactWriteItems calls that succeed, recording what each put.
+fn users_created(log: &Arc<Mutex<Vec<Vec<String>>>>, calls: usize) -> Rule {
     let log = Arc::clone(log);
-    mock!(aws_sdk_dynamodb::Client::put_item)
+    mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .match_requests(move |request| {
-            let conditional = request.condition_expression() == Some("attribute_not_exists(#pk)");
-            let address = request.item().and_then(|i| i.get("email")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            log.lock().unwrap().push(if conditional { address } else { format!("UNCONDITIONAL {address}") });
+            log.lock().unwrap().push(transacted(request));
             true
         })
-        .then_output(|| PutItemOutput::builder().build())
+        .sequence()
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .times(calls)
+        .build()
+}
+
+/// A cancelled transaction: `reasons` per item, `Some(old)` for one whose condition failed.
+fn cancelled(reasons: Vec<(&'static str, Option<Item>)>) -> TransactWriteItemsError {
+    let reasons =
+        reasons.into_iter().map(|(code, item)| CancellationReason::builder().code(code).set_item(item).build()).collect::<Vec<_>>();
+    TransactWriteItemsError::TransactionCanceledException(
+        TransactionCanceledException::builder().message("Transaction cancelled").set_cancellation_reasons(Some(reasons)).build(),
+    )
+}
+
+fn created_by(address: &str, migration: &str) -> Item {
+    with(user_key(&email(address)), [("email", s(address)), ("migration", s(migration))])
 }
 
 #[tokio::test]
 async fn users_that_exist_are_not_written_again_and_are_answered_with_their_creator() {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let read = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(|| {
-        let existing = with(user_key(&email("a@example.com")), [("email", s("a@example.com")), ("migration", s("m0"))]);
-        BatchGetItemOutput::builder().responses(TABLE, vec![existing]).build()
-    });
-    let write = user_created(&log);
+    let read = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .then_output(|| BatchGetItemOutput::builder().responses(TABLE, vec![created_by("a@example.com", "m0")]).build());
+    let write = users_created(&log, 1);
     let db = table(&[&read, &write]);
     let existed = db.create_users(&["a@example.com", "b@example.com", "b@example.com"].map(new_user)).await.unwrap();
-    assert_eq!(*log.lock().unwrap(), ["b@example.com"], "one conditional put, for the new user only");
+    assert_eq!(*log.lock().unwrap(), [vec!["b@example.com".to_string()]], "one conditional put, for the new user only");
     assert_eq!(existed.len(), 1);
     assert_eq!(existed[&email("a@example.com")], Some(MigrationId::parse("m0").unwrap()));
 }
 
 #[tokio::test]
+async fn a_hundred_new_users_are_one_transaction_of_conditional_puts() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let read = mock!(aws_sdk_dynamodb::Client::batch_get_item).sequence().output(|| BatchGetItemOutput::builder().build()).times(2).build();
+    let write = users_created(&log, 2);
+    let db = table(&[&read, &write]);
+    let everyone = addresses(150);
+    let existed = db.create_users(&everyone.iter().map(|a| new_user(a)).collect::<Vec<_>>()).await.unwrap();
+    assert!(existed.is_empty());
+    let calls = log.lock().unwrap().clone();
+    assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), [100, 50], "150 users are two transactions");
+    let mut written = calls.concat();
+    written.sort();
+    assert_eq!(written, everyone, "every user put once, each on its condition");
+}
+
+#[tokio::test]
 async fn a_user_created_between_the_read_and_the_write_is_never_overwritten() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let logged = Arc::clone(&log);
     let read = nobody_exists();
-    // Another migration's apply created b meanwhile: the conditional put fails with its item.
-    let raced = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
-        let old = with(user_key(&email("b@example.com")), [("email", s("b@example.com")), ("migration", s("other-wave"))]);
-        condition_failed(Some(old))
-    });
+    // Another migration's apply created b meanwhile: the transaction is cancelled, naming b with
+    // its item; a and c go again, without b.
+    let raced = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(move |request| {
+            logged.lock().unwrap().push(transacted(request));
+            true
+        })
+        .sequence()
+        .error(|| {
+            cancelled(vec![("None", None), ("ConditionalCheckFailed", Some(created_by("b@example.com", "other-wave"))), ("None", None)])
+        })
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
     let db = table(&[&read, &raced]);
-    let existed = db.create_users(&[new_user("b@example.com")]).await.unwrap();
+    let existed = db.create_users(&["a@example.com", "b@example.com", "c@example.com"].map(new_user)).await.unwrap();
+    assert_eq!(existed.len(), 1);
     assert_eq!(existed[&email("b@example.com")], Some(MigrationId::parse("other-wave").unwrap()));
-    assert_eq!(raced.num_calls(), 1, "no second, unconditional write");
+    let calls = log.lock().unwrap().clone();
+    assert_eq!(calls, [vec!["a@example.com", "b@example.com", "c@example.com"], vec!["a@example.com", "c@example.com"]]);
+}
+
+#[tokio::test]
+async fn a_transaction_cancelled_by_contention_is_tried_again_then_throttled() {
+    let read = nobody_exists();
+    let conflicted = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled(vec![("TransactionConflict", None)]))
+        .times(2)
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let db = table(&[&read, &conflicted]);
+    assert!(db.create_users(&[new_user("a@example.com")]).await.unwrap().is_empty());
+    assert_eq!(conflicted.num_calls(), 3, "two conflicts, then written");
+
+    let read = nobody_exists();
+    let stuck = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled(vec![("TransactionConflict", None)]))
+        .times(10)
+        .build();
+    let db = table(&[&read, &stuck]);
+    assert!(matches!(db.create_users(&[new_user("a@example.com")]).await, Err(PortError::Throttled(_))), "contention that never ends");
 }
 
 fn puts(addresses: &[&str]) -> Vec<WriteRequest> {

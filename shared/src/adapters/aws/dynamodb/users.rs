@@ -70,26 +70,15 @@ impl UserTable for DynamoTable {
             let (email, user) = existing_user(&item)?;
             existed.insert(email, user.created_by);
         }
-        // Each new user is a conditional put: one created between the read and the write (by
-        // another migration, or a concurrent apply) is never overwritten, and is answered as
-        // existing, with its creator.
-        let new_users: Vec<(Item, Email)> = unique
-            .into_iter()
-            .filter(|user| !existed.contains_key(&user.email))
-            .map(|user| (user_item(user), user.email.clone()))
-            .collect();
-        // Users written before a failure stay: a re-run finds them and passes over them.
-        let answers = in_flight(new_users, |(item, email)| {
-            let table = self.clone();
-            async move {
-                let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
-                table.put_if(&item, "attribute_not_exists(#pk)", &names, &Item::new()).await.map(|old| (email, old))
-            }
-        })
-        .await?;
-        for (email, old) in answers {
-            if let Some(old) = old {
-                existed.insert(email, text(&old, "migration").and_then(|m| MigrationId::parse(m).ok()));
+        // Each new user is a conditional put, a hundred to a transaction: one created between
+        // the read and the write (by another migration, or a concurrent apply) is never
+        // overwritten, and is answered as existing, with its creator. Users written before a
+        // failure stay: a re-run finds them and passes over them.
+        let new_users: Vec<&&NewUser> = unique.iter().filter(|user| !existed.contains_key(&user.email)).collect();
+        let items: Vec<Item> = new_users.iter().map(|user| user_item(user)).collect();
+        for (at, old) in self.put_absent(&items).await? {
+            if let Some(user) = new_users.get(at) {
+                existed.insert(user.email.clone(), text(&old, "migration").and_then(|m| MigrationId::parse(m).ok()));
             }
         }
         Ok(existed)
