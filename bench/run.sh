@@ -31,7 +31,7 @@ endpoint="$(bash infra/emulator/start.sh)"
 trap 'bash infra/emulator/stop.sh >&2 || true; rm -f "$parts"' EXIT
 
 echo "==> DynamoDB calls of apply" >&2
-target/release/bench dynamo --endpoint "$endpoint" --users "${DYNAMO_USERS:-2500}" | tee -a "$parts"
+target/release/bench dynamo --endpoint "$endpoint" --users "${DYNAMO_USERS:-500}" | tee -a "$parts"
 
 echo "==> apply of many new users over a simulated DynamoDB (10 ms a call)" >&2
 target/release/bench apply-sim --users "${APPLY_USERS:-1m}" --call-ms "${CALL_MS:-10}" | tee -a "$parts"

@@ -6,7 +6,8 @@
 //!
 //! The simulated table keeps only keys for users and invites (nothing reads them back when every
 //! user is new) and whole items for everything else (the migration record). It honours
-//! `attribute_not_exists` conditions, the ones apply relies on.
+//! `attribute_not_exists` conditions, the ones apply relies on, on PutItem and on the puts of a
+//! TransactWriteItems (cancelling the transaction as DynamoDB does).
 
 use crate::fixture::{err, Fixture};
 use crate::users::{write_users, UsersSpec};
@@ -111,6 +112,36 @@ impl SimulatedDynamo {
                     }
                 }
                 (200, json!({ "UnprocessedItems": {} }))
+            }
+            "TransactWriteItems" => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                let puts: Vec<&Value> = request["TransactItems"].as_array().into_iter().flatten().filter_map(|t| t.get("Put")).collect();
+                let reasons: Vec<Value> = puts
+                    .iter()
+                    .map(|put| {
+                        let absent_only = put["ConditionExpression"].as_str().is_some_and(|c| c.starts_with("attribute_not_exists"));
+                        match stored(items, &key_of(&put["Item"])) {
+                            Some(old) if absent_only => json!({ "Code": "ConditionalCheckFailed", "Item": old }),
+                            _ => json!({ "Code": "None" }),
+                        }
+                    })
+                    .collect();
+                if reasons.iter().any(|r| r["Code"] != "None") {
+                    return (
+                        400,
+                        json!({
+                            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                            "message": "Transaction cancelled",
+                            "CancellationReasons": reasons,
+                        }),
+                    );
+                }
+                for put in puts {
+                    let key = key_of(&put["Item"]);
+                    let value = kept(&key, put["Item"].clone());
+                    items.insert(key, value);
+                }
+                (200, json!({}))
             }
             "UpdateItem" | "DeleteItem" => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
