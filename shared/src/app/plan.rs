@@ -24,7 +24,7 @@ pub struct PlanHeader {
     pub migration: MigrationId,
     pub extra_headers: Vec<String>,
     /// Known only once every line is written, so a streamed plan.jsonl leaves it out; plans
-    /// written before streaming carry it. [`load_plan`] fills it in from the entries.
+    /// written before streaming carry it. [`verified_plan`] fills it in from the entries.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plan_sha256: String,
 }

@@ -168,11 +168,6 @@ pub fn write_plan_csv<'a, W: Write>(
 
 pub const ISSUE_HEADERS: [&str; 6] = ["Row", "Column", "Code", "Severity", "Value", "What to do"];
 
-/// Writes `issues.csv`.
-pub fn issues_csv(issues: &[Issue]) -> Vec<u8> {
-    issues_csv_part(issues, true)
-}
-
 /// `issues.csv` in pieces: the header row (when `first`) and the rows of `issues`.
 pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {
     crate::domain::sheet::csv_part(
