@@ -80,6 +80,7 @@ impl Fixture {
             mailer: &self.state.mailer,
             clock: &SystemClock,
             progress: &NoProgress,
+            queue: None,
         }
     }
 

@@ -74,6 +74,7 @@ impl Runtime {
             mailer: self.mailer.as_ref(),
             clock: &self.clock as &dyn Clock,
             progress: self.progress.as_ref(),
+            queue: None,
         }
     }
 

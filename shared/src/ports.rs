@@ -49,7 +49,8 @@ pub type PortResult<T> = Result<T, PortError>;
 
 /// The version of an object an S3 event announced: its version id in a versioned bucket,
 /// else its ETag (its content).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ObjectVersion {
     Id(String),
     ETag(String),
@@ -64,6 +65,24 @@ pub trait ObjectStore: Send + Sync {
     async fn open_at(&self, key: &str, version: &ObjectVersion, max_bytes: u64) -> PortResult<Box<dyn std::io::Read + Send>> {
         let _ = (version, max_bytes);
         self.open(key).await
+    }
+    /// Bytes `start..end` of `key` (as far as it goes), at `version` when given (`Superseded`
+    /// when that version is gone). This default reads from the start and skips; S3 asks for the
+    /// range alone and a folder seeks.
+    async fn open_range(
+        &self,
+        key: &str,
+        version: Option<&ObjectVersion>,
+        start: u64,
+        end: u64,
+    ) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let mut reader = match version {
+            Some(version) => self.open_at(key, version, u64::MAX).await?,
+            None => self.open(key).await?,
+        };
+        std::io::copy(&mut std::io::Read::take(&mut reader, start), &mut std::io::sink())
+            .map_err(|e| PortError::Unexpected(format!("reading {key}: {e}")))?;
+        Ok(Box::new(std::io::Read::take(reader, end.saturating_sub(start))))
     }
     /// The whole object as a blocking reader (streamed from a local file).
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>>;
@@ -124,6 +143,14 @@ impl<S: ObjectStore + ?Sized> ObjectWriter for GatheredObject<'_, S> {
         let this = *self;
         this.store.put(&this.key, this.bytes, &this.content_type).await
     }
+}
+
+/// Work handed to other invocations: an SQS queue on AWS, each message delivered at least once
+/// (the receiver's work is idempotent).
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    /// Queues every message; an error may leave some queued (sending them again is harmless).
+    async fn send(&self, messages: &[String]) -> PortResult<()>;
 }
 
 /// How long a shared link to a report stays valid (SigV4's longest).
@@ -273,6 +300,11 @@ pub trait MigrationTable: Send + Sync {
     async fn get_migration(&self, id: &MigrationId) -> PortResult<Option<MigrationRecord>>;
     async fn put_migration(&self, record: &MigrationRecord) -> PortResult<()>;
     async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>>;
+    /// Records part `index` of the queued apply `run` as done, with what it did (`outcome`,
+    /// JSON). `false` when the part was recorded before: the first record stays.
+    async fn record_apply_part(&self, run: &str, index: u32, outcome: &str) -> PortResult<bool>;
+    /// What every recorded part of `run` did, by part index.
+    async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>>;
 }
 
 #[async_trait]

@@ -104,7 +104,14 @@ impl Harness {
     }
 
     pub fn svc(&self) -> Services<'_> {
-        Services { objects: &self.objects, table: &self.table, mailer: &self.mailer, clock: &self.clock, progress: &NoProgress }
+        Services {
+            objects: &self.objects,
+            table: &self.table,
+            mailer: &self.mailer,
+            clock: &self.clock,
+            progress: &NoProgress,
+            queue: None,
+        }
     }
 
     /// Puts `bytes` at `key` and runs the upload flow on it, as the ingest function does.

@@ -174,6 +174,12 @@ impl MigrationTable for FaultyTable<'_> {
     async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>> {
         forward!(self.list_migrations())
     }
+    async fn record_apply_part(&self, run: &str, index: u32, outcome: &str) -> PortResult<bool> {
+        forward!(self.record_apply_part(run, index, outcome))
+    }
+    async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>> {
+        forward!(self.apply_parts(run))
+    }
 }
 
 #[async_trait]

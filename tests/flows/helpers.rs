@@ -255,6 +255,7 @@ impl Harness {
             mailer: &self.mailer,
             clock: &self.clock,
             progress: &NoProgress,
+            queue: None,
         }
     }
 

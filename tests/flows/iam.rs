@@ -39,7 +39,7 @@ fn actor_name(actor: Actor) -> String {
 }
 
 fn services<'a>(aws: &'a AwsState, clock: &'a dyn Clock) -> Services<'a> {
-    Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock, progress: &NoProgress }
+    Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock, progress: &NoProgress, queue: None }
 }
 
 /// What moto logged last: the request lines name the denied operation when a call fails.

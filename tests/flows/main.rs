@@ -20,6 +20,7 @@ mod notices;
 mod outputs;
 mod platform;
 mod policies;
+mod queued;
 mod real_files;
 mod replays;
 mod scenarios;
@@ -76,6 +77,7 @@ both_adapter_sets!(
     platform: [existing_platform_users_are_compared_and_a_newer_snapshot_replaces_them],
     golive: [pinned_people_are_in_every_envoy_file_and_replace_mode_keeps_them],
     outputs: [large_outputs_are_written_in_parts_and_appear_only_when_finished],
+    queued: [a_plan_applied_in_queued_parts_ends_as_one_run_does],
     notices: [
         every_upload_tells_its_people_once_with_links_that_open,
         a_throttled_notice_fails_the_delivery_and_the_retry_sends_it_once,

@@ -54,13 +54,50 @@ fn each_function_may_do_only_what_its_code_does() {
         actions(&t, "DeliveryFeedbackFunction"),
         set(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:ListBucket", "sqs:SendMessage"])
     );
-    for function in
-        ["IngestFunction", "TileCheckFunction", "DispatchInvitesFunction", "ValidationReportFunction", "DeliveryFeedbackFunction"]
+    assert!(ingest.contains("sqs:SendMessage"), "ingest hands approved plans to the apply queue");
+    let apply = actions(&t, "ApplyPlanFunction");
+    for action in
+        table_rw.iter().chain(&["dynamodb:BatchGetItem", "s3:GetObject", "ses:SendRawEmail", "sqs:ReceiveMessage", "sqs:DeleteMessage"])
     {
+        assert!(apply.contains(*action), "apply-plan lacks {action}");
+    }
+    assert!(!apply.iter().any(|a| a.starts_with("s3:Put") || a == "dynamodb:BatchWriteItem" || a == "sqs:SendMessage"), "{apply:?}");
+    for function in [
+        "IngestFunction",
+        "TileCheckFunction",
+        "DispatchInvitesFunction",
+        "ValidationReportFunction",
+        "DeliveryFeedbackFunction",
+        "ApplyPlanFunction",
+    ] {
         for action in actions(&t, function) {
             assert!(!action.contains('*'), "{function} allows a wildcard action {action}");
         }
     }
+}
+
+#[test]
+fn approved_plans_go_through_a_queue_that_retries_parts_and_parks_the_failing_ones() {
+    let t = template();
+    let ingest_env = &t["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"];
+    let yaml = |value: &Value| serde_yaml_ng::to_string(value).unwrap().trim().to_string();
+    assert_eq!(yaml(&ingest_env["APPLY_QUEUE_URL"]), "!Ref ApplyQueue", "ingest queues approved plans");
+    let queue = &t["Resources"]["ApplyQueue"]["Properties"];
+    assert_eq!(yaml(&queue["RedrivePolicy"]["deadLetterTargetArn"]), "!GetAtt ApplyDeadLetterQueue.Arn");
+    assert_eq!(
+        yaml(&t["Resources"]["ApplyPlanFunction"]["Properties"]["Events"]["ApplyParts"]["Properties"]["Queue"]),
+        "!GetAtt ApplyQueue.Arn"
+    );
+    let events = &t["Resources"]["ApplyPlanFunction"]["Properties"]["Events"]["ApplyParts"];
+    assert_eq!(events["Type"].as_str(), Some("SQS"));
+    let response_types = events["Properties"]["FunctionResponseTypes"].as_sequence().unwrap();
+    assert_eq!(response_types[0].as_str(), Some("ReportBatchItemFailures"), "a failed part is retried alone");
+    let timeout = t["Resources"]["ApplyPlanFunction"]["Properties"]["Timeout"].as_u64().unwrap();
+    let visibility = queue["VisibilityTimeout"].as_u64().unwrap();
+    assert!(visibility >= 6 * timeout, "a part in work must not be delivered to a second consumer ({visibility} s < 6 × {timeout} s)");
+    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() >= 5, "a part is tried several times before it is parked");
+    let alarm = &t["Resources"]["ApplyDeadLetterQueueAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"].as_str(), Some("ApproximateNumberOfMessagesVisible"), "a parked part raises the alarm");
 }
 
 #[test]

@@ -15,8 +15,8 @@
 //! Retries that all come while a dead run's lease still runs end in the failure queue, from where
 //! a redrive resumes the work.
 //!
-//! Work that would outlast the invocation (applying a million-user plan can take longer than
-//! Lambda's 15 minutes) is stopped at a deadline a little before the function's own: the run is
+//! An approval is handed to the apply queue in parts (`APPLY_QUEUE_URL`), which the apply-plan
+//! function works through. Other work that would outlast the invocation is stopped at a deadline a little before the function's own: the run is
 //! dropped where it stands (every step is idempotent, so this is a crash the flows resume from),
 //! its claim is given back, and the invocation fails as `OutOfTime`, so Lambda's retry a minute
 //! later carries on from there with a fresh 15 minutes.
@@ -63,6 +63,8 @@ pub enum RecordResult {
     PlatformUsers,
     /// An approval, applied.
     Applied,
+    /// An approval whose plan went to the apply queue in parts.
+    ApplyQueued,
     /// A migration's unsent invites moved to another day.
     Rescheduled,
     /// A delivery of an event already handled.
@@ -83,6 +85,7 @@ impl RecordResult {
             Self::Plan => "plan",
             Self::PlatformUsers => "platform_users",
             Self::Applied => "applied",
+            Self::ApplyQueued => "apply_queued",
             Self::Rescheduled => "rescheduled",
             Self::AlreadyProcessed => "already_processed",
             Self::Rejected => "rejected",
@@ -201,6 +204,7 @@ async fn handle_record(
         }
         UploadOutcome::PlatformUsers(_) => RecordResult::PlatformUsers,
         UploadOutcome::Applied { .. } => RecordResult::Applied,
+        UploadOutcome::ApplyQueued(_) => RecordResult::ApplyQueued,
         UploadOutcome::Rescheduled(_) => RecordResult::Rescheduled,
         UploadOutcome::AlreadyProcessed => RecordResult::AlreadyProcessed,
         // Not a success: the holder may never finish (a run that died), and Lambda forgets an

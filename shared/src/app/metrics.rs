@@ -86,7 +86,11 @@ pub fn upload(key: &str, outcome: &UploadOutcome) -> Vec<MetricLine> {
             MetricLine::new(&[("Flow", flow), ("Code", code.as_str())]).count(FILES_REFUSED, 1),
             MetricLine::new(&[("Function", "ingest")]).count(FILES_REFUSED, 1),
         ],
-        UploadOutcome::Rescheduled(_) | UploadOutcome::AlreadyProcessed | UploadOutcome::InProgress | UploadOutcome::Ignored => Vec::new(),
+        UploadOutcome::ApplyQueued(_)
+        | UploadOutcome::Rescheduled(_)
+        | UploadOutcome::AlreadyProcessed
+        | UploadOutcome::InProgress
+        | UploadOutcome::Ignored => Vec::new(),
     }
 }
 

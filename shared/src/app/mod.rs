@@ -18,7 +18,7 @@ pub mod tile;
 pub mod validate;
 
 use crate::domain::issue::{FileRejection, Issue, Severity};
-use crate::ports::{Clock, Mailer, ObjectStore, PortError, Table};
+use crate::ports::{Clock, Mailer, ObjectStore, PortError, Table, WorkQueue};
 use serde::Serialize;
 
 /// Why a use case stopped.
@@ -42,6 +42,9 @@ pub struct Services<'a> {
     pub mailer: &'a dyn Mailer,
     pub clock: &'a dyn Clock,
     pub progress: &'a dyn Progress,
+    /// Where an approved plan's parts go to be applied by other invocations (the apply queue
+    /// on AWS). `None`: the approval's own run applies the whole plan (locally, and in tests).
+    pub queue: Option<&'a dyn WorkQueue>,
 }
 
 /// Reports progress of long work (the CLI draws bars; Lambda ignores it).

@@ -200,6 +200,14 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
                 notice.next.push(format!("Sending is paused ({pause}). {}", pause.cause.fix()));
             }
         }
+        UploadOutcome::ApplyQueued(q) => {
+            notice.headline = format!("The approved plan for {} is being applied.", q.migration);
+            notice.counts = vec![("Plan entries", q.entries), ("Parts queued", u64::from(q.parts))];
+            notice.next.push("Another notice follows when every part is applied.".to_string());
+            if !q.invite_date.is_empty() {
+                notice.next.push(format!("Invites go out from {}; the scheduled dispatch sends them.", q.invite_date));
+            }
+        }
         UploadOutcome::Rescheduled(o) => {
             notice.headline = format!("The migration's unsent invites now go out from {}.", o.invite_date);
             notice.counts = vec![

@@ -22,6 +22,26 @@ impl ObjectStore for PinnedUpload<'_> {
         }
     }
 
+    /// Another key at the version asked for (the upload's own key is always read at its pin).
+    async fn open_at(&self, key: &str, version: &ObjectVersion, max_bytes: u64) -> PortResult<Box<dyn std::io::Read + Send>> {
+        if key == self.key {
+            self.inner.open_at(key, self.version, self.max_bytes.min(max_bytes)).await
+        } else {
+            self.inner.open_at(key, version, max_bytes).await
+        }
+    }
+
+    async fn open_range(
+        &self,
+        key: &str,
+        version: Option<&ObjectVersion>,
+        start: u64,
+        end: u64,
+    ) -> PortResult<Box<dyn std::io::Read + Send>> {
+        let version = if key == self.key { Some(self.version) } else { version };
+        self.inner.open_range(key, version, start, end).await
+    }
+
     async fn get(&self, key: &str) -> PortResult<Vec<u8>> {
         if key != self.key {
             return self.inner.get(key).await;

@@ -329,6 +329,18 @@ pub struct StoredPlan {
     lines: std::io::BufReader<Box<dyn std::io::Read + Send>>,
     buffer: Vec<u8>,
     migration: MigrationId,
+    /// Bytes read so far, from where the reader began.
+    offset: u64,
+    /// Where the line last returned begins.
+    line_start: u64,
+}
+
+/// Entries `start..end` (bytes) of a stored plan.jsonl: one part of a queued apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PlanRange {
+    pub start: u64,
+    pub end: u64,
+    pub entries: u64,
 }
 
 fn unreadable(migration: &MigrationId) -> FileRejection {
@@ -345,24 +357,41 @@ impl StoredPlan {
             Some(version) => svc.objects.open_at(&key, version, u64::MAX).await?,
             None => svc.objects.open(&key).await?,
         };
-        let mut plan = StoredPlan {
+        let mut plan = StoredPlan::over(migration, input, 0);
+        let first = plan.next_line()?.ok_or_else(|| unreadable(migration))?;
+        plan.header = serde_json::from_slice(first).map_err(|_| unreadable(migration))?;
+        Ok(plan)
+    }
+
+    fn over(migration: &MigrationId, input: Box<dyn std::io::Read + Send>, offset: u64) -> Self {
+        StoredPlan {
             header: PlanHeader { migration: migration.clone(), extra_headers: Vec::new(), plan_sha256: String::new() },
             lines: std::io::BufReader::with_capacity(256 * 1024, input),
             buffer: Vec::new(),
             migration: migration.clone(),
-        };
-        let first = plan.next_line()?.ok_or_else(|| unreadable(migration))?;
-        plan.header = serde_json::from_slice(first).map_err(|_| unreadable(migration))?;
-        Ok(plan)
+            offset,
+            line_start: offset,
+        }
+    }
+
+    /// The entries of one range of the plan at `version` (found by [`plan_ranges`]); its
+    /// header is not read, so only `migration` is set in it.
+    pub async fn range(svc: Services<'_>, migration: &MigrationId, version: Option<&ObjectVersion>, range: PlanRange) -> AppResult<Self> {
+        let key = format!("{}/plan.jsonl", report_folder(migration));
+        let input = svc.objects.open_range(&key, version, range.start, range.end).await?;
+        Ok(StoredPlan::over(migration, input, range.start))
     }
 
     fn next_line(&mut self) -> Result<Option<&[u8]>, FileRejection> {
         use std::io::BufRead;
         loop {
             self.buffer.clear();
-            if self.lines.read_until(b'\n', &mut self.buffer).map_err(|_| unreadable(&self.migration))? == 0 {
+            self.line_start = self.offset;
+            let read = self.lines.read_until(b'\n', &mut self.buffer).map_err(|_| unreadable(&self.migration))?;
+            if read == 0 {
                 return Ok(None);
             }
+            self.offset += read as u64;
             while matches!(self.buffer.last(), Some(b'\n' | b'\r')) {
                 self.buffer.pop();
             }
@@ -401,21 +430,7 @@ impl StoredPlan {
 pub async fn verified_plan(svc: Services<'_>, migration: &MigrationId, expected_sha: &str) -> AppResult<StoredPlan> {
     let key = format!("{}/plan.jsonl", report_folder(migration));
     let version = svc.objects.current_version(&key).await?;
-    let mut plan = StoredPlan::open(svc, migration, version.as_ref()).await?;
-    let mut csv = PlanCsv::new(std::io::sink(), &plan.header.extra_headers).map_err(|_| unreadable(migration))?;
-    while let Some(entry) = plan.next_entry()? {
-        csv.line(&entry.line()).map_err(|_| unreadable(migration))?;
-    }
-    let (_, sha) = csv.finish().map_err(|_| unreadable(migration))?;
-    if sha != expected_sha {
-        return Err(FileRejection::new(
-            RejectionCode::StalePlan,
-            format!(
-                "The stored plan of migration {migration} does not match SHA-256 {expected_sha}. Plan again and approve the new SHA-256."
-            ),
-        )
-        .into());
-    }
+    let (sha, _) = verify_plan(svc, migration, version.as_ref(), expected_sha, u64::MAX).await?;
     let mut plan = match StoredPlan::open(svc, migration, version.as_ref()).await {
         Err(super::AppError::Port(PortError::Superseded(_))) => {
             return Err(FileRejection::new(
@@ -430,6 +445,57 @@ pub async fn verified_plan(svc: Services<'_>, migration: &MigrationId, expected_
     };
     plan.header.plan_sha256 = sha;
     Ok(plan)
+}
+
+/// The stored plan of `migration`, proven to be the plan with `expected_sha` (one pass, as
+/// [`verified_plan`]'s first), cut into ranges of `entries_per_range` entries for a queued
+/// apply, with the version every range is to be read at.
+pub async fn plan_ranges(
+    svc: Services<'_>,
+    migration: &MigrationId,
+    expected_sha: &str,
+    entries_per_range: u64,
+) -> AppResult<(Option<ObjectVersion>, Vec<PlanRange>)> {
+    let key = format!("{}/plan.jsonl", report_folder(migration));
+    let version = svc.objects.current_version(&key).await?;
+    let (_, ranges) = verify_plan(svc, migration, version.as_ref(), expected_sha, entries_per_range).await?;
+    Ok((version, ranges))
+}
+
+/// Reads the plan once: renders the CSV again from the entries and checks its SHA-256, noting
+/// where each run of `entries_per_range` entries begins and ends.
+async fn verify_plan(
+    svc: Services<'_>,
+    migration: &MigrationId,
+    version: Option<&ObjectVersion>,
+    expected_sha: &str,
+    entries_per_range: u64,
+) -> AppResult<(String, Vec<PlanRange>)> {
+    let mut plan = StoredPlan::open(svc, migration, version).await?;
+    let mut csv = PlanCsv::new(std::io::sink(), &plan.header.extra_headers).map_err(|_| unreadable(migration))?;
+    let mut ranges = Vec::new();
+    let mut current: Option<PlanRange> = None;
+    while let Some(entry) = plan.next_entry()? {
+        csv.line(&entry.line()).map_err(|_| unreadable(migration))?;
+        let range = current.get_or_insert(PlanRange { start: plan.line_start, end: plan.offset, entries: 0 });
+        range.end = plan.offset;
+        range.entries += 1;
+        if range.entries >= entries_per_range {
+            ranges.extend(current.take());
+        }
+    }
+    ranges.extend(current);
+    let (_, sha) = csv.finish().map_err(|_| unreadable(migration))?;
+    if sha != expected_sha {
+        return Err(FileRejection::new(
+            RejectionCode::StalePlan,
+            format!(
+                "The stored plan of migration {migration} does not match SHA-256 {expected_sha}. Plan again and approve the new SHA-256."
+            ),
+        )
+        .into());
+    }
+    Ok((sha, ranges))
 }
 
 /// The whole verified plan in memory: for small plans and tests; apply and the validation

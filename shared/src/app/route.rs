@@ -115,6 +115,9 @@ pub enum UploadOutcome {
         apply: super::apply::ApplyOutcome,
         dispatch: super::dispatch::DispatchOutcome,
     },
+    /// An approval whose plan went to the apply queue in parts; the last part tells people
+    /// once the whole plan is applied.
+    ApplyQueued(super::apply::ApplyQueued),
     Rescheduled(super::invites::RescheduleOutcome),
     /// The same object version was processed before: nothing was done again.
     AlreadyProcessed,
@@ -217,7 +220,7 @@ async fn process(
     overrides: &ConfigOverrides,
 ) -> AppResult<UploadOutcome> {
     let (ran, config) = match super::config::load_config_with(svc.objects, overrides).await {
-        Ok(config) => (run(svc, key, upload, pin, &config).await, Some(config)),
+        Ok(config) => (run(svc, key, event_key, upload, pin, &config).await, Some(config)),
         Err(error) => (Err(error), None),
     };
     let (outcome, plan_issues) = match ran {
@@ -256,6 +259,7 @@ async fn process(
 async fn run(
     svc: Services<'_>,
     key: &str,
+    event_key: &str,
     upload: Upload,
     pin: Option<&ObjectVersion>,
     config: &Config,
@@ -283,6 +287,10 @@ async fn run(
         }
         Upload::Approval { migration } => {
             let approval = Approval::parse(&svc.objects.get(key).await?, &migration)?;
+            if let Some(queue) = svc.queue {
+                let queued = super::apply::queue_apply(svc, queue, &approval, key, event_key).await?;
+                return Ok((UploadOutcome::ApplyQueued(queued), Vec::new()));
+            }
             let apply = super::apply::apply_approval(svc, &approval).await?;
             // Invites due today go out at once (a bounded batch); the schedule sends the rest.
             let dispatch = super::dispatch::dispatch_invites(svc, config, 100, None).await?;
@@ -295,6 +303,23 @@ async fn run(
         }
         Upload::Ignored => (UploadOutcome::Ignored, Vec::new()),
     })
+}
+
+/// The last part of a queued apply done: invites due now go out (a bounded batch, as when an
+/// approval is applied in one run) and the people configured for approvals are told, under
+/// the approval's own key (a ledger key of its own, so the notice of the queueing does not
+/// stand in for it).
+pub async fn finish_queued_apply(
+    svc: Services<'_>,
+    config: &Config,
+    part: &super::apply::ApplyPart,
+    apply: super::apply::ApplyOutcome,
+) -> AppResult<UploadOutcome> {
+    let dispatch = super::dispatch::dispatch_invites(svc, config, 100, None).await?;
+    let outcome = UploadOutcome::Applied { apply, dispatch };
+    let notice_key = format!("{}#applied", part.event_key);
+    super::notify::notify_upload(svc, config, &part.approval_key, &notice_key, &outcome, &[]).await?;
+    Ok(outcome)
 }
 
 async fn reject(svc: Services<'_>, key: &str, rejection: FileRejection) -> AppResult<UploadOutcome> {

@@ -24,6 +24,9 @@ pub struct Deployment {
     /// (`SENDER_ADDRESS`), the invite link (`INVITE_LINK_TEMPLATE`) and the ops inbox
     /// (`OPS_RECIPIENTS`, comma-separated). Empty or unset keeps settings.json's.
     pub overrides: ConfigOverrides,
+    /// The SQS queue approved plans are applied through, a part at a time (`APPLY_QUEUE_URL`;
+    /// set for the ingest function only). Unset: the approval's own run applies the plan.
+    pub apply_queue: Option<String>,
 }
 
 /// A variable is missing or unusable. The message names the variable, never its value.
@@ -64,6 +67,7 @@ impl Deployment {
             table: required("TABLE", "the DynamoDB table name")?,
             ses_configuration_set: value("SES_CONFIGURATION_SET"),
             overrides,
+            apply_queue: value("APPLY_QUEUE_URL"),
         })
     }
 
@@ -74,7 +78,11 @@ impl Deployment {
     pub async fn aws_state(&self) -> AwsState {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let mail = SesOptions { configuration_set: self.ses_configuration_set.clone(), ..SesOptions::default() };
-        AwsState::from_sdk_config(&sdk, self.bucket.clone(), self.table.clone(), mail)
+        let state = AwsState::from_sdk_config(&sdk, self.bucket.clone(), self.table.clone(), mail);
+        match &self.apply_queue {
+            Some(url) => state.with_queue(&sdk, url.clone()),
+            None => state,
+        }
     }
 }
 
@@ -88,6 +96,7 @@ pub fn services(aws: &AwsState) -> crate::app::Services<'_> {
         mailer: &aws.mailer,
         clock: &crate::ports::SystemClock,
         progress: &crate::app::NoProgress,
+        queue: aws.queue.as_ref().map(|queue| queue as &dyn crate::ports::WorkQueue),
     }
 }
 
@@ -236,8 +245,13 @@ mod tests {
         let mut blank = BASE.to_vec();
         blank.extend([("SES_CONFIGURATION_SET", ""), ("SENDER_ADDRESS", " "), ("INVITE_LINK_TEMPLATE", ""), ("OPS_RECIPIENTS", " , ")]);
         let deployment = Deployment::from_lookup(lookup(&blank), false).unwrap();
-        let expected =
-            Deployment { bucket: "b".into(), table: "t".into(), ses_configuration_set: None, overrides: ConfigOverrides::default() };
+        let expected = Deployment {
+            bucket: "b".into(),
+            table: "t".into(),
+            ses_configuration_set: None,
+            overrides: ConfigOverrides::default(),
+            apply_queue: None,
+        };
         assert_eq!(deployment, expected, "nothing set: settings.json stands");
         let error = Deployment::from_lookup(lookup(&blank), true).unwrap_err();
         assert!(matches!(error, DeploymentError::Missing { name: "SENDER_ADDRESS", .. }), "a blank required sender is missing: {error}");

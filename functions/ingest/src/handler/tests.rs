@@ -97,7 +97,14 @@ impl Harness {
     }
 
     fn svc(&self) -> Services<'_> {
-        Services { objects: &self.objects, table: &self.table, mailer: &self.mailer, clock: &self.clock, progress: &NoProgress }
+        Services {
+            objects: &self.objects,
+            table: &self.table,
+            mailer: &self.mailer,
+            clock: &self.clock,
+            progress: &NoProgress,
+            queue: None,
+        }
     }
 
     async fn upload(&self, key: &str, bytes: &[u8]) {

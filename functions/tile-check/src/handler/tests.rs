@@ -28,7 +28,14 @@ const NOWHERE: &str = "0b7e4c1a-5d2f-4e3b-8a9c-1d2e3f4a5b6c";
 async fn loaded() -> (tempfile::TempDir, EmbeddedState) {
     let dir = tempfile::tempdir().unwrap();
     let state = EmbeddedState::open(dir.path()).unwrap();
-    let svc = Services { objects: &state.objects, table: &state.table, mailer: &state.mailer, clock: &SystemClock, progress: &NoProgress };
+    let svc = Services {
+        objects: &state.objects,
+        table: &state.table,
+        mailer: &state.mailer,
+        clock: &SystemClock,
+        progress: &NoProgress,
+        queue: None,
+    };
     let uploads: [(String, &[u8]); 3] = [
         ("inbox/buildings/buildings.csv".into(), include_bytes!("../../fixtures/buildings.csv")),
         (format!("inbox/tenants/{ONE_MARKET}/contacts.csv"), include_bytes!("../../fixtures/tenants-one-market.csv")),
@@ -362,6 +369,12 @@ impl MigrationTable for DownTable {
         down()
     }
     async fn list_migrations(&self) -> PortResult<Vec<MigrationRecord>> {
+        down()
+    }
+    async fn record_apply_part(&self, _: &str, _: u32, _: &str) -> PortResult<bool> {
+        down()
+    }
+    async fn apply_parts(&self, _: &str) -> PortResult<Vec<(u32, String)>> {
         down()
     }
 }

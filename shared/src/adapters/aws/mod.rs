@@ -1,4 +1,5 @@
-//! The AWS adapters: S3 for the bucket, one DynamoDB table for every record, SES (v2) for mail.
+//! The AWS adapters: S3 for the bucket, one DynamoDB table for every record, SES (v2) for mail,
+//! SQS for the parts of an approved plan.
 //!
 //! Every adapter retries what the service asks it to retry (throttling, 5xx) itself, with
 //! exponential backoff and full jitter within a fixed budget (`retry`), and then answers
@@ -15,6 +16,8 @@ mod retry;
 mod s3;
 #[cfg(feature = "aws")]
 mod ses;
+#[cfg(feature = "aws")]
+mod sqs;
 
 pub use dynamodb::DynamoTable;
 #[cfg(feature = "aws")]
@@ -24,6 +27,8 @@ pub use retry::Backoff;
 pub use s3::S3Store;
 #[cfg(feature = "aws")]
 pub use ses::{SesMailer, SesOptions};
+#[cfg(feature = "aws")]
+pub use sqs::SqsQueue;
 
 #[cfg(feature = "aws")]
 use aws_config::BehaviorVersion;
@@ -37,12 +42,14 @@ pub fn dynamo_table(config: &aws_config::SdkConfig, table: String) -> DynamoTabl
     DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), table)
 }
 
-/// The three AWS adapters, built once (at cold start) and shared.
+/// The AWS adapters, built once (at cold start) and shared.
 #[cfg(feature = "aws")]
 pub struct AwsState {
     pub objects: S3Store,
     pub table: DynamoTable,
     pub mailer: SesMailer,
+    /// The apply queue, in the function that hands approved plans to it.
+    pub queue: Option<SqsQueue>,
 }
 
 #[cfg(feature = "aws")]
@@ -81,7 +88,18 @@ impl AwsState {
         ses: aws_sdk_sesv2::Client,
         mail: SesOptions,
     ) -> AwsState {
-        AwsState { objects: S3Store::new(s3, bucket), table: DynamoTable::new(dynamodb, table), mailer: SesMailer::new(ses, mail) }
+        AwsState {
+            objects: S3Store::new(s3, bucket),
+            table: DynamoTable::new(dynamodb, table),
+            mailer: SesMailer::new(ses, mail),
+            queue: None,
+        }
+    }
+
+    /// The same adapters, handing approved plans to the SQS queue at `url`.
+    pub fn with_queue(mut self, config: &aws_config::SdkConfig, url: String) -> AwsState {
+        self.queue = Some(SqsQueue::new(aws_sdk_sqs::Client::new(config), url));
+        self
     }
 }
 

@@ -285,6 +285,32 @@ impl ObjectStore for S3Store {
         }
     }
 
+    /// GetObject with a `Range` header, at the version when given.
+    async fn open_range(
+        &self,
+        key: &str,
+        version: Option<&ObjectVersion>,
+        start: u64,
+        end: u64,
+    ) -> PortResult<Box<dyn std::io::Read + Send>> {
+        if end <= start {
+            return Ok(Box::new(std::io::empty()));
+        }
+        let get = self.client.get_object().bucket(&self.bucket).key(key).range(format!("bytes={start}-{}", end - 1));
+        let get = match version {
+            Some(ObjectVersion::Id(id)) => get.version_id(id),
+            Some(ObjectVersion::ETag(etag)) => get.if_match(quoted(etag)),
+            None => get,
+        };
+        match get.send().await {
+            Ok(output) => body_reader(key, output).await,
+            Err(error) if gone(&error) => {
+                Err(PortError::Superseded(format!("{key} at {}", version.map_or_else(|| "its current version".into(), describe_version))))
+            }
+            Err(error) => Err(failure(key, error)),
+        }
+    }
+
     /// The object as it arrives (see [`body_reader`]).
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
         body_reader(key, self.get_object(key).await?).await

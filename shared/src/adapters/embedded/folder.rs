@@ -65,6 +65,21 @@ impl ObjectStore for FolderStore {
         self.open(key).await
     }
 
+    /// The current file (a folder keeps no versions), from `start` on.
+    async fn open_range(
+        &self,
+        key: &str,
+        _version: Option<&ObjectVersion>,
+        start: u64,
+        end: u64,
+    ) -> PortResult<Box<dyn std::io::Read + Send>> {
+        use std::io::{Read, Seek};
+        let path = self.path_of(key)?;
+        let mut file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
+        file.seek(std::io::SeekFrom::Start(start)).map_err(|e| io(&path, e))?;
+        Ok(Box::new(std::io::BufReader::with_capacity(256 * 1024, file).take(end.saturating_sub(start))))
+    }
+
     async fn open(&self, key: &str) -> PortResult<Box<dyn std::io::Read + Send>> {
         let path = self.path_of(key)?;
         let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;

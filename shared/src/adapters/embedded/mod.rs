@@ -3,10 +3,12 @@
 
 mod folder;
 mod outbox;
+mod queue;
 mod sqlite;
 
 pub use folder::FolderStore;
 pub use outbox::{Outbox, SIMULATOR_SUPPRESSED};
+pub use queue::MemoryQueue;
 pub use sqlite::SqliteTable;
 
 use std::path::Path;

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS buildings (id TEXT PRIMARY KEY, data TEXT NOT NULL, p
 CREATE TABLE IF NOT EXISTS contacts (building TEXT NOT NULL, email TEXT NOT NULL, full_name TEXT NOT NULL, phone TEXT, granted_at TEXT, PRIMARY KEY (building, email));
 CREATE TABLE IF NOT EXISTS users (email TEXT PRIMARY KEY, first_name TEXT NOT NULL, last_name TEXT NOT NULL, roles TEXT NOT NULL, buildings TEXT NOT NULL, migration TEXT);
 CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apply_parts (run TEXT NOT NULL, part INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, part));
 CREATE TABLE IF NOT EXISTS invites (migration TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL, due TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (migration, email));
 CREATE INDEX IF NOT EXISTS invites_due ON invites (status, due);
 CREATE TABLE IF NOT EXISTS platform_users (email TEXT PRIMARY KEY, data TEXT NOT NULL);

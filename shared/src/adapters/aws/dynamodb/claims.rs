@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// How long a finished or claimed event is remembered (S3 redelivers within hours at most).
-const EVENT_MEMORY_SECONDS: i64 = 30 * 24 * 3600;
+pub(super) const EVENT_MEMORY_SECONDS: i64 = 30 * 24 * 3600;
 /// Claims that keep meeting a vanishing item give up after this many rounds.
 const CLAIM_ROUNDS: usize = 3;
 

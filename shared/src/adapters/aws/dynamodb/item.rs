@@ -57,6 +57,16 @@ pub(super) fn migration_key(id: &MigrationId) -> Item {
     key(format!("MIGRATION#{id}"), META)
 }
 
+/// The partition of a queued apply's part records.
+pub(super) fn apply_part_pk(run: &str) -> String {
+    format!("APPLY#{run}")
+}
+
+/// Part `index` of a queued apply (zero-padded, so the sort key orders the parts).
+pub(super) fn apply_part_key(run: &str, index: u32) -> Item {
+    key(apply_part_pk(run), format!("PART#{index:08}"))
+}
+
 /// Partitions a migration's invites are spread over, and of the due index: one partition key
 /// takes at most 1,000 writes a second, so a million invites under one key would take over a
 /// quarter of an hour to queue; sixteen keys take them as fast as the table allows.

@@ -3,7 +3,8 @@
 
 use super::batch::{delete, put};
 use super::item::{
-    from_json, index_key, json, migration_key, s, strings, text, user_key, with, Item, MIGRATIONS_INDEX, PLATFORM_USERS_INDEX,
+    apply_part_key, apply_part_pk, from_json, index_key, json, migration_key, n, number, required, s, strings, text, user_key, with, Item,
+    MIGRATIONS_INDEX, PLATFORM_USERS_INDEX,
 };
 use super::{condition_failed, DynamoTable};
 use crate::domain::plan::ExistingUser;
@@ -277,5 +278,26 @@ impl MigrationTable for DynamoTable {
             self.batch_get(keys).await?.iter().map(|item| from_json::<MigrationRecord>(item, "data")).collect::<PortResult<Vec<_>>>()?;
         records.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
         Ok(records)
+    }
+
+    /// PutItem if `attribute_not_exists(pk)`: the first record of a part stays. Part records
+    /// expire with the event memory (a finished apply reads them once).
+    async fn record_apply_part(&self, run: &str, index: u32, outcome: &str) -> PortResult<bool> {
+        let expires = time::OffsetDateTime::now_utc().unix_timestamp() + super::claims::EVENT_MEMORY_SECONDS;
+        let item = with(apply_part_key(run, index), [("part", n(i64::from(index))), ("data", s(outcome)), ("expires_at", n(expires))]);
+        let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+        Ok(self.put_if(&item, "attribute_not_exists(#pk)", &names, &Item::new()).await?.is_none())
+    }
+
+    async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>> {
+        let items = self.query_partition(&apply_part_pk(run), None).await?;
+        items
+            .iter()
+            .map(|item| {
+                let index = number(item, "part").and_then(|i| u32::try_from(i).ok());
+                let index = index.ok_or_else(|| PortError::Unexpected("an apply part record lacks its index".into()))?;
+                Ok((index, required(item, "data")?.to_string()))
+            })
+            .collect()
     }
 }

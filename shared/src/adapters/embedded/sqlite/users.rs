@@ -192,4 +192,19 @@ impl MigrationTable for SqliteTable {
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
         rows.iter().map(|d| from_json(d)).collect()
     }
+
+    async fn record_apply_part(&self, run: &str, index: u32, outcome: &str) -> PortResult<bool> {
+        let inserted = self
+            .conn()
+            .execute("INSERT INTO apply_parts (run, part, data) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![run, index, outcome])
+            .map_err(db)?;
+        Ok(inserted == 1)
+    }
+
+    async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT part, data FROM apply_parts WHERE run = ?1 ORDER BY part").map_err(db)?;
+        let rows = stmt.query_map([run], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+    }
 }
