@@ -147,7 +147,20 @@ impl SimulatedDynamo {
                 self.writes.fetch_add(1, Ordering::Relaxed);
                 (200, json!({}))
             }
-            "Query" | "Scan" => (200, json!({ "Items": [], "Count": 0, "ScannedCount": 0 })),
+            // The part records of a queued apply are read back; every other partition the apply
+            // queries (the building index) is empty here.
+            "Query" => {
+                let pk = request["ExpressionAttributeValues"][":pk"]["S"].as_str().unwrap_or_default();
+                let mut found: Vec<Value> = if pk.starts_with("APPLY#") {
+                    items.iter().filter(|(key, _)| key.0 == pk).filter_map(|(_, item)| item.clone()).collect()
+                } else {
+                    Vec::new()
+                };
+                found.sort_by_key(|item| key_of(item).1);
+                let count = found.len();
+                (200, json!({ "Items": found, "Count": count, "ScannedCount": count }))
+            }
+            "Scan" => (200, json!({ "Items": [], "Count": 0, "ScannedCount": 0 })),
             other => (
                 400,
                 json!({ "__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": format!("{other} is not simulated") }),
@@ -187,8 +200,10 @@ pub struct ApplyRun {
 }
 
 /// Plans `users` new users on the embedded adapters, then applies the plan through the DynamoDB
-/// adapter over the simulated table answering each call after `delay`.
-pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration) -> Result<ApplyRun, String> {
+/// adapter over the simulated table answering each call after `delay`: in one run
+/// (`workers` 0), or handed to an in-memory apply queue that `workers` consumers empty at once,
+/// as the apply-plan function's event source does at its maximum concurrency.
+pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, workers: usize) -> Result<ApplyRun, String> {
     // Every row a new, valid, active, mapped user in a known building.
     let mut spec = UsersSpec::new(users, fixture.seed + 1, fixture.buildings.clone());
     spec.duplicate_share = 0.0;
@@ -230,9 +245,14 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration) -> 
         exclude: Vec::new(),
     };
     let (calls_before, writes_before) = (simulated.calls.load(Ordering::Relaxed), simulated.writes.load(Ordering::Relaxed));
-    eprintln!("applying {label} new users, {} ms a DynamoDB call", delay.as_millis());
     let started = Instant::now();
-    let outcome = onboarding::app::apply::apply_approval(svc, &approval).await.map_err(err)?;
+    let outcome = if workers == 0 {
+        eprintln!("applying {label} new users in one run, {} ms a DynamoDB call", delay.as_millis());
+        onboarding::app::apply::apply_approval(svc, &approval).await.map_err(err)?
+    } else {
+        eprintln!("applying {label} new users through the apply queue, {workers} consumers, {} ms a DynamoDB call", delay.as_millis());
+        queued_apply(svc, &approval, workers).await?
+    };
     let wall = started.elapsed();
     Ok(ApplyRun {
         users,
@@ -242,4 +262,30 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration) -> 
         calls: simulated.calls.load(Ordering::Relaxed) - calls_before,
         writes: simulated.writes.load(Ordering::Relaxed) - writes_before,
     })
+}
+
+/// The approval queued in parts, then `workers` consumers taking parts until none is left; the
+/// outcome the last part answers.
+async fn queued_apply(svc: onboarding::app::Services<'_>, approval: &Approval, workers: usize) -> Result<onboarding::app::apply::ApplyOutcome, String> {
+    use onboarding::app::apply::{apply_part, queue_apply, ApplyPart, PartDone};
+    let queue = onboarding::adapters::embedded::MemoryQueue::default();
+    let queued = queue_apply(svc, &queue, approval, "approvals/bench.json", "approvals/bench.json#v1").await.map_err(err)?;
+    let parts: Vec<ApplyPart> = queue.take().iter().map(|m| serde_json::from_str(m)).collect::<Result<_, _>>().map_err(err)?;
+    eprintln!("{} parts queued", queued.parts);
+    let pending = Mutex::new(parts.into_iter());
+    let finished = Mutex::new(None);
+    let consumer = || async {
+        loop {
+            let next = pending.lock().unwrap_or_else(|p| p.into_inner()).next();
+            let Some(part) = next else { return Ok::<(), String>(()) };
+            if let PartDone::Finished(outcome) = apply_part(svc, &part).await.map_err(err)? {
+                *finished.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+            }
+        }
+    };
+    for result in futures_util::future::join_all((0..workers).map(|_| consumer())).await {
+        result?;
+    }
+    let outcome = finished.lock().unwrap_or_else(|p| p.into_inner()).take();
+    outcome.ok_or_else(|| "no part finished the apply".to_string())
 }

@@ -22,15 +22,27 @@ struct Principals {
     endpoint: String,
     stack: Stack,
     keys: HashMap<String, (String, String)>,
+    /// The apply queue's URL (created at setup).
+    apply_queue: String,
 }
 
 impl Principals {
-    /// The adapters as `name` (an actor, or `admin` for the test's own checks) sees them.
-    async fn state(&self, name: &str) -> AwsState {
+    async fn config(&self, name: &str) -> aws_config::SdkConfig {
         let (key, secret) = &self.keys[&format!("{}-{name}", self.stack.name)];
-        let config = sdk_config_with_keys(&self.endpoint, key, secret).await;
+        sdk_config_with_keys(&self.endpoint, key, secret).await
+    }
+
+    /// The adapters as `name` (an actor, or `admin` for the test's own checks) sees them, with
+    /// the apply queue (as the ingest function has it).
+    async fn state(&self, name: &str) -> AwsState {
+        let config = self.config(name).await;
         let mail = SesOptions { fallback_rate: 1000.0, ..SesOptions::default() };
-        AwsState::from_sdk_config(&config, self.stack.bucket(), self.stack.table.clone(), mail)
+        AwsState::from_sdk_config(&config, self.stack.bucket(), self.stack.table.clone(), mail).with_queue(&config, self.apply_queue.clone())
+    }
+
+    /// An SQS client as `name`, for what Lambda's event source mapping does with the role.
+    async fn sqs(&self, name: &str) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.config(name).await)
     }
 }
 
@@ -40,6 +52,11 @@ fn actor_name(actor: Actor) -> String {
 
 fn services<'a>(aws: &'a AwsState, clock: &'a dyn Clock) -> Services<'a> {
     Services { objects: &aws.objects, table: &aws.table, mailer: &aws.mailer, clock, progress: &NoProgress, queue: None }
+}
+
+/// The ingest function's services: approvals go to the apply queue.
+fn queueing<'a>(aws: &'a AwsState, clock: &'a dyn Clock) -> Services<'a> {
+    Services { queue: aws.queue.as_ref().map(|q| q as &dyn onboarding::ports::WorkQueue), ..services(aws, clock) }
 }
 
 /// What moto logged last: the request lines name the denied operation when a call fails.
@@ -96,7 +113,9 @@ async fn set_up() -> Principals {
         .into_iter()
         .map(|(name, k)| (name, (k["access_key_id"].as_str().unwrap().to_string(), k["secret_access_key"].as_str().unwrap().to_string())))
         .collect();
-    let principals = Principals { endpoint: endpoint.clone(), stack, keys };
+    let mut principals = Principals { endpoint: endpoint.clone(), stack, keys, apply_queue: String::new() };
+    let created = principals.sqs("admin").await.create_queue().queue_name(principals.stack.apply_queue_name()).send().await;
+    principals.apply_queue = created.unwrap_or_else(|e| panic!("cannot create the apply queue: {e:?}")).queue_url.unwrap_or_default();
     let admin = principals.state("admin").await;
     admin.objects.ensure_bucket().await.unwrap();
     admin.table.ensure_table().await.unwrap();
@@ -140,12 +159,13 @@ async fn upload(who: &AwsState, ingest: Services<'_>, key: &str, bytes: &[u8]) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     let p = set_up().await;
-    let [ingest, dispatcher, reporter, checker, feedback, uploader, approver, operator] = [
+    let [ingest, dispatcher, reporter, checker, feedback, applier, uploader, approver, operator] = [
         Actor::Ingest,
         Actor::DispatchInvites,
         Actor::ValidationReport,
         Actor::TileCheck,
         Actor::DeliveryFeedback,
+        Actor::ApplyPlan,
         Actor::Uploader,
         Actor::Approver,
         Actor::Operator,
@@ -155,6 +175,8 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     let report_aws = p.state(&actor_name(reporter)).await;
     let tile_aws = p.state(&actor_name(checker)).await;
     let feedback_aws = p.state(&actor_name(feedback)).await;
+    let apply_aws = p.state(&actor_name(applier)).await;
+    let apply_sqs = p.sqs(&actor_name(applier)).await;
     let uploader_aws = p.state(&actor_name(uploader)).await;
     let approver_aws = p.state(&actor_name(approver)).await;
     let operator_aws = p.state(&actor_name(operator)).await;
@@ -170,6 +192,8 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     assert!(denied.is_err(), "an uploader may not change the role matrix");
     let denied = tile_aws.table.list_buildings().await;
     assert!(denied.is_err(), "tile-check may not query the table");
+    let denied = apply_sqs.send_message().queue_url(&p.apply_queue).message_body("{}").send().await;
+    assert!(denied.is_err(), "apply-plan only takes parts from its queue");
 
     // The operator stores the configuration.
     onboarding::app::config::store_config(
@@ -195,7 +219,7 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     }
 
     let clock = SystemClock;
-    let ingest_svc = services(&ingest_aws, &clock);
+    let ingest_svc = queueing(&ingest_aws, &clock);
     // Buildings: upserted, kickoff mails sent.
     let UploadOutcome::Buildings(buildings) = upload(&uploader_aws, ingest_svc, "inbox/buildings/buildings.csv", BUILDINGS_CSV).await
     else {
@@ -254,11 +278,42 @@ async fn every_flow_step_runs_under_its_own_policy_with_iam_enforced() {
     assert!(!plan_csv.is_empty());
     let approval = json!({ "plan_sha256": plan.plan_sha256, "approved_by": "Pat Property", "invite_date": null });
     let approval = serde_json::to_vec(&approval).unwrap();
-    let UploadOutcome::Applied { apply, dispatch } = upload(&approver_aws, ingest_svc, "approvals/iam-m1.json", &approval).await else {
-        panic!("not applied")
+    let UploadOutcome::ApplyQueued(queued) = upload(&approver_aws, ingest_svc, "approvals/iam-m1.json", &approval).await else {
+        panic!("not handed to the apply queue")
     };
+    assert_eq!(queued.parts, 1, "{queued:?}");
+
+    // apply-plan: takes the part from the queue (as Lambda's event source mapping does with its
+    // role), applies it, sends the invites due today and deletes the message.
+    let received = apply_sqs
+        .receive_message()
+        .queue_url(&p.apply_queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("apply-plan could not receive from its queue: {e:?}\nmoto's log:\n{}", moto_log_tail()));
+    let messages = received.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    let part: onboarding::app::apply::ApplyPart = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    let apply_svc = services(&apply_aws, &clock);
+    let done = onboarding::app::apply::apply_part(apply_svc, &part)
+        .await
+        .unwrap_or_else(|e| panic!("apply-plan failed under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
+    let onboarding::app::apply::PartDone::Finished(apply) = done else { panic!("the only part finishes the plan: {done:?}") };
     assert_eq!((apply.users_created, apply.invites_queued), (2, 2), "{apply:?}");
+    let config = onboarding::app::config::load_config(&apply_aws.objects).await.expect("apply-plan reads config/");
+    let finished = onboarding::app::route::finish_queued_apply(apply_svc, &config, &part, apply)
+        .await
+        .unwrap_or_else(|e| panic!("apply-plan could not send or tell under its policy: {e}\nmoto's log:\n{}", moto_log_tail()));
+    let UploadOutcome::Applied { dispatch, .. } = finished else { panic!("{finished:?}") };
     assert_eq!((dispatch.sent, dispatch.paused.is_none()), (2, true), "{dispatch:?}");
+    apply_sqs
+        .delete_message()
+        .queue_url(&p.apply_queue)
+        .receipt_handle(messages[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("apply-plan could not delete a done part: {e:?}\nmoto's log:\n{}", moto_log_tail()));
 
     // dispatch-invites: a scheduled run under its own policy (nothing left to send, every call made).
     let config = onboarding::app::config::load_config(&dispatch_aws.objects).await.expect("dispatch reads config/");

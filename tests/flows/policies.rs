@@ -35,11 +35,21 @@ impl Stack {
             ("OnboardingTable", "Arn") => self.table_arn(),
             ("UploadsBucket", "Arn") => format!("arn:aws:s3:::{}", self.bucket()),
             ("IngestFailureQueue", "Arn") => format!("arn:aws:sqs:{}:{}:{}-IngestFailureQueue", self.region, self.account, self.name),
+            ("ApplyQueue", "Arn") => self.apply_queue_arn(),
             ("DeliveryFeedbackFailureQueue", "Arn") => {
                 format!("arn:aws:sqs:{}:{}:{}-DeliveryFeedbackFailureQueue", self.region, self.account, self.name)
             }
             other => panic!("the test does not know the attribute {other:?}; teach Stack::attribute"),
         }
+    }
+
+    /// The apply queue's ARN; the IAM test creates the queue under this name.
+    pub fn apply_queue_arn(&self) -> String {
+        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account, self.apply_queue_name())
+    }
+
+    pub fn apply_queue_name(&self) -> String {
+        format!("{}-ApplyQueue", self.name)
     }
 
     fn reference(&self, name: &str) -> Option<Json> {
@@ -187,6 +197,11 @@ pub fn as_moto_checks_it(policy: &Json) -> Json {
         // an action of that name instead, so where the template grants PutItem, so does this.
         if actions.iter().any(|a| a == "dynamodb:PutItem") {
             actions.push("dynamodb:TransactWriteItems".into());
+            statement["Action"] = json!(actions.clone());
+        }
+        // Likewise AWS authorizes SendMessageBatch by sqs:SendMessage; moto checks its own name.
+        if actions.iter().any(|a| a == "sqs:SendMessage") {
+            actions.push("sqs:SendMessageBatch".into());
             statement["Action"] = json!(actions.clone());
         }
         if actions.iter().any(|a| !a.starts_with("s3:")) {

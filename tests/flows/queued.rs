@@ -7,7 +7,7 @@ use crate::helpers::*;
 use crate::state;
 use onboarding::adapters::embedded::MemoryQueue;
 use onboarding::app::apply::{self, ApplyPart, PartDone};
-use onboarding::app::AppError;
+use onboarding::app::{validate, AppError};
 use onboarding::domain::migration::MigrationState;
 use onboarding::domain::values::MigrationId;
 
@@ -20,6 +20,8 @@ pub async fn a_plan_applied_in_queued_parts_ends_as_one_run_does(h: Harness) {
     let sha = planned(&reference, "m1", USERS).await;
     let approved = approval("m1", &sha, Some("2026-11-24"));
     let whole = apply::apply_approval(reference.svc(), &approved).await.unwrap();
+    // The day's validation summary is in the table's mail ledger; both sides send it.
+    validate::validation_report(reference.svc(), &reference.config().await).await.unwrap();
     let expected = state::table(&reference, &everyone).await;
 
     assert_eq!(planned(&h, "m1", USERS).await, sha);
@@ -32,6 +34,11 @@ pub async fn a_plan_applied_in_queued_parts_ends_as_one_run_does(h: Harness) {
     let migration = MigrationId::parse("m1").unwrap();
     assert_eq!(h.table.get_migration(&migration).await.unwrap().unwrap().state, MigrationState::Applying);
     assert!(state::table(&h, &everyone).await != expected, "queueing applies nothing");
+    let config = h.config().await;
+    let (report, _) = validate::validation_report(h.svc(), &config).await.unwrap();
+    assert_eq!(report.unfinished_applies.len(), 1, "the daily report names an apply still in the queue");
+    assert!(report.unfinished_applies[0].contains("Migration m1") && report.unfinished_applies[0].contains("dead-letter queue"));
+    assert!(report.html().contains("not wholly applied"));
 
     // The last part first, then the others backwards; part 2 crashes half-way and comes again,
     // part 3 comes twice. Only the part that completes the set answers the whole outcome.
@@ -54,6 +61,9 @@ pub async fn a_plan_applied_in_queued_parts_ends_as_one_run_does(h: Harness) {
     assert_eq!(counts(outcome), counts(&whole), "the parts' counts add up to the whole run's");
     assert_eq!(state::table(&h, &everyone).await, expected, "{}", state::diff(&expected, &state::table(&h, &everyone).await));
     assert_eq!(h.table.get_migration(&migration).await.unwrap().unwrap().state, MigrationState::Applied);
+    let (report, _) = validate::validation_report(h.svc(), &config).await.unwrap();
+    assert!(report.unfinished_applies.is_empty(), "{:?}", report.unfinished_applies);
+    assert_eq!(report.migrations[0].users_checked, USERS as u64, "the applied migration is checked as any other");
 
     // A part delivered again after the end answers the same outcome and writes nothing new.
     let PartDone::Finished(again) = apply::apply_part(h.svc(), &parts[1]).await.unwrap() else { panic!("the set is complete") };

@@ -61,8 +61,11 @@ async fn apply_sim(args: &Args, options: &Options) -> Result<(), String> {
     let users = count(args.text("users").unwrap_or("1m"))?;
     let delay = std::time::Duration::from_millis(args.get("call-ms", 10u64)?);
     let fixture = bench::fixture::Fixture::prepare(&options.dir, options.seed, &[]).await?;
-    let run = bench::apply_sim::simulated_apply(&fixture, users, delay).await?;
-    println!("\n### Apply of {} new users, {} ms a DynamoDB call (simulated table, real adapter)\n", run.users, delay.as_millis());
+    // The apply-plan function's maximum concurrency in template.yaml (0: the whole plan in one run).
+    let workers = args.get("workers", 10usize)?;
+    let run = bench::apply_sim::simulated_apply(&fixture, users, delay, workers).await?;
+    let how = if workers == 0 { "in one run".to_string() } else { format!("through the apply queue, {workers} consumers") };
+    println!("\n### Apply of {} new users {how}, {} ms a DynamoDB call (simulated table, real adapter)\n", run.users, delay.as_millis());
     println!("| users created | invites queued | DynamoDB calls | of them writes | wall |");
     println!("|---:|---:|---:|---:|---:|");
     println!("| {} | {} | {} | {} | {:.1} s |", run.created, run.invites, run.calls, run.writes, run.wall.as_secs_f64());

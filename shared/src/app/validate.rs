@@ -35,11 +35,19 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
         migrations: Vec::new(),
         buildings: Vec::new(),
         discrepancies: Vec::new(),
+        unfinished_applies: Vec::new(),
         sending_paused: current_pause(svc.table)
             .await?
             .map(|(pause, at)| format!("sending paused: {pause} (since {})", crate::domain::moment::for_people(at))),
     };
     for record in svc.table.list_migrations().await? {
+        if record.state == MigrationState::Applying {
+            report.unfinished_applies.push(format!(
+                "Migration {}: the approved plan {} is not wholly applied yet. Parts still in the apply queue are applied within minutes; if this stays in tomorrow's report, parts failed ten times and wait in the apply dead-letter queue: read the apply-plan function's log, fix the cause and redrive the queue (applying a part again is harmless).",
+                record.id,
+                record.approved_sha256.as_deref().map_or("", |sha| &sha[..sha.len().min(12)])
+            ));
+        }
         let Some(sha) = record.approved_sha256.clone().filter(|_| record.state == MigrationState::Applied) else { continue };
         let mut plan = verified_plan(svc, &record.id, &sha).await?;
         let mut check = MigrationCheck {

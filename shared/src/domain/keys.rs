@@ -12,6 +12,8 @@ pub enum Actor {
     ValidationReport,
     TileCheck,
     DeliveryFeedback,
+    /// The function applying the parts of approved plans from the apply queue.
+    ApplyPlan,
     /// A property manager or the implementation team dropping files (UploadersPolicy).
     Uploader,
     /// Whoever approves a migration plan (ApproversPolicy).
@@ -21,12 +23,13 @@ pub enum Actor {
 }
 
 impl Actor {
-    pub const ALL: [Actor; 8] = [
+    pub const ALL: [Actor; 9] = [
         Self::Ingest,
         Self::DispatchInvites,
         Self::ValidationReport,
         Self::TileCheck,
         Self::DeliveryFeedback,
+        Self::ApplyPlan,
         Self::Uploader,
         Self::Approver,
         Self::Operator,
@@ -40,6 +43,7 @@ impl Actor {
             Self::ValidationReport => "ValidationReportFunction",
             Self::TileCheck => "TileCheckFunction",
             Self::DeliveryFeedback => "DeliveryFeedbackFunction",
+            Self::ApplyPlan => "ApplyPlanFunction",
             Self::Uploader => "UploadersPolicy",
             Self::Approver => "ApproversPolicy",
             Self::Operator => "OperatorsPolicy",
@@ -92,14 +96,14 @@ pub const LAYOUTS: &[KeyLayout] = &[
         prefix: CONFIG,
         layout: "config/settings.json, config/role-guide.csv, config/role-matrix.csv",
         what: "configuration",
-        read_by: &[Ingest, DispatchInvites, ValidationReport, DeliveryFeedback, Operator],
+        read_by: &[Ingest, DispatchInvites, ValidationReport, DeliveryFeedback, ApplyPlan, Operator],
         written_by: &[Operator],
     },
     KeyLayout {
         prefix: USER_REPORTS,
         layout: "reports/users/<migration-id>/{plan.csv, plan.jsonl, issues.csv, summary.json, report.html}",
         what: "migration plans and their reports; apply and the validation report read plan.jsonl back",
-        read_by: &[Ingest, ValidationReport, Uploader, Approver],
+        read_by: &[Ingest, ApplyPlan, ValidationReport, Uploader, Approver],
         written_by: &[Ingest],
     },
     KeyLayout {

@@ -191,6 +191,9 @@ pub struct ValidationReport {
     /// `sending paused: <cause> (...); fix: ...`, with when it was seen.
     #[serde(default)]
     pub sending_paused: Option<String>,
+    /// Approved plans not yet wholly applied, one line each: what is known and what to do.
+    #[serde(default)]
+    pub unfinished_applies: Vec<String>,
 }
 
 impl ValidationReport {
@@ -198,12 +201,16 @@ impl ValidationReport {
         self.discrepancies.len()
             + self.buildings.iter().filter(|b| !b.problems.is_empty()).count()
             + usize::from(self.sending_paused.is_some())
+            + self.unfinished_applies.len()
     }
 
     pub fn csv(&self) -> Vec<u8> {
         let mut rows: Vec<[String; 5]> = Vec::new();
         if let Some(paused) = &self.sending_paused {
             rows.push(["mail".into(), String::new(), "mail service".into(), "paused".into(), paused.clone()]);
+        }
+        for unfinished in &self.unfinished_applies {
+            rows.push(["migration".into(), String::new(), String::new(), "applying".into(), unfinished.clone()]);
         }
         for b in &self.buildings {
             rows.push([
@@ -238,6 +245,9 @@ impl ValidationReport {
         if let Some(paused) = &self.sending_paused {
             text.push_str(&format!("{paused}\n\n"));
         }
+        for unfinished in &self.unfinished_applies {
+            text.push_str(&format!("{unfinished}\n\n"));
+        }
         for m in &self.migrations {
             text.push_str(&format!(
                 "Migration {}: {}/{} users as planned; invites {} sent ({} delivered, {} bounced, {} complained), {} pending, {} failed.\n",
@@ -263,6 +273,9 @@ impl ValidationReport {
             p { "Generated " (crate::domain::moment::text_for_people(&self.generated_at)) ". Problems: " strong { (self.problem_count()) } }
             @if let Some(paused) = &self.sending_paused {
                 p class="error" { strong { "Mail: " } (paused) }
+            }
+            @for unfinished in &self.unfinished_applies {
+                p class="error" { strong { "Apply: " } (unfinished) }
             }
             h2 { "Migrations" }
             table {
