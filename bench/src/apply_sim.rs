@@ -266,7 +266,11 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
 
 /// The approval queued in parts, then `workers` consumers taking parts until none is left; the
 /// outcome the last part answers.
-async fn queued_apply(svc: onboarding::app::Services<'_>, approval: &Approval, workers: usize) -> Result<onboarding::app::apply::ApplyOutcome, String> {
+async fn queued_apply(
+    svc: onboarding::app::Services<'_>,
+    approval: &Approval,
+    workers: usize,
+) -> Result<onboarding::app::apply::ApplyOutcome, String> {
     use onboarding::app::apply::{apply_part, queue_apply, ApplyPart, PartDone};
     let queue = onboarding::adapters::embedded::MemoryQueue::default();
     let queued = queue_apply(svc, &queue, approval, "approvals/bench.json", "approvals/bench.json#v1").await.map_err(err)?;

@@ -37,7 +37,8 @@ impl Principals {
     async fn state(&self, name: &str) -> AwsState {
         let config = self.config(name).await;
         let mail = SesOptions { fallback_rate: 1000.0, ..SesOptions::default() };
-        AwsState::from_sdk_config(&config, self.stack.bucket(), self.stack.table.clone(), mail).with_queue(&config, self.apply_queue.clone())
+        AwsState::from_sdk_config(&config, self.stack.bucket(), self.stack.table.clone(), mail)
+            .with_queue(&config, self.apply_queue.clone())
     }
 
     /// An SQS client as `name`, for what Lambda's event source mapping does with the role.

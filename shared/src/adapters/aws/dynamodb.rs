@@ -15,6 +15,7 @@
 //! | user | `USER#<email>` | `USER` | email, first_name, last_name, roles (SS), buildings (SS), migration |
 //! | migration | `MIGRATION#<id>` | `META` | data (MigrationRecord JSON) |
 //! | migration index | `MIGRATIONS` | `<id>` | — |
+//! | a done part of a queued apply | `APPLY#<migration>#<run>` | `PART#<index, 8 digits>` | part, data (its counts, JSON), expires_at |
 //! | invite | `INVITE#<migration>#<0..15>` (shard: sha256(email) mod 16) | `<email>` | data (Invite JSON), status, due; while pending also due_pk `DUE#<shard>`, due_sk `<due key>#<migration>#<email>` (the due key is the UTC instant `2026-11-24T14:00:00Z`, or a bare date for an invite queued before invites had times) |
 //! | mail ledger | `MAIL#<key>` | `MAIL` | key, status, message_id, updated_at, detail, claim (token) |
 //! | delivery state | `DELIVERY#<SES message id>` | `DELIVERY` | rank, state, data (DeliveryRecord JSON), expires_at (the event's time + 400 days) |
@@ -50,7 +51,9 @@
 //!   out, DynamoDB refuses them) on `attribute_exists(pk)`; adding to a set twice changes
 //!   nothing, so a retry is harmless.
 //! - get_migration: GetItem. put_migration: PutItem of the index item, then of the record.
-//!   list_migrations: Query `pk = MIGRATIONS`, then BatchGetItem.
+//!   list_migrations: Query `pk = MIGRATIONS`, then BatchGetItem. record_apply_part: PutItem if
+//!   `attribute_not_exists(pk)` (the first record of a part stays). apply_parts: Query
+//!   `pk = APPLY#<migration>#<run>`.
 //! - queue_invites: BatchGetItem, then the invites not queued yet as conditional puts, a
 //!   hundred to a TransactWriteItems, so two runs queuing the same invite at once write it once
 //!   and never reset one already sent.

@@ -102,12 +102,12 @@ mod tests {
         let partial = mock!(aws_sdk_sqs::Client::send_message_batch)
             .match_requests(record(&sent))
             .then_output(|| SendMessageBatchOutput::builder().set_successful(Some(Vec::new())).failed(failed("3", false)).build().unwrap());
-        let taken = mock!(aws_sdk_sqs::Client::send_message_batch)
-            .match_requests(record(&sent))
-            .then_output(|| SendMessageBatchOutput::builder().set_successful(Some(Vec::new())).set_failed(Some(Vec::new())).build().unwrap());
-        let last = mock!(aws_sdk_sqs::Client::send_message_batch)
-            .match_requests(record(&sent))
-            .then_output(|| SendMessageBatchOutput::builder().set_successful(Some(Vec::new())).set_failed(Some(Vec::new())).build().unwrap());
+        let taken = mock!(aws_sdk_sqs::Client::send_message_batch).match_requests(record(&sent)).then_output(|| {
+            SendMessageBatchOutput::builder().set_successful(Some(Vec::new())).set_failed(Some(Vec::new())).build().unwrap()
+        });
+        let last = mock!(aws_sdk_sqs::Client::send_message_batch).match_requests(record(&sent)).then_output(|| {
+            SendMessageBatchOutput::builder().set_successful(Some(Vec::new())).set_failed(Some(Vec::new())).build().unwrap()
+        });
         let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&partial, &taken, &last]);
         let queue = SqsQueue::new(client, "https://sqs.example/q".into()).with_backoff(QUICK);
         let messages: Vec<String> = (0..12).map(|i| format!("part {i}")).collect();

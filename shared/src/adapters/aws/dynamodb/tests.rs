@@ -68,10 +68,6 @@ fn batch_write(log: &Arc<Mutex<Vec<Vec<String>>>>, left: &'static [&'static str]
         .then_output(move || BatchWriteItemOutput::builder().unprocessed_items(TABLE, left.iter().map(|e| user_put(e)).collect()).build())
 }
 
-fn nobody_exists() -> Rule {
-    mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(|| BatchGetItemOutput::builder().build())
-}
-
 #[tokio::test]
 async fn unprocessed_items_are_sent_again_until_every_user_is_written_once() {
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -141,12 +137,22 @@ fn created_by(address: &str, migration: &str) -> Item {
 #[tokio::test]
 async fn users_that_exist_are_not_written_again_and_are_answered_with_their_creator() {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let read = mock!(aws_sdk_dynamodb::Client::batch_get_item)
-        .then_output(|| BatchGetItemOutput::builder().responses(TABLE, vec![created_by("a@example.com", "m0")]).build());
-    let write = users_created(&log, 1);
-    let db = table(&[&read, &write]);
+    let logged = Arc::clone(&log);
+    // No read first: the transaction is the check. It is cancelled naming a (with its item);
+    // b goes again alone.
+    let write = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(move |request| {
+            logged.lock().unwrap().push(transacted(request));
+            true
+        })
+        .sequence()
+        .error(|| cancelled(vec![("ConditionalCheckFailed", Some(created_by("a@example.com", "m0"))), ("None", None)]))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let db = table(&[&write]);
     let existed = db.create_users(&["a@example.com", "b@example.com", "b@example.com"].map(new_user)).await.unwrap();
-    assert_eq!(*log.lock().unwrap(), [vec!["b@example.com".to_string()]], "one conditional put, for the new user only");
+    let calls = log.lock().unwrap().clone();
+    assert_eq!(calls, [vec!["a@example.com", "b@example.com"], vec!["b@example.com"]], "conditional puts only, the duplicate row once");
     assert_eq!(existed.len(), 1);
     assert_eq!(existed[&email("a@example.com")], Some(MigrationId::parse("m0").unwrap()));
 }
@@ -154,9 +160,8 @@ async fn users_that_exist_are_not_written_again_and_are_answered_with_their_crea
 #[tokio::test]
 async fn a_hundred_new_users_are_one_transaction_of_conditional_puts() {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let read = mock!(aws_sdk_dynamodb::Client::batch_get_item).sequence().output(|| BatchGetItemOutput::builder().build()).times(2).build();
     let write = users_created(&log, 2);
-    let db = table(&[&read, &write]);
+    let db = table(&[&write]);
     let everyone = addresses(150);
     let existed = db.create_users(&everyone.iter().map(|a| new_user(a)).collect::<Vec<_>>()).await.unwrap();
     assert!(existed.is_empty());
@@ -171,7 +176,6 @@ async fn a_hundred_new_users_are_one_transaction_of_conditional_puts() {
 async fn a_user_created_between_the_read_and_the_write_is_never_overwritten() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let logged = Arc::clone(&log);
-    let read = nobody_exists();
     // Another migration's apply created b meanwhile: the transaction is cancelled, naming b with
     // its item; a and c go again, without b.
     let raced = mock!(aws_sdk_dynamodb::Client::transact_write_items)
@@ -185,7 +189,7 @@ async fn a_user_created_between_the_read_and_the_write_is_never_overwritten() {
         })
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
-    let db = table(&[&read, &raced]);
+    let db = table(&[&raced]);
     let existed = db.create_users(&["a@example.com", "b@example.com", "c@example.com"].map(new_user)).await.unwrap();
     assert_eq!(existed.len(), 1);
     assert_eq!(existed[&email("b@example.com")], Some(MigrationId::parse("other-wave").unwrap()));
@@ -195,24 +199,22 @@ async fn a_user_created_between_the_read_and_the_write_is_never_overwritten() {
 
 #[tokio::test]
 async fn a_transaction_cancelled_by_contention_is_tried_again_then_throttled() {
-    let read = nobody_exists();
     let conflicted = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .sequence()
         .error(|| cancelled(vec![("TransactionConflict", None)]))
         .times(2)
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
-    let db = table(&[&read, &conflicted]);
+    let db = table(&[&conflicted]);
     assert!(db.create_users(&[new_user("a@example.com")]).await.unwrap().is_empty());
     assert_eq!(conflicted.num_calls(), 3, "two conflicts, then written");
 
-    let read = nobody_exists();
     let stuck = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .sequence()
         .error(|| cancelled(vec![("TransactionConflict", None)]))
         .times(10)
         .build();
-    let db = table(&[&read, &stuck]);
+    let db = table(&[&stuck]);
     assert!(matches!(db.create_users(&[new_user("a@example.com")]).await, Err(PortError::Throttled(_))), "contention that never ends");
 }
 

@@ -67,18 +67,15 @@ impl UserTable for DynamoTable {
         let mut seen = HashSet::new();
         let unique: Vec<&NewUser> = users.iter().filter(|user| seen.insert(&user.email)).collect();
         let mut existed: HashMap<Email, Option<MigrationId>> = HashMap::new();
-        for item in self.batch_get(unique.iter().map(|user| user_key(&user.email)).collect()).await? {
-            let (email, user) = existing_user(&item)?;
-            existed.insert(email, user.created_by);
-        }
-        // Each new user is a conditional put, a hundred to a transaction: one created between
-        // the read and the write (by another migration, or a concurrent apply) is never
-        // overwritten, and is answered as existing, with its creator. Users written before a
-        // failure stay: a re-run finds them and passes over them.
-        let new_users: Vec<&&NewUser> = unique.iter().filter(|user| !existed.contains_key(&user.email)).collect();
-        let items: Vec<Item> = new_users.iter().map(|user| user_item(user)).collect();
+        // Each user is a conditional put, a hundred to a transaction, with no read first (the
+        // caller has just read them: apply asks only for users it did not find): one that
+        // exists (created meanwhile by another migration, or a concurrent apply) is never
+        // overwritten; the cancelled transaction names it with its item, it is answered as
+        // existing with its creator, and the others go again. Users written before a failure
+        // stay: a re-run finds them and passes over them.
+        let items: Vec<Item> = unique.iter().map(|user| user_item(user)).collect();
         for (at, old) in self.put_absent(&items).await? {
-            if let Some(user) = new_users.get(at) {
+            if let Some(user) = unique.get(at) {
                 existed.insert(user.email.clone(), text(&old, "migration").and_then(|m| MigrationId::parse(m).ok()));
             }
         }
