@@ -38,6 +38,8 @@ struct SimulatedDynamo {
     delay: Duration,
     calls: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
+    /// Time spent being DynamoDB (parsing requests, answering): not the apply's own work.
+    busy_nanos: Arc<AtomicU64>,
 }
 
 fn key_of(item: &Value) -> (String, String) {
@@ -158,7 +160,11 @@ impl SimulatedDynamo {
                 };
                 found.sort_by_key(|item| key_of(item).1);
                 let count = found.len();
-                (200, json!({ "Items": found, "Count": count, "ScannedCount": count }))
+                if request["Select"].as_str() == Some("COUNT") {
+                    (200, json!({ "Count": count, "ScannedCount": count }))
+                } else {
+                    (200, json!({ "Items": found, "Count": count, "ScannedCount": count }))
+                }
             }
             "Scan" => (200, json!({ "Items": [], "Count": 0, "ScannedCount": 0 })),
             other => (
@@ -173,14 +179,19 @@ impl HttpConnector for SimulatedDynamo {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let this = self.clone();
         let target = request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_string();
+        let parsing = thread_cpu();
         let body: Value = request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
+        self.busy_nanos.fetch_add(thread_cpu().saturating_sub(parsing).as_nanos() as u64, Ordering::Relaxed);
         HttpConnectorFuture::new(async move {
             this.calls.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(this.delay).await;
+            let answering = thread_cpu();
             let (status, answer) = this.answer(&target, &body);
+            let answer = answer.to_string();
+            this.busy_nanos.fetch_add(thread_cpu().saturating_sub(answering).as_nanos() as u64, Ordering::Relaxed);
             let mut response = Response::new(
                 StatusCode::try_from(status).unwrap_or_else(|_| StatusCode::try_from(500).expect("500")),
-                SdkBody::from(answer.to_string()),
+                SdkBody::from(answer),
             );
             response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
             Ok(response)
@@ -197,6 +208,10 @@ pub struct ApplyRun {
     pub wall: Duration,
     pub calls: u64,
     pub writes: u64,
+    /// CPU time of the whole process during the apply (every thread).
+    pub cpu: Duration,
+    /// Of it, the simulated table's own work (parsing requests, answering).
+    pub simulator: Duration,
 }
 
 /// Plans `users` new users on the embedded adapters, then applies the plan through the DynamoDB
@@ -224,7 +239,8 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
     let (summary, _) = onboarding::app::plan::plan_migration(fixture.svc(), &fixture.config, &migration, &key).await.map_err(err)?;
     let record = fixture.state.table.get_migration(&migration).await.map_err(err)?.ok_or("the plan was not recorded")?;
 
-    let simulated = SimulatedDynamo { items: Arc::default(), delay, calls: Arc::default(), writes: Arc::default() };
+    let simulated =
+        SimulatedDynamo { items: Arc::default(), delay, calls: Arc::default(), writes: Arc::default(), busy_nanos: Arc::default() };
     let connector = SharedHttpConnector::new(simulated.clone());
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
@@ -245,6 +261,8 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
         exclude: Vec::new(),
     };
     let (calls_before, writes_before) = (simulated.calls.load(Ordering::Relaxed), simulated.writes.load(Ordering::Relaxed));
+    let busy_before = simulated.busy_nanos.load(Ordering::Relaxed);
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let outcome = if workers == 0 {
         eprintln!("applying {label} new users in one run, {} ms a DynamoDB call", delay.as_millis());
@@ -254,6 +272,8 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
         queued_apply(svc, &approval, workers).await?
     };
     let wall = started.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_before);
+    let simulator = Duration::from_nanos(simulated.busy_nanos.load(Ordering::Relaxed) - busy_before);
     Ok(ApplyRun {
         users,
         created: outcome.users_created,
@@ -261,11 +281,38 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
         wall,
         calls: simulated.calls.load(Ordering::Relaxed) - calls_before,
         writes: simulated.writes.load(Ordering::Relaxed) - writes_before,
+        cpu,
+        simulator,
     })
 }
 
-/// The approval queued in parts, then `workers` consumers taking parts until none is left; the
-/// outcome the last part answers.
+/// CPU time of the calling thread so far (the simulated table's sections run without yielding,
+/// so their thread CPU time is theirs alone, whatever else the machine runs).
+fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime writes into the zeroed struct it is given.
+    let time = unsafe {
+        let mut time: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time);
+        time
+    };
+    Duration::from_secs(time.tv_sec as u64) + Duration::from_nanos(time.tv_nsec as u64)
+}
+
+/// CPU time (user and system) of this process so far, every thread.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The approval queued in parts, then `workers` consumers taking parts until none is left, each
+/// on a thread of its own with its own runtime (as each consumer is a function instance of its
+/// own on AWS; here they share this machine's cores); the outcome the last part answers.
 async fn queued_apply(
     svc: onboarding::app::Services<'_>,
     approval: &Approval,
@@ -278,18 +325,22 @@ async fn queued_apply(
     eprintln!("{} parts queued", queued.parts);
     let pending = Mutex::new(parts.into_iter());
     let finished = Mutex::new(None);
-    let consumer = || async {
-        loop {
-            let next = pending.lock().unwrap_or_else(|p| p.into_inner()).next();
-            let Some(part) = next else { return Ok::<(), String>(()) };
-            if let PartDone::Finished(outcome) = apply_part(svc, &part).await.map_err(err)? {
-                *finished.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+    let consumer = || -> Result<(), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(err)?;
+        runtime.block_on(async {
+            loop {
+                let next = pending.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some(part) = next else { return Ok(()) };
+                if let PartDone::Finished(outcome) = apply_part(svc, &part).await.map_err(err)? {
+                    *finished.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+                }
             }
-        }
+        })
     };
-    for result in futures_util::future::join_all((0..workers).map(|_| consumer())).await {
-        result?;
-    }
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers).map(|_| scope.spawn(consumer)).collect();
+        threads.into_iter().try_for_each(|thread| thread.join().map_err(|_| "a consumer panicked".to_string())?)
+    })?;
     let outcome = finished.lock().unwrap_or_else(|p| p.into_inner()).take();
     outcome.ok_or_else(|| "no part finished the apply".to_string())
 }

@@ -305,6 +305,10 @@ pub trait MigrationTable: Send + Sync {
     async fn record_apply_part(&self, run: &str, index: u32, outcome: &str) -> PortResult<bool>;
     /// What every recorded part of `run` did, by part index.
     async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>>;
+    /// How many parts of `run` are recorded (without reading what they did).
+    async fn count_apply_parts(&self, run: &str) -> PortResult<u64> {
+        Ok(self.apply_parts(run).await?.len() as u64)
+    }
 }
 
 #[async_trait]

@@ -180,6 +180,9 @@ impl MigrationTable for FaultyTable<'_> {
     async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>> {
         forward!(self.apply_parts(run))
     }
+    async fn count_apply_parts(&self, run: &str) -> PortResult<u64> {
+        forward!(self.count_apply_parts(run))
+    }
 }
 
 #[async_trait]

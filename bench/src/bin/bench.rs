@@ -66,9 +66,18 @@ async fn apply_sim(args: &Args, options: &Options) -> Result<(), String> {
     let run = bench::apply_sim::simulated_apply(&fixture, users, delay, workers).await?;
     let how = if workers == 0 { "in one run".to_string() } else { format!("through the apply queue, {workers} consumers") };
     println!("\n### Apply of {} new users {how}, {} ms a DynamoDB call (simulated table, real adapter)\n", run.users, delay.as_millis());
-    println!("| users created | invites queued | DynamoDB calls | of them writes | wall |");
-    println!("|---:|---:|---:|---:|---:|");
-    println!("| {} | {} | {} | {} | {:.1} s |", run.created, run.invites, run.calls, run.writes, run.wall.as_secs_f64());
+    println!("| users created | invites queued | DynamoDB calls | of them writes | wall | CPU (all threads) | of it, the simulated table |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {} | {} | {:.1} s | {:.1} s | {:.1} s |",
+        run.created,
+        run.invites,
+        run.calls,
+        run.writes,
+        run.wall.as_secs_f64(),
+        run.cpu.as_secs_f64(),
+        run.simulator.as_secs_f64()
+    );
     let scaled = run.wall.as_secs_f64() * 1_000_000.0 / run.users.max(1) as f64;
     println!("\nRESULT_PART apply_1m_s={scaled:.0}");
     Ok(())

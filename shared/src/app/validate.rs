@@ -43,7 +43,7 @@ pub async fn validation_report(svc: Services<'_>, config: &Config) -> AppResult<
     for record in svc.table.list_migrations().await? {
         if record.state == MigrationState::Applying {
             report.unfinished_applies.push(format!(
-                "Migration {}: the approved plan {} is not wholly applied yet. Parts still in the apply queue are applied within minutes; if this stays in tomorrow's report, parts failed ten times and wait in the apply dead-letter queue: read the apply-plan function's log, fix the cause and redrive the queue (applying a part again is harmless).",
+                "Migration {}: the approved plan {} is not wholly applied yet. Parts still in the apply queue are applied within minutes; if this stays in tomorrow's report, parts failed ten times and wait in the apply dead-letter queue: read the apply-plan function's log, fix the cause and redrive the queue (applying a part again is harmless). Run locally with onboard, approve the plan again to finish it.",
                 record.id,
                 record.approved_sha256.as_deref().map_or("", |sha| &sha[..sha.len().min(12)])
             ));

@@ -286,6 +286,35 @@ impl MigrationTable for DynamoTable {
         Ok(self.put_if(&item, "attribute_not_exists(#pk)", &names, &Item::new()).await?.is_none())
     }
 
+    /// Query with `Select: COUNT` (strongly consistent, every page): no item is sent back.
+    async fn count_apply_parts(&self, run: &str) -> PortResult<u64> {
+        let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+        let values = Item::from([(":pk".to_string(), s(apply_part_pk(run)))]);
+        let mut count = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .run("DynamoDB Query", || {
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .key_condition_expression("#pk = :pk")
+                        .set_expression_attribute_names(Some(names.clone()))
+                        .set_expression_attribute_values(Some(values.clone()))
+                        .select(aws_sdk_dynamodb::types::Select::Count)
+                        .consistent_read(true)
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await?;
+            count += u64::try_from(page.count).unwrap_or_default();
+            match page.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(count),
+            }
+        }
+    }
+
     async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>> {
         let items = self.query_partition(&apply_part_pk(run), None).await?;
         items

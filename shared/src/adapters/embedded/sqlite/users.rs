@@ -201,6 +201,10 @@ impl MigrationTable for SqliteTable {
         Ok(inserted == 1)
     }
 
+    async fn count_apply_parts(&self, run: &str) -> PortResult<u64> {
+        self.conn().query_row("SELECT COUNT(*) FROM apply_parts WHERE run = ?1", [run], |r| r.get(0)).map_err(db)
+    }
+
     async fn apply_parts(&self, run: &str) -> PortResult<Vec<(u32, String)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT part, data FROM apply_parts WHERE run = ?1 ORDER BY part").map_err(db)?;
