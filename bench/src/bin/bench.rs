@@ -66,7 +66,9 @@ async fn apply_sim(args: &Args, options: &Options) -> Result<(), String> {
     let run = bench::apply_sim::simulated_apply(&fixture, users, delay, workers).await?;
     let how = if workers == 0 { "in one run".to_string() } else { format!("through the apply queue, {workers} consumers") };
     println!("\n### Apply of {} new users {how}, {} ms a DynamoDB call (simulated table, real adapter)\n", run.users, delay.as_millis());
-    println!("| users created | invites queued | DynamoDB calls | of them writes | wall | CPU (all threads) | of it, the simulated table |");
+    println!(
+        "| users created | invites queued | DynamoDB calls | of them writes | wall | CPU (all threads) | of it, the simulated table |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     println!(
         "| {} | {} | {} | {} | {:.1} s | {:.1} s | {:.1} s |",

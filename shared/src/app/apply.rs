@@ -1,6 +1,13 @@
 //! Approval → apply the approved plan: create users, add roles and buildings (never remove),
 //! queue invites for the invite date. Safe to run again: every write is idempotent, so a
 //! crashed run is resumed by running it again.
+//!
+//! Two ways, one chunk step (`apply_chunk`): [`apply_approval`] applies the whole plan in the
+//! approval's own run (locally, and wherever no queue is wired); [`queue_apply`] verifies the
+//! plan and hands it to a work queue in parts of [`ENTRIES_PER_PART`] entries, which other
+//! invocations apply with [`apply_part`], any number of them, in any order, each retried by
+//! the queue until it is done. Each part's counts are recorded once; the part that completes
+//! the set adds them up and marks the migration applied.
 
 use super::plan::{plan_ranges, verified_plan, PlanRange, StoredPlan};
 use super::{AppResult, Services};
