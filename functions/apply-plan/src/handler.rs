@@ -19,6 +19,7 @@ use onboarding::app::{metrics, AppResult, Services};
 use onboarding::domain::config::ConfigOverrides;
 use onboarding::domain::metrics::MetricLine;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// What an invocation answers, and the metric lines of the plans it finished.
 #[derive(Debug, Default)]
@@ -46,22 +47,7 @@ pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, event: SqsEv
         let result = match record.body.as_deref().map(serde_json::from_str::<ApplyPart>) {
             Some(Ok(part)) => {
                 let span = tracing::info_span!("part", run = %part.run, index = part.index, parts = part.parts);
-                let _entered = span.enter();
-                if Instant::now() >= deadline {
-                    PartResult::Failed
-                } else {
-                    match tokio::time::timeout_at(deadline, run(svc, overrides, &part, &mut handled.metrics)).await {
-                        Ok(Ok(result)) => result,
-                        Ok(Err(error)) => {
-                            tracing::error!(error = %onboarding::domain::text::redact_addresses(&error.to_string()), "part not applied; the queue delivers it again");
-                            PartResult::Failed
-                        }
-                        Err(_) => {
-                            tracing::warn!("the invocation's deadline came first; the queue delivers the part again");
-                            PartResult::Failed
-                        }
-                    }
-                }
+                one_part(svc, overrides, &part, deadline, &mut handled.metrics).instrument(span).await
             }
             // Not a part (a hand-made message?): left to fail into the dead-letter queue, where
             // someone sees it. Its body is not logged: it may name people.
@@ -76,6 +62,30 @@ pub async fn handle(svc: Services<'_>, overrides: &ConfigOverrides, event: SqsEv
         handled.results.push(result);
     }
     handled
+}
+
+/// One part, within the invocation's time: `Failed` when it ran out or an adapter failed.
+async fn one_part(
+    svc: Services<'_>,
+    overrides: &ConfigOverrides,
+    part: &ApplyPart,
+    deadline: Instant,
+    metrics: &mut Vec<MetricLine>,
+) -> PartResult {
+    if Instant::now() >= deadline {
+        return PartResult::Failed;
+    }
+    match tokio::time::timeout_at(deadline, run(svc, overrides, part, metrics)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(error)) => {
+            tracing::error!(error = %onboarding::domain::text::redact_addresses(&error.to_string()), "part not applied; the queue delivers it again");
+            PartResult::Failed
+        }
+        Err(_) => {
+            tracing::warn!("the invocation's deadline came first; the queue delivers the part again");
+            PartResult::Failed
+        }
+    }
 }
 
 async fn run(svc: Services<'_>, overrides: &ConfigOverrides, part: &ApplyPart, metrics: &mut Vec<MetricLine>) -> AppResult<PartResult> {
