@@ -16,8 +16,9 @@
 //! a redrive resumes the work.
 //!
 //! An approval is handed to the apply queue in parts (`APPLY_QUEUE_URL`), which the apply-plan
-//! function works through. Other work that would outlast the invocation is stopped at a deadline a little before the function's own: the run is
-//! dropped where it stands (every step is idempotent, so this is a crash the flows resume from),
+//! function works through. Other work that would outlast the invocation is stopped at a
+//! deadline a little before the function's own: the run is dropped where it stands (every step
+//! is idempotent, so this is a crash the flows resume from),
 //! its claim is given back, and the invocation fails as `OutOfTime`, so Lambda's retry a minute
 //! later carries on from there with a fresh 15 minutes.
 
