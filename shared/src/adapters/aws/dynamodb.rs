@@ -40,10 +40,9 @@
 //!   UpdateItem per contact would too, but costs one call per contact, where reading first
 //!   keeps it near one call per 25 writes plus one per 100 reads. remove_contacts:
 //!   BatchWriteItem of deletes.
-//! - get_users: BatchGetItem. create_users: BatchGetItem, then the users not found as
-//!   conditional puts (`attribute_not_exists(pk)`), a hundred to a TransactWriteItems: a user
-//!   another migration or a concurrent apply created between the read and the write is never
-//!   overwritten, and is answered with its creator (so only the creator invites them). A
+//! - get_users: BatchGetItem. create_users: no read (its caller has just read the users), the
+//!   users as conditional puts (`attribute_not_exists(pk)`), a hundred to a TransactWriteItems:
+//!   a user another migration or a concurrent apply created meanwhile is never overwritten, and is answered with its creator (so only the creator invites them). A
 //!   transaction a condition cancels says which items exist; the rest go again. Transactional
 //!   writes cost twice the write units of plain ones; BatchWriteItem cannot be conditional, and
 //!   a conditional PutItem per user was a hundred times the calls (BENCHMARKS.md).

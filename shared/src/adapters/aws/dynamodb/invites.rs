@@ -1,6 +1,6 @@
 //! Queued invites, and the sparse `due-invites` index of the pending ones.
 
-use super::item::{from_json, invite_key, invite_pk, invite_shard, json, s, with, Item, INVITE_SHARDS};
+use super::item::{from_json, invite_key, invite_pk, invite_shard, json, s, text, with, Item, INVITE_SHARDS};
 use super::{condition_failed, DynamoTable};
 use crate::domain::invite::{instant_key, Invite, MailStatus};
 use crate::domain::values::{Email, MigrationId};
@@ -81,11 +81,23 @@ impl InviteTable for DynamoTable {
         // The first of two invites for one address wins, as SQLite's `ON CONFLICT DO NOTHING`.
         let mut seen = HashSet::new();
         let unique: Vec<&Invite> = invites.iter().filter(|i| seen.insert((&i.migration, &i.email))).collect();
-        // Conditional puts, a hundred to a transaction, with no read first (every invite of a
-        // first apply is new): an invite queued before (a resumed apply, a concurrent one) is
-        // named by the cancelled transaction and left as it is, whatever its state; the others
-        // go again.
-        let items = unique.into_iter().map(invite_item).collect::<PortResult<Vec<_>>>()?;
+        // Read first: a resumed apply finds the invites it queued before with one read, not a
+        // cancelled transaction (which costs write capacity, and which the emulator undoes by
+        // restoring the whole table, losing writes made beside it).
+        let queued: HashSet<(String, String)> = self
+            .batch_get(unique.iter().map(|i| invite_key(&i.migration, &i.email)).collect())
+            .await?
+            .iter()
+            .filter_map(|item| Some((text(item, "pk")?.to_string(), text(item, "sk")?.to_string())))
+            .collect();
+        // Conditional puts, a hundred to a transaction: an invite queued meanwhile (a
+        // concurrent apply) is named by the cancelled transaction and left as it is, whatever
+        // its state; the others go again.
+        let items = unique
+            .into_iter()
+            .filter(|i| !queued.contains(&(invite_pk(&i.migration, invite_shard(&i.email)), i.email.as_str().to_string())))
+            .map(invite_item)
+            .collect::<PortResult<Vec<_>>>()?;
         self.put_absent(&items).await?;
         Ok(())
     }
