@@ -24,13 +24,31 @@ pub struct FaultyTable<'a> {
     /// Yield to the scheduler before each call, so two runs joined on one task interleave at
     /// every table call (the embedded adapters never yield on their own).
     yields: bool,
+    /// From the Nth call on, no call answers (the process died there): with `after_effect`
+    /// the Nth reaches the table first. The run under test is dropped by a timeout.
+    freezes: bool,
     /// Every call made, in order (method name), for tests that check what was read.
     log: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> FaultyTable<'a> {
     pub fn new(inner: &'a dyn Table, fail_at: u64, after_effect: bool) -> Self {
-        Self { inner, calls: AtomicU64::new(0), fail_at, after_effect, throttle: false, yields: false, log: Default::default() }
+        Self {
+            inner,
+            calls: AtomicU64::new(0),
+            fail_at,
+            after_effect,
+            throttle: false,
+            yields: false,
+            freezes: false,
+            log: Default::default(),
+        }
+    }
+
+    /// Dies at the Nth call: it and every later call never answer, as in a crashed process
+    /// whose sends were in flight (`after_effect`: the Nth call took effect first).
+    pub fn dies_at(inner: &'a dyn Table, fail_at: u64, after_effect: bool) -> Self {
+        Self { freezes: true, ..Self::new(inner, fail_at, after_effect) }
     }
 
     /// Answers `Throttled` at the Nth call, as DynamoDB does when its retries run out.
@@ -52,9 +70,10 @@ impl<'a> FaultyTable<'a> {
         self.log.lock().unwrap().clone()
     }
 
-    fn tick(&self, call: String) -> bool {
+    /// Logs a call and numbers it (from 1).
+    fn tick(&self, call: String) -> u64 {
         self.log.lock().unwrap().push(call);
-        self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at
+        self.calls.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     fn injected(&self) -> PortError {
@@ -71,7 +90,14 @@ macro_rules! forward {
         if $self.yields {
             tokio::task::yield_now().await;
         }
-        let fail = $self.tick(format!("{}({:?})", stringify!($method), ($(crate::faults::summary(&$arg),)*)));
+        let call = $self.tick(format!("{}({:?})", stringify!($method), ($(crate::faults::summary(&$arg),)*)));
+        let fail = call == $self.fail_at;
+        if $self.freezes && call >= $self.fail_at {
+            if fail && $self.after_effect {
+                let _ = $self.inner.$method($($arg),*).await;
+            }
+            return std::future::pending().await;
+        }
         if fail && !$self.after_effect {
             return Err($self.injected());
         }

@@ -120,5 +120,6 @@ both_adapter_sets!(
         kickstarts_only_go_to_allowed_domains,
         uploads_are_read_at_their_event_version_and_sized_before_download,
         an_invite_to_a_suppressed_address_is_not_put_back,
+        sends_in_flight_go_out_once_each_through_throttling_a_failure_and_a_crash,
     ],
 );

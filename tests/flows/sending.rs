@@ -2,7 +2,7 @@
 //! MessageRejected, as SES does), sends whose outcome is unknown, and a person putting invites
 //! back on purpose. Nothing is burnt, nothing goes out twice.
 
-use crate::data::set_settings;
+use crate::data::{invites_due, set_settings};
 use crate::helpers::*;
 use crate::scenarios::{approval, plan_users};
 use onboarding::app::route::UploadOutcome;
@@ -11,6 +11,7 @@ use onboarding::domain::building::Phase;
 use onboarding::domain::invite::MailStatus;
 use onboarding::domain::sending::PauseCause;
 use onboarding::domain::values::MigrationId;
+use onboarding::ports::Mailer;
 use std::sync::atomic::Ordering;
 
 /// A sender domain no identity covers yet (one per run: SES identities are account-wide, and an
@@ -322,4 +323,55 @@ pub async fn an_invite_to_a_suppressed_address_is_not_put_back(h: Harness) {
     assert_eq!(retried.suppressed.len(), 1);
     assert!(retried.suppressed[0].reason.contains("suppression list"), "{retried:?}");
     assert_eq!(h.table.list_invites(&m).await.unwrap()[0].status, MailStatus::Unconfirmed, "left as it was");
+}
+
+/// The dispatch function sends several invites at once (each still starts one gap of the rate
+/// after the last). Through throttling, a failed ledger call and a run that dies with sends in
+/// flight, every invite is sent once or flagged, never twice, and the counts add up.
+pub async fn sends_in_flight_go_out_once_each_through_throttling_a_failure_and_a_crash(h: Harness) {
+    const COUNT: usize = 30;
+    invites_due(&h, "m1", COUNT).await;
+    let config = h.config().await;
+    let pace = dispatch::Pace { limit: 1_000, deadline: None, in_flight: 8 };
+    let m1 = MigrationId::parse("m1").unwrap();
+
+    // The mail service throttles after five more sends: no send starts after that; the ones in
+    // flight are recorded (sent, or left due without an attempt).
+    h.mailer.fail_after_more(5);
+    let throttled = dispatch::dispatch_paced(h.svc(), &config, pace).await.unwrap();
+    assert!(throttled.stopped.as_deref().unwrap_or_default().contains("throttled"), "{throttled:?}");
+    assert!(throttled.sent >= 5 && throttled.retry_later >= 1, "{throttled:?}");
+    let invites = h.table.list_invites(&m1).await.unwrap();
+    assert_eq!(invites.iter().filter(|i| i.status == MailStatus::Sent).count() as u64, throttled.sent, "{throttled:?}");
+    assert!(invites.iter().all(|i| i.status == MailStatus::Sent || i.attempts == 0), "throttling is never an attempt");
+    h.mailer.fail_after.store(0, Ordering::SeqCst);
+
+    // One ledger call fails (after it took effect): the run reports it once the sends beside it
+    // are recorded.
+    let faulty = crate::faults::FaultyTable::new(h.table.as_ref(), 9, true);
+    let failed = dispatch::dispatch_paced(h.svc_with(&faulty), &config, pace).await;
+    assert!(failed.is_err(), "{failed:?}");
+
+    // The run dies at a ledger call with sends in flight (nothing answers after it).
+    let dying = crate::faults::FaultyTable::dies_at(h.table.as_ref(), 14, true);
+    let died = tokio::time::timeout(std::time::Duration::from_secs(3), dispatch::dispatch_paced(h.svc_with(&dying), &config, pace)).await;
+    assert!(died.is_err(), "the run stopped at its crash point: {died:?}");
+
+    // Past the claim lease: a claim whose send's fate is unknown reads as unconfirmed.
+    h.clock.advance_minutes(16);
+    let rest = dispatch::dispatch_paced(h.svc(), &config, pace).await.unwrap();
+    assert_eq!(rest.stopped, None, "{rest:?}");
+    let invites = h.table.list_invites(&m1).await.unwrap();
+    let sent = invites.iter().filter(|i| i.status == MailStatus::Sent).count();
+    let unconfirmed = invites.iter().filter(|i| matches!(i.status, MailStatus::Sending | MailStatus::Unconfirmed)).count();
+    assert_eq!(sent + unconfirmed, COUNT, "every invite is sent or flagged: {rest:?}");
+    h.mailer.assert_each_sent_once();
+    let mails = h.mailer.sent_to_kind("invite#") as usize;
+    if h.mailer.deduplicates() {
+        assert_eq!((mails, unconfirmed), (COUNT, 0), "the outbox sends a claimed invite again, once");
+    } else {
+        // An unconfirmed invite may have gone out before the run died; none went out twice.
+        assert!((sent..=COUNT).contains(&mails), "{mails} invites went out; {sent} recorded as sent");
+    }
+    assert_eq!(dispatch::dispatch_paced(h.svc(), &config, pace).await.unwrap().sent, 0, "nothing is left to send");
 }

@@ -3,15 +3,22 @@
 use super::buildings::send_kickstart;
 use super::invites::current_invite_key;
 use super::mailing::{current_pause, record_pause, send_once, SendOutcome};
-use super::{AppResult, Services};
+use super::{AppError, AppResult, Services};
 use crate::domain::building::Phase;
 use crate::domain::config::Config;
+use crate::domain::invite::Invite;
 use crate::domain::invite::{MailStatus, MAX_SEND_ATTEMPTS};
 use crate::domain::mail;
 use crate::domain::sending::SendingPause;
 use crate::ports::PortError;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use serde::Serialize;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct DispatchOutcome {
@@ -32,13 +39,33 @@ pub struct DispatchOutcome {
     pub paused: Option<SendingPause>,
 }
 
-/// Sends up to `limit` due invites, stopping early at `deadline` (Lambda's remaining time).
+/// How one dispatch run may go.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// At most this many invites are handled.
+    pub limit: usize,
+    /// No send starts at or after this moment (Lambda's remaining time less a margin).
+    pub deadline: Option<time::OffsetDateTime>,
+    /// Sends in flight at most. Sends start one gap of the send rate apart whatever this is, so
+    /// more than one only matters when a send (its ledger calls and the service's answer)
+    /// takes longer than the gap: then the next starts on time beside it.
+    pub in_flight: usize,
+}
+
+/// Sends up to `limit` due invites one at a time, stopping early at `deadline`.
 pub async fn dispatch_invites(
     svc: Services<'_>,
     config: &Config,
     limit: usize,
     deadline: Option<time::OffsetDateTime>,
 ) -> AppResult<DispatchOutcome> {
+    dispatch_paced(svc, config, Pace { limit, deadline, in_flight: 1 }).await
+}
+
+/// Sends due invites at the mail service's rate (or the configured one, if lower), with up to
+/// `pace.in_flight` sends at once. A reason to stop (a pause, throttling, a failing service, the
+/// deadline) starts no further send; the sends already in flight finish and are recorded.
+pub async fn dispatch_paced(svc: Services<'_>, config: &Config, pace: Pace) -> AppResult<DispatchOutcome> {
     let mut outcome = DispatchOutcome::default();
     if let Err(pause) = pending_kickstarts(svc, config, &mut outcome).await? {
         return paused(svc, outcome, pause).await;
@@ -49,105 +76,216 @@ pub async fn dispatch_invites(
     let service_rate = svc.mailer.max_send_rate().await.unwrap_or(1.0);
     let rate = service_rate.min(config.settings.max_send_rate_per_second).max(0.01);
     let gap = Duration::from_secs_f64(1.0 / rate);
-    let mut handled = 0usize;
-    let mut last_send: Option<std::time::Instant> = None;
+    let in_flight = pace.in_flight.max(1);
+
+    let mut run = Run { outcome, halt: None, failure: None, finished: 0 };
+    let mut sends = FuturesUnordered::new();
+    let mut queue: VecDeque<Invite> = VecDeque::new();
     // Invites another run is sending stay pending; they are looked at once per run.
-    let mut looked_at = std::collections::HashSet::new();
-    'batches: while handled < limit {
-        // Bounces or a complaint paused invites (the feedback handler decided, maybe while this
-        // run sends): nothing more goes out until a person resumes.
-        if let Some((pause, _)) = current_pause(svc.table).await? {
-            if pause.cause.is_self_imposed() {
-                tracing::error!(cause = pause.cause.as_str(), fix = pause.cause.fix(), "invites are paused; nothing is sent");
-                outcome.stopped = Some(format!("invites paused: {pause}"));
-                outcome.paused = Some(pause);
-                break 'batches;
-            }
+    let mut looked_at = HashSet::new();
+    // The next due invites, asked for while the last ones go out.
+    let mut refill: Option<Pin<Box<dyn Future<Output = AppResult<Due>> + Send + '_>>> = None;
+    let mut exhausted = false;
+    let mut started = 0usize;
+    let mut next_start = Instant::now();
+    loop {
+        while let Some(Some(done)) = sends.next().now_or_never() {
+            run.absorb(svc, done);
         }
-        let due = svc.table.due_invites(svc.clock.now(), (limit - handled).min(100)).await?;
-        let due: Vec<_> = due.into_iter().filter(|i| !looked_at.contains(&(i.migration.clone(), i.email.clone()))).collect();
-        if due.is_empty() {
-            break;
+        let may_start = run.halt.is_none() && run.failure.is_none() && started < pace.limit;
+        if !may_start {
+            refill = None;
+        } else if refill.is_none() && !exhausted && queue.len() <= in_flight {
+            // The invites in flight or queued here are still due: ask for enough to find new
+            // ones beside them.
+            let wanted = pace.limit.saturating_sub(started + queue.len()).clamp(1, 100) + sends.len() + queue.len();
+            refill = Some(Box::pin(next_due(svc, wanted)));
         }
-        for invite in due {
-            looked_at.insert((invite.migration.clone(), invite.email.clone()));
-            if deadline.is_some_and(|d| svc.clock.now() >= d) {
-                outcome.stopped = Some("time limit reached; the next run continues".into());
-                break 'batches;
-            }
-            if let Some(at) = last_send {
-                let wait = gap.saturating_sub(at.elapsed());
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
+        let slot = may_start && !queue.is_empty() && sends.len() < in_flight;
+        if slot && pace.deadline.is_some_and(|d| svc.clock.now() >= d) {
+            run.halt = Some(Halt::Stopped("time limit reached; the next run continues".into()));
+            continue;
+        }
+        tokio::select! {
+            biased;
+            Some(done) = sends.next(), if !sends.is_empty() => run.absorb(svc, done),
+            due = async {
+                match refill.as_mut() {
+                    Some(due) => due.await,
+                    None => std::future::pending().await,
                 }
-            }
-            last_send = Some(std::time::Instant::now());
-            handled += 1;
-            let mut message = mail::invite(config, invite.migration.as_str(), &invite.email, &invite.first_name, &invite.building_names);
-            message.key = current_invite_key(svc.table, &invite).await?;
-            let now = svc.clock.now();
-            let update = |status, id: Option<String>, error: Option<String>, attempts| {
-                let (migration, email) = (invite.migration.clone(), invite.email.clone());
-                async move { svc.table.update_invite(&migration, &email, status, id.as_deref(), error.as_deref(), attempts).await }
-            };
-            match send_once(svc.table, svc.mailer, &message, now).await? {
-                Ok(SendOutcome::Sent(id)) => {
-                    outcome.sent += 1;
-                    update(MailStatus::Sent, Some(id), None, invite.attempts + 1).await?;
-                }
-                Ok(SendOutcome::AlreadySent(id)) => {
-                    // Sent by an earlier (crashed or concurrent) run: at least one attempt was made.
-                    outcome.already_sent += 1;
-                    update(MailStatus::Sent, Some(id), None, invite.attempts.max(1)).await?;
-                }
-                Ok(SendOutcome::InProgress) => outcome.in_progress += 1,
-                Ok(SendOutcome::Unconfirmed) => {
-                    outcome.unconfirmed += 1;
-                    update(
-                        MailStatus::Unconfirmed,
-                        None,
-                        Some("send not confirmed; check the mail log, then `onboard invites retry` to send it again".into()),
-                        invite.attempts + 1,
-                    )
-                    .await?;
-                }
-                Ok(SendOutcome::Failed(reason)) => {
-                    outcome.failed += 1;
-                    update(MailStatus::Failed, None, Some(reason), invite.attempts + 1).await?;
-                }
-                Err(PortError::SendingPaused(pause)) => {
-                    // About the account, not this invite: it stays due, no attempt counted.
-                    outcome.retry_later += 1;
-                    return paused(svc, outcome, pause).await;
-                }
-                Err(PortError::Throttled(reason)) => {
-                    // Slowed down, never an attempt: the invite stays due as it is.
-                    outcome.retry_later += 1;
-                    outcome.stopped = Some(format!("the mail service throttled sending: {reason}; the next run continues"));
-                    break 'batches;
-                }
-                Err(error) => {
-                    let attempts = invite.attempts + 1;
-                    if attempts >= MAX_SEND_ATTEMPTS {
-                        outcome.failed += 1;
-                        update(MailStatus::Failed, None, Some(format!("gave up after {attempts} attempts: {error}")), attempts).await?;
-                    } else {
-                        outcome.retry_later += 1;
-                        update(MailStatus::Pending, None, Some(error.to_string()), attempts).await?;
+            }, if refill.is_some() => {
+                refill = None;
+                match due {
+                    Ok(Due::Invites(due, asked)) => {
+                        let found = due.len();
+                        let before = queue.len();
+                        queue.extend(due.into_iter().filter(|i| looked_at.insert((i.migration.clone(), i.email.clone()))));
+                        exhausted = found < asked || queue.len() == before;
                     }
-                    outcome.stopped = Some(format!("the mail service failed: {error}; the next run retries"));
-                    break 'batches;
+                    Ok(Due::Paused(pause)) => run.halt = Some(Halt::PausedByFeedback(pause)),
+                    Err(error) => run.failure = Some(error),
                 }
             }
-            svc.progress.advance("invites", handled as u64);
+            _ = tokio::time::sleep_until(next_start), if slot => {
+                if let Some(invite) = queue.pop_front() {
+                    next_start = Instant::now() + gap;
+                    started += 1;
+                    sends.push(send_invite(svc, config, invite));
+                }
+            }
+            else => break,
         }
     }
+    let Run { mut outcome, halt, failure, .. } = run;
     svc.progress.finish("invites");
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    match halt {
+        Some(Halt::ServicePaused(pause)) => return paused(svc, outcome, pause).await,
+        Some(Halt::PausedByFeedback(pause)) => {
+            tracing::error!(cause = pause.cause.as_str(), fix = pause.cause.fix(), "invites are paused; nothing is sent");
+            outcome.stopped = Some(format!("invites paused: {pause}"));
+            outcome.paused = Some(pause);
+        }
+        Some(Halt::Stopped(reason)) => outcome.stopped = Some(reason),
+        None => {}
+    }
     if outcome.sent + outcome.kickstarts_sent + outcome.notices_sent > 0 {
         record_pause(svc.table, None, svc.clock.now()).await?;
     }
     tracing::info!(sent = outcome.sent, failed = outcome.failed, unconfirmed = outcome.unconfirmed, "invites dispatched");
     Ok(outcome)
+}
+
+/// The next invites due, or why none may go out.
+enum Due {
+    /// What the table answered, and how many were asked for.
+    Invites(Vec<Invite>, usize),
+    /// Bounces or a complaint paused invites (the feedback handler decided, maybe while this run
+    /// sends): nothing more goes out until a person resumes.
+    Paused(SendingPause),
+}
+
+async fn next_due(svc: Services<'_>, wanted: usize) -> AppResult<Due> {
+    if let Some((pause, _)) = current_pause(svc.table).await? {
+        if pause.cause.is_self_imposed() {
+            return Ok(Due::Paused(pause));
+        }
+    }
+    Ok(Due::Invites(svc.table.due_invites(svc.clock.now(), wanted).await?, wanted))
+}
+
+/// Why a run starts no further send.
+enum Halt {
+    /// The mail service refused for the whole account: recorded for the reports.
+    ServicePaused(SendingPause),
+    /// This product paused invites (bounces, complaints) until a person resumes.
+    PausedByFeedback(SendingPause),
+    /// Throttled, a failing service, or the time limit: the next run continues.
+    Stopped(String),
+}
+
+/// A run's tally while its sends finish.
+struct Run {
+    outcome: DispatchOutcome,
+    /// The first reason to stop.
+    halt: Option<Halt>,
+    /// The first ledger failure: the run reports it once the sends in flight are recorded.
+    failure: Option<AppError>,
+    finished: u64,
+}
+
+impl Run {
+    fn absorb(&mut self, svc: Services<'_>, done: AppResult<(Came, Option<Halt>)>) {
+        self.finished += 1;
+        svc.progress.advance("invites", self.finished);
+        let (sent, halt) = match done {
+            Ok(done) => done,
+            Err(error) => {
+                self.failure.get_or_insert(error);
+                return;
+            }
+        };
+        let o = &mut self.outcome;
+        match sent {
+            Came::Sent => o.sent += 1,
+            Came::AlreadySent => o.already_sent += 1,
+            Came::InProgress => o.in_progress += 1,
+            Came::Unconfirmed => o.unconfirmed += 1,
+            Came::Failed => o.failed += 1,
+            Came::RetryLater => o.retry_later += 1,
+        }
+        if let Some(halt) = halt {
+            self.halt.get_or_insert(halt);
+        }
+    }
+}
+
+/// What sending one invite came to.
+enum Came {
+    Sent,
+    AlreadySent,
+    InProgress,
+    Unconfirmed,
+    Failed,
+    /// Still due: the next run tries it again.
+    RetryLater,
+}
+
+/// Sends one invite through the ledger and records the result on the invite.
+async fn send_invite(svc: Services<'_>, config: &Config, invite: Invite) -> AppResult<(Came, Option<Halt>)> {
+    let mut message = mail::invite(config, invite.migration.as_str(), &invite.email, &invite.first_name, &invite.building_names);
+    message.key = current_invite_key(svc.table, &invite).await?;
+    let now = svc.clock.now();
+    let update = |status, id: Option<String>, error: Option<String>, attempts| {
+        let (migration, email) = (&invite.migration, &invite.email);
+        async move { svc.table.update_invite(migration, email, status, id.as_deref(), error.as_deref(), attempts).await }
+    };
+    Ok(match send_once(svc.table, svc.mailer, &message, now).await? {
+        Ok(SendOutcome::Sent(id)) => {
+            update(MailStatus::Sent, Some(id), None, invite.attempts + 1).await?;
+            (Came::Sent, None)
+        }
+        Ok(SendOutcome::AlreadySent(id)) => {
+            // Sent by an earlier (crashed or concurrent) run: at least one attempt was made.
+            update(MailStatus::Sent, Some(id), None, invite.attempts.max(1)).await?;
+            (Came::AlreadySent, None)
+        }
+        Ok(SendOutcome::InProgress) => (Came::InProgress, None),
+        Ok(SendOutcome::Unconfirmed) => {
+            update(
+                MailStatus::Unconfirmed,
+                None,
+                Some("send not confirmed; check the mail log, then `onboard invites retry` to send it again".into()),
+                invite.attempts + 1,
+            )
+            .await?;
+            (Came::Unconfirmed, None)
+        }
+        Ok(SendOutcome::Failed(reason)) => {
+            update(MailStatus::Failed, None, Some(reason), invite.attempts + 1).await?;
+            (Came::Failed, None)
+        }
+        // About the account, not this invite: it stays due, no attempt counted.
+        Err(PortError::SendingPaused(pause)) => (Came::RetryLater, Some(Halt::ServicePaused(pause))),
+        // Slowed down, never an attempt: the invite stays due as it is.
+        Err(PortError::Throttled(reason)) => {
+            (Came::RetryLater, Some(Halt::Stopped(format!("the mail service throttled sending: {reason}; the next run continues"))))
+        }
+        Err(error) => {
+            let attempts = invite.attempts + 1;
+            let halt = Some(Halt::Stopped(format!("the mail service failed: {error}; the next run retries")));
+            if attempts >= MAX_SEND_ATTEMPTS {
+                update(MailStatus::Failed, None, Some(format!("gave up after {attempts} attempts: {error}")), attempts).await?;
+                (Came::Failed, halt)
+            } else {
+                update(MailStatus::Pending, None, Some(error.to_string()), attempts).await?;
+                (Came::RetryLater, halt)
+            }
+        }
+    })
 }
 
 /// Stops a run on an account-level refusal: recorded for the reports, logged with its fix.

@@ -3,10 +3,15 @@
 
 use super::*;
 use onboarding::domain::config::{ConfigOverrides, Mailbox};
+use onboarding::domain::invite::Invite;
 use onboarding::domain::mail::OutgoingMail;
+use onboarding::domain::values::Email;
+use onboarding::ports::Mailer;
 use onboarding::ports::{InviteTable, ObjectStore};
 use onboarding::test_support::Harness;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use time::macros::datetime;
 
 const SCHEDULED_EVENT: &str = include_str!("../../fixtures/eventbridge-scheduled-event.json");
@@ -138,4 +143,126 @@ fn the_remaining_time_comes_from_the_context_deadline() {
     assert_eq!(remaining_time(&context, now), Duration::ZERO, "a passed deadline leaves nothing");
     context.deadline = u64::MAX;
     assert_eq!(remaining_time(&context, now), LONGEST_INVOCATION);
+}
+
+/// A mailer like SES as the function meets it: each message takes `latency` (of the test's
+/// paused clock), the account's rate is the settings' default of 10 a second, and a repeat would
+/// be a second message.
+/// Each send moves the test clock by `tick`; it records when sends start and how many overlap.
+struct SlowMailer<'a> {
+    h: &'a Harness,
+    latency: Duration,
+    tick: time::Duration,
+    starts: std::sync::Mutex<Vec<tokio::time::Instant>>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+}
+
+const SLOW_RATE: f64 = 10.0;
+
+impl<'a> SlowMailer<'a> {
+    fn new(h: &'a Harness, latency: Duration, tick: time::Duration) -> Self {
+        let (starts, in_flight, most_in_flight) = (Default::default(), AtomicUsize::new(0), AtomicUsize::new(0));
+        Self { h, latency, tick, starts, in_flight, most_in_flight }
+    }
+
+    /// The shortest time between two sends' starts.
+    fn closest_starts(&self) -> Duration {
+        let starts = self.starts.lock().unwrap();
+        starts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(Duration::MAX)
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SlowMailer<'_> {
+    async fn send(&self, mail: &OutgoingMail) -> onboarding::ports::PortResult<String> {
+        self.starts.lock().unwrap().push(tokio::time::Instant::now());
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.latency).await;
+        self.h.clock.advance(self.tick);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.h.mailer.send(mail).await
+    }
+    async fn max_send_rate(&self) -> onboarding::ports::PortResult<f64> {
+        Ok(SLOW_RATE)
+    }
+}
+
+/// The migration's three invites and `more` others, all due on 2026-11-24.
+async fn many_due(more: usize) -> (Harness, usize) {
+    let h = approved_for_tomorrow().await;
+    let migration = onboarding::domain::values::MigrationId::parse(MIGRATION).unwrap();
+    let model = h.table.list_invites(&migration).await.unwrap().remove(0);
+    let others: Vec<_> =
+        (0..more).map(|i| Invite { email: Email::parse(&format!("person{i}@acme.example")).unwrap(), ..model.clone() }).collect();
+    h.table.queue_invites(&others).await.unwrap();
+    h.clock.set(datetime!(2026-11-24 09:15 UTC));
+    (h, 3 + more)
+}
+
+/// Every invite's status, counted.
+async fn statuses(h: &Harness) -> HashMap<String, usize> {
+    let migration = onboarding::domain::values::MigrationId::parse(MIGRATION).unwrap();
+    let mut counts = HashMap::new();
+    for invite in h.table.list_invites(&migration).await.unwrap() {
+        *counts.entry(format!("{:?}", invite.status)).or_default() += 1;
+    }
+    counts
+}
+
+/// Each invite key handed to the mailer once.
+fn each_sent_once(h: &Harness) -> usize {
+    let keys: Vec<String> = sent_invites(h).into_iter().map(|m| m.key).collect();
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), keys.len(), "an invite went out twice");
+    keys.len()
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_sends_overlap_and_still_start_no_faster_than_the_rate() {
+    let (h, total) = many_due(57).await;
+    let slow = SlowMailer::new(&h, Duration::from_millis(800), time::Duration::ZERO);
+    let svc = Services { mailer: &slow, ..h.svc() };
+    let began = tokio::time::Instant::now();
+    let outcome = handle(svc, &overrides(), event(Duration::from_secs(14 * 60))).await.unwrap();
+    let took = began.elapsed();
+
+    assert_eq!((outcome.sent, outcome.stopped), (total as u64, None));
+    assert_eq!(each_sent_once(&h), total);
+    let gap = Duration::from_secs_f64(1.0 / SLOW_RATE);
+    assert!(slow.closest_starts() >= gap, "two sends started {:?} apart; the rate allows one every {gap:?}", slow.closest_starts());
+    // 800 ms a send at one every 100 ms: eight at once keep the rate; one at a time would take 48 s.
+    let most = slow.most_in_flight.load(Ordering::SeqCst);
+    assert!((8..=SENDS_IN_FLIGHT).contains(&most), "{most} sends in flight at most");
+    assert!(took <= gap * total as u32 + Duration::from_secs(1), "{total} invites took {took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_reached_mid_run_records_the_sends_in_flight_and_leaves_the_rest_due() {
+    let (h, total) = many_due(57).await;
+    // Each send moves the function's clock by a second: 20 s before the deadline, twenty have
+    // finished, and the four started meanwhile are still in flight.
+    let slow = SlowMailer::new(&h, Duration::from_millis(400), time::Duration::seconds(1));
+    let svc = Services { mailer: &slow, ..h.svc() };
+    let first = handle(svc, &overrides(), event(SAFETY_MARGIN + Duration::from_secs(20))).await.unwrap();
+    assert!(first.stopped.as_deref().unwrap_or_default().contains("time limit"), "{first:?}");
+    let sent = first.sent as usize;
+    assert!((20..total).contains(&sent), "{first:?}");
+    assert!(sent > 20, "the sends in flight at the deadline were recorded too: {first:?}");
+    let counts = statuses(&h).await;
+    assert_eq!(counts.get("Sent"), Some(&sent), "every send is recorded: {counts:?}");
+    assert_eq!(counts.get("Pending"), Some(&(total - sent)), "the rest stay due: {counts:?}");
+    assert_eq!(each_sent_once(&h), sent);
+
+    let rest = handle(svc, &overrides(), event(Duration::from_secs(14 * 60))).await.unwrap();
+    assert_eq!((rest.sent as usize, rest.stopped), (total - sent, None));
+    assert_eq!(each_sent_once(&h), total);
+}
+
+/// The schedule's event, with `remaining` before the invocation's deadline.
+fn event(remaining: Duration) -> LambdaEvent<serde_json::Value> {
+    let mut context = Context::default();
+    context.deadline = (SystemTime::now() + remaining).duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
+    LambdaEvent::new(serde_json::from_str(SCHEDULED_EVENT).unwrap(), context)
 }
