@@ -4,6 +4,7 @@
 #[cfg(feature = "aws")]
 pub mod apply_sim;
 pub mod args;
+pub mod dispatch_sim;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod fixture;

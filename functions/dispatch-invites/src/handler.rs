@@ -4,25 +4,11 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use onboarding::app::config::load_config_with;
-use onboarding::app::dispatch::{dispatch_paced, DispatchOutcome, Pace};
+use onboarding::app::dispatch::{dispatch_paced, DispatchOutcome, Pace, MAX_INVITES_PER_RUN, SAFETY_MARGIN, SENDS_IN_FLIGHT};
 use onboarding::app::{AppError, Services};
 use onboarding::deployment::{RunError, ScheduledRun};
 use onboarding::domain::config::ConfigOverrides;
 use std::time::{Duration, SystemTime};
-
-/// At most this many invites per run. The time limit ends a run first below about 570 mails a
-/// second (14 a second for 14.5 minutes is about 12,200), so this bounds a run with an unusual
-/// clock, and the memory of the invites a run has looked at.
-pub const MAX_INVITES_PER_RUN: usize = 500_000;
-
-/// Time kept back from the invocation's deadline: no send starts after it, so the sends in
-/// flight are recorded before Lambda stops the function. Runs start every 15 minutes, so a run
-/// sends for 870 s of every 900 (96.7 %).
-pub const SAFETY_MARGIN: Duration = Duration::from_secs(30);
-
-/// Sends in flight at most. They start one gap of the send rate apart, so this bounds only how
-/// slow a send may be before the run falls behind the rate: 32 sends of 100 ms keep 320 a second.
-pub const SENDS_IN_FLIGHT: usize = 32;
 
 /// A Lambda invocation lasts at most 15 minutes.
 const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS users (email TEXT PRIMARY KEY, first_name TEXT NOT NU
 CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apply_parts (run TEXT NOT NULL, part INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, part));
 CREATE TABLE IF NOT EXISTS invites (migration TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL, due TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (migration, email));
-CREATE INDEX IF NOT EXISTS invites_due ON invites (status, due);
+DROP INDEX IF EXISTS invites_due;
+CREATE INDEX IF NOT EXISTS invites_due_in_order ON invites (status, due, migration, email);
 CREATE TABLE IF NOT EXISTS platform_users (email TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS mail_ledger (key TEXT PRIMARY KEY, status TEXT NOT NULL, message_id TEXT, updated_at TEXT NOT NULL, detail TEXT);
 CREATE TABLE IF NOT EXISTS parked_mail (key TEXT PRIMARY KEY, data TEXT NOT NULL);
