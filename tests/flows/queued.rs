@@ -70,6 +70,24 @@ pub async fn a_plan_applied_in_queued_parts_ends_as_one_run_does(h: Harness) {
     assert_eq!(counts(&again), counts(outcome));
     assert_eq!(state::table(&h, &everyone).await, expected);
 
+    // The same plan approved again (a new upload of the approval): nothing is created twice,
+    // and the counts say so, as one run's do.
+    let whole_again = apply::apply_approval(reference.svc(), &approved).await.unwrap();
+    assert!(whole_again.already_applied && whole_again.users_created == 0, "{whole_again:?}");
+    let expected_again = state::table(&reference, &everyone).await;
+    let queue = MemoryQueue::default();
+    apply::queue_apply_in_parts(h.svc(), &queue, &approved, "approvals/m1.json", "approvals/m1.json#v2", 5).await.unwrap();
+    let mut finished = Vec::new();
+    for message in queue.take() {
+        if let PartDone::Finished(outcome) = apply::apply_part(h.svc(), &serde_json::from_str(&message).unwrap()).await.unwrap() {
+            finished.push(outcome);
+        }
+    }
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert!(finished[0].already_applied, "{:?}", finished[0]);
+    assert_eq!(counts(&finished[0]), counts(&whole_again), "approved again: the parts say what one run says");
+    assert_eq!(state::table(&h, &everyone).await, expected_again);
+
     // A part queued for a plan that was made again since is dropped, not applied over it.
     let replanned = h.upload("inbox/users/m1/export-2.csv", &users_csv(USERS + 1)).await;
     assert!(matches!(&replanned, onboarding::app::route::UploadOutcome::Plan(p) if p.plan_sha256 != sha), "{replanned:?}");

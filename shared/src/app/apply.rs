@@ -301,7 +301,9 @@ pub async fn apply_part(svc: Services<'_>, part: &ApplyPart) -> AppResult<PartDo
     let approval = Approval { exclude: record.excluded.clone(), ..part.approval.clone() };
     let setting = Setting::read(svc, &approval).await?;
     let excluded: HashSet<&Email> = approval.exclude.iter().collect();
-    let batch = Batch { approval: &approval, setting: &setting, excluded: &excluded, recount_ours: true };
+    // A part tried again counts the users its first try created; a plan applied before and
+    // approved again created nobody this time.
+    let batch = Batch { approval: &approval, setting: &setting, excluded: &excluded, recount_ours: !part.already_applied };
     let mut plan = match StoredPlan::range(svc, migration, part.plan_version.as_ref(), part.range).await {
         Err(super::AppError::Port(PortError::Superseded(_))) => {
             return Ok(PartDone::Stale(format!("the plan of migration {migration} was replaced since this part was queued")))

@@ -430,7 +430,7 @@ impl StoredPlan {
 pub async fn verified_plan(svc: Services<'_>, migration: &MigrationId, expected_sha: &str) -> AppResult<StoredPlan> {
     let key = format!("{}/plan.jsonl", report_folder(migration));
     let version = svc.objects.current_version(&key).await?;
-    let (sha, _) = verify_plan(svc, migration, version.as_ref(), expected_sha, u64::MAX).await?;
+    verify_plan(svc, migration, version.as_ref(), expected_sha, u64::MAX).await?;
     let mut plan = match StoredPlan::open(svc, migration, version.as_ref()).await {
         Err(super::AppError::Port(PortError::Superseded(_))) => {
             return Err(FileRejection::new(
@@ -443,7 +443,7 @@ pub async fn verified_plan(svc: Services<'_>, migration: &MigrationId, expected_
         }
         other => other?,
     };
-    plan.header.plan_sha256 = sha;
+    plan.header.plan_sha256 = expected_sha.to_string();
     Ok(plan)
 }
 
@@ -458,7 +458,7 @@ pub async fn plan_ranges(
 ) -> AppResult<(Option<ObjectVersion>, Vec<PlanRange>)> {
     let key = format!("{}/plan.jsonl", report_folder(migration));
     let version = svc.objects.current_version(&key).await?;
-    let (_, ranges) = verify_plan(svc, migration, version.as_ref(), expected_sha, entries_per_range).await?;
+    let ranges = verify_plan(svc, migration, version.as_ref(), expected_sha, entries_per_range).await?;
     Ok((version, ranges))
 }
 
@@ -470,7 +470,7 @@ async fn verify_plan(
     version: Option<&ObjectVersion>,
     expected_sha: &str,
     entries_per_range: u64,
-) -> AppResult<(String, Vec<PlanRange>)> {
+) -> AppResult<Vec<PlanRange>> {
     let mut plan = StoredPlan::open(svc, migration, version).await?;
     let mut csv = PlanCsv::new(std::io::sink(), &plan.header.extra_headers).map_err(|_| unreadable(migration))?;
     let mut ranges = Vec::new();
@@ -495,7 +495,7 @@ async fn verify_plan(
         )
         .into());
     }
-    Ok((sha, ranges))
+    Ok(ranges)
 }
 
 /// The whole verified plan in memory: for small plans and tests; apply and the validation
