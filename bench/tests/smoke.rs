@@ -37,3 +37,21 @@ async fn a_small_run_measures_every_workload_and_the_baseline_plans_the_same_byt
     let markdown = bench::run::markdown(&report, &options);
     assert!(markdown.contains("the same bytes"), "{markdown}");
 }
+
+/// The dispatch simulation, small: two scheduled runs at 5 mails a second send within the
+/// quota, each invite once, and use the runs' time (30 s of margin, 1 s of start-up a run).
+#[test]
+fn the_dispatch_simulation_sends_each_invite_once_within_the_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = bench::dispatch_sim::DispatchSpec {
+        quota: 5.0,
+        runs: 2,
+        send: std::time::Duration::from_millis(100),
+        start_up: std::time::Duration::from_secs(1),
+    };
+    let run = bench::dispatch_sim::simulated_dispatch(&dir.path().join("sim"), spec).unwrap();
+    assert_eq!((run.throttled, run.repeats), (0, 0));
+    // 869 s of every 900 can send, a send at each end: (5 × 869 + 1) × 2 = 8,692 at most.
+    assert!((8_600..=8_692).contains(&run.sent), "{} sent", run.sent);
+    assert!(run.share(5.0) > 0.95, "{}", run.share(5.0));
+}
