@@ -42,8 +42,7 @@ echo "==> the same through the apply queue, ten consumers" >&2
 target/release/bench apply-sim --users "${APPLY_USERS:-1m}" --call-ms "${CALL_MS:-10}" --workers 10 | tee -a "$parts"
 
 echo "==> dispatch across scheduled runs, simulated clock" >&2
-# Its RESULT_PART (the lowest share of the quota) stays out of the RESULT line, whose keys are fixed.
-target/release/bench dispatch-sim --quota "${QUOTAS:-14,100}" --runs "${DISPATCH_RUNS:-4}" | grep -v '^RESULT_PART'
+target/release/bench dispatch-sim --quota "${QUOTAS:-14,100}" --runs "${DISPATCH_RUNS:-4}"
 
 echo "==> tile-check start" >&2
 infra/.venv/bin/python bench/start/tile_start.py --binary target/release/tile-check --onboard target/debug/onboard \

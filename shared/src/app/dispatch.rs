@@ -6,8 +6,7 @@ use super::mailing::{current_pause, record_pause, send_once, SendOutcome};
 use super::{AppError, AppResult, Services};
 use crate::domain::building::Phase;
 use crate::domain::config::Config;
-use crate::domain::invite::Invite;
-use crate::domain::invite::{MailStatus, MAX_SEND_ATTEMPTS};
+use crate::domain::invite::{Invite, MailStatus, MAX_SEND_ATTEMPTS};
 use crate::domain::mail;
 use crate::domain::sending::SendingPause;
 use crate::ports::PortError;
@@ -49,9 +48,9 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(30);
 /// 100 ms keep 320 a second.
 pub const SENDS_IN_FLIGHT: usize = 32;
 
-/// At most this many invites per scheduled run. The time limit ends a run first below about 570 mails a
-/// second (14 a second for 14.5 minutes is about 12,200), so this bounds a run with an unusual
-/// clock, and the memory of the invites a run has looked at.
+/// At most this many invites per scheduled run. The time limit ends a run first below about 570
+/// mails a second (14 a second for 14.5 minutes is about 12,200), so this bounds a run with an
+/// unusual clock, and the memory of the invites a run has looked at.
 pub const MAX_INVITES_PER_RUN: usize = 500_000;
 
 /// How one dispatch run may go.

@@ -25,13 +25,9 @@ fn sent_invites(h: &Harness) -> Vec<OutgoingMail> {
     h.mailer.sent_with_key("invite#")
 }
 
-/// The schedule's event, with `remaining` before the invocation's deadline.
+/// The schedule's event, with `remaining` before the invocation's deadline, handled.
 async fn run(h: &Harness, overrides: &ConfigOverrides, remaining: Duration) -> DispatchOutcome {
-    let deadline = SystemTime::now() + remaining;
-    let mut context = Context::default();
-    context.deadline = deadline.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let event = LambdaEvent::new(serde_json::from_str(SCHEDULED_EVENT).unwrap(), context);
-    handle(h.svc(), overrides, event).await.unwrap()
+    handle(h.svc(), overrides, event(remaining)).await.unwrap()
 }
 
 /// Config, one building and a user export planned and approved with invites due tomorrow,

@@ -42,10 +42,11 @@
 //!   BatchWriteItem of deletes.
 //! - get_users: BatchGetItem. create_users: no read (its caller has just read the users), the
 //!   users as conditional puts (`attribute_not_exists(pk)`), a hundred to a TransactWriteItems:
-//!   a user another migration or a concurrent apply created meanwhile is never overwritten, and is answered with its creator (so only the creator invites them). A
-//!   transaction a condition cancels says which items exist; the rest go again. Transactional
-//!   writes cost twice the write units of plain ones; BatchWriteItem cannot be conditional, and
-//!   a conditional PutItem per user was a hundred times the calls (BENCHMARKS.md).
+//!   a user another migration or a concurrent apply created meanwhile is never overwritten, and
+//!   is answered with its creator (so only the creator invites them). A transaction a condition
+//!   cancels says which items exist; the rest go again. Transactional writes cost twice the
+//!   write units of plain ones; BatchWriteItem cannot be conditional, and a conditional PutItem
+//!   per user was a hundred times the calls (BENCHMARKS.md).
 //!   grant_access: UpdateItem `ADD roles :r, buildings :b` (string sets; an empty set is left
 //!   out, DynamoDB refuses them) on `attribute_exists(pk)`; adding to a set twice changes
 //!   nothing, so a retry is harmless.
