@@ -3,7 +3,7 @@
 
 use crate::fixture::{err, migration, tenants_key, users_key, Fixture};
 use crate::timing::{quantile, timed, Timing};
-use onboarding::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits};
+use onboarding::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits, RawRow};
 use onboarding::domain::tenants::{contact_from_row, ContactSet, TENANT_COLUMNS};
 use onboarding::domain::values::Email;
 use std::path::Path;
@@ -89,10 +89,12 @@ pub fn tenants_intake(fixture: &Fixture, rows: u64) -> Result<u64, String> {
     let sheet =
         open_sheet(input, FileKind::Tenants, IntakeLimits::default(), |h| ColumnMap::has_required(TENANT_COLUMNS, h)).map_err(err)?;
     let map = ColumnMap::resolve(TENANT_COLUMNS, &sheet.headers).map_err(err)?;
+    let mut sheet = sheet;
     let mut set = ContactSet::default();
     let mut read = 0u64;
-    for row in sheet {
-        let row = row.map_err(err)?;
+    let mut row = RawRow::default();
+    while let Some(next) = sheet.read_into(&mut row) {
+        next.map_err(err)?;
         read += 1;
         if let Ok((contact, _)) = contact_from_row(&map, &row, fixture.config.phone_region) {
             set.add(row.number, contact);

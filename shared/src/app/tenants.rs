@@ -5,7 +5,7 @@ use crate::domain::building::TilePolicy;
 use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::{tenants_report, TenantReport};
-use crate::domain::intake::{open_sheet, FileKind};
+use crate::domain::intake::{open_sheet, FileKind, RawRow};
 use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::keys;
 use crate::domain::tenants::{
@@ -72,8 +72,11 @@ pub async fn ingest_tenants(
     let mut rejected_rows = RejectedRows::default();
     let mut issues = map.reading_issues();
     let (mut rows, mut rejected, mut merged) = (0u64, 0u64, 0u64);
-    for row in sheet {
-        let row = row?;
+    let mut sheet = sheet;
+    // One row's buffers serve every row.
+    let mut row = RawRow::default();
+    while let Some(read) = sheet.read_into(&mut row) {
+        read?;
         rows += 1;
         match contact_from_row(&map, &row, config.phone_region) {
             Ok((contact, warnings)) => {

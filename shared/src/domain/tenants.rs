@@ -7,6 +7,7 @@ use crate::domain::sheet::csv_bytes;
 use crate::domain::text::single_line;
 use crate::domain::values::{Email, EmailError, Phone, PhoneRegion};
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 pub const TENANT_COLUMNS: &[ColumnSpec] = &[
@@ -93,20 +94,22 @@ pub fn contact_from_row(map: &ColumnMap, row: &RawRow, region: PhoneRegion) -> R
 /// missing phone; a different name is flagged).
 #[derive(Debug, Default)]
 pub struct ContactSet {
-    index: HashMap<Email, usize>,
+    // foldhash rather than SipHash: every row of a tenant file is looked up here.
+    index: HashMap<Email, usize, foldhash::fast::RandomState>,
     contacts: Vec<(u64, TenantContact)>,
 }
 
 impl ContactSet {
     /// Adds a contact; returns the issue when the row duplicated an earlier one.
     pub fn add(&mut self, row: u64, contact: TenantContact) -> Option<Issue> {
-        match self.index.get(&contact.email) {
-            None => {
-                self.index.insert(contact.email.clone(), self.contacts.len());
+        match self.index.entry(contact.email.clone()) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(self.contacts.len());
                 self.contacts.push((row, contact));
                 None
             }
-            Some(&at) => {
+            Entry::Occupied(occupied) => {
+                let at = *occupied.get();
                 let (first_row, kept) = &mut self.contacts[at];
                 if kept.phone.is_none() {
                     kept.phone = contact.phone.clone();

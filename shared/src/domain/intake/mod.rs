@@ -17,7 +17,7 @@ use std::io::Read;
 
 /// One data row as it stood in the file. `number` is the 1-based row number a spreadsheet shows
 /// (the header row is row 1 when it is the first row).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawRow {
     pub number: u64,
     pub cells: Vec<String>,

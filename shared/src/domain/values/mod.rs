@@ -5,86 +5,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod email;
+mod phone;
 
 pub use email::{Email, EmailError};
-
-/// A phone number in E.164 form (`+14155550123`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Phone(String);
-
-/// How many parsed numbers a thread remembers (see [`Phone::parse`]): a few MB at most.
-pub const PHONES_REMEMBERED: usize = 50_000;
-
-thread_local! {
-    static PHONES: std::cell::RefCell<PhoneMemo> = std::cell::RefCell::new(PhoneMemo::default());
-}
-
-/// Parsed numbers of one region by their text (another region starts afresh).
-#[derive(Default)]
-struct PhoneMemo {
-    region: Option<phonenumber::country::Id>,
-    parsed: std::collections::HashMap<Box<str>, Option<Phone>>,
-}
-
-/// The region used for numbers written without a country code, e.g. `US` or `GB`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PhoneRegion(phonenumber::country::Id);
-
-impl PhoneRegion {
-    pub fn parse(code: &str) -> Option<Self> {
-        code.trim().to_uppercase().parse().ok().map(Self)
-    }
-}
-
-impl Default for PhoneRegion {
-    fn default() -> Self {
-        Self(phonenumber::country::Id::US)
-    }
-}
-
-impl Phone {
-    /// Parses a number as people write it (`(415) 555-0123`, `+44 20 7946 0958`, `0044…`).
-    ///
-    /// Parsing and validating a number against the numbering plans costs tens of microseconds,
-    /// most of a tenant file's time, and files repeat numbers (a building's front desk, a
-    /// company's switchboard): each thread remembers the last [`PHONES_REMEMBERED`] answers.
-    pub fn parse(raw: &str, region: PhoneRegion) -> Option<Self> {
-        let raw = raw.trim();
-        if raw.len() > 40 {
-            return None;
-        }
-        PHONES.with(|cell| {
-            let mut memo = cell.borrow_mut();
-            if memo.region != Some(region.0) || memo.parsed.len() >= PHONES_REMEMBERED {
-                memo.parsed.clear();
-                memo.region = Some(region.0);
-            }
-            if let Some(known) = memo.parsed.get(raw) {
-                return known.clone();
-            }
-            let parsed = Self::parse_uncached(raw, region);
-            memo.parsed.insert(Box::from(raw), parsed.clone());
-            parsed
-        })
-    }
-
-    fn parse_uncached(raw: &str, region: PhoneRegion) -> Option<Self> {
-        let number = phonenumber::parse(Some(region.0), raw).ok()?;
-        if !phonenumber::is_valid(&number) {
-            return None;
-        }
-        Some(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
-    }
-
-    /// Trusts a value that was stored in E.164 form by this program.
-    pub fn from_stored(e164: String) -> Self {
-        Self(e164)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use phone::{Phone, PhoneRegion};
 
 /// A building's UUID, lower-case and hyphenated. It is also a path segment of S3 keys, so only
 /// a real UUID gets in.
@@ -205,17 +129,6 @@ impl fmt::Display for MigrationId {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phones_become_e164_with_the_default_region() {
-        let us = PhoneRegion::parse("us").unwrap();
-        assert_eq!(Phone::parse("(415) 555-2671", us).unwrap().as_str(), "+14155552671");
-        assert_eq!(Phone::parse("+44 20 7946 0958", us).unwrap().as_str(), "+442079460958");
-        let gb = PhoneRegion::parse("GB").unwrap();
-        assert_eq!(Phone::parse("020 7946 0958", gb).unwrap().as_str(), "+442079460958");
-        assert!(Phone::parse("12", us).is_none());
-        assert!(Phone::parse("call me", us).is_none());
-    }
 
     #[test]
     fn status_synonyms() {
