@@ -29,6 +29,9 @@ pub struct Fixture {
     pub strangers: Vec<Email>,
     /// The users the platform already has, in a `HashMap` (for the core without a database).
     pub memory_users: crate::memstore::MemoryUsers,
+    /// The validation report's table: the buildings and a whole applied plan. A table of its
+    /// own, so the million users it holds are not existing users of the plans measured.
+    pub report_table: onboarding::adapters::embedded::SqliteTable,
 }
 
 pub fn err(e: impl std::fmt::Display) -> String {
@@ -84,6 +87,11 @@ impl Fixture {
         }
     }
 
+    /// [`Fixture::svc`] over the validation report's table (the same bucket).
+    pub fn report_svc(&self) -> Services<'_> {
+        Services { table: &self.report_table, ..self.svc() }
+    }
+
     pub fn path(&self, key: &str) -> PathBuf {
         self.dir.join("state/bucket").join(key)
     }
@@ -96,6 +104,7 @@ impl Fixture {
     pub async fn prepare(dir: &Path, seed: u64, sizes: &[u64]) -> Result<Self, String> {
         let dir = dir.join(format!("seed-{seed}"));
         let state = EmbeddedState::open(&dir.join("state")).map_err(err)?;
+        let report_table = onboarding::adapters::embedded::SqliteTable::open(&dir.join("state/report-table.sqlite")).map_err(err)?;
         let objects = &state.objects;
         let config = onboarding::app::config::store_config(
             objects,
@@ -117,8 +126,9 @@ impl Fixture {
             granted: Vec::new(),
             strangers: Vec::new(),
             memory_users: Default::default(),
+            report_table,
         };
-        fixture.load_buildings().await?;
+        fixture.load_buildings(fixture.svc()).await?;
         for &rows in sizes {
             let spec = fixture.users_spec(rows);
             generate(&fixture.path(&users_key(rows)), |out| write_users(&spec, out))?;
@@ -135,11 +145,12 @@ impl Fixture {
         Ok(fixture)
     }
 
-    async fn load_buildings(&self) -> Result<(), String> {
+    /// Ingests the synthetic buildings into `svc`'s table.
+    pub async fn load_buildings(&self, svc: Services<'_>) -> Result<(), String> {
         let key = "inbox/buildings/bench-buildings.csv";
         std::fs::create_dir_all(self.path("inbox/buildings")).map_err(err)?;
         std::fs::write(self.path(key), buildings_csv(&self.buildings)).map_err(err)?;
-        let outcome = onboarding::app::buildings::ingest_buildings(self.svc(), &self.config, key, false).await.map_err(err)?;
+        let outcome = onboarding::app::buildings::ingest_buildings(svc, &self.config, key, false).await.map_err(err)?;
         if outcome.accepted as usize != self.buildings.len() {
             return Err(format!("the synthetic buildings file was not fully accepted: {:?}", outcome.issues.first()));
         }

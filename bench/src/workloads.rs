@@ -5,7 +5,7 @@ use crate::fixture::{err, migration, tenants_key, users_key, Fixture};
 use crate::timing::{quantile, timed, Timing};
 use onboarding::domain::intake::{open_sheet, ColumnMap, FileKind, IntakeLimits, RawRow};
 use onboarding::domain::tenants::{contact_from_row, ContactSet, TENANT_COLUMNS};
-use onboarding::domain::values::Email;
+use onboarding::domain::values::{Email, MigrationId};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -57,28 +57,33 @@ pub async fn repeated_address(fixture: &Fixture, rows: u64) -> Result<u64, Strin
     Ok(summary.rows)
 }
 
-/// Makes sure the plan of the `rows` export is applied to the embedded table (once; a marker
-/// file remembers it), so the validation report has a migration of that size to check.
+/// Makes sure the plan of the `rows` export is applied to the validation report's table (once;
+/// a marker file remembers it), so the report has a migration of that size to check. Planned
+/// and applied there under a migration of its own (`bench-report-…`), so the plans measured
+/// keep their outputs and their existing users.
 pub async fn applied_plan(fixture: &Fixture, rows: u64) -> Result<(), String> {
-    let marker = fixture.dir.join(format!("applied-{}.done", crate::fixture::label(rows)));
+    let marker = fixture.dir.join(format!("report-applied-{}.done", crate::fixture::label(rows)));
     if marker.exists() {
         return Ok(());
     }
-    let (_, sha) = plan_use_case(fixture, rows).await?;
+    let svc = fixture.report_svc();
+    fixture.load_buildings(fixture.report_svc()).await?;
+    let migration = MigrationId::parse(&format!("bench-report-{}", crate::fixture::label(rows))).map_err(err)?;
+    let (summary, _) = onboarding::app::plan::plan_migration(svc, &fixture.config, &migration, &users_key(rows)).await.map_err(err)?;
     let approval = onboarding::domain::approval::Approval {
-        migration: migration(rows),
-        plan_sha256: sha,
+        migration,
+        plan_sha256: summary.plan_sha256,
         approved_by: "bench".into(),
         invite_date: Some(time::OffsetDateTime::now_utc().date() + time::Duration::days(3650)),
         exclude: Vec::new(),
     };
-    onboarding::app::apply::apply_approval(fixture.svc(), &approval).await.map_err(err)?;
+    onboarding::app::apply::apply_approval(fixture.report_svc(), &approval).await.map_err(err)?;
     std::fs::write(marker, "applied").map_err(err)
 }
 
-/// The validation report over everything applied in the embedded table.
+/// The validation report over everything applied in the report's table.
 pub async fn validation(fixture: &Fixture) -> Result<u64, String> {
-    let (report, _) = onboarding::app::validate::validation_report(fixture.svc(), &fixture.config).await.map_err(err)?;
+    let (report, _) = onboarding::app::validate::validation_report(fixture.report_svc(), &fixture.config).await.map_err(err)?;
     Ok(report.migrations.iter().map(|m| m.users_checked).sum())
 }
 
