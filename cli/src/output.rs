@@ -123,7 +123,7 @@ pub fn issue_lines(issues: &[onboarding::domain::issue::Issue], max: usize) -> V
             let place = match (i.row, &i.column) {
                 (Some(row), Some(column)) => format!("row {row}, {column}"),
                 (Some(row), None) => format!("row {row}"),
-                (None, Some(column)) => column.clone(),
+                (None, Some(column)) => column.to_string(),
                 (None, None) => "file".into(),
             };
             let value = if i.value.is_empty() { String::new() } else { format!(" [{}]", i.value) };

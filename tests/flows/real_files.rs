@@ -13,7 +13,7 @@ pub async fn the_guides_tenant_file_is_accepted_and_other_flows_send_it_back(h: 
         panic!("the guide's file is not read as tenant contacts")
     };
     assert_eq!((out.rows, out.accepted, out.rejected), (3, 3, 0), "{:?}", out.issues);
-    let readings: Vec<&str> = out.issues.iter().filter(|i| i.code.as_str() == "column_read_as").map(|i| i.message.as_str()).collect();
+    let readings: Vec<&str> = out.issues.iter().filter(|i| i.code.as_str() == "column_read_as").map(|i| &*i.message).collect();
     assert_eq!(readings.len(), 3, "each column read without its prefix is listed: {readings:?}");
     assert_eq!(out.columns_read_as.len(), 3, "and in the summary");
     let report = out.outputs.iter().find(|k| k.ends_with("report.html")).unwrap();
@@ -49,7 +49,7 @@ pub async fn replace_mode_keeps_people_whose_rows_were_rejected_and_reports_it(h
     };
     assert_eq!((out.rejected, out.revoked, out.kept_rejected, out.directory_size), (2, 1, 2, 3), "{:?}", out.issues);
     let kept: Vec<(Option<u64>, &str)> =
-        out.issues.iter().filter(|i| i.code.as_str() == "kept_rejected").map(|i| (i.row, i.message.as_str())).collect();
+        out.issues.iter().filter(|i| i.code.as_str() == "kept_rejected").map(|i| (i.row, &*i.message)).collect();
     assert_eq!(kept.len(), 2);
     assert!(kept.iter().any(|(row, message)| *row == Some(4) && message.starts_with("Kept: row 4 was rejected")), "{kept:?}");
     let contacts: Vec<String> = h.table.list_contacts(&building(ONE_MARKET)).await.unwrap().iter().map(|c| c.email.to_string()).collect();

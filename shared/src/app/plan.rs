@@ -133,6 +133,7 @@ impl Export {
         // Reused from batch to batch: no allocation per user for reading it back.
         let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(USERS_PER_LOOKUP);
         let mut emails: Vec<Email> = Vec::with_capacity(USERS_PER_LOOKUP);
+        let mut migrated_by = MigratedBy::default();
         for start in (0..users.len()).step_by(USERS_PER_LOOKUP) {
             let size = users.len().min(start + USERS_PER_LOOKUP) - start;
             chunk.resize_with(size, MergedView::default);
@@ -151,7 +152,7 @@ impl Export {
                 plan_line_into(&mut line, user, &config.matrix, &directory, found, &mut issues);
                 if let Some(other) = found.and_then(|f| f.created_by.as_ref()).filter(|m| m.as_str() != summary.migration) {
                     if matches!(line.action, Action::AddRoles | Action::NoChange) {
-                        issues.push(already_migrated(other, user.rows.first().copied().unwrap_or(0)));
+                        issues.push(already_migrated(&mut migrated_by, other, user.rows.first().copied().unwrap_or(0)));
                     }
                 }
                 counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
@@ -192,14 +193,22 @@ impl Export {
     }
 }
 
+/// The last message of [`already_migrated`], copied exactly (a formatted string holds about
+/// twice its length, and an export can have a hundred thousand of these).
+#[derive(Default)]
+struct MigratedBy(Option<(MigrationId, String)>);
+
 /// A plan line for someone another migration created (and invited) already.
-fn already_migrated(other: &MigrationId, row: u64) -> Issue {
-    Issue::warning(
-        crate::domain::issue::IssueCode::AlreadyMigrated,
-        format!("This person was already created and invited by migration “{other}”: this plan only adds the roles and buildings they lack, and sends no second invite."),
-    )
-    .at_row(row)
-    .in_column("Email")
+fn already_migrated(last: &mut MigratedBy, other: &MigrationId, row: u64) -> Issue {
+    let message = match &last.0 {
+        Some((migration, message)) if migration == other => message.clone(),
+        _ => {
+            let message = format!("This person was already created and invited by migration “{other}”: this plan only adds the roles and buildings they lack, and sends no second invite.");
+            last.0 = Some((other.clone(), message.clone()));
+            message
+        }
+    };
+    Issue::warning(crate::domain::issue::IssueCode::AlreadyMigrated, message).at_row(row).in_column("Email")
 }
 
 fn unexpected(error: impl std::fmt::Display) -> PortError {

@@ -307,7 +307,7 @@ mod tests {
     #[test]
     fn every_problem_of_a_row_is_reported() {
         let issues = building_from_row(&map(), &row(&["nope", "", "1 Market St", "csm-at-envoy", "bad", "", "sometimes", ""])).unwrap_err();
-        let codes: Vec<_> = issues.iter().map(|i| (i.code, i.column.clone().unwrap())).collect();
+        let codes: Vec<_> = issues.iter().map(|i| (i.code, i.column.clone().unwrap().into_owned())).collect();
         assert_eq!(
             codes,
             [

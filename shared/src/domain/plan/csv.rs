@@ -175,14 +175,14 @@ pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {
         issues.iter().map(|i| {
             [
                 i.row.map(|r| r.to_string()).unwrap_or_default(),
-                i.column.clone().unwrap_or_default(),
+                i.column.as_deref().unwrap_or_default().to_string(),
                 i.code.as_str().to_string(),
                 match i.severity {
                     crate::domain::issue::Severity::Error => "error".to_string(),
                     crate::domain::issue::Severity::Warning => "warning".to_string(),
                 },
                 i.value.clone(),
-                i.message.clone(),
+                i.message.to_string(),
             ]
         }),
     )
