@@ -297,6 +297,31 @@ mod tests {
         assert_eq!(set.contacts().next().unwrap().phone.as_ref().unwrap().as_str(), "+14155552671");
     }
 
+    /// The index grows many times over 20,000 addresses and still finds each one, in any case.
+    #[test]
+    fn every_address_is_found_again_as_the_index_grows() {
+        let mut set = ContactSet::default();
+        let contact = |k: usize, upper: bool| {
+            let address = format!("person.{k}@example.com");
+            TenantContact {
+                full_name: format!("Person {k}"),
+                email: Email::parse(&if upper { address.to_uppercase() } else { address }).unwrap(),
+                phone: None,
+            }
+        };
+        for k in 0..20_000 {
+            assert!(set.add(k as u64 + 2, contact(k, false)).is_none(), "{k}");
+        }
+        for k in (0..20_000).rev() {
+            let issue = set.add(30_000 + k as u64, contact(k, true)).expect("a duplicate");
+            assert_eq!(issue.code, IssueCode::DuplicateMerged, "{k}");
+            assert!(issue.message.contains(&format!("row {}", k + 2)), "{}", issue.message);
+        }
+        assert_eq!(set.len(), 20_000);
+        assert!(set.contains(&Email::parse("person.19999@example.com").unwrap()));
+        assert!(!set.contains(&Email::parse("person.20000@example.com").unwrap()));
+    }
+
     #[test]
     fn the_revoke_guard_holds_past_the_threshold_unless_forced() {
         assert!(check_revocations(10, 2, 20.0, false).allowed);
