@@ -146,8 +146,8 @@ mod nanp {
             return None;
         }
         let national = std::str::from_utf8(national).ok()?;
-        let plan = plan()?;
-        Some(plan.is_valid(national).then(|| Phone(format!("+1{national}"))))
+        let valid = plan()?.is_valid(national)?;
+        Some(valid.then(|| Phone(format!("+1{national}"))))
     }
 
     fn plan() -> Option<&'static Plan> {
@@ -155,13 +155,22 @@ mod nanp {
         PLAN.get_or_init(Plan::load).as_ref()
     }
 
-    /// The regions of code 1 in the library's order, their patterns compiled.
+    /// The regions of code 1 in the library's order. A region's patterns are compiled when a
+    /// number first needs them: the US's serve nearly every number, and compiling all 25
+    /// regions' at once took 140 ms, more than a small file's numbers cost the library.
     struct Plan {
         regions: Vec<Region>,
     }
 
     struct Region {
-        leading_digits: Option<Regex>,
+        meta: &'static Metadata,
+        /// The pattern that picks this region (none for the first, the US): `None` outside if
+        /// it does not compile.
+        leading_digits: OnceLock<Option<Option<Regex>>>,
+        patterns: OnceLock<Option<Patterns>>,
+    }
+
+    struct Patterns {
         general: Pattern,
         types: Vec<Pattern>,
     }
@@ -173,28 +182,46 @@ mod nanp {
     }
 
     impl Plan {
-        /// `None` if the metadata lacks code 1 or a pattern does not compile: the library then
-        /// answers every number.
+        /// `None` if the metadata lacks code 1: the library then answers every number.
         fn load() -> Option<Self> {
-            let regions = DATABASE.region(&1)?;
-            let regions = regions.iter().map(|id| Region::load(DATABASE.by_id(*id)?)).collect::<Option<Vec<_>>>()?;
+            let database: &'static phonenumber::metadata::Database = &DATABASE;
+            let regions = database.region(&1)?;
+            let regions = regions
+                .iter()
+                .map(|id| Some(Region { meta: database.by_id(*id)?, leading_digits: OnceLock::new(), patterns: OnceLock::new() }))
+                .collect::<Option<Vec<_>>>()?;
             Some(Self { regions })
         }
 
-        fn is_valid(&self, national: &str) -> bool {
+        /// `None` if a pattern it needed does not compile (the library answers then).
+        fn is_valid(&self, national: &str) -> Option<bool> {
             for region in &self.regions {
-                match &region.leading_digits {
-                    Some(leading) if leading.is_match(national) => return region.knows(national),
+                match region.leading_digits()? {
+                    Some(leading) if leading.is_match(national) => return Some(region.patterns()?.know(national)),
                     Some(_) => {}
-                    None if region.knows(national) => return true,
+                    None if region.patterns()?.know(national) => return Some(true),
                     None => {}
                 }
             }
-            false
+            Some(false)
         }
     }
 
     impl Region {
+        fn leading_digits(&self) -> Option<&Option<Regex>> {
+            let compiled = self.leading_digits.get_or_init(|| match self.meta.leading_digits() {
+                Some(pattern) => anchored(pattern.as_str()).map(Some),
+                None => Some(None),
+            });
+            compiled.as_ref()
+        }
+
+        fn patterns(&self) -> Option<&Patterns> {
+            self.patterns.get_or_init(|| Patterns::load(self.meta)).as_ref()
+        }
+    }
+
+    impl Patterns {
         fn load(meta: &Metadata) -> Option<Self> {
             let descriptors = meta.descriptors();
             let types = [
@@ -210,17 +237,13 @@ mod nanp {
                 descriptors.mobile(),
             ];
             Some(Self {
-                leading_digits: match meta.leading_digits() {
-                    Some(pattern) => Some(anchored(pattern.as_str())?),
-                    None => None,
-                },
                 general: Pattern::load(descriptors.general())?,
                 types: types.into_iter().flatten().map(Pattern::load).collect::<Option<_>>()?,
             })
         }
 
         /// The library's `number_type(..) != Unknown`.
-        fn knows(&self, national: &str) -> bool {
+        fn know(&self, national: &str) -> bool {
             self.general.matches(national) && self.types.iter().any(|pattern| pattern.matches(national))
         }
     }
