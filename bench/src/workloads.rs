@@ -91,10 +91,9 @@ pub async fn validation(fixture: &Fixture) -> Result<u64, String> {
 pub fn tenants_intake(fixture: &Fixture, rows: u64) -> Result<u64, String> {
     let file = std::fs::File::open(fixture.path(&tenants_key(rows))).map_err(err)?;
     let input = std::io::BufReader::with_capacity(256 * 1024, file);
-    let sheet =
+    let mut sheet =
         open_sheet(input, FileKind::Tenants, IntakeLimits::default(), |h| ColumnMap::has_required(TENANT_COLUMNS, h)).map_err(err)?;
     let map = ColumnMap::resolve(TENANT_COLUMNS, &sheet.headers).map_err(err)?;
-    let mut sheet = sheet;
     let mut set = ContactSet::default();
     let mut read = 0u64;
     let mut row = RawRow::default();

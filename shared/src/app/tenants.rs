@@ -66,13 +66,12 @@ pub async fn ingest_tenants(
         .into());
     };
     let input = svc.objects.open(key).await?;
-    let sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), flows::looks_like_header)?;
+    let mut sheet = open_sheet(input, FileKind::Tenants, config.intake_limits(), flows::looks_like_header)?;
     let map = flows::resolve(FileKind::Tenants, &sheet.headers)?;
     let mut set = ContactSet::default();
     let mut rejected_rows = RejectedRows::default();
     let mut issues = map.reading_issues();
     let (mut rows, mut rejected, mut merged) = (0u64, 0u64, 0u64);
-    let mut sheet = sheet;
     // One row's buffers serve every row.
     let mut row = RawRow::default();
     while let Some(read) = sheet.read_into(&mut row) {

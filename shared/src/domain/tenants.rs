@@ -91,7 +91,7 @@ pub fn contact_from_row(map: &ColumnMap, row: &RawRow, region: PhoneRegion) -> R
 
 /// Contacts of one file, deduplicated by e-mail address (first row wins; a later row fills in a
 /// missing phone; a different name is flagged).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ContactSet {
     /// Each contact's address hash and place in `contacts`. The hash is kept so that growing
     /// the index never reads the addresses again (at a million contacts, re-reading them was a
@@ -99,12 +99,6 @@ pub struct ContactSet {
     index: hashbrown::HashTable<(u64, usize)>,
     hasher: foldhash::fast::RandomState,
     contacts: Vec<(u64, TenantContact)>,
-}
-
-impl std::fmt::Debug for ContactSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContactSet").field("contacts", &self.contacts).finish()
-    }
 }
 
 impl ContactSet {
