@@ -1,7 +1,7 @@
 //! One function per command: parse arguments into domain values, call the use case, print.
 
 use crate::args::{Approve, BuildingCommand, Cli, Command, ConfigCommand, Ingest};
-use crate::output::{emit, issue_lines, Bars, Failure};
+use crate::output::{emit, issue_lines, issue_lines_of, Bars, Failure};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::app::route::UploadOutcome;
@@ -255,14 +255,14 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
     let uploaded = upload(runtime, file, &format!("inbox/users/{migration}")).await?;
     let config = config(runtime).await?;
     let result = app::plan::plan_migration(runtime.services(), &config, &migration, &uploaded.key).await;
-    let plan_issues = result.as_ref().map(|(_, issues)| issues.as_slice()).unwrap_or_default();
+    let plan_issues = result.as_ref().map(|(_, issues)| issues.first_of_each(onboarding::domain::notice::FIRST_ISSUES)).unwrap_or_default();
     // The notice is about the plan: the same file planned again against a changed table is a
     // new plan (a new SHA-256) to tell about; the same plan again is not.
     let uploaded = match &result {
         Ok((summary, _)) => Uploaded { version: summary.plan_sha256.clone(), ..uploaded },
         Err(_) => uploaded,
     };
-    tell(runtime, &config, &uploaded, &result, |(summary, _)| UploadOutcome::Plan(summary.clone()), plan_issues).await?;
+    tell(runtime, &config, &uploaded, &result, |(summary, _)| UploadOutcome::Plan(summary.clone()), &plan_issues).await?;
     let (summary, issues) = result?;
     let mut value = serde_json::to_value(&summary).unwrap_or_default();
     value["issues"] = serde_json::to_value(&issues).unwrap_or_default();
@@ -276,7 +276,7 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
         format!("Actions: {}.", actions.join(", ")),
         format!("Issues: {} errors, {} warnings.", summary.errors, summary.warnings),
     ];
-    text.extend(issue_lines(&issues, 25));
+    text.extend(issue_lines_of(&issues.first(25), issues.len(), 25));
     if let Some(report) = report_key(&summary.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }

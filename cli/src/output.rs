@@ -116,6 +116,11 @@ pub fn emit(json: bool, value: serde_json::Value, text: Vec<String>) {
 
 /// Issues as text lines, at most `max` of them.
 pub fn issue_lines(issues: &[onboarding::domain::issue::Issue], max: usize) -> Vec<String> {
+    issue_lines_of(issues, issues.len(), max)
+}
+
+/// [`issue_lines`] of the first `issues` of `total`.
+pub fn issue_lines_of(issues: &[onboarding::domain::issue::Issue], total: usize, max: usize) -> Vec<String> {
     let mut lines: Vec<String> = issues
         .iter()
         .take(max)
@@ -131,8 +136,8 @@ pub fn issue_lines(issues: &[onboarding::domain::issue::Issue], max: usize) -> V
             format!("  {severity:7} {place}: {}{value} ({})", i.message, i.code.as_str())
         })
         .collect();
-    if issues.len() > max {
-        lines.push(format!("  … and {} more in issues.csv", issues.len() - max));
+    if total > max {
+        lines.push(format!("  … and {} more in issues.csv", total - max));
     }
     lines
 }

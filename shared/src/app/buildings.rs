@@ -227,7 +227,7 @@ async fn resend_attempt(svc: Services<'_>, building: &crate::domain::building::B
 }
 
 pub(crate) async fn write_row_report<T: Serialize>(svc: Services<'_>, folder: &str, issues: &[Issue], summary: &T) -> AppResult<()> {
-    super::plan::write_issues_csv(svc, &format!("{folder}/issues.csv"), issues).await?;
+    super::plan::write_issues_csv(svc, &format!("{folder}/issues.csv"), issues.iter().cloned()).await?;
     svc.objects.put(&format!("{folder}/summary.json"), json_bytes(summary), "application/json").await?;
     Ok(())
 }

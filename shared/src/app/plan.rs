@@ -8,7 +8,8 @@ use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::{plan_report, MAX_HTML_ROWS};
 use crate::domain::intake::{open_sheet, FileKind, RawRow};
-use crate::domain::issue::{FileRejection, Issue, RejectionCode};
+use crate::domain::issue::{FileRejection, Issue, RejectionCode, Severity};
+use crate::domain::issue_log::IssueLog;
 use crate::domain::migration::MigrationState;
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
 use crate::domain::plan::PlanSummary;
@@ -55,7 +56,7 @@ pub struct Export {
     /// Counts so far (rows, rejected, duplicates merged).
     pub summary: PlanSummary,
     /// Row issues so far, in row order.
-    pub issues: Vec<Issue>,
+    pub issues: IssueLog,
     /// The export's columns the flow does not know, kept for plan.csv.
     pub extra_headers: Vec<String>,
     users: Deduper,
@@ -74,7 +75,7 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
         columns_read_as: map.reading_texts(),
         ..PlanSummary::default()
     };
-    let mut issues = map.reading_issues();
+    let mut issues = IssueLog::from(map.reading_issues());
     let mut users = Deduper::default();
     let mut row = RawRow { number: 0, cells: Vec::new() };
     while let Some(read) = sheet.read_into(&mut row) {
@@ -110,7 +111,7 @@ impl Export {
     /// row) as it is decided; nothing is kept here but counts and issues. Returns the summary
     /// (without the SHA-256, outputs and time, which belong to the caller) and every issue,
     /// sorted by row.
-    pub async fn plan<O: PlanOutput>(self, svc: Services<'_>, config: &Config, each: O) -> AppResult<(PlanSummary, Vec<Issue>)> {
+    pub async fn plan<O: PlanOutput>(self, svc: Services<'_>, config: &Config, each: O) -> AppResult<(PlanSummary, IssueLog)> {
         let buildings = svc.table.list_buildings().await?;
         self.plan_over(&buildings, svc.table, svc.progress, config, each).await
     }
@@ -123,7 +124,7 @@ impl Export {
         progress: &dyn Progress,
         config: &Config,
         mut each: O,
-    ) -> AppResult<(PlanSummary, Vec<Issue>)> {
+    ) -> AppResult<(PlanSummary, IssueLog)> {
         let Export { mut summary, mut issues, users, .. } = self;
         let directory = BuildingDirectory::new(buildings.iter().map(|b| &b.building));
         let mut counts = [0u64; Action::ALL.len()];
@@ -134,6 +135,8 @@ impl Export {
         let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(USERS_PER_LOOKUP);
         let mut emails: Vec<Email> = Vec::with_capacity(USERS_PER_LOOKUP);
         let mut migrated_by = MigratedBy::default();
+        // One user's issues, before they join the log.
+        let mut raised: Vec<Issue> = Vec::new();
         for start in (0..users.len()).step_by(USERS_PER_LOOKUP) {
             let size = users.len().min(start + USERS_PER_LOOKUP) - start;
             chunk.resize_with(size, MergedView::default);
@@ -149,7 +152,8 @@ impl Export {
             let mut line = PlanLine::default();
             for user in &chunk {
                 let found = existing.get(user.email);
-                plan_line_into(&mut line, user, &config.matrix, &directory, found, &mut issues);
+                plan_line_into(&mut line, user, &config.matrix, &directory, found, &mut raised);
+                issues.extend(raised.drain(..));
                 if let Some(other) = found.and_then(|f| f.created_by.as_ref()).filter(|m| m.as_str() != summary.migration) {
                     if matches!(line.action, Action::AddRoles | Action::NoChange) {
                         issues.push(already_migrated(&mut migrated_by, other, user.rows.first().copied().unwrap_or(0)));
@@ -174,7 +178,7 @@ impl Export {
         progress.finish("users planned");
         issues.extend(config.matrix.gap_issues(&in_use));
         summary.old_roles_used = config.matrix.used(&in_use).map(|m| m.old_role.clone()).collect();
-        issues.sort_by_key(|i| (i.row.unwrap_or(0), i.code.as_str()));
+        issues.sort_by_row();
 
         for (action, count) in Action::ALL.iter().zip(counts) {
             summary.actions.insert(action.as_str().to_string(), count);
@@ -182,13 +186,15 @@ impl Export {
         summary.inactive_skipped = summary.actions.get(Action::SkipInactive.as_str()).copied().unwrap_or(0);
         summary.accepted = summary.rows - summary.rejected - summary.duplicates_merged - summary.inactive_skipped;
         let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
-        for issue in &issues {
-            *by_code.entry(issue.code.as_str().to_string()).or_default() += 1;
+        (summary.errors, summary.warnings) = (0, 0);
+        for (code, severity) in issues.codes() {
+            *by_code.entry(code.as_str().to_string()).or_default() += 1;
+            match severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+            }
         }
         summary.issues_by_code = by_code;
-        let counts = super::count_issues(&issues);
-        summary.errors = counts.errors;
-        summary.warnings = counts.warnings;
         Ok((summary, issues))
     }
 }
@@ -215,12 +221,7 @@ fn unexpected(error: impl std::fmt::Display) -> PortError {
     PortError::Unexpected(format!("writing the plan: {error}"))
 }
 
-pub async fn plan_migration(
-    svc: Services<'_>,
-    config: &Config,
-    migration: &MigrationId,
-    key: &str,
-) -> AppResult<(PlanSummary, Vec<Issue>)> {
+pub async fn plan_migration(svc: Services<'_>, config: &Config, migration: &MigrationId, key: &str) -> AppResult<(PlanSummary, IssueLog)> {
     let export = read_export(svc, config, migration, key).await?;
     let extra_headers = export.extra_headers.clone();
     let folder = report_folder(migration);
@@ -250,8 +251,8 @@ pub async fn plan_migration(
         ["plan.csv", "issues.csv", "summary.json", "report.html", "plan.jsonl"].iter().map(|f| format!("{folder}/{f}")).collect();
     jsonl_out.finish().await?;
     csv_out.finish().await?;
-    write_issues_csv(svc, &format!("{folder}/issues.csv"), &issues).await?;
-    let report = plan_report(&summary, &config.matrix, &shown, users, &issues);
+    write_issues_csv(svc, &format!("{folder}/issues.csv"), issues.iter()).await?;
+    let report = plan_report(&summary, &config.matrix, &shown, users, &issues.first(MAX_HTML_ROWS + 1), issues.len());
     svc.objects.put(&format!("{folder}/report.html"), report.into_bytes(), "text/html").await?;
     svc.objects.put(&format!("{folder}/summary.json"), json_bytes(&summary), "application/json").await?;
 
@@ -321,12 +322,18 @@ impl PlanOutput for &mut PlanFiles<'_> {
     }
 }
 
-/// `issues.csv`, every issue, written a slice at a time.
-pub(super) async fn write_issues_csv(svc: Services<'_>, key: &str, issues: &[Issue]) -> AppResult<()> {
+/// `issues.csv`, every issue, written ten thousand at a time.
+pub(super) async fn write_issues_csv(svc: Services<'_>, key: &str, mut issues: impl Iterator<Item = Issue>) -> AppResult<()> {
     let mut out = svc.objects.create(key, "text/csv").await?;
     out.write(&issues_csv_part(&[], true)).await?;
-    for part in issues.chunks(10_000) {
-        out.write(&issues_csv_part(part, false)).await?;
+    let mut part = Vec::with_capacity(10_000);
+    loop {
+        part.clear();
+        part.extend(issues.by_ref().take(10_000));
+        if part.is_empty() {
+            break;
+        }
+        out.write(&issues_csv_part(&part, false)).await?;
     }
     out.finish().await?;
     Ok(())

@@ -280,7 +280,8 @@ async fn run(
         }
         Upload::Users { migration } => {
             let (summary, issues) = super::plan::plan_migration(svc, config, &migration, key).await?;
-            (UploadOutcome::Plan(summary), issues)
+            // The notice lists the first errors and warnings; issues.csv has them all.
+            (UploadOutcome::Plan(summary), issues.first_of_each(crate::domain::notice::FIRST_ISSUES))
         }
         Upload::PlatformUsers { force } => {
             (UploadOutcome::PlatformUsers(super::platform_users::ingest_platform_users(svc, config, key, force).await?), Vec::new())

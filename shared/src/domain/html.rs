@@ -36,7 +36,8 @@ pub(crate) fn columns_read(readings: &[String]) -> Markup {
     }
 }
 
-pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
+/// The first [`MAX_HTML_ROWS`] of `issues`, out of `total` in all.
+pub(crate) fn issues_table(issues: &[Issue], total: usize) -> Markup {
     html! {
         @if issues.is_empty() {
             p class="ok" { "No issues." }
@@ -57,8 +58,8 @@ pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
                     }
                 }
             }
-            @if issues.len() > MAX_HTML_ROWS {
-                p { "Showing the first " (MAX_HTML_ROWS) " of " (issues.len()) " issues; issues.csv has them all." }
+            @if total > MAX_HTML_ROWS {
+                p { "Showing the first " (MAX_HTML_ROWS) " of " (total) " issues; issues.csv has them all." }
             }
         }
     }
@@ -66,8 +67,16 @@ pub(crate) fn issues_table(issues: &[Issue]) -> Markup {
 
 /// `report.html` of a migration plan: counts, the role matrix with its gaps, existing vs new,
 /// and every issue. `entries` are the plan's first lines (at least the [`MAX_HTML_ROWS`] shown,
-/// or all of them), `users` how many lines the plan has in all.
-pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEntry], users: usize, issues: &[Issue]) -> String {
+/// or all of them), `users` how many lines the plan has in all; `issues` likewise the first
+/// issues, of `issues_total`.
+pub fn plan_report(
+    summary: &PlanSummary,
+    matrix: &RoleMatrix,
+    entries: &[PlanEntry],
+    users: usize,
+    issues: &[Issue],
+    issues_total: usize,
+) -> String {
     let count = |action: Action| summary.actions.get(action.as_str()).copied().unwrap_or(0);
     let body = html! {
         p { "Source file: " code { (summary.source) } ". Planned " (crate::domain::moment::text_for_people(&summary.planned_at)) "." }
@@ -118,7 +127,7 @@ pub fn plan_report(summary: &PlanSummary, matrix: &RoleMatrix, entries: &[PlanEn
             p { "Showing the first " (MAX_HTML_ROWS) " of " (users) " users; plan.csv has them all." }
         }
         h2 { "Issues" }
-        (issues_table(issues))
+        (issues_table(issues, issues_total))
     };
     page(&format!("Migration plan {}", summary.migration), body)
 }
@@ -151,7 +160,7 @@ pub fn buildings_report(
             }
         }
         h2 { "Issues" }
-        (issues_table(issues))
+        (issues_table(issues, issues.len()))
     };
     page("Buildings upload", body)
 }
@@ -238,7 +247,7 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
             ul { @for person in report.pinned { li { (person) } } }
         }
         h2 { "Issues" }
-        (issues_table(issues))
+        (issues_table(issues, issues.len()))
     };
     page(&format!("Tenant contacts: {}", report.building_name), body)
 }
@@ -252,7 +261,7 @@ mod tests {
     fn reports_escape_every_value() {
         let summary = PlanSummary { migration: "<b>m</b>".into(), ..PlanSummary::default() };
         let issue = Issue::error(IssueCode::InvalidEmail, "fix <script>alert(1)</script>").with_value("\"><img src=x onerror=alert(1)>");
-        let html = plan_report(&summary, &RoleMatrix::default(), &[], 0, &[issue]);
+        let html = plan_report(&summary, &RoleMatrix::default(), &[], 0, &[issue], 1);
         assert!(!html.contains("<script>alert"));
         assert!(!html.contains("<img src=x"));
         assert!(html.contains("&lt;b&gt;m&lt;/b&gt;"));

@@ -38,6 +38,33 @@ pub enum IssueCode {
 }
 
 impl IssueCode {
+    /// Every code, in declaration order (the compact issue log stores a code as its index).
+    pub const ALL: [IssueCode; 23] = [
+        Self::MissingColumn,
+        Self::DuplicateColumn,
+        Self::MissingEmail,
+        Self::InvalidEmail,
+        Self::MissingName,
+        Self::InvalidPhone,
+        Self::UnknownStatus,
+        Self::DuplicateMerged,
+        Self::ConflictingDuplicate,
+        Self::InactiveSkipped,
+        Self::UnmappedRole,
+        Self::CapabilityGap,
+        Self::UnknownBuilding,
+        Self::MissingRole,
+        Self::MissingBuilding,
+        Self::MissingValue,
+        Self::InvalidValue,
+        Self::ValueTooLong,
+        Self::Excluded,
+        Self::DomainNotAllowed,
+        Self::AlreadyMigrated,
+        Self::ColumnReadAs,
+        Self::KeptRejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MissingColumn => "missing_column",

@@ -10,6 +10,7 @@ pub mod html;
 pub mod intake;
 pub mod invite;
 pub mod issue;
+pub mod issue_log;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
