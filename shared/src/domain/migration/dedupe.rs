@@ -213,6 +213,39 @@ mod tests {
     }
 
     #[test]
+    fn repeated_names_and_cells_are_stored_once_and_unique_ones_in_the_record() {
+        let footprint = |users: u64, unique: bool| {
+            let mut dedupe = Deduper::default();
+            let cells: Vec<String> =
+                (0..users).map(|i| if unique { format!("E-{i:07}") } else { "Facilities and Maintenance".into() }).collect();
+            let names: Vec<String> =
+                (0..users).map(|i| if unique { format!("Name-{i:010}") } else { ["Ann", "Bo", "Cy"][i as usize % 3].into() }).collect();
+            for i in 0..users {
+                let email = format!("u{i}@example.com");
+                let mut user = row(i + 2, &email, &names[i as usize], &["Host"], Some(Status::Active), vec![&cells[i as usize], ""]);
+                user.last_name = Cow::Borrowed(&names[i as usize]);
+                dedupe.add(user, Vec::new());
+            }
+            for i in (0..users).step_by(997) {
+                let user = dedupe.view(i as usize);
+                assert_eq!((user.first_name, user.last_name), (names[i as usize].as_str(), names[i as usize].as_str()));
+                assert_eq!(user.extras, [cells[i as usize].as_str(), ""]);
+            }
+            dedupe.footprint() as u64 / users
+        };
+        let (shared, unique) = (footprint(20_000, false), footprint(20_000, true));
+        eprintln!("bytes a user: {shared} with repeated names and cells, {unique} with unique ones");
+        // A stored value costs a byte or two where the text costs its length.
+        assert!(shared + 25 <= unique, "{shared} bytes a user with repeated values, {unique} with unique ones");
+        // Merging a user rewrites the record with the same shared values.
+        let mut dedupe = Deduper::default();
+        dedupe.add(row(2, "a@x.com", "Ann", &["Host"], Some(Status::Active), vec!["Facilities", "E-1"]), Vec::new());
+        dedupe.add(row(3, "a@x.com", "", &["Admin"], None, vec!["Other", "E-2"]), Vec::new());
+        let user = dedupe.view(0);
+        assert_eq!((user.first_name, user.roles.clone(), user.extras.clone()), ("Ann", vec!["Host", "Admin"], vec!["Facilities", "E-1"]));
+    }
+
+    #[test]
     fn one_address_in_many_rows_grows_linearly() {
         let footprint = |repeats: u64| {
             let mut dedupe = Deduper::default();

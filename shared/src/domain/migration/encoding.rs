@@ -42,6 +42,25 @@ impl Symbols {
         id
     }
 
+    /// The id of `value` if it is in the table; otherwise adds it when `may_add`. Unlike
+    /// [`Symbols::intern`], skips the recent ids: names and other cells rarely repeat the row
+    /// before.
+    pub(super) fn find_or_add(&mut self, value: &str, may_add: bool) -> Option<u64> {
+        if let Some(&id) = self.ids.get(value) {
+            return Some(id);
+        }
+        may_add.then(|| {
+            let id = self.names.len() as u64;
+            self.names.push(value.into());
+            self.ids.insert(value.into(), id);
+            id
+        })
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.names.len()
+    }
+
     pub(super) fn name(&self, id: u64) -> &str {
         self.names.get(id as usize).map_or("", |name| name)
     }

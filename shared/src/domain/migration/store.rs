@@ -1,7 +1,9 @@
 //! Where merged users live, in bounded memory: a million users are held as compact records in
 //! one byte arena (lengths and numbers as varints, roles, buildings and issue codes as ids of an
-//! interned string table) behind an open-addressing index of the addresses, about a hundred
-//! bytes per user instead of a dozen heap strings. What a duplicate row does to a user is the
+//! interned string table) behind an open-addressing index of the addresses, about eighty bytes
+//! per user instead of a dozen heap strings. Names and extra cells repeat across users (first
+//! names, a department), so the first [`SHARED_PER_COLUMN`] distinct values of each column are
+//! kept once in the string table too, and a record holds their id. What a duplicate row does to a user is the
 //! merge policy's business (`dedupe.rs`); this file only stores and finds.
 
 use super::encoding::{put_str, put_varint, status_byte, status_of, Cursor, RandomState, Symbols};
@@ -53,7 +55,18 @@ pub struct UserStore {
     slots: Vec<u64>,
     hasher: RandomState,
     symbols: Symbols,
+    /// How many values each text column (first name, last name, extras in order) has added to
+    /// the string table.
+    shared: Vec<u32>,
 }
+
+/// How many distinct values of one column the string table takes: enough for the names and
+/// departments that make most of a real export, and a bound on what a column of unique values
+/// (an employee number) costs, about 150 kB.
+pub const SHARED_PER_COLUMN: u32 = 2048;
+
+/// Values longer than this are written in the record: they seldom repeat.
+const SHARED_MAX_LEN: usize = 48;
 
 /// Where a new address goes in the index (from [`UserStore::lookup`]).
 pub struct Vacant {
@@ -142,8 +155,9 @@ impl UserStore {
         let out = &mut self.arena;
         put_str(out, record.email);
         out.push(status_byte(record.status));
-        put_str(out, record.first_name);
-        put_str(out, record.last_name);
+        self.put_text(0, record.first_name);
+        self.put_text(1, record.last_name);
+        let out = &mut self.arena;
         for list in [record.rows, record.blocking, record.roles, record.buildings] {
             put_varint(out, list.len() as u64);
             for &value in list {
@@ -153,13 +167,46 @@ impl UserStore {
         match extras {
             Extras::Cells(cells) => {
                 put_varint(out, cells.len() as u64);
-                for cell in cells {
-                    put_str(out, cell);
+                for (at, cell) in cells.iter().enumerate() {
+                    self.put_text(2 + at, cell);
                 }
             }
-            Extras::Encoded(bytes) => out.extend_from_slice(bytes),
+            Extras::Encoded(bytes) => self.arena.extend_from_slice(bytes),
         }
         start
+    }
+
+    /// A text cell of column `column`: `id * 2 + 1` for a value of the string table, or
+    /// `len * 2` and the bytes.
+    fn put_text(&mut self, column: usize, value: &str) {
+        if !value.is_empty() && value.len() <= SHARED_MAX_LEN {
+            if self.shared.len() <= column {
+                self.shared.resize(column + 1, 0);
+            }
+            let added = &mut self.shared[column];
+            let may_add = *added < SHARED_PER_COLUMN;
+            let before = self.symbols.len();
+            if let Some(id) = self.symbols.find_or_add(value, may_add) {
+                if self.symbols.len() > before {
+                    *added += 1;
+                }
+                put_varint(&mut self.arena, id * 2 + 1);
+                return;
+            }
+        }
+        put_varint(&mut self.arena, value.len() as u64 * 2);
+        self.arena.extend_from_slice(value.as_bytes());
+    }
+
+    /// Reads back what [`UserStore::put_text`] wrote.
+    fn text<'s>(&'s self, cursor: &mut Cursor<'s>) -> &'s str {
+        let tag = cursor.varint();
+        if tag % 2 == 1 {
+            return self.symbols.name(tag / 2);
+        }
+        let start = cursor.at.min(cursor.bytes.len());
+        cursor.at = start.saturating_add((tag / 2) as usize).min(cursor.bytes.len());
+        std::str::from_utf8(&cursor.bytes[start..cursor.at]).unwrap_or_default()
     }
 
     fn write_record(&mut self, record: &Record) -> usize {
@@ -187,13 +234,13 @@ impl UserStore {
         let mut cursor = Cursor { bytes: &self.arena, at: self.users[user] };
         let email = cursor.str().to_string();
         let status = status_of(cursor.byte());
-        let first_name = cursor.str().to_string();
-        let last_name = cursor.str().to_string();
+        let first_name = self.text(&mut cursor).to_string();
+        let last_name = self.text(&mut cursor).to_string();
         let (rows, blocking, roles, buildings) = (cursor.ids(), cursor.ids(), cursor.ids(), cursor.ids());
         let extras_start = cursor.at;
         let count = cursor.varint();
         for _ in 0..count {
-            cursor.raw();
+            self.text(&mut cursor);
         }
         let extras = self.arena.get(extras_start..cursor.at).unwrap_or_default().to_vec();
         Record { email, status, first_name, last_name, rows, blocking, roles, buildings, extras }
@@ -218,8 +265,8 @@ impl UserStore {
         let mut cursor = Cursor { bytes: &self.arena, at: self.users.get(index).copied().unwrap_or(usize::MAX) };
         view.email = cursor.str();
         view.status = status_of(cursor.byte());
-        view.first_name = cursor.str();
-        view.last_name = cursor.str();
+        view.first_name = self.text(&mut cursor);
+        view.last_name = self.text(&mut cursor);
         view.rows.clear();
         for _ in 0..cursor.varint() {
             view.rows.push(cursor.varint());
@@ -232,7 +279,7 @@ impl UserStore {
         }
         view.extras.clear();
         for _ in 0..cursor.varint() {
-            view.extras.push(cursor.str());
+            view.extras.push(self.text(&mut cursor));
         }
     }
 }
