@@ -144,14 +144,14 @@ impl Export {
             for (at, user) in chunk.iter_mut().enumerate() {
                 users.view_into(start + at, user);
                 match emails.get_mut(at) {
-                    Some(email) => email.set_normalized(user.email),
+                    Some(email) => email.set_normalized(&user.email),
                     None => emails.push(Email::from_normalized(user.email.to_string())),
                 }
             }
             let existing = table.get_users(&emails).await?;
             let mut line = PlanLine::default();
             for user in &chunk {
-                let found = existing.get(user.email);
+                let found = existing.get(user.email.as_str());
                 plan_line_into(&mut line, user, &config.matrix, &directory, found, &mut raised);
                 issues.extend(raised.drain(..));
                 if let Some(other) = found.and_then(|f| f.created_by.as_ref()).filter(|m| m.as_str() != summary.migration) {

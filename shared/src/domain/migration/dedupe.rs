@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(dedupe.len(), 5000);
         let user = dedupe.view(3);
         assert_eq!(
-            (user.email, user.roles.clone(), user.rows.clone(), user.extras.clone()),
+            (user.email.as_str(), user.roles.clone(), user.rows.clone(), user.extras.clone()),
             ("user3@example.com", vec!["Host", "Admin"], vec![5, 9000], vec!["x"])
         );
         assert_eq!(dedupe.view(4999).email, "user4999@example.com");
@@ -221,7 +221,7 @@ mod tests {
             let names: Vec<String> =
                 (0..users).map(|i| if unique { format!("Name-{i:010}") } else { ["Ann", "Bo", "Cy"][i as usize % 3].into() }).collect();
             for i in 0..users {
-                let email = format!("u{i}@example.com");
+                let email = if unique { format!("u@{i}.example.com") } else { format!("u{i}@example.com") };
                 let mut user = row(i + 2, &email, &names[i as usize], &["Host"], Some(Status::Active), vec![&cells[i as usize], ""]);
                 user.last_name = Cow::Borrowed(&names[i as usize]);
                 dedupe.add(user, Vec::new());
@@ -237,6 +237,17 @@ mod tests {
         eprintln!("bytes a user: {shared} with repeated names and cells, {unique} with unique ones");
         // A stored value costs a byte or two where the text costs its length.
         assert!(shared + 25 <= unique, "{shared} bytes a user with repeated values, {unique} with unique ones");
+        // One local part at two domains is two people; each address reads back whole.
+        let mut dedupe = Deduper::default();
+        for (i, email) in ["ann@one.example", "ann@two.example", "ann.one@example.org", "bo@one.example"].iter().enumerate() {
+            let (merged, _) = dedupe.add(row(i as u64 + 2, email, "Ann", &["Host"], None, vec![]), Vec::new());
+            assert!(!merged, "{email}");
+        }
+        let (merged, _) = dedupe.add(row(9, "ANN@two.example", "Ann", &["Host"], None, vec![]), Vec::new());
+        assert!(merged);
+        let emails: Vec<String> = dedupe.views().map(|u| u.email).collect();
+        assert_eq!(emails, ["ann@one.example", "ann@two.example", "ann.one@example.org", "bo@one.example"]);
+        assert_eq!(dedupe.view(1).rows, [3, 9]);
         // Merging a user rewrites the record with the same shared values.
         let mut dedupe = Deduper::default();
         dedupe.add(row(2, "a@x.com", "Ann", &["Host"], Some(Status::Active), vec!["Facilities", "E-1"]), Vec::new());

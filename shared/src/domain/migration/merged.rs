@@ -22,8 +22,9 @@ pub struct MergedUser {
 /// A merged user as the deduper holds it, borrowed (what planning reads).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MergedView<'a> {
-    /// The normalised address (as [`Email::as_str`] gives it).
-    pub email: &'a str,
+    /// The normalised address (as [`Email::as_str`] gives it); owned, as the store keeps the
+    /// domain apart.
+    pub email: String,
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub roles: Vec<&'a str>,
@@ -40,7 +41,7 @@ impl MergedUser {
             values.iter().map(String::as_str).collect()
         }
         MergedView {
-            email: self.email.as_str(),
+            email: self.email.as_str().to_string(),
             first_name: &self.first_name,
             last_name: &self.last_name,
             roles: strs(&self.roles),

@@ -1,9 +1,10 @@
 //! Where merged users live, in bounded memory: a million users are held as compact records in
 //! one byte arena (lengths and numbers as varints, roles, buildings and issue codes as ids of an
 //! interned string table) behind an open-addressing index of the addresses, about eighty bytes
-//! per user instead of a dozen heap strings. Names and extra cells repeat across users (first
-//! names, a department), so the first [`SHARED_PER_COLUMN`] distinct values of each column are
-//! kept once in the string table too, and a record holds their id. What a duplicate row does to a user is the
+//! per user instead of a dozen heap strings. Names, extra cells and the addresses' domains
+//! repeat across users (first names, a department, a tenant's domain), so the first
+//! [`SHARED_PER_COLUMN`] distinct values of each are kept once in the string table too, and a
+//! record holds their id. What a duplicate row does to a user is the
 //! merge policy's business (`dedupe.rs`); this file only stores and finds.
 
 use super::encoding::{put_str, put_varint, status_byte, status_of, Cursor, RandomState, Symbols};
@@ -42,21 +43,27 @@ pub struct Record {
     extras: Vec<u8>,
 }
 
-/// The merged users of one export: each user's record, back to back in one byte arena, found
-/// by address through an open-addressing index.
+/// The merged users of one export: each user's record, back to back in a byte arena, found by
+/// address through an open-addressing index.
 #[derive(Debug, Default)]
 pub struct UserStore {
-    /// Every user's record, back to back; a merge appends the new version of a record.
-    arena: Vec<u8>,
-    /// Where each user's current record starts, in order of first appearance.
-    users: Vec<usize>,
+    /// Every user's record, back to back in pieces of [`PIECE`] bytes; a merge appends the new
+    /// version of a record. A piece never grows: one arena doubling as it filled copied up to
+    /// 64 MB at a million users, and the allocator could keep the old copy resident (the plan's
+    /// peak varied by 35 MB from run to run).
+    arena: Vec<Vec<u8>>,
+    /// The record being written, before it goes into the arena.
+    record: Vec<u8>,
+    /// Where each user's current record starts (its piece in the high half, its offset in the
+    /// low), in order of first appearance.
+    users: Vec<u64>,
     /// Open addressing over `users`: 0 is empty, otherwise the high half of the address's hash
     /// (so most probes never touch the arena) and the user's index + 1.
     slots: Vec<u64>,
     hasher: RandomState,
     symbols: Symbols,
-    /// How many values each text column (first name, last name, extras in order) has added to
-    /// the string table.
+    /// How many values each text column (the address's domain, first name, last name, extras
+    /// in order) has added to the string table.
     shared: Vec<u32>,
 }
 
@@ -68,6 +75,9 @@ pub const SHARED_PER_COLUMN: u32 = 2048;
 /// Values longer than this are written in the record: they seldom repeat.
 const SHARED_MAX_LEN: usize = 48;
 
+/// The size of the arena's pieces (a record longer than this gets a piece of its own).
+const PIECE: usize = 1 << 20;
+
 /// Where a new address goes in the index (from [`UserStore::lookup`]).
 pub struct Vacant {
     slot: usize,
@@ -78,8 +88,9 @@ impl UserStore {
     /// The user with `email`, or where a new one goes. Keeps the index at most half full.
     pub fn lookup(&mut self, email: &str) -> Result<usize, Vacant> {
         self.reserve_one();
-        let hash = self.hasher.hash_one(email.as_bytes());
-        self.find(email, hash).map_err(|slot| Vacant { slot, hash })
+        let (local, domain) = split(email);
+        let hash = self.hasher.hash_one((local, domain));
+        self.find(local, domain, hash).map_err(|slot| Vacant { slot, hash })
     }
 
     /// Adds a new user where [`UserStore::lookup`] said it goes.
@@ -104,13 +115,17 @@ impl UserStore {
         self.symbols.name(id)
     }
 
+    /// User `user`'s address, as its part before the `@` and its domain.
     #[inline]
-    fn email_at(&self, user: usize) -> &[u8] {
-        Cursor { bytes: &self.arena, at: self.users[user] }.raw()
+    fn email_at(&self, user: usize) -> (&str, &str) {
+        let mut cursor = self.cursor(self.users[user]);
+        let local = cursor.str();
+        (local, self.text(&mut cursor))
     }
 
-    /// The user with `email` (whose hash is `hash`), or the free slot where it would go.
-    fn find(&self, email: &str, hash: u64) -> Result<usize, usize> {
+    /// The user with the address `local@domain` (whose hash is `hash`), or the free slot where
+    /// it would go.
+    fn find(&self, local: &str, domain: &str, hash: u64) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let tag = hash >> 32;
         let mut slot = (hash as usize) & mask;
@@ -119,7 +134,7 @@ impl UserStore {
                 0 => return Err(slot),
                 taken if taken >> 32 == tag => {
                     let user = (taken & 0xffff_ffff) as usize - 1;
-                    if self.email_at(user) == email.as_bytes() {
+                    if self.email_at(user) == (local, domain) {
                         return Ok(user);
                     }
                 }
@@ -141,23 +156,24 @@ impl UserStore {
         let size = (self.slots.len() * 2).max(1024);
         self.slots = vec![0; size];
         for user in 0..self.users.len() {
-            let hash = self.hasher.hash_one(self.email_at(user));
-            let email = std::str::from_utf8(self.email_at(user)).unwrap_or_default();
-            if let Err(slot) = self.find(email, hash) {
+            let (local, domain) = self.email_at(user);
+            let hash = self.hasher.hash_one((local, domain));
+            if let Err(slot) = self.find(local, domain, hash) {
                 self.slots[slot] = Self::entry(hash, user);
             }
         }
     }
 
     /// Appends a record; `extras` are either the cells or a record's extras as already encoded.
-    fn write(&mut self, record: &Parts<'_>, extras: Extras<'_>) -> usize {
-        let start = self.arena.len();
-        let out = &mut self.arena;
-        put_str(out, record.email);
-        out.push(status_byte(record.status));
-        self.put_text(0, record.first_name);
-        self.put_text(1, record.last_name);
-        let out = &mut self.arena;
+    fn write(&mut self, record: &Parts<'_>, extras: Extras<'_>) -> u64 {
+        self.record.clear();
+        let (local, domain) = split(record.email);
+        put_str(&mut self.record, local);
+        self.put_text(0, domain);
+        self.record.push(status_byte(record.status));
+        self.put_text(1, record.first_name);
+        self.put_text(2, record.last_name);
+        let out = &mut self.record;
         for list in [record.rows, record.blocking, record.roles, record.buildings] {
             put_varint(out, list.len() as u64);
             for &value in list {
@@ -168,12 +184,27 @@ impl UserStore {
             Extras::Cells(cells) => {
                 put_varint(out, cells.len() as u64);
                 for (at, cell) in cells.iter().enumerate() {
-                    self.put_text(2 + at, cell);
+                    self.put_text(3 + at, cell);
                 }
             }
-            Extras::Encoded(bytes) => self.arena.extend_from_slice(bytes),
+            Extras::Encoded(bytes) => self.record.extend_from_slice(bytes),
         }
+        let fits = self.arena.last().is_some_and(|piece| piece.capacity() - piece.len() >= self.record.len());
+        if !fits {
+            self.arena.push(Vec::with_capacity(PIECE.max(self.record.len())));
+        }
+        let piece = self.arena.len() - 1;
+        let Some(last) = self.arena.last_mut() else { return u64::MAX };
+        let start = ((piece as u64) << 32) | last.len() as u64;
+        last.extend_from_slice(&self.record);
         start
+    }
+
+    /// Reads the record at `start` (as [`UserStore::write`] returned it); a position past the
+    /// arena reads as empty.
+    fn cursor(&self, start: u64) -> Cursor<'_> {
+        let piece = self.arena.get((start >> 32) as usize).map_or(&[][..], |piece| piece.as_slice());
+        Cursor { bytes: piece, at: (start & 0xffff_ffff) as usize }
     }
 
     /// A text cell of column `column`: `id * 2 + 1` for a value of the string table, or
@@ -190,12 +221,12 @@ impl UserStore {
                 if self.symbols.len() > before {
                     *added += 1;
                 }
-                put_varint(&mut self.arena, id * 2 + 1);
+                put_varint(&mut self.record, id * 2 + 1);
                 return;
             }
         }
-        put_varint(&mut self.arena, value.len() as u64 * 2);
-        self.arena.extend_from_slice(value.as_bytes());
+        put_varint(&mut self.record, value.len() as u64 * 2);
+        self.record.extend_from_slice(value.as_bytes());
     }
 
     /// Reads back what [`UserStore::put_text`] wrote.
@@ -209,7 +240,7 @@ impl UserStore {
         std::str::from_utf8(&cursor.bytes[start..cursor.at]).unwrap_or_default()
     }
 
-    fn write_record(&mut self, record: &Record) -> usize {
+    fn write_record(&mut self, record: &Record) -> u64 {
         let parts = Parts {
             email: &record.email,
             status: record.status,
@@ -231,8 +262,9 @@ impl UserStore {
 
     /// User `user`'s record, decoded and owned (to be merged and stored again).
     pub fn read(&self, user: usize) -> Record {
-        let mut cursor = Cursor { bytes: &self.arena, at: self.users[user] };
-        let email = cursor.str().to_string();
+        let mut cursor = self.cursor(self.users[user]);
+        let mut email = String::new();
+        joined(&mut email, cursor.str(), self.text(&mut cursor));
         let status = status_of(cursor.byte());
         let first_name = self.text(&mut cursor).to_string();
         let last_name = self.text(&mut cursor).to_string();
@@ -242,7 +274,7 @@ impl UserStore {
         for _ in 0..count {
             self.text(&mut cursor);
         }
-        let extras = self.arena.get(extras_start..cursor.at).unwrap_or_default().to_vec();
+        let extras = cursor.bytes.get(extras_start..cursor.at).unwrap_or_default().to_vec();
         Record { email, status, first_name, last_name, rows, blocking, roles, buildings, extras }
     }
 
@@ -252,7 +284,7 @@ impl UserStore {
 
     /// The arena's size in bytes (every version of every record).
     pub fn arena_bytes(&self) -> usize {
-        self.arena.len()
+        self.arena.iter().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -262,8 +294,9 @@ impl UserStore {
     /// User `index` (in order of first appearance), borrowed from the store into `view`,
     /// reusing its lists (planning reads a million users).
     pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
-        let mut cursor = Cursor { bytes: &self.arena, at: self.users.get(index).copied().unwrap_or(usize::MAX) };
-        view.email = cursor.str();
+        let mut cursor = self.cursor(self.users.get(index).copied().unwrap_or(u64::MAX));
+        let local = cursor.str();
+        joined(&mut view.email, local, self.text(&mut cursor));
         view.status = status_of(cursor.byte());
         view.first_name = self.text(&mut cursor);
         view.last_name = self.text(&mut cursor);
@@ -281,5 +314,21 @@ impl UserStore {
         for _ in 0..cursor.varint() {
             view.extras.push(self.text(&mut cursor));
         }
+    }
+}
+
+/// An address as its part before the last `@` and its domain (a normalised address has one
+/// `@`; a text without one is all local part, with an empty domain).
+fn split(email: &str) -> (&str, &str) {
+    email.rsplit_once('@').unwrap_or((email, ""))
+}
+
+/// Writes the address [`split`] took apart into `into`, reusing its buffer.
+fn joined(into: &mut String, local: &str, domain: &str) {
+    into.clear();
+    into.push_str(local);
+    if !domain.is_empty() {
+        into.push('@');
+        into.push_str(domain);
     }
 }

@@ -285,7 +285,7 @@ pub fn plan_line_into<'a>(
     } else {
         (Action::AddRoles, Cow::Borrowed("existing user keeps current access and gains the missing roles or buildings"))
     };
-    line.email = user.email;
+    line.email = &user.email;
     line.first_name = user.first_name;
     line.last_name = user.last_name;
     line.action = action;
