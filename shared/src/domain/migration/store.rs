@@ -1,5 +1,5 @@
 //! Where merged users live, in bounded memory: a million users are held as compact records in
-//! one byte arena (lengths and numbers as varints, roles, buildings and issue codes as ids of an
+//! a byte arena of fixed pieces (lengths and numbers as varints, roles, buildings and issue codes as ids of an
 //! interned string table) behind an open-addressing index of the addresses, about eighty bytes
 //! per user instead of a dozen heap strings. Names, extra cells and the addresses' domains
 //! repeat across users (first names, a department, a tenant's domain), so the first
