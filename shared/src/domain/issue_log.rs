@@ -6,6 +6,7 @@
 //! and referred to by id, and sorting moves only the records' offsets.
 
 use super::issue::{Issue, IssueCode, Severity};
+use super::migration::encoding::{put_varint, Cursor};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -258,43 +259,6 @@ fn code_index(code: IssueCode) -> u8 {
 
 fn code_at(index: u8) -> IssueCode {
     IssueCode::ALL.get(index as usize).copied().unwrap_or(IssueCode::InvalidValue)
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Reads records back. They are only written by [`IssueLog::push`], so a slip reads as empty,
-/// never a panic.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn varint(&mut self) -> u64 {
-        let mut value = 0u64;
-        let mut shift = 0;
-        while let Some(&byte) = self.bytes.get(self.at) {
-            self.at += 1;
-            value |= u64::from(byte & 0x7f) << shift.min(63);
-            shift += 7;
-            if byte < 0x80 {
-                break;
-            }
-        }
-        value
-    }
-
-    fn byte(&mut self) -> u8 {
-        let byte = self.bytes.get(self.at).copied().unwrap_or(0);
-        self.at += 1;
-        byte
-    }
 }
 
 #[cfg(test)]

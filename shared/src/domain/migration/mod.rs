@@ -28,7 +28,7 @@ const BUILDINGS: usize = 4;
 const STATUS: usize = 5;
 
 mod dedupe;
-mod encoding;
+pub(crate) mod encoding;
 mod merged;
 mod store;
 
