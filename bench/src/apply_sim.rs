@@ -239,18 +239,7 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
     let (summary, _) = onboarding::app::plan::plan_migration(fixture.svc(), &fixture.config, &migration, &key).await.map_err(err)?;
     let record = fixture.state.table.get_migration(&migration).await.map_err(err)?.ok_or("the plan was not recorded")?;
 
-    let simulated =
-        SimulatedDynamo { items: Arc::default(), delay, calls: Arc::default(), writes: Arc::default(), busy_nanos: Arc::default() };
-    let connector = SharedHttpConnector::new(simulated.clone());
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("sim", "sim", None, None, "sim"))
-        .endpoint_url("http://dynamodb.simulated")
-        .retry_config(RetryConfig::disabled())
-        .http_client(http_client_fn(move |_, _| connector.clone()))
-        .build();
-    let table = onboarding::adapters::aws::DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(config), "simulated".into());
+    let (simulated, table) = simulated_table(delay);
     table.put_migration(&record).await.map_err(err)?;
     let svc = onboarding::app::Services { table: &table, ..fixture.svc() };
     let approval = Approval {
@@ -283,6 +272,58 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
         writes: simulated.writes.load(Ordering::Relaxed) - writes_before,
         cpu,
         simulator,
+    })
+}
+
+/// A DynamoDB adapter over a simulated table answering each call after `delay`.
+fn simulated_table(delay: Duration) -> (SimulatedDynamo, onboarding::adapters::aws::DynamoTable) {
+    let simulated =
+        SimulatedDynamo { items: Arc::default(), delay, calls: Arc::default(), writes: Arc::default(), busy_nanos: Arc::default() };
+    let connector = SharedHttpConnector::new(simulated.clone());
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("sim", "sim", None, None, "sim"))
+        .endpoint_url("http://dynamodb.simulated")
+        .retry_config(RetryConfig::disabled())
+        .http_client(http_client_fn(move |_, _| connector.clone()))
+        .build();
+    let table = onboarding::adapters::aws::DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(config), "simulated".into());
+    (simulated, table)
+}
+
+/// What one simulated plan measured.
+#[derive(Debug, Clone)]
+pub struct PlanRun {
+    pub rows: u64,
+    pub wall: Duration,
+    pub calls: u64,
+    pub cpu: Duration,
+}
+
+/// The plan core of the bench's `rows` export (as `workloads::plan_core` runs it) with the
+/// existing users looked up through the DynamoDB adapter over the simulated table, each
+/// BatchGetItem answered after `delay` (nobody exists there yet, as on a first migration).
+pub async fn simulated_plan(fixture: &Fixture, rows: u64, delay: Duration) -> Result<PlanRun, String> {
+    use onboarding::app::plan::read_export;
+    use onboarding::domain::plan::{PlanCsv, PlanLine};
+    use onboarding::ports::BuildingTable;
+    let svc = fixture.svc();
+    let key = crate::fixture::users_key(rows);
+    let export = read_export(svc, &fixture.config, &crate::fixture::migration(rows), &key).await.map_err(err)?;
+    let buildings = fixture.state.table.list_buildings().await.map_err(err)?;
+    let (simulated, table) = simulated_table(delay);
+    let mut csv = PlanCsv::new(std::io::sink(), &export.extra_headers).map_err(err)?;
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let (summary, _) =
+        export.plan_over(&buildings, &table, svc.progress, &fixture.config, |line: &PlanLine<'_>| csv.line(line)).await.map_err(err)?;
+    csv.finish().map_err(err)?;
+    Ok(PlanRun {
+        rows: summary.rows,
+        wall: started.elapsed(),
+        calls: simulated.calls.load(Ordering::Relaxed),
+        cpu: process_cpu().saturating_sub(cpu_before),
     })
 }
 

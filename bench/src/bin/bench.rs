@@ -5,6 +5,7 @@
 //!       [--tile-calls 20000] [--no-python] [--no-rss]
 //! bench dynamo --endpoint URL [--users 1000]      (built with --features aws)
 //! bench apply-sim [--users 1m] [--call-ms 10]      (built with --features aws)
+//! bench plan-sim [--rows 100k] [--call-ms 10]      (built with --features aws)
 //! bench dispatch-sim [--quota 14,100] [--runs 4] [--send-ms 100] [--start-ms 1000]
 //! ```
 
@@ -43,6 +44,7 @@ async fn main_async(args: Args) -> Result<(), String> {
         }
         Some("dynamo") => dynamo(&args).await,
         Some("apply-sim") => apply_sim(&args, &options).await,
+        Some("plan-sim") => plan_sim(&args, &options).await,
         Some("dispatch-sim") => dispatch_sim(&args, &options),
         Some(other) => Err(format!("unknown command {other}")),
     }
@@ -85,6 +87,38 @@ async fn apply_sim(args: &Args, options: &Options) -> Result<(), String> {
     let scaled = run.wall.as_secs_f64() * 1_000_000.0 / run.users.max(1) as f64;
     println!("\nRESULT_PART apply_1m_s={scaled:.0}");
     Ok(())
+}
+
+/// The plan core with existing users looked up through the DynamoDB adapter over a simulated
+/// table that answers each call after `--call-ms` (see `bench::apply_sim::simulated_plan`).
+#[cfg(feature = "aws")]
+async fn plan_sim(args: &Args, options: &Options) -> Result<(), String> {
+    let rows = count(args.text("rows").unwrap_or("100k"))?;
+    let delay = std::time::Duration::from_millis(args.get("call-ms", 10u64)?);
+    let fixture = bench::fixture::Fixture::prepare(&options.dir, options.seed, &[rows]).await?;
+    let run = bench::apply_sim::simulated_plan(&fixture, rows, delay).await?;
+    let waited = delay.as_secs_f64() * run.calls as f64;
+    println!(
+        "\n### Plan of {} rows, existing users looked up at {} ms a DynamoDB call (simulated table, real adapter)\n",
+        run.rows,
+        delay.as_millis()
+    );
+    println!("| lookups (BatchGetItem) | their wait one after another | wall | CPU | lookups in flight |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {:.1} s | {:.1} s | {:.1} s | {} |",
+        run.calls,
+        waited,
+        run.wall.as_secs_f64(),
+        run.cpu.as_secs_f64(),
+        onboarding::app::plan::LOOKUPS_IN_FLIGHT
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn plan_sim(_: &Args, _: &Options) -> Result<(), String> {
+    Err("plan-sim needs the DynamoDB adapter: build the bench with --features aws".into())
 }
 
 /// Dispatch across scheduled runs on a simulated clock, for each `--quota` (see

@@ -133,22 +133,17 @@ impl Export {
         let mut done = 0u64;
         // Reused from batch to batch: no allocation per user for reading it back.
         let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(USERS_PER_LOOKUP);
-        let mut emails: Vec<Email> = Vec::with_capacity(USERS_PER_LOOKUP);
         let mut migrated_by = MigratedBy::default();
         // One user's issues, before they join the log.
         let mut raised: Vec<Issue> = Vec::new();
-        for start in (0..users.len()).step_by(USERS_PER_LOOKUP) {
-            let size = users.len().min(start + USERS_PER_LOOKUP) - start;
-            chunk.resize_with(size, MergedView::default);
-            emails.truncate(size);
+        let mut lookups = existing_users(&users, table);
+        while let Some((start, emails, existing)) = lookups.next().await {
+            let existing = existing?;
+            chunk.resize_with(emails.len(), MergedView::default);
             for (at, user) in chunk.iter_mut().enumerate() {
                 users.view_into(start + at, user);
-                match emails.get_mut(at) {
-                    Some(email) => email.set_normalized(&user.email),
-                    None => emails.push(Email::from_normalized(user.email.to_string())),
-                }
             }
-            let existing = table.get_users(&emails).await?;
+            lookups.recycle(emails);
             let mut line = PlanLine::default();
             for user in &chunk {
                 let found = existing.get(user.email.as_str());
@@ -196,6 +191,64 @@ impl Export {
         }
         summary.issues_by_code = by_code;
         Ok((summary, issues))
+    }
+}
+
+/// How many lookups of existing users are in flight while users are planned. Each is a round
+/// trip to the table (a DynamoDB BatchGetItem from Lambda takes some milliseconds), so a
+/// million users waiting on ten thousand of them one after another would wait minutes; with
+/// several in flight the wait hides behind the planning of the users already answered.
+pub const LOOKUPS_IN_FLIGHT: usize = 8;
+
+/// The users' existing records, looked up [`USERS_PER_LOOKUP`] a call with
+/// [`LOOKUPS_IN_FLIGHT`] calls at once, answered in the users' order.
+struct Lookups<'a> {
+    next: usize,
+    users: &'a Deduper,
+    table: &'a dyn UserTable,
+    in_flight: futures_util::stream::FuturesOrdered<futures_util::future::BoxFuture<'a, Lookup>>,
+    /// Address lists given back, reused for the next calls.
+    spare: Vec<Vec<Email>>,
+}
+
+/// A batch's first user, its addresses, and what the table answered for them.
+type Lookup = (usize, Vec<Email>, PortResult<std::collections::HashMap<Email, crate::domain::plan::ExistingUser>>);
+
+fn existing_users<'a>(users: &'a Deduper, table: &'a dyn UserTable) -> Lookups<'a> {
+    Lookups { next: 0, users, table, in_flight: futures_util::stream::FuturesOrdered::new(), spare: Vec::new() }
+}
+
+impl<'a> Lookups<'a> {
+    /// The next batch in order, once answered; `None` after the last user.
+    async fn next(&mut self) -> Option<Lookup> {
+        use futures_util::StreamExt;
+        while self.in_flight.len() < LOOKUPS_IN_FLIGHT && self.next < self.users.len() {
+            let start = self.next;
+            let end = self.users.len().min(start + USERS_PER_LOOKUP);
+            self.next = end;
+            let mut emails = self.spare.pop().unwrap_or_default();
+            emails.truncate(end - start);
+            for (at, index) in (start..end).enumerate() {
+                match emails.get_mut(at) {
+                    Some(email) => email.set_normalized_with(|into| self.users.email_into(index, into)),
+                    None => {
+                        let mut address = String::new();
+                        self.users.email_into(index, &mut address);
+                        emails.push(Email::from_normalized(address));
+                    }
+                }
+            }
+            let table = self.table;
+            self.in_flight.push_back(Box::pin(async move {
+                let found = table.get_users(&emails).await;
+                (start, emails, found)
+            }));
+        }
+        self.in_flight.next().await
+    }
+
+    fn recycle(&mut self, emails: Vec<Email>) {
+        self.spare.push(emails);
     }
 }
 
@@ -523,4 +576,109 @@ pub async fn load_plan(svc: Services<'_>, migration: &MigrationId, expected_sha:
         entries.push(entry);
     }
     Ok((plan.header, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::Settings;
+    use crate::domain::migration::UserRow;
+    use crate::domain::plan::ExistingUser;
+    use crate::domain::roles::{RoleGuide, RoleMatrix};
+    use crate::domain::values::{BuildingId, Status};
+    use crate::ports::NewUser;
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// A table that answers each lookup after a delay, counting the lookups in flight; every
+    /// third user (by number) exists, with a role named after its number.
+    #[derive(Default)]
+    struct SlowTable {
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+        asked: Mutex<Vec<String>>,
+    }
+
+    fn number(email: &Email) -> usize {
+        email.as_str().trim_start_matches("user").split('@').next().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
+    }
+
+    #[async_trait::async_trait]
+    impl UserTable for SlowTable {
+        async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+            assert!(emails.len() <= USERS_PER_LOOKUP);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            self.asked.lock().unwrap().extend(emails.iter().map(|e| e.to_string()));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let answer = |e: &Email| ExistingUser { roles: [format!("Role {}", number(e))].into(), ..ExistingUser::default() };
+            Ok(emails.iter().filter(|e| number(e).is_multiple_of(3)).map(|e| (e.clone(), answer(e))).collect())
+        }
+        async fn create_users(&self, _: &[NewUser]) -> PortResult<HashMap<Email, Option<MigrationId>>> {
+            Err(PortError::Unexpected("not planned".into()))
+        }
+        async fn grant_access(&self, _: &Email, _: &[String], _: &[BuildingId]) -> PortResult<()> {
+            Err(PortError::Unexpected("not planned".into()))
+        }
+        async fn platform_members(&self) -> PortResult<Vec<crate::domain::platform_users::PlatformMember>> {
+            Err(PortError::Unexpected("not planned".into()))
+        }
+        async fn load_platform_users(&self, _: &[crate::domain::platform_users::PlatformUser]) -> PortResult<()> {
+            Err(PortError::Unexpected("not planned".into()))
+        }
+        async fn drop_platform_users(&self, _: &[Email]) -> PortResult<()> {
+            Err(PortError::Unexpected("not planned".into()))
+        }
+    }
+
+    fn export(users: usize) -> Export {
+        let mut deduper = Deduper::default();
+        for n in 0..users {
+            let row = UserRow {
+                row: n as u64 + 2,
+                email: Email::parse(&format!("user{n}@example.com")).unwrap(),
+                first_name: Cow::Borrowed("Ann"),
+                last_name: Cow::Borrowed("Lee"),
+                roles: Default::default(),
+                buildings: Default::default(),
+                status: Some(Status::Active),
+                extras: Default::default(),
+            };
+            deduper.add(row, Vec::new());
+        }
+        Export {
+            summary: PlanSummary { rows: users as u64, ..PlanSummary::default() },
+            issues: IssueLog::default(),
+            extra_headers: Vec::new(),
+            users: deduper,
+        }
+    }
+
+    #[tokio::test]
+    async fn existing_users_are_looked_up_several_calls_at_once_and_planned_in_order() {
+        let users = 2_050;
+        let table = SlowTable::default();
+        let config = Config::new(Settings::default(), RoleGuide::default(), RoleMatrix::default()).unwrap();
+        let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+        let each = |line: &PlanLine<'_>| {
+            lines.push((line.email.to_string(), line.current_roles.iter().map(|r| r.to_string()).collect()));
+            Ok(())
+        };
+        let (summary, _) = export(users).plan_over(&[], &table, &crate::app::NoProgress, &config, each).await.unwrap();
+
+        let most = table.most.load(Ordering::SeqCst);
+        assert!(most > 1 && most == LOOKUPS_IN_FLIGHT, "{most} lookups in flight at once, {LOOKUPS_IN_FLIGHT} expected");
+        // Every user asked for once, in order, and planned in order with its own answer.
+        let expected: Vec<String> = (0..users).map(|n| format!("user{n}@example.com")).collect();
+        assert_eq!(*table.asked.lock().unwrap(), expected);
+        assert_eq!(lines.iter().map(|(email, _)| email.clone()).collect::<Vec<_>>(), expected);
+        for (n, (email, roles)) in lines.iter().enumerate() {
+            let answered: Vec<String> = if n.is_multiple_of(3) { vec![format!("Role {n}")] } else { Vec::new() };
+            assert_eq!(*roles, answered, "{email}");
+        }
+        assert_eq!(summary.actions.values().sum::<u64>(), users as u64);
+    }
 }

@@ -135,6 +135,11 @@ impl Deduper {
         }
     }
 
+    /// User `index`'s address alone (what a lookup of existing users needs).
+    pub fn email_into(&self, index: usize, into: &mut String) {
+        self.store.email_into(index, into);
+    }
+
     pub fn views(&self) -> impl Iterator<Item = MergedView<'_>> {
         (0..self.len()).map(|index| self.view(index))
     }

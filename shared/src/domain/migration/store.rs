@@ -293,6 +293,13 @@ impl UserStore {
 
     /// User `index` (in order of first appearance), borrowed from the store into `view`,
     /// reusing its lists (planning reads a million users).
+    /// User `index`'s address, written into `into` (its buffer reused).
+    pub fn email_into(&self, index: usize, into: &mut String) {
+        let mut cursor = self.cursor(self.users.get(index).copied().unwrap_or(u64::MAX));
+        let local = cursor.str();
+        joined(into, local, self.text(&mut cursor));
+    }
+
     pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
         let mut cursor = self.cursor(self.users.get(index).copied().unwrap_or(u64::MAX));
         let local = cursor.str();

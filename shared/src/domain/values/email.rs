@@ -57,10 +57,11 @@ impl Email {
         Self(address)
     }
 
-    /// Makes this the address [`Email::normalize`] gave, reusing the buffer.
-    pub(crate) fn set_normalized(&mut self, address: &str) {
+    /// Makes this the address `write` puts into the (cleared) buffer, which must be one
+    /// [`Email::normalize`] gave.
+    pub(crate) fn set_normalized_with(&mut self, write: impl FnOnce(&mut String)) {
         self.0.clear();
-        self.0.push_str(address);
+        write(&mut self.0);
     }
 
     pub fn as_str(&self) -> &str {
