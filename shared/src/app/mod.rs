@@ -12,6 +12,7 @@ pub mod notify;
 mod pinned;
 pub mod plan;
 pub mod platform_users;
+pub mod read_ahead;
 pub mod route;
 pub mod tenants;
 pub mod tile;

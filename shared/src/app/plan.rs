@@ -2,12 +2,13 @@
 //! write plan.csv, issues.csv, summary.json, report.html (and plan.jsonl for apply). Writes
 //! nothing to user data.
 
+use super::read_ahead::ReadAhead;
 use super::{file_stem, json_bytes, rfc3339, AppResult, Progress, Services};
 use crate::domain::building::{BuildingDirectory, BuildingState};
 use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::{plan_report, MAX_HTML_ROWS};
-use crate::domain::intake::{open_sheet, FileKind, RawRow};
+use crate::domain::intake::{open_sheet, FileKind};
 use crate::domain::issue::{FileRejection, Issue, RejectionCode, Severity};
 use crate::domain::issue_log::IssueLog;
 use crate::domain::migration::MigrationState;
@@ -62,12 +63,13 @@ pub struct Export {
     users: Deduper,
 }
 
-/// Reads the export at `key`: intake, row validation, dedupe by address. Streams the file, one
-/// reused row buffer; the merged users are held compactly (see [`Deduper`]).
+/// Reads the export at `key`: intake, row validation, dedupe by address. Streams the file, read
+/// on a thread of its own a few batches of rows ahead (see [`ReadAhead`]); the merged users are
+/// held compactly (see [`Deduper`]).
 pub async fn read_export(svc: Services<'_>, config: &Config, migration: &MigrationId, key: &str) -> AppResult<Export> {
     let limits = config.intake_limits();
     let input = svc.objects.open(key).await?;
-    let mut sheet = open_sheet(input, FileKind::Users, limits, flows::looks_like_header)?;
+    let sheet = open_sheet(input, FileKind::Users, limits, flows::looks_like_header)?;
     let map = flows::resolve(FileKind::Users, &sheet.headers)?;
     let mut summary = PlanSummary {
         migration: migration.to_string(),
@@ -77,26 +79,29 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
     };
     let mut issues = IssueLog::from(map.reading_issues());
     let mut users = Deduper::default();
-    let mut row = RawRow { number: 0, cells: Vec::new() };
-    while let Some(read) = sheet.read_into(&mut row) {
-        read?;
-        summary.rows += 1;
-        match user_from_row(&map, &row, limits.max_cell_chars) {
-            RowOutcome::Usable(user, row_issues) => {
-                let (merged, row_issues) = users.add(user, row_issues);
-                if merged {
-                    summary.duplicates_merged += 1;
+    // The file is read on a thread of its own while its rows are checked and merged here.
+    let mut rows = ReadAhead::start(sheet)?;
+    while let Some(batch) = rows.next_batch()? {
+        for row in batch.rows() {
+            summary.rows += 1;
+            match user_from_row(&map, row, limits.max_cell_chars) {
+                RowOutcome::Usable(user, row_issues) => {
+                    let (merged, row_issues) = users.add(user, row_issues);
+                    if merged {
+                        summary.duplicates_merged += 1;
+                    }
+                    issues.extend(row_issues);
                 }
-                issues.extend(row_issues);
+                RowOutcome::Rejected(row_issues) => {
+                    summary.rejected += 1;
+                    issues.extend(row_issues);
+                }
             }
-            RowOutcome::Rejected(row_issues) => {
-                summary.rejected += 1;
-                issues.extend(row_issues);
+            if summary.rows.is_multiple_of(10_000) {
+                svc.progress.advance("rows read", summary.rows);
             }
         }
-        if summary.rows.is_multiple_of(10_000) {
-            svc.progress.advance("rows read", summary.rows);
-        }
+        rows.recycle(batch);
     }
     svc.progress.finish("rows read");
     if summary.rows == 0 {
