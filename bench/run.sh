@@ -41,6 +41,9 @@ target/release/bench apply-sim --users "${APPLY_USERS:-1m}" --call-ms "${CALL_MS
 echo "==> the same through the apply queue, ten consumers" >&2
 target/release/bench apply-sim --users "${APPLY_USERS:-1m}" --call-ms "${CALL_MS:-10}" --workers 10 | tee -a "$parts"
 
+echo "==> plan with existing users looked up over a simulated DynamoDB (10 ms a call)" >&2
+target/release/bench plan-sim --rows "${PLAN_SIM_ROWS:-100k}" --call-ms "${CALL_MS:-10}"
+
 echo "==> dispatch across scheduled runs, simulated clock" >&2
 target/release/bench dispatch-sim --quota "${QUOTAS:-14,100}" --runs "${DISPATCH_RUNS:-4}"
 

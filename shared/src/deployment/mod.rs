@@ -72,11 +72,11 @@ impl Deployment {
     }
 
     /// The AWS adapters over this deployment's bucket and table, with clients from the standard
-    /// AWS configuration chain (`AWS_ENDPOINT_URL` included) and mail through its SES
-    /// configuration set.
+    /// AWS configuration chain (`AWS_ENDPOINT_URL` included) over the small HTTPS client (see
+    /// `adapters::aws::https`) and mail through its SES configuration set.
     #[cfg(feature = "aws")]
     pub async fn aws_state(&self) -> AwsState {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::adapters::aws::https::sdk_config().await;
         let mail = SesOptions { configuration_set: self.ses_configuration_set.clone(), ..SesOptions::default() };
         let state = AwsState::from_sdk_config(&sdk, self.bucket.clone(), self.table.clone(), mail);
         match &self.apply_queue {

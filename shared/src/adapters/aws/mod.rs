@@ -57,7 +57,7 @@ impl AwsState {
     /// Clients from the standard AWS configuration chain (environment, profile, instance role),
     /// `AWS_ENDPOINT_URL` included, so the same code talks to an emulator.
     pub async fn from_env(bucket: String, table: String) -> AwsState {
-        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let config = https::sdk_config().await;
         Self::from_sdk_config(&config, bucket, table, SesOptions::default())
     }
 
@@ -108,7 +108,12 @@ impl AwsState {
 #[cfg(feature = "aws")]
 pub async fn sdk_config_with_keys(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> aws_config::SdkConfig {
     let credentials = aws_sdk_s3::config::Credentials::new(access_key_id, secret_access_key, None, None, "fixed-keys");
-    aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).credentials_provider(credentials).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https::ring_https_client())
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
 }
 
 /// A failed call in one line for a `PortError`: the service's code and message when it
