@@ -255,7 +255,8 @@ pub fn markdown(report: &Report, options: &Options) -> String {
 
 /// This run's part of `bench/run.sh`'s last line: `RESULT_PART key=value …` (`n/a` for what was
 /// not run). Rows per second are of the largest size; `core_rows_per_s` is wall time (the plan
-/// core on the cores it has: it is single-threaded today), `core_1cpu_rows_per_s` CPU time.
+/// core on the cores it has: its file is read on a thread of its own while the rows are checked
+/// and merged), `core_1cpu_rows_per_s` rows per second of CPU time, every thread's.
 pub fn result_part(report: &Report, options: &Options) -> String {
     let size = options.sizes.iter().copied().max().unwrap_or(0);
     let per_second = |workload: &str, cpu: bool| {
