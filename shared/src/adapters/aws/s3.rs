@@ -448,6 +448,7 @@ mod tests {
             .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
             .endpoint_url(endpoint)
             .force_path_style(true)
+            .http_client(crate::adapters::aws::https::ring_https_client())
             .build();
         (store(aws_sdk_s3::Client::from_conf(config)), open)
     }

@@ -212,6 +212,7 @@ async fn a_connection_lost_after_the_request_left_is_unconfirmed() {
         .credentials_provider(aws_sdk_sesv2::config::Credentials::new("AKID", "secret", None, None, "test"))
         .endpoint_url(format!("http://{address}"))
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+        .http_client(crate::adapters::aws::https::ring_https_client())
         .build();
     let ses = SesMailer::new(
         aws_sdk_sesv2::Client::from_conf(config),
