@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
     // Sends the invites due at once and the approval's notice when a plan's last part is done.
     let deployment = Deployment::from_env(true).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let aws = deployment.aws_state().await;
+    let aws = deployment.aws_state().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

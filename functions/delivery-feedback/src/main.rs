@@ -10,7 +10,7 @@ use onboarding::deployment::{json_log_subscriber, Deployment};
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
     let deployment = Deployment::from_env(false).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let aws = deployment.aws_state().await;
+    let aws = deployment.aws_state().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {

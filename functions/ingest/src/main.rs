@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
     // The sender is optional here: without one, kickstart mails go from settings.json's.
     let deployment = Deployment::from_env(false).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let aws = deployment.aws_state().await;
+    let aws = deployment.aws_state().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let svc = onboarding::deployment::services(&aws);
     let overrides = &deployment.overrides;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {

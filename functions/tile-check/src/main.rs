@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     tracing::subscriber::set_global_default(json_log_subscriber(std::io::stdout))?;
     // Only BUCKET and TABLE are needed; the mail settings, optional here, are checked when set.
     let deployment = Deployment::from_env(false).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let dynamo = deployment.dynamo_table().await;
+    let dynamo = deployment.dynamo_table().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let table: &dyn Table = &dynamo;
     lambda_http::run(service_fn(move |request: Request| async move {
         let (response, metrics) = handler::handle(table, request).await;

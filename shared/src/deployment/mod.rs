@@ -71,18 +71,18 @@ impl Deployment {
         })
     }
 
-    /// The AWS adapters over this deployment's bucket and table, with clients from the standard
-    /// AWS configuration chain (`AWS_ENDPOINT_URL` included) over the small HTTPS client (see
+    /// The AWS adapters over this deployment's bucket and table, with clients configured from
+    /// the function's environment (see [`lambda_sdk_config`]) over the small HTTPS client (see
     /// `adapters::aws::https`) and mail through its SES configuration set.
     #[cfg(feature = "aws")]
-    pub async fn aws_state(&self) -> AwsState {
-        let sdk = crate::adapters::aws::https::sdk_config().await;
+    pub fn aws_state(&self) -> Result<AwsState, DeploymentError> {
+        let sdk = lambda_sdk_config(|name| std::env::var(name).ok())?;
         let mail = SesOptions { configuration_set: self.ses_configuration_set.clone(), ..SesOptions::default() };
         let state = AwsState::from_sdk_config(&sdk, self.bucket.clone(), self.table.clone(), mail);
-        match &self.apply_queue {
+        Ok(match &self.apply_queue {
             Some(url) => state.with_queue(&sdk, url.clone()),
             None => state,
-        }
+        })
     }
 }
 
@@ -102,12 +102,41 @@ pub fn services(aws: &AwsState) -> crate::app::Services<'_> {
 
 impl Deployment {
     /// The DynamoDB adapter alone over this deployment's table (the tile check needs no more),
-    /// its client from the standard AWS configuration chain over the small HTTPS client
-    /// (rustls on `ring`, native roots: see `adapters::aws::https`).
-    pub async fn dynamo_table(&self) -> crate::adapters::aws::DynamoTable {
-        let sdk = crate::adapters::aws::https::sdk_config().await;
-        crate::adapters::aws::dynamo_table(&sdk, self.table.clone())
+    /// its client configured like [`Deployment::aws_state`]'s.
+    pub fn dynamo_table(&self) -> Result<crate::adapters::aws::DynamoTable, DeploymentError> {
+        let sdk = lambda_sdk_config(|name| std::env::var(name).ok())?;
+        Ok(crate::adapters::aws::dynamo_table(&sdk, self.table.clone()))
     }
+}
+
+/// The SDK configuration a Lambda function's environment gives, read through `var`: the region
+/// (`AWS_REGION`), the execution role's temporary keys (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; Lambda sets all four) and, for an emulator,
+/// `AWS_ENDPOINT_URL`, over the small HTTPS client.
+///
+/// Not `aws-config`'s standard chain: its profile files, SSO, STS web identity, container and
+/// instance-metadata providers can never answer inside Lambda, and linking them (with the STS
+/// client) put ingest's zip over its 4 MB (BENCHMARKS.md, "Package sizes"). The `onboard` command
+/// and the tests keep the standard chain (`adapters::aws::https::sdk_config`). To run a function
+/// elsewhere, export the same variables (`aws configure export-credentials --format env` prints
+/// them for a profile).
+pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> Result<aws_config::SdkConfig, DeploymentError> {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+    let value = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let required = |name: &'static str, what: &'static str| value(name).ok_or(DeploymentError::Missing { name, what });
+    let region = required("AWS_REGION", "the AWS region; Lambda sets it")?;
+    let key = required("AWS_ACCESS_KEY_ID", "the execution role's access key; Lambda sets it")?;
+    let secret = required("AWS_SECRET_ACCESS_KEY", "the execution role's secret key; Lambda sets it")?;
+    let credentials = Credentials::new(key, secret, value("AWS_SESSION_TOKEN"), None, "lambda-environment");
+    let mut config = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(crate::adapters::aws::https::ring_https_client());
+    if let Some(endpoint) = value("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(config.build())
 }
 
 /// JSON logs (one object a line, the event's fields at the top level) into `sink`, filtered by
@@ -343,5 +372,58 @@ mod tests {
         );
         assert_eq!(entry["level"], "INFO");
         assert!(entry.get("target").is_none(), "{entry}");
+    }
+
+    const LAMBDA: [(&str, &str); 4] = [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "ASIALAMBDAKEY"),
+        ("AWS_SECRET_ACCESS_KEY", "lambda-secret"),
+        ("AWS_SESSION_TOKEN", "lambda-session"),
+    ];
+
+    #[test]
+    fn a_function_without_its_region_or_keys_names_the_missing_variable() {
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let pairs: Vec<_> = LAMBDA.iter().copied().filter(|(name, _)| *name != missing).collect();
+            match lambda_sdk_config(lookup(&pairs)) {
+                Err(DeploymentError::Missing { name, .. }) => assert_eq!(name, missing),
+                other => panic!("without {missing}: {:?}", other.map(|_| "a configuration")),
+            }
+        }
+    }
+
+    /// One DynamoDB call through a client configured from Lambda's variables, against a local
+    /// listener standing in for `AWS_ENDPOINT_URL`: the request goes there, signed with the
+    /// environment's key for its region, carrying its session token.
+    #[tokio::test]
+    async fn the_lambda_environment_configures_region_keys_and_endpoint() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
+            socket.write_all(reply.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&request).to_ascii_lowercase()
+        });
+        let mut pairs = LAMBDA.to_vec();
+        pairs.push(("AWS_ENDPOINT_URL", &endpoint));
+        let config = lambda_sdk_config(lookup(&pairs)).unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+
+        let table = crate::adapters::aws::dynamo_table(&config, "t".into());
+        let building = crate::domain::values::BuildingId::parse("5b0c3b56-3f8e-4a51-9d1e-1f0a2c3d4e5f").unwrap();
+        let found = crate::ports::BuildingTable::get_building(&table, &building).await;
+        assert!(matches!(found, Ok(None)), "{found:?}");
+        let request = server.await.unwrap();
+        assert!(request.contains("credential=asialambdakey/"), "{request}");
+        assert!(request.contains("/eu-west-1/dynamodb/aws4_request"), "{request}");
+        assert!(request.contains("x-amz-security-token: lambda-session"), "{request}");
     }
 }
