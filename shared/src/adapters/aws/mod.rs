@@ -6,6 +6,12 @@
 //! `PortError::Throttled`: slower, never a lost row. The SDK's own retries are therefore turned
 //! off on the DynamoDB and SES clients `AwsState` builds, so the two do not multiply; S3 keeps
 //! the SDK's standard retries (all its calls are safe to repeat).
+//!
+//! Every DynamoDB, SES and SQS call has a deadline (`CallTimeouts`): a connection that takes the
+//! request and never answers fails the call instead of holding the function until Lambda's own
+//! timeout. A DynamoDB call that timed out is retried like throttling (its writes are idempotent
+//! or conditional); an SES send that timed out is `Unconfirmed`, never sent again on its own.
+//! S3 keeps the SDK's stalled-stream protection, which watches its long transfers by throughput.
 
 mod dynamodb;
 pub mod https;
@@ -35,11 +41,45 @@ use aws_config::BehaviorVersion;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use std::time::Duration;
 
-/// The DynamoDB adapter alone, with the SDK's retries off (see the module doc).
+/// How long a call may take: to connect, and from sending the request to the whole answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallTimeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+}
+
+impl CallTimeouts {
+    /// DynamoDB answers in milliseconds; a batch of 25 or 100 items in well under a second.
+    pub const DYNAMODB: CallTimeouts = CallTimeouts { connect: Duration::from_millis(3100), attempt: Duration::from_secs(10) };
+    /// SES takes a message in well under a second. Generous, since a send that times out is
+    /// `Unconfirmed` and left for a person rather than sent again.
+    pub const SES: CallTimeouts = CallTimeouts { connect: Duration::from_millis(3100), attempt: Duration::from_secs(20) };
+    /// SQS: a batch of ten small messages.
+    pub const SQS: CallTimeouts = CallTimeouts { connect: Duration::from_millis(3100), attempt: Duration::from_secs(10) };
+
+    fn config(self) -> TimeoutConfig {
+        TimeoutConfig::builder().connect_timeout(self.connect).operation_attempt_timeout(self.attempt).build()
+    }
+}
+
+/// The DynamoDB client's settings: the SDK's retries off (the adapter retries), `timeouts` on.
+pub fn dynamo_config(config: &aws_config::SdkConfig, timeouts: CallTimeouts) -> aws_sdk_dynamodb::Config {
+    aws_sdk_dynamodb::config::Builder::from(config).retry_config(RetryConfig::disabled()).timeout_config(timeouts.config()).build()
+}
+
+/// The SES client's settings: the SDK's retries off (the adapter retries), `timeouts` on.
+#[cfg(feature = "aws")]
+pub fn ses_config(config: &aws_config::SdkConfig, timeouts: CallTimeouts) -> aws_sdk_sesv2::Config {
+    aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled()).timeout_config(timeouts.config()).build()
+}
+
+/// The DynamoDB adapter alone, with the SDK's retries off and call deadlines (see the module
+/// doc).
 pub fn dynamo_table(config: &aws_config::SdkConfig, table: String) -> DynamoTable {
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).retry_config(RetryConfig::disabled()).build();
-    DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), table)
+    DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamo_config(config, CallTimeouts::DYNAMODB)), table)
 }
 
 /// The AWS adapters, built once (at cold start) and shared.
@@ -62,12 +102,12 @@ impl AwsState {
     }
 
     /// Clients from a loaded SDK configuration. S3 uses path-style addressing (emulators need
-    /// it, AWS accepts it); DynamoDB and SES get the SDK's retries turned off (see the module
-    /// doc).
+    /// it, AWS accepts it); DynamoDB and SES get the SDK's retries turned off and call deadlines
+    /// (see the module doc).
     pub fn from_sdk_config(config: &aws_config::SdkConfig, bucket: String, table: String, mail: SesOptions) -> AwsState {
         let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).retry_config(RetryConfig::disabled()).build();
-        let ses = aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled()).build();
+        let dynamodb = dynamo_config(config, CallTimeouts::DYNAMODB);
+        let ses = ses_config(config, CallTimeouts::SES);
         Self::from_clients(
             aws_sdk_s3::Client::from_conf(s3),
             bucket,
@@ -98,7 +138,8 @@ impl AwsState {
 
     /// The same adapters, handing approved plans to the SQS queue at `url`.
     pub fn with_queue(mut self, config: &aws_config::SdkConfig, url: String) -> AwsState {
-        self.queue = Some(SqsQueue::new(aws_sdk_sqs::Client::new(config), url));
+        let sqs = aws_sdk_sqs::config::Builder::from(config).timeout_config(CallTimeouts::SQS.config()).build();
+        self.queue = Some(SqsQueue::new(aws_sdk_sqs::Client::from_conf(sqs), url));
         self
     }
 }
@@ -148,9 +189,83 @@ pub(crate) fn scrub(text: &str) -> String {
         .join(" ")
 }
 
+/// What the adapters' tests share: a server that never answers, a configuration pointing at it.
+#[cfg(test)]
+pub(crate) mod test_servers {
+    use super::https;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A server that takes every request and never answers, holding its connections open.
+    pub(crate) async fn silent_server() -> (String, Arc<AtomicUsize>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = vec![0u8; 64 * 1024];
+                if socket.read(&mut buffer).await.unwrap_or(0) > 0 {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                }
+                held.push(socket);
+            }
+        });
+        (endpoint, requests)
+    }
+
+    pub(crate) fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new("AKID", "secret", None, None, "test")))
+            .endpoint_url(endpoint)
+            .http_client(https::ring_https_client())
+            .build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::scrub;
+    use super::test_servers::{sdk_config, silent_server};
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    pub(crate) const SHORT: CallTimeouts = CallTimeouts { connect: Duration::from_secs(1), attempt: Duration::from_millis(150) };
+
+    #[test]
+    fn the_clients_carry_their_deadlines() {
+        let sdk = sdk_config("http://127.0.0.1:9");
+        let dynamodb = dynamo_config(&sdk, CallTimeouts::DYNAMODB);
+        let timeouts = dynamodb.timeout_config().unwrap();
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_millis(3100)));
+        assert!(!dynamodb.retry_config().unwrap().has_retry(), "the adapter retries, not the SDK");
+    }
+
+    /// A DynamoDB call that never gets its answer times out and is retried within the adapter's
+    /// budget, then answered as `Throttled` (run again later), instead of hanging.
+    #[tokio::test]
+    async fn a_dynamodb_call_without_an_answer_times_out_and_is_retried() {
+        let (endpoint, requests) = silent_server().await;
+        let quick = Backoff { first: Duration::from_millis(1), cap: Duration::from_millis(5), tries: 3 };
+        let client = aws_sdk_dynamodb::Client::from_conf(dynamo_config(&sdk_config(&endpoint), SHORT));
+        let table = DynamoTable::new(client, "t".into()).with_backoff(quick);
+        let building = crate::domain::values::BuildingId::parse("5b0c3b56-3f8e-4a51-9d1e-1f0a2c3d4e5f").unwrap();
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(20), crate::ports::BuildingTable::get_building(&table, &building))
+            .await
+            .expect("the call must end on its own deadline");
+        match answer {
+            Err(crate::ports::PortError::Throttled(detail)) => assert!(detail.contains("timeout"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 3, "one request a try");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    }
 
     #[test]
     fn scrub_hides_addresses_in_service_messages() {

@@ -225,6 +225,25 @@ async fn a_connection_lost_after_the_request_left_is_unconfirmed() {
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1, "sent once, not retried");
 }
 
+/// A server that takes the request and never answers: the send ends on its deadline as
+/// `Unconfirmed` and is not sent again.
+#[tokio::test]
+async fn a_send_without_an_answer_times_out_unconfirmed_and_is_sent_once() {
+    use crate::adapters::aws::test_servers::{sdk_config, silent_server};
+    use crate::adapters::aws::{ses_config, CallTimeouts};
+    let (endpoint, requests) = silent_server().await;
+    let short = CallTimeouts { connect: Duration::from_secs(1), attempt: Duration::from_millis(150) };
+    let client = aws_sdk_sesv2::Client::from_conf(ses_config(&sdk_config(&endpoint), short));
+    let ses = SesMailer::new(client, SesOptions { configuration_set: None, fallback_rate: 500.0, backoff: QUICK });
+    let answer = tokio::time::timeout(Duration::from_secs(20), ses.send(&mail())).await.expect("the send must end on its own deadline");
+    match answer {
+        Err(PortError::Unconfirmed(detail)) => assert!(detail.contains("may or may not"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    let sends = requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sends <= 2, "GetAccount (unanswered too) and one send at most: {sends}");
+}
+
 #[tokio::test]
 async fn the_account_rate_is_read_once_and_paces_sends() {
     let account = mock!(aws_sdk_sesv2::Client::get_account)
