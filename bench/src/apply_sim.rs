@@ -10,6 +10,7 @@
 //! TransactWriteItems (cancelling the transaction as DynamoDB does).
 
 use crate::fixture::{err, Fixture};
+use crate::timing::process_cpu;
 use crate::users::{write_users, UsersSpec};
 use aws_smithy_runtime_api::client::http::{http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
@@ -305,22 +306,15 @@ pub struct PlanRun {
 /// existing users looked up through the DynamoDB adapter over the simulated table, each
 /// BatchGetItem answered after `delay` (nobody exists there yet, as on a first migration).
 pub async fn simulated_plan(fixture: &Fixture, rows: u64, delay: Duration) -> Result<PlanRun, String> {
-    use onboarding::app::plan::read_export;
-    use onboarding::domain::plan::{PlanCsv, PlanLine};
-    use onboarding::ports::BuildingTable;
-    let svc = fixture.svc();
     let key = crate::fixture::users_key(rows);
-    let export = read_export(svc, &fixture.config, &crate::fixture::migration(rows), &key).await.map_err(err)?;
-    let buildings = fixture.state.table.list_buildings().await.map_err(err)?;
+    let export =
+        onboarding::app::plan::read_export(fixture.svc(), &fixture.config, &crate::fixture::migration(rows), &key).await.map_err(err)?;
     let (simulated, table) = simulated_table(delay);
-    let mut csv = PlanCsv::new(std::io::sink(), &export.extra_headers).map_err(err)?;
     let cpu_before = process_cpu();
     let started = Instant::now();
-    let (summary, _) =
-        export.plan_over(&buildings, &table, svc.progress, &fixture.config, |line: &PlanLine<'_>| csv.line(line)).await.map_err(err)?;
-    csv.finish().map_err(err)?;
+    let (planned, _) = crate::workloads::plan_pass(fixture, export, &table, std::io::sink()).await?;
     Ok(PlanRun {
-        rows: summary.rows,
+        rows: planned,
         wall: started.elapsed(),
         calls: simulated.calls.load(Ordering::Relaxed),
         cpu: process_cpu().saturating_sub(cpu_before),
@@ -337,18 +331,6 @@ fn thread_cpu() -> Duration {
         time
     };
     Duration::from_secs(time.tv_sec as u64) + Duration::from_nanos(time.tv_nsec as u64)
-}
-
-/// CPU time (user and system) of this process so far, every thread.
-fn process_cpu() -> Duration {
-    // SAFETY: getrusage writes into the zeroed struct it is given and reads nothing else.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// The approval queued in parts, then `workers` consumers taking parts until none is left, each

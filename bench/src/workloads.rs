@@ -207,20 +207,30 @@ pub enum Lookups {
 /// The use case's own code (`read_export`, `Export::plan_over`), without the other outputs,
 /// which the object-store port takes as whole byte buffers.
 pub async fn plan_core(fixture: &Fixture, rows: u64, lookups: Lookups) -> Result<(u64, String), String> {
-    use onboarding::app::plan::read_export;
-    use onboarding::domain::plan::PlanCsv;
-    use onboarding::ports::{BuildingTable, UserTable};
-    let svc = fixture.svc();
-    let export = read_export(svc, &fixture.config, &migration(rows), &users_key(rows)).await.map_err(err)?;
-    let buildings = fixture.state.table.list_buildings().await.map_err(err)?;
-    let users: &dyn UserTable = match lookups {
+    let export =
+        onboarding::app::plan::read_export(fixture.svc(), &fixture.config, &migration(rows), &users_key(rows)).await.map_err(err)?;
+    let users: &dyn onboarding::ports::UserTable = match lookups {
         Lookups::Sqlite => &fixture.state.table,
         Lookups::Memory => &fixture.memory_users,
     };
     let out = std::fs::File::create(fixture.dir.join(format!("core-plan-{}.csv", crate::fixture::label(rows)))).map_err(err)?;
-    let mut csv = PlanCsv::new(std::io::BufWriter::with_capacity(256 * 1024, out), &export.extra_headers).map_err(err)?;
+    plan_pass(fixture, export, users, std::io::BufWriter::with_capacity(256 * 1024, out)).await
+}
+
+/// The plan core's second half over a read export: existing users looked up through `users`,
+/// plan.csv written to `sink`. Answers the rows planned and the file's SHA-256.
+pub async fn plan_pass<W: std::io::Write + Send>(
+    fixture: &Fixture,
+    export: onboarding::app::plan::Export,
+    users: &dyn onboarding::ports::UserTable,
+    sink: W,
+) -> Result<(u64, String), String> {
+    use onboarding::domain::plan::{PlanCsv, PlanLine};
+    use onboarding::ports::BuildingTable;
+    let buildings = fixture.state.table.list_buildings().await.map_err(err)?;
+    let mut csv = PlanCsv::new(sink, &export.extra_headers).map_err(err)?;
     let (summary, _issues) = export
-        .plan_over(&buildings, users, svc.progress, &fixture.config, |line: &onboarding::domain::plan::PlanLine<'_>| csv.line(line))
+        .plan_over(&buildings, users, fixture.svc().progress, &fixture.config, |line: &PlanLine<'_>| csv.line(line))
         .await
         .map_err(err)?;
     let (_, sha) = csv.finish().map_err(err)?;

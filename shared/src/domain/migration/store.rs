@@ -291,19 +291,24 @@ impl UserStore {
         self.users.is_empty()
     }
 
-    /// User `index` (in order of first appearance), borrowed from the store into `view`,
-    /// reusing its lists (planning reads a million users).
     /// User `index`'s address, written into `into` (its buffer reused).
     pub fn email_into(&self, index: usize, into: &mut String) {
+        self.read_email(index, into);
+    }
+
+    /// Writes user `index`'s address into `into` and answers the cursor past it (the start of
+    /// the rest of the record).
+    fn read_email(&self, index: usize, into: &mut String) -> Cursor<'_> {
         let mut cursor = self.cursor(self.users.get(index).copied().unwrap_or(u64::MAX));
         let local = cursor.str();
         joined(into, local, self.text(&mut cursor));
+        cursor
     }
 
+    /// User `index` (in order of first appearance), borrowed from the store into `view`,
+    /// reusing its lists (planning reads a million users).
     pub fn view_into<'s>(&'s self, index: usize, view: &mut MergedView<'s>) {
-        let mut cursor = self.cursor(self.users.get(index).copied().unwrap_or(u64::MAX));
-        let local = cursor.str();
-        joined(&mut view.email, local, self.text(&mut cursor));
+        let mut cursor = self.read_email(index, &mut view.email);
         view.status = status_of(cursor.byte());
         view.first_name = self.text(&mut cursor);
         view.last_name = self.text(&mut cursor);
