@@ -28,7 +28,9 @@ pub(super) fn delete(key: Item) -> PortResult<WriteRequest> {
 
 impl DynamoTable {
     /// The items found under `keys` (no duplicates), in no particular order. Strongly
-    /// consistent.
+    /// consistent. Keys left unprocessed are asked for again after a backoff; the retry budget
+    /// counts calls that read none of them, so a throttled table that answers part of each
+    /// call is read to the end, only more slowly.
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> PortResult<Vec<Item>> {
         let mut found = Vec::with_capacity(keys.len());
         let total = keys.len();
@@ -42,6 +44,12 @@ impl DynamoTable {
                         found.extend(output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default());
                         match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
                             Some(left) if !left.keys().is_empty() => {
+                                if left.keys().len() < pending.keys().len() {
+                                    // Some keys were read: the table is slow, not stuck. The
+                                    // budget counts calls without progress (throttling slows
+                                    // the lookup down; it never gives it up while it moves).
+                                    retries = self.backoff.start();
+                                }
                                 pending = left;
                                 "unprocessed keys".to_string()
                             }

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::error::{
     ConditionalCheckFailedException, ProvisionedThroughputExceededException, TransactionCanceledException,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -304,6 +304,47 @@ async fn unprocessed_keys_are_read_again() {
     let mut found: Vec<String> = users.unwrap().into_keys().map(String::from).collect();
     found.sort();
     assert_eq!(found, ["a@example.com", "b@example.com"]);
+}
+
+/// A throttled table answers a few keys of each batch and leaves the rest unprocessed, call
+/// after call. As long as each call reads something the lookup goes on (backing off), however
+/// many calls that takes: slower, never given up while it progresses.
+#[tokio::test]
+async fn a_lookup_that_progresses_a_little_each_call_goes_on_until_every_key_is_read() {
+    let rule = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_compute_output(|request| {
+        let keys = request.request_items().and_then(|t| t.get(TABLE)).map(|k| k.keys().to_vec()).unwrap_or_default();
+        let (first, rest) = keys.split_first().expect("a call asks for at least one key");
+        let mut builder = BatchGetItemOutput::builder().responses(TABLE, vec![first.clone()]);
+        if !rest.is_empty() {
+            builder = builder.unprocessed_keys(TABLE, KeysAndAttributes::builder().set_keys(Some(rest.to_vec())).build().unwrap());
+        }
+        builder.build()
+    });
+    let client =
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let db = DynamoTable::new(client, TABLE.into()).with_backoff(QUICK);
+    let keys: Vec<Item> = (0..30).map(|n| user_key(&email(&format!("u{n}@example.com")))).collect();
+    let found = db.batch_get(keys).await.expect("every key read in the end");
+    assert_eq!(found.len(), 30);
+    assert_eq!(rule.num_calls(), 30, "one key a call, with a budget of {} tries without progress", QUICK.tries);
+}
+
+/// Calls that read nothing still spend the budget: a table that never answers is given up.
+#[tokio::test]
+async fn a_lookup_that_reads_nothing_is_given_up_after_the_budget() {
+    let rule = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_compute_output(|request| {
+        let keys = request.request_items().and_then(|t| t.get(TABLE)).cloned().unwrap();
+        BatchGetItemOutput::builder().unprocessed_keys(TABLE, keys).build()
+    });
+    let client =
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let db = DynamoTable::new(client, TABLE.into()).with_backoff(QUICK);
+    let keys: Vec<Item> = (0..3).map(|n| user_key(&email(&format!("u{n}@example.com")))).collect();
+    match db.batch_get(keys).await {
+        Err(PortError::Throttled(detail)) => assert!(detail.contains("3 of 3 keys still unread"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rule.num_calls(), QUICK.tries as usize);
 }
 
 fn throughput_exceeded() -> ProvisionedThroughputExceededException {
