@@ -95,7 +95,9 @@ pub struct AwsState {
 #[cfg(feature = "aws")]
 impl AwsState {
     /// Clients from the standard AWS configuration chain (environment, profile, instance role),
-    /// `AWS_ENDPOINT_URL` included, so the same code talks to an emulator.
+    /// `AWS_ENDPOINT_URL` included, so the same code talks to an emulator: the `onboard` command
+    /// and the tests. The functions read Lambda's variables instead
+    /// (`deployment::lambda_sdk_config`).
     pub async fn from_env(bucket: String, table: String) -> AwsState {
         let config = https::sdk_config().await;
         Self::from_sdk_config(&config, bucket, table, SesOptions::default())
