@@ -2,21 +2,20 @@
 //! the way (loaded once from the embedded SQLite table, the same users).
 
 use async_trait::async_trait;
-use onboarding::domain::plan::ExistingUser;
 use onboarding::domain::platform_users::{PlatformMember, PlatformUser};
 use onboarding::domain::values::{BuildingId, Email};
-use onboarding::ports::{NewUser, PortError, PortResult, UserTable};
+use onboarding::ports::{ExistingUsers, NewUser, PortError, PortResult, UserTable};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
 pub struct MemoryUsers {
-    users: HashMap<Email, ExistingUser>,
+    users: ExistingUsers,
 }
 
 impl MemoryUsers {
     /// Every user of `table` whose address is among `emails`.
     pub async fn load(table: &dyn UserTable, emails: &[Email]) -> PortResult<Self> {
-        let mut users = HashMap::new();
+        let mut users = ExistingUsers::default();
         for chunk in emails.chunks(100) {
             users.extend(table.get_users(chunk).await?);
         }
@@ -34,7 +33,7 @@ impl MemoryUsers {
 
 #[async_trait]
 impl UserTable for MemoryUsers {
-    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+    async fn get_users(&self, emails: &[Email]) -> PortResult<ExistingUsers> {
         Ok(emails.iter().filter_map(|e| self.users.get(e).map(|u| (e.clone(), u.clone()))).collect())
     }
 

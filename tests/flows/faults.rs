@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use onboarding::domain::building::{Building, BuildingState, Phase};
 use onboarding::domain::delivery::{DeliveryRecord, DeliveryState, DeliveryTally, Suppression};
 use onboarding::domain::invite::{Invite, MailStatus};
-use onboarding::domain::plan::ExistingUser;
 use onboarding::domain::tenants::TenantContact;
 use onboarding::domain::values::{BuildingId, Email, MigrationId};
 use onboarding::ports::*;
@@ -169,7 +168,7 @@ impl ContactTable for FaultyTable<'_> {
 
 #[async_trait]
 impl UserTable for FaultyTable<'_> {
-    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+    async fn get_users(&self, emails: &[Email]) -> PortResult<onboarding::ports::ExistingUsers> {
         forward!(self.get_users(emails))
     }
     async fn create_users(&self, users: &[NewUser]) -> PortResult<HashMap<Email, Option<onboarding::domain::values::MigrationId>>> {

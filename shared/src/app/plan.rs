@@ -217,7 +217,7 @@ struct Lookups<'a> {
 }
 
 /// A batch's first user, its addresses, and what the table answered for them.
-type Lookup = (usize, Vec<Email>, PortResult<std::collections::HashMap<Email, crate::domain::plan::ExistingUser>>);
+type Lookup = (usize, Vec<Email>, PortResult<crate::ports::ExistingUsers>);
 
 fn existing_users<'a>(users: &'a Deduper, table: &'a dyn UserTable) -> Lookups<'a> {
     Lookups { next: 0, users, table, in_flight: futures_util::stream::FuturesOrdered::new(), spare: Vec::new() }
@@ -612,7 +612,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl UserTable for SlowTable {
-        async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+        async fn get_users(&self, emails: &[Email]) -> PortResult<crate::ports::ExistingUsers> {
             assert!(emails.len() <= USERS_PER_LOOKUP);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);

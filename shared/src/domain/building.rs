@@ -263,9 +263,10 @@ impl BuildingDirectory {
         if let Some((id, _)) = self.names.get_key_value(trimmed) {
             return Some(id);
         }
-        if uuid::Uuid::try_parse(trimmed).is_ok() {
-            let id = BuildingId::parse(trimmed).ok()?;
-            return self.names.get_key_value(&id).map(|(id, _)| id);
+        if let Ok(uuid) = uuid::Uuid::try_parse(trimmed) {
+            // The stored form (`BuildingId::parse`'s), written on the stack.
+            let mut stored = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            return self.names.get_key_value(&*uuid.hyphenated().encode_lower(&mut stored)).map(|(id, _)| id);
         }
         crate::domain::text::with_header_key(reference, |key| self.by_key.get(key)).and_then(Option::as_ref)
     }

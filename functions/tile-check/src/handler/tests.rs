@@ -9,7 +9,6 @@ use onboarding::app::route::{handle_upload, UploadOutcome};
 use onboarding::app::{NoProgress, Services};
 use onboarding::domain::building::{Building, BuildingState, Phase};
 use onboarding::domain::invite::{Invite, MailStatus};
-use onboarding::domain::plan::ExistingUser;
 use onboarding::domain::tenants::TenantContact;
 use onboarding::domain::values::MigrationId;
 use onboarding::ports::*;
@@ -340,7 +339,7 @@ impl ContactTable for DownTable {
 
 #[async_trait]
 impl UserTable for DownTable {
-    async fn get_users(&self, _: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+    async fn get_users(&self, _: &[Email]) -> PortResult<onboarding::ports::ExistingUsers> {
         down()
     }
     async fn create_users(&self, _: &[NewUser]) -> PortResult<HashMap<Email, Option<onboarding::domain::values::MigrationId>>> {

@@ -56,7 +56,7 @@ fn user_item(user: &NewUser) -> Item {
 
 #[async_trait]
 impl UserTable for DynamoTable {
-    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+    async fn get_users(&self, emails: &[Email]) -> PortResult<crate::ports::ExistingUsers> {
         let unique: BTreeSet<&Email> = emails.iter().collect();
         let items = self.batch_get(unique.into_iter().map(user_key).collect()).await?;
         items.iter().map(existing_user).collect()

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 
 #[async_trait]
 impl UserTable for SqliteTable {
-    async fn get_users(&self, emails: &[Email]) -> PortResult<HashMap<Email, ExistingUser>> {
+    async fn get_users(&self, emails: &[Email]) -> PortResult<ExistingUsers> {
         let mut conn = self.conn();
         // One read transaction for the batch: one snapshot and one WAL read lock, not one per key.
         let tx = conn.transaction().map_err(db)?;
         let known = self.known(&tx)?;
-        let mut found = HashMap::new();
+        let mut found = ExistingUsers::default();
         {
             let mut stmt = tx.prepare_cached("SELECT roles, buildings, migration FROM users WHERE email = ?1").map_err(db)?;
             for email in emails {
