@@ -102,10 +102,11 @@ pub fn services(aws: &AwsState) -> crate::app::Services<'_> {
 
 impl Deployment {
     /// The DynamoDB adapter alone over this deployment's table (the tile check needs no more),
-    /// its client configured like [`Deployment::aws_state`]'s.
+    /// its client configured like [`Deployment::aws_state`]'s, with a request's short deadlines
+    /// and retry budget (`adapters::aws::dynamo_table_for_requests`).
     pub fn dynamo_table(&self) -> Result<crate::adapters::aws::DynamoTable, DeploymentError> {
         let sdk = lambda_sdk_config(|name| std::env::var(name).ok())?;
-        Ok(crate::adapters::aws::dynamo_table(&sdk, self.table.clone()))
+        Ok(crate::adapters::aws::dynamo_table_for_requests(&sdk, self.table.clone()))
     }
 }
 

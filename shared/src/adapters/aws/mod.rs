@@ -57,6 +57,9 @@ impl CallTimeouts {
     /// SES takes a message in well under a second. Generous, since a send that times out is
     /// `Unconfirmed` and left for a person rather than sent again.
     pub const SES: CallTimeouts = CallTimeouts { connect: Duration::from_millis(3100), attempt: Duration::from_secs(20) };
+    /// A request someone waits on (the tile check): DynamoDB answers a GetItem in milliseconds,
+    /// so two seconds is already a table in trouble, and the caller is better told so (a 500 that asks to retry).
+    pub const REQUEST: CallTimeouts = CallTimeouts { connect: Duration::from_secs(1), attempt: Duration::from_secs(2) };
     /// SQS: a batch of ten small messages.
     pub const SQS: CallTimeouts = CallTimeouts { connect: Duration::from_millis(3100), attempt: Duration::from_secs(10) };
 
@@ -80,6 +83,17 @@ pub fn ses_config(config: &aws_config::SdkConfig, timeouts: CallTimeouts) -> aws
 /// doc).
 pub fn dynamo_table(config: &aws_config::SdkConfig, table: String) -> DynamoTable {
     DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamo_config(config, CallTimeouts::DYNAMODB)), table)
+}
+
+/// The DynamoDB adapter for requests someone waits on (the tile check): short deadlines and a
+/// small retry budget (`CallTimeouts::REQUEST`, `Backoff::REQUEST`), so a table that does not
+/// answer becomes an error (a 500 that asks to retry) in seconds instead of the HTTP API's own timeout at 30 s.
+pub fn dynamo_table_for_requests(config: &aws_config::SdkConfig, table: String) -> DynamoTable {
+    dynamo_table_with(config, table, CallTimeouts::REQUEST, Backoff::REQUEST)
+}
+
+fn dynamo_table_with(config: &aws_config::SdkConfig, table: String, timeouts: CallTimeouts, backoff: Backoff) -> DynamoTable {
+    DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamo_config(config, timeouts)), table).with_backoff(backoff)
 }
 
 /// The AWS adapters, built once (at cold start) and shared.
@@ -246,6 +260,24 @@ mod tests {
         assert_eq!(timeouts.operation_attempt_timeout(), Some(Duration::from_secs(10)));
         assert_eq!(timeouts.connect_timeout(), Some(Duration::from_millis(3100)));
         assert!(!dynamodb.retry_config().unwrap().has_retry(), "the adapter retries, not the SDK");
+    }
+
+    /// The tile check's table, against a table that never answers: every try ends on its
+    /// deadline and the request is answered (`Throttled`: a 500 to the caller) well within the HTTP API's 30 s.
+    #[tokio::test]
+    async fn a_request_against_a_silent_table_is_answered_within_seconds() {
+        let worst = CallTimeouts::REQUEST.attempt * Backoff::REQUEST.tries + Backoff::REQUEST.max_total_wait();
+        assert!(worst < Duration::from_secs(10), "{worst:?}");
+        let (endpoint, requests) = silent_server().await;
+        let table = dynamo_table_for_requests(&sdk_config(&endpoint), "t".into());
+        let building = crate::domain::values::BuildingId::parse("5b0c3b56-3f8e-4a51-9d1e-1f0a2c3d4e5f").unwrap();
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(25), crate::ports::BuildingTable::get_building(&table, &building))
+            .await
+            .expect("answered before the HTTP API's timeout");
+        assert!(matches!(answer, Err(crate::ports::PortError::Throttled(_))), "{answer:?}");
+        assert_eq!(requests.load(Ordering::SeqCst), Backoff::REQUEST.tries as usize);
+        assert!(started.elapsed() <= worst + Duration::from_secs(1), "{:?}", started.elapsed());
     }
 
     /// A DynamoDB call that never gets its answer times out and is retried within the adapter's

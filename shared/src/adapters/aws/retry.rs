@@ -25,6 +25,10 @@ pub struct Backoff {
 impl Backoff {
     /// DynamoDB: 10 calls, at most about 10 s of waiting in all.
     pub const DYNAMODB: Backoff = Backoff { first: Duration::from_millis(25), cap: Duration::from_secs(4), tries: 10 };
+    /// A request someone waits on (the tile check, behind an HTTP API that gives up at 30 s):
+    /// 3 calls, at most 75 ms of waiting; with `CallTimeouts::REQUEST` the answer, or an error,
+    /// comes within about 6 s.
+    pub const REQUEST: Backoff = Backoff { first: Duration::from_millis(25), cap: Duration::from_millis(500), tries: 3 };
     /// SES: 6 calls, at most about 6 s of waiting in all.
     pub const SES: Backoff = Backoff { first: Duration::from_millis(200), cap: Duration::from_secs(3), tries: 6 };
 
