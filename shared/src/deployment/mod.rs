@@ -50,8 +50,8 @@ impl Deployment {
     /// Reads the settings through `var` (the environment, or a map in tests). A value that is
     /// empty once trimmed counts as unset.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>, sender_required: bool) -> Result<Self, DeploymentError> {
-        let value = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let required = |name: &'static str, what: &'static str| value(name).ok_or(DeploymentError::Missing { name, what });
+        let value = |name: &str| setting(&var, name);
+        let required = |name: &'static str, what: &'static str| required_setting(&var, name, what);
         let sender = if sender_required {
             Some(required("SENDER_ADDRESS", "the SES-verified address mail is sent from")?)
         } else {
@@ -110,6 +110,16 @@ impl Deployment {
     }
 }
 
+/// Variable `name` through `var`, trimmed; empty once trimmed counts as unset.
+fn setting(var: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// Variable `name`, which must be set; `what` tells what it is when it is not.
+fn required_setting(var: &impl Fn(&str) -> Option<String>, name: &'static str, what: &'static str) -> Result<String, DeploymentError> {
+    setting(var, name).ok_or(DeploymentError::Missing { name, what })
+}
+
 /// The SDK configuration a Lambda function's environment gives, read through `var`: the region
 /// (`AWS_REGION`), the execution role's temporary keys (`AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; Lambda sets all four) and, for an emulator,
@@ -123,8 +133,8 @@ impl Deployment {
 /// them for a profile).
 pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> Result<aws_config::SdkConfig, DeploymentError> {
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-    let value = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let required = |name: &'static str, what: &'static str| value(name).ok_or(DeploymentError::Missing { name, what });
+    let value = |name: &str| setting(&var, name);
+    let required = |name: &'static str, what: &'static str| required_setting(&var, name, what);
     let region = required("AWS_REGION", "the AWS region; Lambda sets it")?;
     let key = required("AWS_ACCESS_KEY_ID", "the execution role's access key; Lambda sets it")?;
     let secret = required("AWS_SECRET_ACCESS_KEY", "the execution role's secret key; Lambda sets it")?;
@@ -418,7 +428,7 @@ mod tests {
         let config = lambda_sdk_config(lookup(&pairs)).unwrap();
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
 
-        let table = crate::adapters::aws::dynamo_table(&config, "t".into());
+        let table = crate::adapters::aws::dynamo_table_for_requests(&config, "t".into());
         let building = crate::domain::values::BuildingId::parse("5b0c3b56-3f8e-4a51-9d1e-1f0a2c3d4e5f").unwrap();
         let found = crate::ports::BuildingTable::get_building(&table, &building).await;
         assert!(matches!(found, Ok(None)), "{found:?}");

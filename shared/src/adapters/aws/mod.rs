@@ -79,21 +79,13 @@ pub fn ses_config(config: &aws_config::SdkConfig, timeouts: CallTimeouts) -> aws
     aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled()).timeout_config(timeouts.config()).build()
 }
 
-/// The DynamoDB adapter alone, with the SDK's retries off and call deadlines (see the module
-/// doc).
-pub fn dynamo_table(config: &aws_config::SdkConfig, table: String) -> DynamoTable {
-    DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamo_config(config, CallTimeouts::DYNAMODB)), table)
-}
-
-/// The DynamoDB adapter for requests someone waits on (the tile check): short deadlines and a
-/// small retry budget (`CallTimeouts::REQUEST`, `Backoff::REQUEST`), so a table that does not
-/// answer becomes an error (a 500 that asks to retry) in seconds instead of the HTTP API's own timeout at 30 s.
+/// The DynamoDB adapter for requests someone waits on (the tile check): the SDK's retries off,
+/// short deadlines and a small retry budget (`CallTimeouts::REQUEST`, `Backoff::REQUEST`), so a
+/// table that does not answer becomes an error (a 500 that asks to retry) in seconds instead of
+/// the HTTP API's own timeout at 30 s.
 pub fn dynamo_table_for_requests(config: &aws_config::SdkConfig, table: String) -> DynamoTable {
-    dynamo_table_with(config, table, CallTimeouts::REQUEST, Backoff::REQUEST)
-}
-
-fn dynamo_table_with(config: &aws_config::SdkConfig, table: String, timeouts: CallTimeouts, backoff: Backoff) -> DynamoTable {
-    DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(dynamo_config(config, timeouts)), table).with_backoff(backoff)
+    let client = aws_sdk_dynamodb::Client::from_conf(dynamo_config(config, CallTimeouts::REQUEST));
+    DynamoTable::new(client, table).with_backoff(Backoff::REQUEST)
 }
 
 /// The AWS adapters, built once (at cold start) and shared.
