@@ -225,14 +225,11 @@ pub async fn plan_pass<W: std::io::Write + Send>(
     users: &dyn onboarding::ports::UserTable,
     sink: W,
 ) -> Result<(u64, String), String> {
-    use onboarding::domain::plan::{PlanCsv, PlanLine};
+    use onboarding::domain::plan::PlanCsv;
     use onboarding::ports::BuildingTable;
     let buildings = fixture.state.table.list_buildings().await.map_err(err)?;
     let mut csv = PlanCsv::new(sink, &export.extra_headers).map_err(err)?;
-    let (summary, _issues) = export
-        .plan_over(&buildings, users, fixture.svc().progress, &fixture.config, |line: &PlanLine<'_>| csv.line(line))
-        .await
-        .map_err(err)?;
+    let (summary, _issues) = export.plan_over(&buildings, users, fixture.svc().progress, &fixture.config, &mut csv).await.map_err(err)?;
     let (_, sha) = csv.finish().map_err(err)?;
     Ok((summary.rows, sha))
 }

@@ -14,11 +14,13 @@ use crate::domain::issue_log::IssueLog;
 use crate::domain::migration::MigrationState;
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
 use crate::domain::plan::PlanSummary;
-use crate::domain::plan::{issues_csv_part, plan_line_into, Action, PlanCsv, PlanEntry, PlanLine};
+use crate::domain::plan::{issues_csv_part, plan_line_into, Action, CsvLines, PlanCsv, PlanEntry, PlanLine};
+use crate::domain::roles::RoleMatrix;
 use crate::domain::values::{Email, MigrationId};
 use crate::ports::{MigrationRecord, ObjectVersion, ObjectWriter, PortError, PortResult, UserTable, USERS_PER_LOOKUP};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The first line of `plan.jsonl`: what apply needs besides the entries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,20 +33,47 @@ pub struct PlanHeader {
     pub plan_sha256: String,
 }
 
-/// Where the plan's lines go as they are decided: see [`Export::plan`]. A closure is one.
+/// Where the plan's lines go. Lines are rendered on the planning threads, each thread into
+/// parts of its own ([`PlanOutput::Part`], a batch of users' lines each), and the parts are
+/// taken here one after another in plan order: what depends on the order (a hash, the
+/// file's bytes) happens in `take`.
 #[async_trait::async_trait]
 pub trait PlanOutput: Send {
-    fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()>;
-    /// Called between batches of users: a chance to hand what was written on to the store.
+    /// A batch of lines rendered on a planning thread.
+    type Part: Default + Send + 'static;
+    /// Renders user `index`'s line (0-based, plan order) onto `part`.
+    fn render(part: &mut Self::Part, index: usize, line: &PlanLine<'_>) -> std::io::Result<()>;
+    /// Takes the next part in plan order, leaving it empty for reuse.
+    fn take(&mut self, part: &mut Self::Part) -> std::io::Result<()>;
+    /// Called between groups of batches: a chance to hand what was taken on to the store.
     async fn drain(&mut self) -> PortResult<()> {
         Ok(())
     }
 }
 
+/// A closure gets every line as an owned entry, in order (for tests and small tools).
 #[async_trait::async_trait]
 impl<F: FnMut(&PlanLine<'_>) -> std::io::Result<()> + Send> PlanOutput for F {
-    fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()> {
-        self(line)
+    type Part = Vec<PlanEntry>;
+    fn render(part: &mut Vec<PlanEntry>, _: usize, line: &PlanLine<'_>) -> std::io::Result<()> {
+        part.push(line.to_entry());
+        Ok(())
+    }
+    fn take(&mut self, part: &mut Vec<PlanEntry>) -> std::io::Result<()> {
+        part.drain(..).try_for_each(|entry| self(&entry.line()))
+    }
+}
+
+/// plan.csv alone, written to `W` and hashed.
+#[async_trait::async_trait]
+impl<W: std::io::Write + Send> PlanOutput for &mut PlanCsv<W> {
+    type Part = CsvLines;
+    fn render(part: &mut CsvLines, _: usize, line: &PlanLine<'_>) -> std::io::Result<()> {
+        part.push(line);
+        Ok(())
+    }
+    fn take(&mut self, part: &mut CsvLines) -> std::io::Result<()> {
+        PlanCsv::take(self, part)
     }
 }
 
@@ -61,6 +90,8 @@ pub struct Export {
     /// The export's columns the flow does not know, kept for plan.csv.
     pub extra_headers: Vec<String>,
     users: Deduper,
+    /// How many threads plan the users (see [`planning_threads`]).
+    threads: usize,
 }
 
 /// Reads the export at `key`: intake, row validation, dedupe by address. Streams the file, read
@@ -107,10 +138,25 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
     if summary.rows == 0 {
         return Err(FileRejection::new(RejectionCode::NoRows, "The export has a header row but no users. Export the users again.").into());
     }
-    Ok(Export { summary, issues, extra_headers: map.extra_headers(), users })
+    Ok(Export { summary, issues, extra_headers: map.extra_headers(), users, threads: planning_threads() })
+}
+
+/// The most threads that plan users at once.
+pub const MAX_PLANNING_THREADS: usize = 8;
+
+/// The threads this process plans users on: one per core it may use (Lambda gives a function a
+/// share of a core per 1,769 MB of memory, up to six), at most [`MAX_PLANNING_THREADS`].
+pub fn planning_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_PLANNING_THREADS)
 }
 
 impl Export {
+    /// Plans on `threads` threads instead of one per core (at least one).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
     /// Plans every user: existing users looked up 100 a call, roles mapped, buildings
     /// resolved, an action decided. `each` gets every line in plan.csv order (a user's first
     /// row) as it is decided; nothing is kept here but counts and issues. Returns the summary
@@ -122,6 +168,12 @@ impl Export {
     }
 
     /// [`Export::plan`] with the buildings given and the existing users looked up in `table`.
+    ///
+    /// The lookups go [`LOOKUPS_IN_FLIGHT`] at once, here; each answered batch is planned on
+    /// one of the export's threads (lines rendered, issues raised, actions counted) while the
+    /// next batches are looked up, and the batches are taken back in plan order, so the outputs
+    /// are the same bytes whatever the number of threads. With one thread, batches are planned
+    /// here as they are answered.
     pub async fn plan_over<O: PlanOutput>(
         self,
         buildings: &[BuildingState],
@@ -130,52 +182,67 @@ impl Export {
         config: &Config,
         mut each: O,
     ) -> AppResult<(PlanSummary, IssueLog)> {
-        let Export { mut summary, mut issues, users, .. } = self;
-        let directory = BuildingDirectory::new(buildings.iter().map(|b| &b.building));
+        let Export { mut summary, mut issues, users, threads, .. } = self;
+        let context = Arc::new(PlanContext {
+            users,
+            matrix: config.matrix.clone(),
+            directory: BuildingDirectory::new(buildings.iter().map(|b| &b.building)),
+            migration: summary.migration.clone(),
+        });
         let mut counts = [0u64; Action::ALL.len()];
-        // The old roles the file uses (as keys): capability gaps are reported for those only.
-        let mut in_use: BTreeSet<String> = BTreeSet::new();
         let mut done = 0u64;
-        // Reused from batch to batch: no allocation per user for reading it back.
-        let mut chunk: Vec<MergedView<'_>> = Vec::with_capacity(USERS_PER_LOOKUP);
-        let mut migrated_by = MigratedBy::default();
-        // One user's issues, before they join the log.
-        let mut raised: Vec<Issue> = Vec::new();
-        let mut lookups = existing_users(&users, table);
-        while let Some((start, emails, existing)) = lookups.next().await {
-            let existing = existing?;
-            chunk.resize_with(emails.len(), MergedView::default);
-            for (at, user) in chunk.iter_mut().enumerate() {
-                users.view_into(start + at, user);
-            }
-            lookups.recycle(emails);
-            let mut line = PlanLine::default();
-            for user in &chunk {
-                let found = existing.get(user.email.as_str());
-                plan_line_into(&mut line, user, &config.matrix, &directory, found, &mut raised);
-                issues.extend(raised.drain(..));
-                if let Some(other) = found.and_then(|f| f.created_by.as_ref()).filter(|m| m.as_str() != summary.migration) {
-                    if matches!(line.action, Action::AddRoles | Action::NoChange) {
-                        issues.push(already_migrated(&mut migrated_by, other, user.rows.first().copied().unwrap_or(0)));
-                    }
-                }
-                counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
-                for role in &user.roles {
-                    crate::domain::text::with_header_key(role, |key| {
-                        if !in_use.contains(key) {
-                            in_use.insert(key.to_string());
+        let mut planners = Planners::<O::Part>::start(&context, threads, O::render)?;
+        let mut lookups = existing_users(&context.users, table);
+        let mut lookups_done = false;
+        // The users of a batch planned here, reused from batch to batch.
+        let mut views = Vec::new();
+        // Batches planned but not yet taken, by number; the next to take.
+        let mut waiting: BTreeMap<usize, Batch<O::Part>> = BTreeMap::new();
+        let (mut sent, mut next) = (0usize, 0usize);
+        loop {
+            // Keep the planners fed while there are users to look up.
+            if !lookups_done && sent - next < planners.capacity() {
+                match lookups.next().await {
+                    Some((start, emails, existing)) => {
+                        let batch = Batch { number: sent, start, emails, existing: existing?, planned: Planned::default() };
+                        if let Some(batch) = planners.plan(&context, &mut views, batch).map_err(unexpected)? {
+                            waiting.insert(batch.number, batch);
                         }
-                    });
+                        sent += 1;
+                        continue;
+                    }
+                    None => lookups_done = true,
                 }
-                each.line(&line).map_err(unexpected)?;
+            }
+            if next == sent {
+                break;
+            }
+            if !waiting.contains_key(&next) {
+                let batch = planners.planned().await?;
+                waiting.insert(batch.number, batch);
+                continue;
+            }
+            while let Some(mut batch) = waiting.remove(&next) {
+                each.take(&mut batch.planned.part).map_err(unexpected)?;
+                issues.extend(batch.planned.issues.drain(..));
+                for (total, count) in counts.iter_mut().zip(batch.planned.counts) {
+                    *total += count;
+                }
+                let before = done;
+                done += batch.emails.len() as u64;
+                if done / 10_000 != before / 10_000 {
+                    progress.advance("users planned", done);
+                }
+                lookups.recycle(batch.emails);
+                planners.recycle(batch.planned);
+                next += 1;
             }
             each.drain().await?;
-            done += chunk.len() as u64;
-            if done % 10_000 < USERS_PER_LOOKUP as u64 {
-                progress.advance("users planned", done);
-            }
         }
+        drop(lookups);
         progress.finish("users planned");
+        // The old roles the file uses (as keys): capability gaps are reported for those only.
+        let in_use = planners.finish()?;
         issues.extend(config.matrix.gap_issues(&in_use));
         summary.old_roles_used = config.matrix.used(&in_use).map(|m| m.old_role.clone()).collect();
         issues.sort_by_row();
@@ -196,6 +263,206 @@ impl Export {
         }
         summary.issues_by_code = by_code;
         Ok((summary, issues))
+    }
+}
+
+/// What every planning thread reads.
+struct PlanContext {
+    users: Deduper,
+    matrix: RoleMatrix,
+    directory: BuildingDirectory,
+    /// The migration being planned.
+    migration: String,
+}
+
+/// How a planning thread renders a line: [`PlanOutput::render`].
+type Render<P> = for<'l> fn(&mut P, usize, &PlanLine<'l>) -> std::io::Result<()>;
+
+/// One batch of users planned: its lines rendered, its issues (in user order) and its counts
+/// by action.
+#[derive(Default)]
+struct Planned<P> {
+    part: P,
+    issues: Vec<Issue>,
+    counts: [u64; Action::ALL.len()],
+}
+
+/// A batch of users on its way through a planning thread: the `number`th, its first user, its
+/// addresses and their existing records, and what planning made of it.
+struct Batch<P> {
+    number: usize,
+    start: usize,
+    emails: Vec<Email>,
+    existing: crate::ports::ExistingUsers,
+    planned: Planned<P>,
+}
+
+/// A batch back from a planning thread, or why it is not.
+type Answer<P> = Result<Batch<P>, String>;
+
+/// The threads that plan batches: none (batches planned on the caller's thread as they come),
+/// or a pool fed in turn, answering in any order.
+enum Planners<P> {
+    Here {
+        worker: Worker,
+        render: Render<P>,
+        spare: Vec<Planned<P>>,
+    },
+    Pool {
+        jobs: Vec<std::sync::mpsc::Sender<Batch<P>>>,
+        answers: tokio::sync::mpsc::UnboundedReceiver<Answer<P>>,
+        threads: Vec<std::thread::JoinHandle<BTreeSet<String>>>,
+        spare: Vec<Planned<P>>,
+        turn: usize,
+    },
+}
+
+impl<P: Default + Send + 'static> Planners<P> {
+    fn start(context: &Arc<PlanContext>, threads: usize, render: Render<P>) -> Result<Self, PortError> {
+        if threads <= 1 {
+            return Ok(Planners::Here { worker: Worker::default(), render, spare: Vec::new() });
+        }
+        let (answer, answers) = tokio::sync::mpsc::unbounded_channel();
+        let mut jobs = Vec::with_capacity(threads);
+        let mut handles = Vec::with_capacity(threads);
+        for number in 0..threads {
+            let (job, batches) = std::sync::mpsc::channel::<Batch<P>>();
+            let (context, answer) = (context.clone(), answer.clone());
+            let thread = std::thread::Builder::new().name(format!("planner-{number}")).spawn(move || {
+                let mut worker = Worker::default();
+                let mut views = Vec::new();
+                for mut batch in batches {
+                    let planned =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.plan(&context, &mut views, render, &mut batch)));
+                    let reply = match planned {
+                        Ok(Ok(())) => Ok(batch),
+                        Ok(Err(error)) => Err(error.to_string()),
+                        Err(_) => Err("a planning thread stopped".to_string()),
+                    };
+                    if answer.send(reply).is_err() {
+                        break;
+                    }
+                }
+                worker.in_use
+            });
+            // Threads already started end when their job senders go.
+            handles.push(thread.map_err(|e| PortError::Unexpected(format!("starting a planning thread: {e}")))?);
+            jobs.push(job);
+        }
+        Ok(Planners::Pool { jobs, answers, threads: handles, spare: Vec::new(), turn: 0 })
+    }
+
+    /// How many batches may be planned or waiting at once.
+    fn capacity(&self) -> usize {
+        match self {
+            Planners::Here { .. } => 1,
+            Planners::Pool { jobs, .. } => 2 * jobs.len() + LOOKUPS_IN_FLIGHT,
+        }
+    }
+
+    /// Plans `batch`: here at once (and answers it), or on the next thread in turn. `views`
+    /// is what planning here reuses from batch to batch.
+    fn plan<'c>(
+        &mut self,
+        context: &'c PlanContext,
+        views: &mut Vec<MergedView<'c>>,
+        mut batch: Batch<P>,
+    ) -> std::io::Result<Option<Batch<P>>> {
+        match self {
+            Planners::Here { worker, render, spare } => {
+                batch.planned = spare.pop().unwrap_or_default();
+                worker.plan(context, views, *render, &mut batch)?;
+                Ok(Some(batch))
+            }
+            Planners::Pool { jobs, spare, turn, .. } => {
+                batch.planned = spare.pop().unwrap_or_default();
+                *turn = (*turn + 1) % jobs.len();
+                // A thread that is gone answers nothing; `planned` notices when every one is.
+                let _ = jobs[*turn].send(batch);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The next batch a thread answers, in any order.
+    async fn planned(&mut self) -> AppResult<Batch<P>> {
+        match self {
+            // Batches planned here are answered at once: none is ever awaited.
+            Planners::Here { .. } => Err(unexpected("no batch is being planned").into()),
+            Planners::Pool { answers, .. } => match answers.recv().await {
+                Some(Ok(batch)) => Ok(batch),
+                Some(Err(error)) => Err(unexpected(error).into()),
+                None => Err(unexpected("the planning threads stopped").into()),
+            },
+        }
+    }
+
+    fn recycle(&mut self, mut planned: Planned<P>) {
+        planned.counts = [0; Action::ALL.len()];
+        match self {
+            Planners::Here { spare, .. } | Planners::Pool { spare, .. } => spare.push(planned),
+        }
+    }
+
+    /// Stops the threads and answers the old roles (as keys) their users named.
+    fn finish(self) -> AppResult<BTreeSet<String>> {
+        match self {
+            Planners::Here { worker, .. } => Ok(worker.in_use),
+            Planners::Pool { jobs, threads, .. } => {
+                drop(jobs);
+                let mut in_use = BTreeSet::new();
+                for thread in threads {
+                    in_use.extend(thread.join().map_err(|_| unexpected("a planning thread stopped"))?);
+                }
+                Ok(in_use)
+            }
+        }
+    }
+}
+
+/// A planning thread's own state, kept from batch to batch.
+#[derive(Default)]
+struct Worker {
+    /// The old roles its users named, as keys.
+    in_use: BTreeSet<String>,
+    migrated_by: MigratedBy,
+}
+
+impl Worker {
+    /// Plans `batch`'s users in order into `batch.planned`; `views` holds them read back
+    /// (reused from batch to batch: no allocation per user).
+    fn plan<'c, P>(
+        &mut self,
+        context: &'c PlanContext,
+        views: &mut Vec<MergedView<'c>>,
+        render: Render<P>,
+        batch: &mut Batch<P>,
+    ) -> std::io::Result<()> {
+        let Batch { start, emails, existing, planned: out, .. } = batch;
+        views.resize_with(emails.len(), MergedView::default);
+        for (at, view) in views.iter_mut().enumerate() {
+            context.users.view_into(*start + at, view);
+        }
+        let mut line = PlanLine::default();
+        for (at, user) in views.iter().enumerate() {
+            let found = existing.get(user.email.as_str());
+            plan_line_into(&mut line, user, &context.matrix, &context.directory, found, &mut out.issues);
+            if let Some(other) = found.and_then(|f| f.created_by.as_ref()).filter(|m| m.as_str() != context.migration) {
+                if matches!(line.action, Action::AddRoles | Action::NoChange) {
+                    out.issues.push(already_migrated(&mut self.migrated_by, other, user.rows.first().copied().unwrap_or(0)));
+                }
+            }
+            out.counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
+            for role in &user.roles {
+                crate::domain::text::with_header_key(role, |key| {
+                    if !self.in_use.contains(key) {
+                        self.in_use.insert(key.to_string());
+                    }
+                });
+            }
+            render(&mut out.part, *start + at, &line)?;
+        }
+        Ok(())
     }
 }
 
@@ -353,16 +620,37 @@ struct PlanFiles<'a> {
 /// How much of an output gathers before it is handed to the store's writer.
 const DRAIN_BYTES: usize = 1024 * 1024;
 
+/// A batch of the plan's lines as a planning thread renders them.
+#[derive(Default)]
+struct FilesPart {
+    csv: CsvLines,
+    jsonl: Vec<u8>,
+    /// Its lines among the report's first [`MAX_HTML_ROWS`].
+    shown: Vec<PlanEntry>,
+    lines: usize,
+}
+
 #[async_trait::async_trait]
 impl PlanOutput for &mut PlanFiles<'_> {
-    fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()> {
-        self.csv.line(line)?;
-        serde_json::to_writer(&mut self.jsonl, line)?;
-        self.jsonl.push(b'\n');
-        if self.shown.len() < MAX_HTML_ROWS {
-            self.shown.push(line.to_entry());
+    type Part = FilesPart;
+
+    fn render(part: &mut FilesPart, index: usize, line: &PlanLine<'_>) -> std::io::Result<()> {
+        part.csv.push(line);
+        serde_json::to_writer(&mut part.jsonl, line)?;
+        part.jsonl.push(b'\n');
+        if index < MAX_HTML_ROWS {
+            part.shown.push(line.to_entry());
         }
-        self.users += 1;
+        part.lines += 1;
+        Ok(())
+    }
+
+    fn take(&mut self, part: &mut FilesPart) -> std::io::Result<()> {
+        self.csv.take(&mut part.csv)?;
+        self.jsonl.extend_from_slice(&part.jsonl);
+        part.jsonl.clear();
+        self.shown.append(&mut part.shown);
+        self.users += std::mem::take(&mut part.lines);
         Ok(())
     }
 
@@ -659,7 +947,150 @@ mod tests {
             issues: IssueLog::default(),
             extra_headers: Vec::new(),
             users: deduper,
+            threads: 1,
         }
+    }
+
+    /// An export with a bit of everything: mapped, unmapped and missing roles, a known building
+    /// by name, alias and UUID, unknown ones, inactive and unknown statuses, duplicates.
+    fn varied_export(users: usize) -> Export {
+        let mut deduper = Deduper::default();
+        let mut issues = IssueLog::default();
+        let roles = [&["Host"][..], &["Admin", "host"], &[], &["Janitor"]];
+        let buildings = [&["One Market"][..], &["1MKT", "Nowhere"], &["3F2B8C1E-0D4A-4C8E-9A51-2F6D7E8B9C10"], &[]];
+        let mut rows = 0u64;
+        for n in 0..users {
+            // Every tenth user appears twice (the second time under another role).
+            for copy in 0..if n % 10 == 0 { 2 } else { 1 } {
+                rows += 1;
+                let row = UserRow {
+                    row: rows + 1,
+                    email: Email::parse(&format!("user{n}@example.com")).unwrap(),
+                    first_name: Cow::Owned(format!("Ann {}", n % 7)),
+                    last_name: Cow::Borrowed(if n % 13 == 0 { "" } else { "Lee" }),
+                    roles: roles[(n + copy) % roles.len()].iter().map(|r| Cow::Borrowed(*r)).collect(),
+                    buildings: buildings[n % buildings.len()].iter().map(|b| Cow::Borrowed(*b)).collect(),
+                    status: [Some(Status::Active), Some(Status::Active), Some(Status::Inactive), None][n % 4],
+                    extras: [["R&D", "=1+1"][n % 2]].into_iter().collect(),
+                };
+                let (_, raised) = deduper.add(row, Vec::new());
+                issues.extend(raised);
+            }
+        }
+        Export {
+            summary: PlanSummary { rows, migration: "m-now".into(), ..PlanSummary::default() },
+            issues,
+            extra_headers: vec!["Department".into()],
+            users: deduper,
+            threads: 1,
+        }
+    }
+
+    fn matrix_config() -> Config {
+        use crate::domain::intake::{ColumnMap, RawRow};
+        use crate::domain::roles::{GUIDE_COLUMNS, MATRIX_COLUMNS};
+        let rows = |data: &[&[&str]]| -> Vec<RawRow> {
+            data.iter()
+                .enumerate()
+                .map(|(i, c)| RawRow { number: i as u64 + 2, cells: c.iter().map(|s| s.to_string()).collect() })
+                .collect()
+        };
+        let gmap = ColumnMap::resolve(GUIDE_COLUMNS, &["Role".into(), "Capabilities".into()]).unwrap();
+        let guide = RoleGuide::from_rows(&gmap, rows(&[&["VR Host", "register"], &["VR Admin", "register; manage"]])).unwrap();
+        let mmap = ColumnMap::resolve(MATRIX_COLUMNS, &["Old Role".into(), "Platform Roles".into()]).unwrap();
+        let matrix = RoleMatrix::from_rows(&mmap, rows(&[&["Host", "VR Host"], &["Admin", "VR Admin; VR Host"]]), &guide).unwrap();
+        Config::new(Settings::default(), guide, matrix).unwrap()
+    }
+
+    fn one_market() -> BuildingState {
+        use crate::domain::building::{Building, Phase, TilePolicy};
+        BuildingState {
+            building: Building {
+                id: BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap(),
+                name: "One Market".into(),
+                address: "1 Market St".into(),
+                envoy_csm: Email::parse("csm@envoy.com").unwrap(),
+                envoy_account_executive: None,
+                platform_csm: None,
+                tile_policy: TilePolicy::Permissioned,
+                aliases: vec!["1MKT".into()],
+                time_zone: None,
+            },
+            phase: Phase::default(),
+            phase_changed_at: time::OffsetDateTime::UNIX_EPOCH,
+            kickstart_message_id: None,
+        }
+    }
+
+    /// Records the lines in the order they were taken, and which thread rendered each batch.
+    #[derive(Default)]
+    struct ThreadsSeen {
+        lines: Vec<(usize, String)>,
+        threads: Vec<std::thread::ThreadId>,
+    }
+
+    #[async_trait::async_trait]
+    impl PlanOutput for &mut ThreadsSeen {
+        type Part = Vec<(usize, String, Option<std::thread::ThreadId>)>;
+        fn render(part: &mut Self::Part, index: usize, line: &PlanLine<'_>) -> std::io::Result<()> {
+            let first = part.is_empty().then(|| std::thread::current().id());
+            part.push((index, line.email.to_string(), first));
+            Ok(())
+        }
+        fn take(&mut self, part: &mut Self::Part) -> std::io::Result<()> {
+            for (index, email, thread) in part.drain(..) {
+                self.threads.extend(thread);
+                self.lines.push((index, email));
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn planning_on_several_threads_writes_the_same_plan_as_on_one() {
+        let users = 5_000;
+        let config = matrix_config();
+        let buildings = [one_market()];
+        let plan = |threads: usize| {
+            let (config, buildings) = (&config, &buildings);
+            async move {
+                let table = SlowTable::default();
+                let mut csv = PlanCsv::new(Vec::new(), &["Department".to_string()]).unwrap();
+                let (summary, issues) = varied_export(users)
+                    .with_threads(threads)
+                    .plan_over(buildings, &table, &crate::app::NoProgress, config, &mut csv)
+                    .await
+                    .unwrap();
+                let (bytes, sha) = csv.finish().unwrap();
+                (String::from_utf8(bytes).unwrap(), sha, serde_json::to_string(&summary).unwrap(), issues.to_vec())
+            }
+        };
+        let one = plan(1).await;
+        // Sanity: the plan has every kind of line and issue the threads must keep in order.
+        for action in ["create_and_invite", "add_roles", "skip_inactive", "hold"] {
+            assert!(one.0.contains(action), "no {action} line");
+        }
+        assert!(one.0.contains("unmapped role “Janitor”") && one.0.contains("'=1+1"), "{}", &one.0[..2000]);
+        assert!(one.3.len() > users, "{} issues", one.3.len());
+        for threads in [2, 3, MAX_PLANNING_THREADS] {
+            let many = plan(threads).await;
+            assert_eq!(many.1, one.1, "plan.csv's SHA-256 on {threads} threads");
+            assert_eq!(many.0, one.0, "plan.csv on {threads} threads");
+            assert_eq!(many.2, one.2, "summary on {threads} threads");
+            assert_eq!(many.3, one.3, "issues on {threads} threads");
+        }
+
+        // The lines really are rendered on several threads, and taken in plan order.
+        let mut seen = ThreadsSeen::default();
+        let table = SlowTable::default();
+        varied_export(users).with_threads(3).plan_over(&buildings, &table, &crate::app::NoProgress, &config, &mut seen).await.unwrap();
+        // Batches go to the 3 threads in turn.
+        for group in seen.threads.chunks_exact(LOOKUPS_IN_FLIGHT) {
+            let distinct: std::collections::HashSet<_> = group.iter().collect();
+            assert_eq!(distinct.len(), 3, "threads that rendered a group's batches");
+        }
+        assert!(seen.lines.iter().enumerate().all(|(at, (index, email))| at == *index && *email == format!("user{at}@example.com")));
+        assert_eq!(seen.lines.len(), users);
     }
 
     #[tokio::test]

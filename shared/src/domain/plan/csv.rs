@@ -26,40 +26,63 @@ pub const PLAN_HEADERS: [&str; 12] = [
 /// Writes `plan.csv` line by line into `sink`, hashing what it writes. The CSV is written here
 /// rather than through `csv::Writer`, byte for byte as that writer writes it (comma, CRLF, a
 /// field quoted when it holds a comma, a quote, CR or LF, quotes doubled): one buffer per line,
-/// no per-field calls, which is most of the cost of a million lines.
+/// no per-field calls, which is most of the cost of a million lines. Lines can also be rendered
+/// elsewhere ([`CsvLines`], on the planning threads) and taken here in order ([`PlanCsv::take`]).
 pub struct PlanCsv<W: Write> {
     sink: W,
     hasher: Sha256,
-    line: Vec<u8>,
+    lines: CsvLines,
+}
+
+/// Plan lines rendered as CSV, not yet hashed or written: what a planning thread makes of its
+/// users, taken by [`PlanCsv::take`] in plan order.
+#[derive(Debug, Default)]
+pub struct CsvLines {
+    bytes: Vec<u8>,
+    /// A list cell while it is joined.
     joined: String,
 }
 
-impl<W: Write> PlanCsv<W> {
-    /// Starts the file with its header row (the fixed columns, then the export's extra ones).
-    pub fn new(sink: W, extra_headers: &[String]) -> std::io::Result<Self> {
-        let mut plan = Self { sink, hasher: Sha256::new(), line: Vec::with_capacity(512), joined: String::new() };
+impl CsvLines {
+    /// Appends one plan line.
+    pub fn push(&mut self, line: &PlanLine<'_>) {
+        self.joined.clear();
+        for (i, row) in line.rows.iter().enumerate() {
+            if i > 0 {
+                self.joined.push_str("; ");
+            }
+            push_number(&mut self.joined, *row);
+        }
+        push_field(&mut self.bytes, &self.joined);
+        for value in [line.email, line.first_name, line.last_name, line.action.as_str(), &line.reason] {
+            push_field(&mut self.bytes, value);
+        }
+        self.joined(line.platform_roles.iter().copied());
+        self.joined(line.current_roles.iter().copied());
+        self.joined(line.added_roles.iter().copied());
+        self.joined(line.buildings.iter().map(|b| b.name));
+        self.joined(line.added_buildings.iter().map(|b| b.name));
+        self.joined(line.buildings.iter().map(|b| b.id.as_str()));
+        for extra in line.extras.iter() {
+            push_field(&mut self.bytes, extra);
+        }
+        self.end_row();
+    }
+
+    /// The header row: the fixed columns, then the export's extra ones.
+    fn push_headers(&mut self, extra_headers: &[String]) {
         for header in PLAN_HEADERS.iter().copied().chain(extra_headers.iter().map(String::as_str)) {
-            plan.field(header);
+            push_field(&mut self.bytes, header);
         }
-        plan.end_row()?;
-        Ok(plan)
+        self.end_row();
     }
 
-    /// Every cell through [`spreadsheet_safe`], as every CSV we write.
-    fn field(&mut self, value: &str) {
-        push_field(&mut self.line, value);
-    }
-
-    fn end_row(&mut self) -> std::io::Result<()> {
+    fn end_row(&mut self) {
         // Each field was followed by a comma; the last one ends the row instead.
-        if self.line.last() == Some(&b',') {
-            self.line.pop();
+        if self.bytes.last() == Some(&b',') {
+            self.bytes.pop();
         }
-        self.line.extend_from_slice(b"\r\n");
-        self.hasher.update(&self.line);
-        let written = self.sink.write_all(&self.line);
-        self.line.clear();
-        written
+        self.bytes.extend_from_slice(b"\r\n");
     }
 
     /// A list cell: the values joined with `; `.
@@ -71,39 +94,52 @@ impl<W: Write> PlanCsv<W> {
             }
             self.joined.push_str(value);
         }
-        push_field(&mut self.line, &self.joined);
+        push_field(&mut self.bytes, &self.joined);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl<W: Write> PlanCsv<W> {
+    /// Starts the file with its header row (the fixed columns, then the export's extra ones).
+    pub fn new(sink: W, extra_headers: &[String]) -> std::io::Result<Self> {
+        let mut plan = Self { sink, hasher: Sha256::new(), lines: CsvLines::default() };
+        plan.lines.bytes.reserve(512);
+        plan.lines.push_headers(extra_headers);
+        plan.flush_lines()?;
+        Ok(plan)
+    }
+
+    /// Hashes and writes what `lines` holds, and empties it for reuse.
+    fn write_out(sink: &mut W, hasher: &mut Sha256, lines: &mut CsvLines) -> std::io::Result<()> {
+        hasher.update(&lines.bytes);
+        let written = sink.write_all(&lines.bytes);
+        lines.bytes.clear();
+        written
+    }
+
+    fn flush_lines(&mut self) -> std::io::Result<()> {
+        Self::write_out(&mut self.sink, &mut self.hasher, &mut self.lines)
     }
 
     pub fn line(&mut self, line: &PlanLine<'_>) -> std::io::Result<()> {
-        self.joined.clear();
-        for (i, row) in line.rows.iter().enumerate() {
-            if i > 0 {
-                self.joined.push_str("; ");
-            }
-            push_number(&mut self.joined, *row);
-        }
-        push_field(&mut self.line, &self.joined);
-        for value in [line.email, line.first_name, line.last_name, line.action.as_str(), &line.reason] {
-            self.field(value);
-        }
-        self.joined(line.platform_roles.iter().copied());
-        self.joined(line.current_roles.iter().copied());
-        self.joined(line.added_roles.iter().copied());
-        self.joined(line.buildings.iter().map(|b| b.name));
-        self.joined(line.added_buildings.iter().map(|b| b.name));
-        self.joined(line.buildings.iter().map(|b| b.id.as_str()));
-        for extra in line.extras.iter() {
-            self.field(extra);
-        }
-        self.end_row()
+        self.lines.push(line);
+        self.flush_lines()
     }
 
-    /// Flushes and returns the sink and the file's SHA-256 (hex).
+    /// Lines rendered elsewhere, next in the file: hashed and written, and `lines` emptied.
+    pub fn take(&mut self, lines: &mut CsvLines) -> std::io::Result<()> {
+        Self::write_out(&mut self.sink, &mut self.hasher, lines)
+    }
+
     /// What was written so far, for a caller that hands it on in pieces (and clears it).
     pub fn sink_mut(&mut self) -> &mut W {
         &mut self.sink
     }
 
+    /// Flushes and returns the sink and the file's SHA-256 (hex).
     pub fn finish(mut self) -> std::io::Result<(W, String)> {
         self.sink.flush()?;
         Ok((self.sink, hex::encode(self.hasher.finalize())))

@@ -318,7 +318,7 @@ impl Default for PlanLine<'_> {
 mod csv;
 mod summary;
 
-pub use csv::{issues_csv_part, write_plan_csv, PlanCsv, ISSUE_HEADERS, PLAN_HEADERS};
+pub use csv::{issues_csv_part, write_plan_csv, CsvLines, PlanCsv, ISSUE_HEADERS, PLAN_HEADERS};
 pub use summary::PlanSummary;
 
 #[cfg(test)]
