@@ -39,7 +39,7 @@ pub async fn child(options: &Options, mode: &str, rows: u64) -> Result<(), Strin
     }
     let before = crate::timing::peak_rss();
     match mode {
-        "core" => crate::workloads::plan_core(&fixture, rows, crate::workloads::Lookups::Sqlite).await.map(|_| ())?,
+        "core" => crate::workloads::plan_core(&fixture, rows, crate::workloads::Lookups::Sqlite, None).await.map(|_| ())?,
         "use-case" => crate::workloads::plan_use_case(&fixture, rows).await.map(|_| ())?,
         "read" => crate::workloads::read_only(&fixture, rows).await.map(|_| ())?,
         "report" => crate::workloads::validation(&fixture).await.map(|_| ())?,

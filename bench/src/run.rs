@@ -28,6 +28,7 @@ impl Series {
 
 pub const RAW_USERS: &str = "raw csv::ByteRecord parse, users file";
 pub const PLAN_CORE: &str = "plan core (→ plan.csv + SHA-256, SQLite lookups)";
+pub const PLAN_CORE_ONE_THREAD: &str = "plan core, planning on one thread (SQLite lookups)";
 pub const PLAN_CORE_MEMORY: &str = "plan core (→ plan.csv + SHA-256, in-memory lookups)";
 pub const READ_EXPORT: &str = "intake + validation + dedupe only";
 pub const PLAN_USE_CASE: &str = "plan use case (all outputs, embedded adapters)";
@@ -94,9 +95,9 @@ pub async fn run(options: &Options) -> Result<Report, String> {
             let users = fixture.path(&users_key(size));
             let tenants = fixture.path(&crate::fixture::tenants_key(size));
             // Rotate the order each round so no workload always runs first (cold caches) or last.
-            const STEPS: usize = 8;
+            const STEPS: usize = 9;
             for step in 0..STEPS {
-                let name = ["raw", "core", "use-case", "python", "raw", "tenants", "core-memory", "read"][(step + round) % STEPS];
+                let name = ["raw", "core", "use-case", "python", "raw", "tenants", "core-memory", "read", "core-1"][(step + round) % STEPS];
                 if !options.wants(name) {
                     continue;
                 }
@@ -106,7 +107,8 @@ pub async fn run(options: &Options) -> Result<Report, String> {
                         report.add(RAW_USERS, size, rows, t);
                     }
                     1 => {
-                        let (out, t) = crate::timing::timed_async(workloads::plan_core(&fixture, size, workloads::Lookups::Sqlite)).await;
+                        let (out, t) =
+                            crate::timing::timed_async(workloads::plan_core(&fixture, size, workloads::Lookups::Sqlite, None)).await;
                         let (rows, sha) = out?;
                         report.add(PLAN_CORE, size, rows, t);
                         report.digest(size, true, sha);
@@ -132,12 +134,23 @@ pub async fn run(options: &Options) -> Result<Report, String> {
                         report.add(TENANTS, size, rows, t);
                     }
                     6 => {
-                        let (out, t) = crate::timing::timed_async(workloads::plan_core(&fixture, size, workloads::Lookups::Memory)).await;
+                        let (out, t) =
+                            crate::timing::timed_async(workloads::plan_core(&fixture, size, workloads::Lookups::Memory, None)).await;
                         report.add(PLAN_CORE_MEMORY, size, out?.0, t);
                     }
                     7 => {
                         let (out, t) = crate::timing::timed_async(workloads::read_only(&fixture, size)).await;
                         report.add(READ_EXPORT, size, out?, t);
+                    }
+                    8 => {
+                        let (out, t) =
+                            crate::timing::timed_async(workloads::plan_core(&fixture, size, workloads::Lookups::Sqlite, Some(1))).await;
+                        let (rows, sha) = out?;
+                        report.add(PLAN_CORE_ONE_THREAD, size, rows, t);
+                        // The same plan as on every core, or the comparison means nothing.
+                        if report.plan_sha256.get(&size).is_some_and(|(core, _)| !core.is_empty() && *core != sha) {
+                            return Err(format!("the plan core wrote another plan.csv on one thread ({sha}) than on every core"));
+                        }
                     }
                     _ => {}
                 }
@@ -256,7 +269,10 @@ pub fn markdown(report: &Report, options: &Options) -> String {
 /// This run's part of `bench/run.sh`'s last line: `RESULT_PART key=value …` (`n/a` for what was
 /// not run). Rows per second are of the largest size; `core_rows_per_s` is wall time (the plan
 /// core on the cores it has: its file is read on a thread of its own while the rows are checked
-/// and merged), `core_1cpu_rows_per_s` rows per second of CPU time, every thread's.
+/// and merged, and its users planned on one thread per core), `core_1cpu_rows_per_s` rows per
+/// second of CPU time, every thread's, of the plan core with its users planned on one thread
+/// (what one core does; the plan core on every core when that was not run: the threads' hand-over
+/// and contention cost CPU).
 pub fn result_part(report: &Report, options: &Options) -> String {
     let size = options.sizes.iter().copied().max().unwrap_or(0);
     let per_second = |workload: &str, cpu: bool| {
@@ -274,7 +290,7 @@ pub fn result_part(report: &Report, options: &Options) -> String {
     format!(
         "RESULT_PART core_rows_per_s={} core_1cpu_rows_per_s={} python_ratio={python_ratio} plan_rss_mb_1m={} report_rss_mb_1m={} repeat_rss_mb_100k={} tenants_rows_per_s={}",
         per_second(PLAN_CORE, false),
-        per_second(PLAN_CORE, true),
+        per_second(if report.get(PLAN_CORE_ONE_THREAD, size).is_some() { PLAN_CORE_ONE_THREAD } else { PLAN_CORE }, true),
         megabytes(plan_rss),
         megabytes(report.report_rss.filter(|_| size == 1_000_000)),
         megabytes(report.repeat_extra),

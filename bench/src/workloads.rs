@@ -205,10 +205,14 @@ pub enum Lookups {
 /// The plan core: intake → validate → dedupe → existing users looked up 100 a call → roles
 /// mapped, buildings resolved, actions decided → plan.csv streamed to a file with its SHA-256.
 /// The use case's own code (`read_export`, `Export::plan_over`), without the other outputs,
-/// which the object-store port takes as whole byte buffers.
-pub async fn plan_core(fixture: &Fixture, rows: u64, lookups: Lookups) -> Result<(u64, String), String> {
-    let export =
+/// which the object-store port takes as whole byte buffers. Planned on `threads` threads, or as
+/// the use case plans (one per core) when `None`.
+pub async fn plan_core(fixture: &Fixture, rows: u64, lookups: Lookups, threads: Option<usize>) -> Result<(u64, String), String> {
+    let mut export =
         onboarding::app::plan::read_export(fixture.svc(), &fixture.config, &migration(rows), &users_key(rows)).await.map_err(err)?;
+    if let Some(threads) = threads {
+        export = export.with_threads(threads);
+    }
     let users: &dyn onboarding::ports::UserTable = match lookups {
         Lookups::Sqlite => &fixture.state.table,
         Lookups::Memory => &fixture.memory_users,
