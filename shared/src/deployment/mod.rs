@@ -408,21 +408,7 @@ mod tests {
     /// environment's key for its region, carrying its session token.
     #[tokio::test]
     async fn the_lambda_environment_configures_region_keys_and_endpoint() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let read = socket.read(&mut buffer).await.unwrap();
-                request.extend_from_slice(&buffer[..read]);
-            }
-            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
-            socket.write_all(reply.as_bytes()).await.unwrap();
-            String::from_utf8_lossy(&request).to_ascii_lowercase()
-        });
+        let (endpoint, server) = crate::adapters::aws::test_servers::answer_once().await;
         let mut pairs = LAMBDA.to_vec();
         pairs.push(("AWS_ENDPOINT_URL", &endpoint));
         let config = lambda_sdk_config(lookup(&pairs)).unwrap();
@@ -432,7 +418,7 @@ mod tests {
         let building = crate::domain::values::BuildingId::parse("5b0c3b56-3f8e-4a51-9d1e-1f0a2c3d4e5f").unwrap();
         let found = crate::ports::BuildingTable::get_building(&table, &building).await;
         assert!(matches!(found, Ok(None)), "{found:?}");
-        let request = server.await.unwrap();
+        let request = server.await.unwrap().to_ascii_lowercase();
         assert!(request.contains("credential=asialambdakey/"), "{request}");
         assert!(request.contains("/eu-west-1/dynamodb/aws4_request"), "{request}");
         assert!(request.contains("x-amz-security-token: lambda-session"), "{request}");

@@ -39,25 +39,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 mod tests {
     use super::ring_https_client;
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// One GetItem through the client against a local plain-HTTP listener (as an emulator is).
     #[tokio::test]
     async fn the_client_carries_sdk_calls() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let read = socket.read(&mut buffer).await.unwrap();
-                request.extend_from_slice(&buffer[..read]);
-            }
-            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
-            socket.write_all(reply.as_bytes()).await.unwrap();
-            String::from_utf8_lossy(&request).into_owned()
-        });
+        let (endpoint, server) = crate::adapters::aws::test_servers::answer_once().await;
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("eu-west-1"))

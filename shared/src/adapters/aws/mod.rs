@@ -204,8 +204,13 @@ pub(crate) mod test_servers {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// A server that takes every request and never answers, holding its connections open.
-    pub(crate) async fn silent_server() -> (String, Arc<AtomicUsize>) {
+    /// Deadlines short enough for a test to wait them out.
+    pub(crate) const SHORT: super::CallTimeouts =
+        super::CallTimeouts { connect: std::time::Duration::from_secs(1), attempt: std::time::Duration::from_millis(150) };
+
+    /// A server that takes every request and never answers, holding its connections open;
+    /// counts the requests whose head contains `path`.
+    pub(crate) async fn silent_server(path: &'static str) -> (String, Arc<AtomicUsize>) {
         use tokio::io::AsyncReadExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -215,13 +220,35 @@ pub(crate) mod test_servers {
             let mut held = Vec::new();
             while let Ok((mut socket, _)) = listener.accept().await {
                 let mut buffer = vec![0u8; 64 * 1024];
-                if socket.read(&mut buffer).await.unwrap_or(0) > 0 {
+                let read = socket.read(&mut buffer).await.unwrap_or(0);
+                if read > 0 && String::from_utf8_lossy(&buffer[..read]).contains(path) {
                     seen.fetch_add(1, Ordering::SeqCst);
                 }
                 held.push(socket);
             }
         });
         (endpoint, requests)
+    }
+
+    /// A server that answers one request with an empty JSON object (as DynamoDB answers a
+    /// GetItem that finds nothing) and hands back the request's head.
+    pub(crate) async fn answer_once() -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
+            socket.write_all(reply.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (endpoint, server)
     }
 
     pub(crate) fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
@@ -238,11 +265,9 @@ pub(crate) mod test_servers {
 
 #[cfg(test)]
 mod tests {
-    use super::test_servers::{sdk_config, silent_server};
+    use super::test_servers::{sdk_config, silent_server, SHORT};
     use super::*;
     use std::sync::atomic::Ordering;
-
-    pub(crate) const SHORT: CallTimeouts = CallTimeouts { connect: Duration::from_secs(1), attempt: Duration::from_millis(150) };
 
     #[test]
     fn the_clients_carry_their_deadlines() {
@@ -260,7 +285,7 @@ mod tests {
     async fn a_request_against_a_silent_table_is_answered_within_seconds() {
         let worst = CallTimeouts::REQUEST.attempt * Backoff::REQUEST.tries + Backoff::REQUEST.max_total_wait();
         assert!(worst < Duration::from_secs(10), "{worst:?}");
-        let (endpoint, requests) = silent_server().await;
+        let (endpoint, requests) = silent_server("POST / ").await;
         let table = dynamo_table_for_requests(&sdk_config(&endpoint), "t".into());
         let building = crate::domain::values::BuildingId::parse("5b0c3b56-3f8e-4a51-9d1e-1f0a2c3d4e5f").unwrap();
         let started = std::time::Instant::now();
@@ -276,7 +301,7 @@ mod tests {
     /// budget, then answered as `Throttled` (run again later), instead of hanging.
     #[tokio::test]
     async fn a_dynamodb_call_without_an_answer_times_out_and_is_retried() {
-        let (endpoint, requests) = silent_server().await;
+        let (endpoint, requests) = silent_server("POST / ").await;
         let quick = Backoff { first: Duration::from_millis(1), cap: Duration::from_millis(5), tries: 3 };
         let client = aws_sdk_dynamodb::Client::from_conf(dynamo_config(&sdk_config(&endpoint), SHORT));
         let table = DynamoTable::new(client, "t".into()).with_backoff(quick);
