@@ -96,10 +96,6 @@ impl CsvLines {
         }
         push_field(&mut self.bytes, &self.joined);
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
 }
 
 impl<W: Write> PlanCsv<W> {
