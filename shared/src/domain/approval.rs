@@ -1,8 +1,8 @@
 //! The approval of a migration plan: who approved which plan (by its SHA-256), when invites go
 //! out, and who is left out.
 
-use crate::domain::issue::{FileRejection, RejectionCode};
-use crate::domain::values::{Email, MigrationId};
+use crate::issue::{FileRejection, RejectionCode};
+use crate::values::{Email, MigrationId};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -51,8 +51,8 @@ impl Approval {
             if named != migration.as_str() {
                 return Err(reject(format!(
                     "The approval names migration “{}” but was uploaded for “{migration}”. Upload it as approvals/{}.json.",
-                    crate::domain::text::preview(named, 64),
-                    crate::domain::text::preview(named, 64)
+                    crate::text::preview(named, 64),
+                    crate::text::preview(named, 64)
                 )));
             }
         }
@@ -62,7 +62,7 @@ impl Approval {
                 "plan_sha256 must be the 64-character SHA-256 shown with the plan (summary.json or the plan command's output).".into(),
             ));
         }
-        let approved_by = crate::domain::text::single_line(&file.approved_by);
+        let approved_by = crate::text::single_line(&file.approved_by);
         if approved_by.is_empty() {
             return Err(reject("approved_by is empty: say who approved the plan.".into()));
         }
@@ -74,9 +74,8 @@ impl Approval {
             .exclude
             .iter()
             .map(|raw| {
-                Email::parse(raw).map_err(|_| {
-                    reject(format!("exclude lists “{}”, which is not an e-mail address.", crate::domain::text::preview(raw, 80)))
-                })
+                Email::parse(raw)
+                    .map_err(|_| reject(format!("exclude lists “{}”, which is not an e-mail address.", crate::text::preview(raw, 80))))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { migration: migration.clone(), plan_sha256: sha, approved_by, invite_date, exclude })
@@ -86,7 +85,7 @@ impl Approval {
 /// A day written `YYYY-MM-DD`, or why it is not one.
 pub fn parse_date(raw: &str) -> Result<Date, String> {
     Date::parse(raw.trim(), time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| format!("invite_date “{}” is not a date in the form YYYY-MM-DD.", crate::domain::text::preview(raw, 40)))
+        .map_err(|_| format!("invite_date “{}” is not a date in the form YYYY-MM-DD.", crate::text::preview(raw, 40)))
 }
 
 /// `approvals/<migration-id>.reschedule.json` as written: `{"invite_date": "YYYY-MM-DD",
@@ -115,7 +114,7 @@ impl Reschedule {
                 "The reschedule file could not be read: {e}. Write {{\"invite_date\": \"YYYY-MM-DD\", \"requested_by\": \"Your Name\"}}."
             ))
         })?;
-        let requested_by = crate::domain::text::single_line(&file.requested_by);
+        let requested_by = crate::text::single_line(&file.requested_by);
         if requested_by.is_empty() {
             return Err(reject("requested_by is empty: say who moves the invites.".into()));
         }

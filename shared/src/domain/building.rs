@@ -1,10 +1,10 @@
 //! Buildings: the rows of a buildings file, their tile policy and Envoy phase, and resolving a
 //! building named in another file by UUID, exact name or alias.
 
-use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
-use crate::domain::issue::{Issue, IssueCode};
-use crate::domain::text::{header_key, single_line, split_multi};
-use crate::domain::values::{BuildingId, Email};
+use crate::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::issue::{Issue, IssueCode};
+use crate::text::{header_key, single_line, split_multi};
+use crate::values::{BuildingId, Email};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -24,15 +24,15 @@ pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
 /// building's record must stay far below DynamoDB's 400 KB item limit.
 const MAX_TEXT_CHARS: usize = 300;
 
-pub(crate) const UUID: usize = 0;
-pub(crate) const NAME: usize = 1;
-pub(crate) const ADDRESS: usize = 2;
-pub(crate) const ENVOY_CSM: usize = 3;
-pub(crate) const ENVOY_AE: usize = 4;
-pub(crate) const PLATFORM_CSM: usize = 5;
-pub(crate) const POLICY: usize = 6;
-pub(crate) const ALIASES: usize = 7;
-pub(crate) const TIME_ZONE: usize = 8;
+pub const UUID: usize = 0;
+pub const NAME: usize = 1;
+pub const ADDRESS: usize = 2;
+pub const ENVOY_CSM: usize = 3;
+pub const ENVOY_AE: usize = 4;
+pub const PLATFORM_CSM: usize = 5;
+pub const POLICY: usize = 6;
+pub const ALIASES: usize = 7;
+pub const TIME_ZONE: usize = 8;
 
 /// Who may see the Visitor Registration tile in a building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -120,7 +120,7 @@ pub struct BuildingState {
     pub building: Building,
     pub phase: Phase,
     /// When the phase was last changed.
-    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    #[serde(with = "crate::moment::serde_rfc3339")]
     pub phase_changed_at: time::OffsetDateTime,
     pub kickstart_message_id: Option<String>,
 }
@@ -163,7 +163,7 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
     let address = text(ADDRESS, "address");
     let mut email = |field: usize, required: bool| match (Email::parse(cell(field)), required) {
         (Ok(email), _) => Some(email),
-        (Err(crate::domain::values::EmailError::Empty), false) => None,
+        (Err(crate::values::EmailError::Empty), false) => None,
         (Err(_), _) => {
             let code = if cell(field).trim().is_empty() { IssueCode::MissingEmail } else { IssueCode::InvalidEmail };
             issues.push(
@@ -197,7 +197,7 @@ pub fn building_from_row(map: &ColumnMap, row: &RawRow) -> Result<Building, Vec<
         );
     }
     let zone_cell = cell(TIME_ZONE).trim();
-    let time_zone = match crate::domain::zone::parse_zone(zone_cell) {
+    let time_zone = match crate::zone::parse_zone(zone_cell) {
         Some(zone) => Some(zone),
         None if zone_cell.is_empty() => None,
         None => {
@@ -268,7 +268,7 @@ impl BuildingDirectory {
             let mut stored = [0u8; uuid::fmt::Hyphenated::LENGTH];
             return self.names.get_key_value(&*uuid.hyphenated().encode_lower(&mut stored)).map(|(id, _)| id);
         }
-        crate::domain::text::with_header_key(reference, |key| self.by_key.get(key)).and_then(Option::as_ref)
+        crate::text::with_header_key(reference, |key| self.by_key.get(key)).and_then(Option::as_ref)
     }
 
     pub fn name(&self, id: &BuildingId) -> Option<&str> {

@@ -2,8 +2,8 @@
 //! out keep what is stored (tile policy, aliases, time zone, account executive, platform CSM), and what
 //! changed is listed per building.
 
-use crate::domain::building::{Building, ADDRESS, ALIASES, BUILDING_COLUMNS, ENVOY_AE, ENVOY_CSM, NAME, PLATFORM_CSM, POLICY, TIME_ZONE};
-use crate::domain::intake::ColumnMap;
+use crate::building::{Building, ADDRESS, ALIASES, BUILDING_COLUMNS, ENVOY_AE, ENVOY_CSM, NAME, PLATFORM_CSM, POLICY, TIME_ZONE};
+use crate::intake::ColumnMap;
 use serde::Serialize;
 
 /// What one upload did to one building.
@@ -56,7 +56,7 @@ fn label(field: usize) -> &'static str {
 }
 
 fn changes(before: &Building, after: &Building) -> Vec<String> {
-    let email = |e: &Option<crate::domain::values::Email>| e.as_ref().map_or(String::new(), |e| e.as_str().to_string());
+    let email = |e: &Option<crate::values::Email>| e.as_ref().map_or(String::new(), |e| e.as_str().to_string());
     let fields = [
         (NAME, before.name.clone(), after.name.clone()),
         (ADDRESS, before.address.clone(), after.address.clone()),
@@ -73,8 +73,8 @@ fn changes(before: &Building, after: &Building) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::building::{building_from_row, TilePolicy};
-    use crate::domain::intake::RawRow;
+    use crate::building::{building_from_row, TilePolicy};
+    use crate::intake::RawRow;
 
     const ID: &str = "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10";
 

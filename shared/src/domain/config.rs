@@ -1,9 +1,9 @@
 //! Settings an implementation team changes without a deploy: `config/settings.json` beside the
 //! role guide and the role-mapping matrix.
 
-use crate::domain::issue::{FileRejection, RejectionCode};
-use crate::domain::roles::{RoleGuide, RoleMatrix};
-use crate::domain::values::{Email, PhoneRegion};
+use crate::issue::{FileRejection, RejectionCode};
+use crate::roles::{RoleGuide, RoleMatrix};
+use crate::values::{Email, PhoneRegion};
 use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_KEY: &str = "config/settings.json";
@@ -71,9 +71,9 @@ pub struct PinnedSetting {
 /// A pinned person, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pinned {
-    pub contact: crate::domain::tenants::TenantContact,
+    pub contact: crate::tenants::TenantContact,
     /// Empty: every building.
-    pub buildings: Vec<crate::domain::values::BuildingId>,
+    pub buildings: Vec<crate::values::BuildingId>,
 }
 
 /// `settings.json`'s `notify`: the addresses told about each kind of upload (processed or
@@ -123,7 +123,7 @@ impl Default for Settings {
             stale_kickstart_days: 14,
             max_send_rate_per_second: 10.0,
             platform_name: "the tenant app".into(),
-            max_file_megabytes: crate::domain::intake::DEFAULT_MAX_FILE_BYTES / (1024 * 1024),
+            max_file_megabytes: crate::intake::DEFAULT_MAX_FILE_BYTES / (1024 * 1024),
             kickstart_domains: vec!["envoy.com".into()],
             notify: NotifyLists::default(),
             pinned_contacts: Vec::new(),
@@ -147,7 +147,7 @@ impl Mailbox {
         let raw = raw.trim();
         match (raw.rfind('<'), raw.ends_with('>')) {
             (Some(open), true) => Some(Self {
-                name: crate::domain::text::single_line(raw[..open].trim().trim_matches('"')),
+                name: crate::text::single_line(raw[..open].trim().trim_matches('"')),
                 email: Email::parse(&raw[open + 1..raw.len() - 1]).ok()?,
             }),
             _ => Some(Self { name: String::new(), email: Email::parse(raw).ok()? }),
@@ -173,8 +173,8 @@ pub struct Config {
 
 impl Config {
     /// When invites pause themselves for bounces and complaints.
-    pub fn pause_rule(&self) -> crate::domain::delivery::PauseRule {
-        crate::domain::delivery::PauseRule {
+    pub fn pause_rule(&self) -> crate::delivery::PauseRule {
+        crate::delivery::PauseRule {
             max_bounce_rate_percent: self.settings.max_bounce_rate_percent,
             min_messages: self.settings.bounce_rate_min_messages,
         }
@@ -183,8 +183,8 @@ impl Config {
     /// The people pinned to `building`'s Envoy import file.
     pub fn pinned_for<'a>(
         &'a self,
-        building: &'a crate::domain::values::BuildingId,
-    ) -> impl Iterator<Item = &'a crate::domain::tenants::TenantContact> + 'a {
+        building: &'a crate::values::BuildingId,
+    ) -> impl Iterator<Item = &'a crate::tenants::TenantContact> + 'a {
         self.pinned.iter().filter(move |p| p.buildings.is_empty() || p.buildings.contains(building)).map(|p| &p.contact)
     }
 
@@ -195,7 +195,7 @@ impl Config {
 
     /// May a kickstart e-mail go to `email`? Its domain (or a parent of it) is one of
     /// `kickstart_domains`, the sender's own domain or the integrations inbox's (the platform's).
-    pub fn kickstart_domain_allowed(&self, email: &crate::domain::values::Email) -> bool {
+    pub fn kickstart_domain_allowed(&self, email: &crate::values::Email) -> bool {
         let domain = email.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
         let sender = self.sender.email.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
         let within = |allowed: &str| {
@@ -267,9 +267,9 @@ impl Config {
     }
 
     /// What intake accepts, with the configured file size limit.
-    pub fn intake_limits(&self) -> crate::domain::intake::IntakeLimits {
+    pub fn intake_limits(&self) -> crate::intake::IntakeLimits {
         let max_file_bytes = self.settings.max_file_megabytes.saturating_mul(1024 * 1024);
-        crate::domain::intake::IntakeLimits { max_file_bytes, ..crate::domain::intake::IntakeLimits::default() }
+        crate::intake::IntakeLimits { max_file_bytes, ..crate::intake::IntakeLimits::default() }
     }
 
     /// The invite link for one address.
@@ -281,21 +281,21 @@ impl Config {
 
 /// Checks one pinned person: a name, an address, a phone (optional) and building UUIDs.
 fn pinned(setting: &PinnedSetting, region: PhoneRegion, invalid: &dyn Fn(&str, &str) -> FileRejection) -> Result<Pinned, FileRejection> {
-    let full_name = crate::domain::text::single_line(setting.full_name.trim());
+    let full_name = crate::text::single_line(setting.full_name.trim());
     if full_name.is_empty() {
         return Err(invalid("pinned_contacts.full_name", &setting.full_name));
     }
     let email = Email::parse(&setting.email).map_err(|_| invalid("pinned_contacts.email", &setting.email))?;
     let phone = match setting.phone.trim() {
         "" => None,
-        raw => Some(crate::domain::values::Phone::parse(raw, region).ok_or_else(|| invalid("pinned_contacts.phone", raw))?),
+        raw => Some(crate::values::Phone::parse(raw, region).ok_or_else(|| invalid("pinned_contacts.phone", raw))?),
     };
     let buildings = setting
         .buildings
         .iter()
-        .map(|raw| crate::domain::values::BuildingId::parse(raw).map_err(|_| invalid("pinned_contacts.buildings", raw)))
+        .map(|raw| crate::values::BuildingId::parse(raw).map_err(|_| invalid("pinned_contacts.buildings", raw)))
         .collect::<Result<_, _>>()?;
-    Ok(Pinned { contact: crate::domain::tenants::TenantContact { full_name, email, phone }, buildings })
+    Ok(Pinned { contact: crate::tenants::TenantContact { full_name, email, phone }, buildings })
 }
 
 /// Settings the deployment fixes over `config/settings.json` (the Lambda environment): the
@@ -382,8 +382,8 @@ mod tests {
             {"full_name": "Sam Site", "email": "sam@example.com", "phone": "(415) 555-2671", "buildings": ["3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10"]}
         ]}"#;
         let config = Config::new(Config::parse_settings(raw).unwrap(), RoleGuide::default(), RoleMatrix::default()).unwrap();
-        let one = crate::domain::values::BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
-        let other = crate::domain::values::BuildingId::parse("9d1c3b5a-1111-4222-8333-444455556666").unwrap();
+        let one = crate::values::BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
+        let other = crate::values::BuildingId::parse("9d1c3b5a-1111-4222-8333-444455556666").unwrap();
         let names = |b| config.pinned_for(b).map(|c| c.email.as_str().to_string()).collect::<Vec<_>>();
         assert_eq!(names(&one), ["liz@example.com", "sam@example.com"]);
         assert_eq!(names(&other), ["liz@example.com"]);

@@ -6,7 +6,7 @@
 //! [`DeliveryState::rank`], so a duplicate or a late event changes nothing, and only the first
 //! move into a state counts toward the bounce rate.
 
-use crate::domain::values::Email;
+use crate::values::Email;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -89,7 +89,7 @@ pub struct DeliveryEvent {
 pub struct DeliveryRecord {
     pub message_id: String,
     pub state: DeliveryState,
-    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    #[serde(with = "crate::moment::serde_rfc3339")]
     pub at: OffsetDateTime,
     pub detail: Option<String>,
 }
@@ -115,7 +115,7 @@ pub struct Suppression {
     /// `bounced` or `complained`.
     pub reason: DeliveryState,
     pub message_id: String,
-    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    #[serde(with = "crate::moment::serde_rfc3339")]
     pub at: OffsetDateTime,
     pub detail: Option<String>,
 }
@@ -184,8 +184,8 @@ pub struct PauseRule {
 }
 
 /// Why sending must pause now, if it must: any complaint, or a bounce rate past the rule.
-pub fn pause_for(tally: &DeliveryTally, rule: &PauseRule) -> Option<crate::domain::sending::SendingPause> {
-    use crate::domain::sending::{PauseCause, SendingPause};
+pub fn pause_for(tally: &DeliveryTally, rule: &PauseRule) -> Option<crate::sending::SendingPause> {
+    use crate::sending::{PauseCause, SendingPause};
     if tally.complained > 0 {
         return Some(SendingPause::new(PauseCause::Complaint, format!("{} complaint(s) since sending last resumed", tally.complained)));
     }
@@ -356,7 +356,7 @@ pub fn parse_ses_event(json: &str) -> Result<DeliveryEvent, EventError> {
         state,
         recipients,
         at: at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        detail: detail.map(|d| crate::domain::text::redact_addresses(&crate::domain::text::single_line(&d))),
+        detail: detail.map(|d| crate::text::redact_addresses(&crate::text::single_line(&d))),
         event_type: event.event_type,
     })
 }
@@ -364,7 +364,7 @@ pub fn parse_ses_event(json: &str) -> Result<DeliveryEvent, EventError> {
 /// The SES event JSON for `state` (what SES publishes), for the local outbox's mailbox simulator
 /// and for tests.
 pub fn ses_event_json(message_id: &str, recipient: &str, state: DeliveryState, at: OffsetDateTime, detail: Option<&str>) -> String {
-    let at = crate::domain::moment::rfc3339(at);
+    let at = crate::moment::rfc3339(at);
     let mail = serde_json::json!({ "messageId": message_id, "timestamp": at, "destination": [recipient] });
     let event = match state {
         DeliveryState::Accepted => serde_json::json!({ "eventType": "Send", "mail": mail, "send": {} }),
@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn sending_pauses_on_a_complaint_or_past_the_bounce_rate() {
-        use crate::domain::sending::PauseCause;
+        use crate::sending::PauseCause;
         let rule = PauseRule { max_bounce_rate_percent: 5.0, min_messages: 20 };
         let tally = |delivered, bounced, complained| DeliveryTally { delivered, bounced, complained };
         assert_eq!(pause_for(&tally(0, 0, 0), &rule), None);

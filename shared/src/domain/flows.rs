@@ -2,12 +2,12 @@
 //! tenant contacts to the user migration, a user export to a building's contacts) is refused
 //! with the flow it belongs to and where to upload it, never half-read as something else.
 
-use crate::domain::building::BUILDING_COLUMNS;
-use crate::domain::intake::{ColumnMap, ColumnSpec, FileKind};
-use crate::domain::issue::{FileRejection, RejectionCode};
-use crate::domain::migration::USER_COLUMNS;
-use crate::domain::tenants::TENANT_COLUMNS;
-use crate::domain::text::capitalised;
+use crate::building::BUILDING_COLUMNS;
+use crate::intake::{ColumnMap, ColumnSpec, FileKind};
+use crate::issue::{FileRejection, RejectionCode};
+use crate::migration::USER_COLUMNS;
+use crate::tenants::TENANT_COLUMNS;
+use crate::text::capitalised;
 
 const KINDS: [FileKind; 3] = [FileKind::Buildings, FileKind::Tenants, FileKind::Users];
 

@@ -1,14 +1,14 @@
 //! HTML reports. Everything goes through maud, which escapes every value.
 
-use crate::domain::issue::{Issue, Severity};
-use crate::domain::plan::{Action, PlanEntry, PlanSummary};
-use crate::domain::roles::RoleMatrix;
+use crate::issue::{Issue, Severity};
+use crate::plan::{Action, PlanEntry, PlanSummary};
+use crate::roles::RoleMatrix;
 use maud::{html, Markup, DOCTYPE};
 
 /// The most rows an HTML table shows; the CSV files hold everything.
 pub const MAX_HTML_ROWS: usize = 2000;
 
-pub(crate) fn page(title: &str, body: Markup) -> String {
+pub fn page(title: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -27,7 +27,7 @@ pub(crate) fn page(title: &str, body: Markup) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f3f3}.error{color:#a40000}.warning{color:#8a5a00}.ok{color:#1d6b1d}.num{text-align:right}code{font-size:.9em}";
 
 /// The columns read by a weaker rule than their label, as a list above the counts.
-pub(crate) fn columns_read(readings: &[String]) -> Markup {
+pub fn columns_read(readings: &[String]) -> Markup {
     html! {
         @if !readings.is_empty() {
             h2 { "How the columns were read" }
@@ -37,7 +37,7 @@ pub(crate) fn columns_read(readings: &[String]) -> Markup {
 }
 
 /// The first [`MAX_HTML_ROWS`] of `issues`, out of `total` in all.
-pub(crate) fn issues_table(issues: &[Issue], total: usize) -> Markup {
+pub fn issues_table(issues: &[Issue], total: usize) -> Markup {
     html! {
         @if issues.is_empty() {
             p class="ok" { "No issues." }
@@ -79,7 +79,7 @@ pub fn plan_report(
 ) -> String {
     let count = |action: Action| summary.actions.get(action.as_str()).copied().unwrap_or(0);
     let body = html! {
-        p { "Source file: " code { (summary.source) } ". Planned " (crate::domain::moment::text_for_people(&summary.planned_at)) "." }
+        p { "Source file: " code { (summary.source) } ". Planned " (crate::moment::text_for_people(&summary.planned_at)) "." }
         p { "Plan SHA-256 (quote it in the approval): " code { (summary.plan_sha256) } }
         (columns_read(&summary.columns_read_as))
         h2 { "Counts" }
@@ -137,11 +137,11 @@ pub fn buildings_report(
     source: &str,
     processed_at: time::OffsetDateTime,
     columns_read_as: &[String],
-    changes: &[crate::domain::building_update::BuildingChange],
+    changes: &[crate::building_update::BuildingChange],
     issues: &[Issue],
 ) -> String {
     let body = html! {
-        p { "Source file: " code { (source) } ". Processed " (crate::domain::moment::for_people(processed_at)) "." }
+        p { "Source file: " code { (source) } ". Processed " (crate::moment::for_people(processed_at)) "." }
         (columns_read(columns_read_as))
         h2 { "Buildings" }
         table {
@@ -190,8 +190,8 @@ pub struct TenantReport<'a> {
     pub pinned: &'a [String],
     pub directory_size: u64,
     pub granted: u64,
-    pub revoke_check: Option<&'a crate::domain::tenants::RevokeCheck>,
-    pub export_check: Option<&'a crate::domain::tenants::RevokeCheck>,
+    pub revoke_check: Option<&'a crate::tenants::RevokeCheck>,
+    pub export_check: Option<&'a crate::tenants::RevokeCheck>,
     pub export_key: &'a str,
     pub columns_read_as: &'a [String],
 }
@@ -199,7 +199,7 @@ pub struct TenantReport<'a> {
 /// `report.html` of a tenant-contacts upload: counts, the directory change with the guards'
 /// figures, where the Envoy import file is, and every issue.
 pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
-    let guard = |check: Option<&crate::domain::tenants::RevokeCheck>| match check {
+    let guard = |check: Option<&crate::tenants::RevokeCheck>| match check {
         None => "not applied".to_string(),
         Some(c) => format!(
             "{} of {} ({:.1} %) against the allowed {:.0} %{}",
@@ -213,7 +213,7 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
     let body = html! {
         p {
             "Building " strong { (report.building_name) } " (" code { (report.building) } "). Source file: " code { (report.source) }
-            ". Processed " (crate::domain::moment::for_people(report.processed_at)) "."
+            ". Processed " (crate::moment::for_people(report.processed_at)) "."
             @if report.replace { " Replace mode: contacts not in the file are removed." }
             @else { " Contacts not in the file are kept (no replace mode)." }
         }
@@ -255,7 +255,7 @@ pub fn tenants_report(report: &TenantReport<'_>, issues: &[Issue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::issue::IssueCode;
+    use crate::issue::IssueCode;
 
     #[test]
     fn reports_escape_every_value() {

@@ -1,6 +1,6 @@
 //! Queued invites and the e-mail ledger that makes every send happen once.
 
-use crate::domain::values::{Email, MigrationId};
+use crate::values::{Email, MigrationId};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -60,7 +60,7 @@ pub struct Invite {
     pub round: u32,
     /// When it goes out: the invite date at the configured local hour in `time_zone`. `None`
     /// (invites queued before time zones, or "send now"): the start of `due`, UTC.
-    #[serde(default, with = "crate::domain::moment::serde_rfc3339::option")]
+    #[serde(default, with = "crate::moment::serde_rfc3339::option")]
     pub send_at: Option<time::OffsetDateTime>,
     /// The zone of the person's first building (IANA name); `None`: UTC.
     #[serde(default)]
@@ -80,7 +80,7 @@ impl Invite {
     /// When it goes out, as its recipient's building reads it: `2026-11-24 09:00 America/New_York`.
     pub fn due_for_people(&self) -> String {
         match self.send_at {
-            Some(at) => crate::domain::zone::local_text(at, self.time_zone.as_deref()),
+            Some(at) => crate::zone::local_text(at, self.time_zone.as_deref()),
             None => self.due.to_string(),
         }
     }
@@ -88,8 +88,8 @@ impl Invite {
     /// The same invite due on `date` at the same local hour (or `hour` for one without a time).
     pub fn moved_to(&self, date: Date, hour: u8) -> Self {
         let zone = self.time_zone.as_deref();
-        let hour = self.send_at.and_then(|at| crate::domain::zone::local_date_hour(at, zone)).map_or(hour, |(_, h)| h);
-        let send_at = crate::domain::zone::local_instant(date, hour, zone);
+        let hour = self.send_at.and_then(|at| crate::zone::local_date_hour(at, zone)).map_or(hour, |(_, h)| h);
+        let send_at = crate::zone::local_instant(date, hour, zone);
         Self { due: date, send_at: Some(send_at), ..self.clone() }
     }
 }

@@ -138,7 +138,7 @@ impl Issue {
 
     /// The offending value, cut to a readable length.
     pub fn with_value(mut self, value: &str) -> Self {
-        self.value = crate::domain::text::preview(value, 200);
+        self.value = crate::text::preview(value, 200);
         self
     }
 

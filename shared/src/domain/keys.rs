@@ -2,7 +2,7 @@
 //! it. The object grants in template.yaml follow from this list, and a test checks each
 //! function's (and each person's) policy grants exactly these prefixes, nothing wider.
 
-use crate::domain::values::{BuildingId, MigrationId};
+use crate::values::{BuildingId, MigrationId};
 
 /// What performs a step on AWS: one Lambda function, or a person with a managed policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

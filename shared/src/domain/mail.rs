@@ -1,10 +1,10 @@
 //! The e-mails the product sends, composed as data and rendered to RFC 5322 (text + HTML).
 //! Every header value is a single line, so no name or building can inject a header.
 
-use crate::domain::building::Building;
-use crate::domain::config::{Config, Mailbox};
-use crate::domain::text::single_line;
-use crate::domain::values::Email;
+use crate::building::Building;
+use crate::config::{Config, Mailbox};
+use crate::text::single_line;
+use crate::values::Email;
 use maud::html;
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ pub struct OutgoingMail {
 }
 
 impl OutgoingMail {
-    pub(crate) fn new(key: String, sender: &Mailbox, subject: &str) -> Self {
+    pub fn new(key: String, sender: &Mailbox, subject: &str) -> Self {
         Self {
             key,
             from_name: single_line(&sender.name),
@@ -77,10 +77,8 @@ pub fn kickstart(config: &Config, building: &Building, attempt: u32) -> Outgoing
     mail.to.dedup();
     mail.cc.retain(|cc| !mail.to.contains(cc));
     let policy = match building.tile_policy {
-        crate::domain::building::TilePolicy::Permissioned => {
-            "permissioned (only granted tenant contacts see the Visitor Registration tile)"
-        }
-        crate::domain::building::TilePolicy::Everyone => "everyone (every tenant sees the Visitor Registration tile)",
+        crate::building::TilePolicy::Permissioned => "permissioned (only granted tenant contacts see the Visitor Registration tile)",
+        crate::building::TilePolicy::Everyone => "everyone (every tenant sees the Visitor Registration tile)",
     };
     mail.text = format!(
         "Hello,\n\nPlease start the Envoy visitor-management integration for this building:\n\n  Building: {}\n  Address: {}\n  Building UUID: {}\n  Tile policy: {}\n\nNext steps: set up the Envoy account, connect the building by its UUID, and reply to this e-mail when testing can start. At go-live we will send the tenant contacts as an Envoy employee-import file.\n\nThank you,\n{}\n",
@@ -152,10 +150,10 @@ pub fn validation_summary(config: &Config, date: &str, text: String, html: Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::building::TilePolicy;
-    use crate::domain::config::Settings;
-    use crate::domain::roles::{RoleGuide, RoleMatrix};
-    use crate::domain::values::BuildingId;
+    use crate::building::TilePolicy;
+    use crate::config::Settings;
+    use crate::roles::{RoleGuide, RoleMatrix};
+    use crate::values::BuildingId;
 
     fn config() -> Config {
         let settings = Settings { integrations_inbox: "integrations@example.com".into(), ..Settings::default() };

@@ -1,4 +1,7 @@
 //! Pure types and rules. No I/O, no clock, no environment.
+//!
+//! A crate of its own (`onboarding-domain`), used as `onboarding::domain`: its dependencies are
+//! parsers, formats and hashes; the runtime, the SDK and SQLite are not among them.
 
 pub mod approval;
 pub mod building;

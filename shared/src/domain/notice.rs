@@ -2,10 +2,10 @@
 //! processed or refused, the counts, the first issues, where the reports are (bucket keys, and
 //! links), and what to do next (how to approve a plan; the fix of a refused file).
 
-use crate::domain::config::{Config, UploadKind};
-use crate::domain::issue::{Issue, Severity};
-use crate::domain::mail::OutgoingMail;
-use crate::domain::text::{preview, single_line};
+use crate::config::{Config, UploadKind};
+use crate::issue::{Issue, Severity};
+use crate::mail::OutgoingMail;
+use crate::text::{preview, single_line};
 use maud::html;
 use sha2::{Digest, Sha256};
 
@@ -169,9 +169,9 @@ pub fn notice_mail(config: &Config, event_key: &str, notice: &Notice) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::config::Settings;
-    use crate::domain::issue::IssueCode;
-    use crate::domain::roles::{RoleGuide, RoleMatrix};
+    use crate::config::Settings;
+    use crate::issue::IssueCode;
+    use crate::roles::{RoleGuide, RoleMatrix};
 
     fn config(users: &[&str]) -> Config {
         let mut settings = Settings::default();

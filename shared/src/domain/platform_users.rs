@@ -2,7 +2,7 @@
 //! the platform, with which roles and buildings, so a plan gives them `add_roles` or
 //! `no_change`, never a second account and invite.
 
-use crate::domain::values::{BuildingId, Email};
+use crate::values::{BuildingId, Email};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use time::OffsetDateTime;
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 pub struct SnapshotMark {
     pub file: String,
     pub row: u64,
-    #[serde(with = "crate::domain::moment::serde_rfc3339")]
+    #[serde(with = "crate::moment::serde_rfc3339")]
     pub at: OffsetDateTime,
 }
 

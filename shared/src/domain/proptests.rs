@@ -2,11 +2,11 @@
 //! back as they went in. `PROPTEST_CASES` sets the number of cases (a small default keeps the
 //! normal test run fast; RELIABILITY.md records the long runs).
 
-use crate::domain::building::{building_from_row, BUILDING_COLUMNS};
-use crate::domain::intake::{open_sheet, ColumnMap, ColumnSpec, FileKind, IntakeLimits, RawRow};
-use crate::domain::migration::{user_from_row, RowOutcome, USER_COLUMNS};
-use crate::domain::tenants::{contact_from_row, TENANT_COLUMNS};
-use crate::domain::values::{PhoneRegion, Status};
+use crate::building::{building_from_row, BUILDING_COLUMNS};
+use crate::intake::{open_sheet, ColumnMap, ColumnSpec, FileKind, IntakeLimits, RawRow};
+use crate::migration::{user_from_row, RowOutcome, USER_COLUMNS};
+use crate::tenants::{contact_from_row, TENANT_COLUMNS};
+use crate::values::{PhoneRegion, Status};
 use proptest::prelude::*;
 
 fn cases(default: u32) -> u32 {

@@ -1,9 +1,9 @@
 //! The platform's role guide (role → capabilities) and the role-mapping matrix (old role →
 //! platform roles, optionally with the old role's capabilities, to find gaps).
 
-use crate::domain::intake::{ColumnMap, ColumnSpec, RawRow};
-use crate::domain::issue::{FileRejection, Issue, IssueCode, RejectionCode};
-use crate::domain::text::{header_key, single_line, split_multi};
+use crate::intake::{ColumnMap, ColumnSpec, RawRow};
+use crate::issue::{FileRejection, Issue, IssueCode, RejectionCode};
+use crate::text::{header_key, single_line, split_multi};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -122,7 +122,7 @@ impl RoleMatrix {
 
     /// The mapping of an old role, matched case-, space- and punctuation-insensitively.
     pub fn get(&self, old_role: &str) -> Option<&RoleMapping> {
-        crate::domain::text::with_header_key(old_role, |key| self.mappings.get(key))
+        crate::text::with_header_key(old_role, |key| self.mappings.get(key))
     }
 
     pub fn mappings(&self) -> impl Iterator<Item = &RoleMapping> {

@@ -1,7 +1,7 @@
 //! Writing CSV that is safe to open in a spreadsheet: every cell goes through
-//! [`spreadsheet_safe`](crate::domain::text::spreadsheet_safe), so nothing we write can run a formula.
+//! [`spreadsheet_safe`](crate::text::spreadsheet_safe), so nothing we write can run a formula.
 
-use crate::domain::text::spreadsheet_safe;
+use crate::text::spreadsheet_safe;
 use std::io::Write;
 
 pub struct SafeCsvWriter<W: Write> {

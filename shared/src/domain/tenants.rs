@@ -1,11 +1,11 @@
 //! Tenant contacts: validating a contacts file, merging it with a building's directory, the
 //! replace-mode guard, and the Envoy employee-import file.
 
-use crate::domain::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FULL_NAMES, PHONE_NAMES};
-use crate::domain::issue::{Issue, IssueCode};
-use crate::domain::sheet::csv_bytes;
-use crate::domain::text::single_line;
-use crate::domain::values::{Email, EmailError, Phone, PhoneRegion};
+use crate::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FULL_NAMES, PHONE_NAMES};
+use crate::issue::{Issue, IssueCode};
+use crate::sheet::csv_bytes;
+use crate::text::single_line;
+use crate::values::{Email, EmailError, Phone, PhoneRegion};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,6 +1,6 @@
 //! The answer to "may this person see the Visitor Registration tile in this building?".
 
-use crate::domain::building::{Phase, TilePolicy};
+use crate::building::{Phase, TilePolicy};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

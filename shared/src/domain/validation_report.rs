@@ -1,10 +1,10 @@
 //! The validation report: does production match what was planned and applied?
 
-use crate::domain::building::{BuildingState, Phase};
-use crate::domain::delivery::{DeliveryRecord, DeliveryState};
-use crate::domain::html::page;
-use crate::domain::invite::{Invite, MailStatus};
-use crate::domain::plan::{Action, ExistingUser, PlanEntry};
+use crate::building::{BuildingState, Phase};
+use crate::delivery::{DeliveryRecord, DeliveryState};
+use crate::html::page;
+use crate::invite::{Invite, MailStatus};
+use crate::plan::{Action, ExistingUser, PlanEntry};
 use maud::html;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -122,7 +122,7 @@ pub fn check_building(state: &BuildingState, contacts: u64, grants: u64, now: Of
     if state.phase == Phase::New {
         problems.push("kickstart not sent yet".to_string());
     }
-    if state.building.tile_policy == crate::domain::building::TilePolicy::Permissioned && state.phase == Phase::Live && grants == 0 {
+    if state.building.tile_policy == crate::building::TilePolicy::Permissioned && state.phase == Phase::Live && grants == 0 {
         problems.push("live with a permissioned tile but no tile grants: nobody sees the tile".to_string());
     }
     BuildingCheck {
@@ -237,7 +237,7 @@ impl ValidationReport {
                 u.problems.join("; "),
             ]);
         }
-        crate::domain::sheet::csv_bytes(&["Kind", "Id", "Name", "State", "Problems"], rows)
+        crate::sheet::csv_bytes(&["Kind", "Id", "Name", "State", "Problems"], rows)
     }
 
     pub fn summary_text(&self) -> String {
@@ -270,7 +270,7 @@ impl ValidationReport {
 
     pub fn html(&self) -> String {
         let body = html! {
-            p { "Generated " (crate::domain::moment::text_for_people(&self.generated_at)) ". Problems: " strong { (self.problem_count()) } }
+            p { "Generated " (crate::moment::text_for_people(&self.generated_at)) ". Problems: " strong { (self.problem_count()) } }
             @if let Some(paused) = &self.sending_paused {
                 p class="error" { strong { "Mail: " } (paused) }
             }
@@ -283,7 +283,7 @@ impl ValidationReport {
                 @for m in &self.migrations {
                     tr {
                         td { (m.migration) }
-                        td { (crate::domain::moment::text_for_people(&m.applied_at)) }
+                        td { (crate::moment::text_for_people(&m.applied_at)) }
                         td class="num" { (m.users_ok) " / " (m.users_checked) }
                         td class="num" { (m.invites_sent) }
                         td class="num" { (m.invites_delivered) }
@@ -299,7 +299,7 @@ impl ValidationReport {
             @else {
                 table {
                     tr { th { "Migration" } th { "Email" } th { "Action" } th { "Invite" } th { "Problems" } }
-                    @for u in self.discrepancies.iter().take(crate::domain::html::MAX_HTML_ROWS) {
+                    @for u in self.discrepancies.iter().take(crate::html::MAX_HTML_ROWS) {
                         tr { td { (u.migration) } td { (u.email) } td { code { (u.action.as_str()) } } td { (u.invite) } td class="error" { (u.problems.join("; ")) } }
                     }
                 }

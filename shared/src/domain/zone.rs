@@ -36,7 +36,7 @@ pub fn local_text(at: OffsetDateTime, zone_name: Option<&str>) -> String {
     let label = zone_name.filter(|_| tz != jiff::tz::TimeZone::UTC || zone_name == Some("UTC")).unwrap_or("UTC");
     match jiff::Timestamp::from_second(at.unix_timestamp()) {
         Ok(ts) => format!("{} {label}", ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M")),
-        Err(_) => crate::domain::moment::for_people(at),
+        Err(_) => crate::moment::for_people(at),
     }
 }
 

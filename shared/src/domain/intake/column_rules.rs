@@ -3,8 +3,8 @@
 
 use super::headers::{self, Rule};
 use super::specs::{column_label, column_letter, ColumnReading, ColumnSpec, NamePart, Source, FIRST_NAMES, FULL_NAMES, LAST_NAMES};
-use crate::domain::issue::{FileRejection, RejectionCode};
-use crate::domain::text::{capitalised, preview};
+use crate::issue::{FileRejection, RejectionCode};
+use crate::text::{capitalised, preview};
 
 /// A column as a message names it: `“Work Email” (column C)`.
 fn named(headers: &[String], column: usize) -> String {

@@ -4,7 +4,7 @@ use super::column_rules::{missing_columns, name_parts, reading, refuse_ambiguity
 use super::headers::{self, Rule};
 use super::specs::{ColumnReading, ColumnSpec, NamePart, Source};
 use super::RawRow;
-use crate::domain::issue::{FileRejection, Issue, IssueCode, RejectionCode};
+use crate::issue::{FileRejection, Issue, IssueCode, RejectionCode};
 
 use std::borrow::Cow;
 

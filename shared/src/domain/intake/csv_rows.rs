@@ -1,7 +1,7 @@
 //! CSV rows from bytes in whatever encoding and delimiter the export used.
 
 use super::RawRow;
-use crate::domain::issue::{FileRejection, RejectionCode};
+use crate::issue::{FileRejection, RejectionCode};
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use std::io::{Cursor, Read};
 

@@ -1,7 +1,7 @@
 //! Rows of an Excel workbook (.xlsx, .xls): the sheet named after the kind, or the first one.
 
 use super::{IntakeLimits, RawRow};
-use crate::domain::issue::{FileRejection, RejectionCode};
+use crate::issue::{FileRejection, RejectionCode};
 use calamine::{Data, Reader};
 use std::io::Cursor;
 
@@ -20,7 +20,7 @@ pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) 
     let names = workbook.sheet_names();
     let name = names
         .iter()
-        .find(|name| wanted.contains(&crate::domain::text::header_key(name).as_str()))
+        .find(|name| wanted.contains(&crate::text::header_key(name).as_str()))
         .or_else(|| names.first())
         .cloned()
         .ok_or_else(|| FileRejection::new(RejectionCode::EmptyFile, "The workbook has no sheets."))?;

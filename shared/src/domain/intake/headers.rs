@@ -65,7 +65,7 @@ pub fn key(words: &[String]) -> String {
 /// Every key a name answers to: its words run together, and (for labels like "Role(s)") its
 /// letters and digits including the bracketed ones ("roles").
 pub fn name_keys(name: &str) -> [String; 2] {
-    [key(&words(name)), crate::domain::text::header_key(name)]
+    [key(&words(name)), crate::text::header_key(name)]
 }
 
 /// The leading and the trailing word group (one to three words) that at least two headers and

@@ -12,7 +12,7 @@ pub use columns::ColumnMap;
 pub use headers::split_full_name;
 pub use specs::{ColumnReading, ColumnSpec, NamePart, EMAIL_NAMES, FIRST_NAMES, FULL_NAMES, LAST_NAMES, PHONE_NAMES};
 
-use crate::domain::issue::{FileRejection, RejectionCode};
+use crate::issue::{FileRejection, RejectionCode};
 use std::io::Read;
 
 /// One data row as it stood in the file. `number` is the 1-based row number a spreadsheet shows
@@ -214,7 +214,7 @@ pub fn open_sheet(
             (first, seen)
         }
     };
-    let headers = header.cells.iter().map(|h| crate::domain::text::single_line(h)).collect();
+    let headers = header.cells.iter().map(|h| crate::text::single_line(h)).collect();
     Ok(Sheet { headers, header_row: header.number, pending, rows })
 }
 

@@ -1,6 +1,6 @@
 use super::*;
-use crate::domain::issue::RejectionCode;
-use crate::domain::text::header_key;
+use crate::issue::RejectionCode;
+use crate::text::header_key;
 
 const SPECS: &[ColumnSpec] = &[
     ColumnSpec::new("Full Name", &["name"], true),
@@ -154,10 +154,10 @@ fn a_file_past_the_size_limit_is_refused_while_it_streams() {
 }
 
 mod matching {
-    use crate::domain::flows;
-    use crate::domain::intake::{ColumnMap, FileKind, RawRow};
-    use crate::domain::migration::USER_COLUMNS;
-    use crate::domain::tenants::TENANT_COLUMNS;
+    use crate::flows;
+    use crate::intake::{ColumnMap, FileKind, RawRow};
+    use crate::migration::USER_COLUMNS;
+    use crate::tenants::TENANT_COLUMNS;
 
     fn h(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()

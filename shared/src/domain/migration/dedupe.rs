@@ -11,7 +11,7 @@ use super::encoding::RandomState;
 pub use super::merged::{MergedUser, MergedView};
 use super::store::{Parts, UserStore};
 use super::UserRow;
-use crate::domain::issue::{Issue, IssueCode};
+use crate::issue::{Issue, IssueCode};
 use std::collections::HashMap;
 
 /// Merges rows by e-mail address: roles and buildings are unioned, a missing name is filled in,
@@ -158,7 +158,7 @@ impl Deduper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::values::{Email, Status};
+    use crate::values::{Email, Status};
     use std::borrow::Cow;
 
     fn row<'a>(number: u64, email: &str, first: &'a str, roles: &[&'a str], status: Option<Status>, extras: Vec<&'a str>) -> UserRow<'a> {

@@ -2,7 +2,7 @@
 //! roles, buildings and issue codes as ids of an interned string table, the status as a byte.
 //! Written and read back only by `store.rs`; the compact issue log (`domain/issue_log.rs`) uses its varints and cursor too.
 
-use crate::domain::values::Status;
+use crate::values::Status;
 use std::collections::HashMap;
 
 /// The hasher of the address index and the string table: foldhash, several times faster than
@@ -66,7 +66,7 @@ impl Symbols {
     }
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -81,14 +81,14 @@ pub(super) fn put_str(out: &mut Vec<u8>, value: &str) {
 
 /// Reads a record back. Records are only ever written by this module, from `&str`s, so the
 /// text is valid UTF-8 and the lengths are in bounds; a slip reads as empty, never a panic.
-pub(crate) struct Cursor<'a> {
-    pub(crate) bytes: &'a [u8],
-    pub(crate) at: usize,
+pub struct Cursor<'a> {
+    pub bytes: &'a [u8],
+    pub at: usize,
 }
 
 impl<'a> Cursor<'a> {
     #[inline]
-    pub(crate) fn varint(&mut self) -> u64 {
+    pub fn varint(&mut self) -> u64 {
         let mut value = 0u64;
         let mut shift = 0;
         while let Some(&byte) = self.bytes.get(self.at) {
@@ -114,7 +114,7 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.raw()).unwrap_or_default()
     }
 
-    pub(crate) fn byte(&mut self) -> u8 {
+    pub fn byte(&mut self) -> u8 {
         let byte = self.bytes.get(self.at).copied().unwrap_or(0);
         self.at += 1;
         byte

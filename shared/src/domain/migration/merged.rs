@@ -1,7 +1,7 @@
 //! A user after merging every row of their address: owned ([`MergedUser`]) or borrowed from
 //! the store ([`MergedView`], what planning reads).
 
-use crate::domain::values::{Email, Status};
+use crate::values::{Email, Status};
 
 /// A user after merging every row with their address.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,9 @@
 //! Rows of a user-migration export: validation and deduplication by e-mail address.
 
-use crate::domain::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FIRST_NAMES, LAST_NAMES};
-use crate::domain::issue::{Issue, IssueCode};
-use crate::domain::text::{single_line_cow, split_multi};
-use crate::domain::values::{Email, EmailError, Status};
+use crate::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FIRST_NAMES, LAST_NAMES};
+use crate::issue::{Issue, IssueCode};
+use crate::text::{single_line_cow, split_multi};
+use crate::values::{Email, EmailError, Status};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
@@ -28,7 +28,7 @@ const BUILDINGS: usize = 4;
 const STATUS: usize = 5;
 
 mod dedupe;
-pub(crate) mod encoding;
+pub mod encoding;
 mod merged;
 mod store;
 
@@ -97,7 +97,7 @@ pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize
             format!("A cell in this row is longer than {max_cell_chars} characters; the row was not used. Check the export for a broken column."),
         )
         .at_row(row.number)
-        .in_column(crate::domain::intake::ColumnMap::column_label(index))
+        .in_column(crate::intake::ColumnMap::column_label(index))
         .with_value(&row.cells[index])]);
     }
     let raw_email = map.cell(row, EMAIL);

@@ -9,7 +9,7 @@
 
 use super::encoding::{put_str, put_varint, status_byte, status_of, Cursor, RandomState, Symbols};
 use super::merged::MergedView;
-use crate::domain::values::Status;
+use crate::values::Status;
 use std::hash::BuildHasher;
 
 /// A record to write, borrowed; lists hold ids from [`UserStore::intern`].

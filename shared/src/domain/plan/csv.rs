@@ -3,8 +3,8 @@
 //! for the joined lists, nothing kept per row.
 
 use super::{PlanEntry, PlanLine};
-use crate::domain::issue::Issue;
-use crate::domain::text::spreadsheet_safe;
+use crate::issue::Issue;
+use crate::text::spreadsheet_safe;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 
@@ -202,7 +202,7 @@ pub const ISSUE_HEADERS: [&str; 6] = ["Row", "Column", "Code", "Severity", "Valu
 
 /// `issues.csv` in pieces: the header row (when `first`) and the rows of `issues`.
 pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {
-    crate::domain::sheet::csv_part(
+    crate::sheet::csv_part(
         first.then_some(&ISSUE_HEADERS[..]),
         issues.iter().map(|i| {
             [
@@ -210,8 +210,8 @@ pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {
                 i.column.as_deref().unwrap_or_default().to_string(),
                 i.code.as_str().to_string(),
                 match i.severity {
-                    crate::domain::issue::Severity::Error => "error".to_string(),
-                    crate::domain::issue::Severity::Warning => "warning".to_string(),
+                    crate::issue::Severity::Error => "error".to_string(),
+                    crate::issue::Severity::Warning => "warning".to_string(),
                 },
                 i.value.clone(),
                 i.message.to_string(),

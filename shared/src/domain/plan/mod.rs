@@ -2,11 +2,11 @@
 //! matrix, the buildings and the users the platform already has. Pure: the caller looks the
 //! existing users up and writes the outputs.
 
-use crate::domain::building::BuildingDirectory;
-use crate::domain::issue::{Issue, IssueCode};
-use crate::domain::migration::{MergedUser, MergedView};
-use crate::domain::roles::RoleMatrix;
-use crate::domain::values::{BuildingId, Email, Status};
+use crate::building::BuildingDirectory;
+use crate::issue::{Issue, IssueCode};
+use crate::migration::{MergedUser, MergedView};
+use crate::roles::RoleMatrix;
+use crate::values::{BuildingId, Email, Status};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -42,7 +42,7 @@ pub struct ExistingUser {
     pub buildings: BTreeSet<BuildingId>,
     /// The migration whose apply created the user (`None`: unknown, or not created by us).
     #[serde(default)]
-    pub created_by: Option<crate::domain::values::MigrationId>,
+    pub created_by: Option<crate::values::MigrationId>,
 }
 
 /// A building as the plan names it (the name as it was at planning time).

@@ -1,7 +1,7 @@
 use super::*;
-use crate::domain::building::{Building, TilePolicy};
-use crate::domain::intake::{ColumnMap, RawRow};
-use crate::domain::roles::{RoleGuide, GUIDE_COLUMNS, MATRIX_COLUMNS};
+use crate::building::{Building, TilePolicy};
+use crate::intake::{ColumnMap, RawRow};
+use crate::roles::{RoleGuide, GUIDE_COLUMNS, MATRIX_COLUMNS};
 use sha2::{Digest, Sha256};
 
 fn rows(data: &[&[&str]]) -> Vec<RawRow> {
@@ -119,7 +119,7 @@ fn the_plan_hash_is_the_hash_of_the_csv_and_changes_with_content() {
 /// and written as one record. The streaming writer must give the same bytes (and so the same
 /// SHA-256, which approvals quote).
 fn legacy_plan_csv(extra_headers: &[String], entries: &[PlanEntry]) -> Vec<u8> {
-    let mut writer = crate::domain::sheet::SafeCsvWriter::new(Vec::new());
+    let mut writer = crate::sheet::SafeCsvWriter::new(Vec::new());
     writer.row(PLAN_HEADERS.iter().copied().chain(extra_headers.iter().map(String::as_str))).unwrap();
     for entry in entries {
         let names = |refs: &[BuildingRef]| refs.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join("; ");

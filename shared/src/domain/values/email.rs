@@ -24,7 +24,7 @@ impl Email {
     /// What [`Email::parse`] would hold, borrowed from `raw` when it is already trimmed and
     /// lower case (most addresses in an export): intake checks every row without allocating.
     pub fn normalize(raw: &str) -> Result<std::borrow::Cow<'_, str>, EmailError> {
-        let mut trimmed = crate::domain::text::trim(raw);
+        let mut trimmed = crate::text::trim(raw);
         while let Some(rest) = trimmed.strip_prefix("mailto:") {
             trimmed = rest;
         }
@@ -53,13 +53,13 @@ impl Email {
     }
 
     /// An address [`Email::normalize`] gave (the dedupe store keeps addresses as text).
-    pub(crate) fn from_normalized(address: String) -> Self {
+    pub fn from_normalized(address: String) -> Self {
         Self(address)
     }
 
     /// Makes this the address `write` puts into the (cleared) buffer, which must be one
     /// [`Email::normalize`] gave.
-    pub(crate) fn set_normalized_with(&mut self, write: impl FnOnce(&mut String)) {
+    pub fn set_normalized_with(&mut self, write: impl FnOnce(&mut String)) {
         self.0.clear();
         write(&mut self.0);
     }
@@ -70,7 +70,7 @@ impl Email {
 
     /// A log-safe tag for this address.
     pub fn redacted(&self) -> String {
-        crate::domain::text::redact(&self.0)
+        crate::text::redact(&self.0)
     }
 }
 

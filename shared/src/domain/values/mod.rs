@@ -25,7 +25,7 @@ impl BuildingId {
         let trimmed = raw.trim();
         uuid::Uuid::try_parse(trimmed)
             .map(|id| Self(id.hyphenated().to_string()))
-            .map_err(|_| BuildingIdError(crate::domain::text::preview(trimmed, 60)))
+            .map_err(|_| BuildingIdError(crate::text::preview(trimmed, 60)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -70,7 +70,7 @@ pub enum Status {
 impl Status {
     /// Accepts the usual synonyms; `None` for anything else.
     pub fn parse(raw: &str) -> Option<Self> {
-        crate::domain::text::with_header_key(raw, |key| match key {
+        crate::text::with_header_key(raw, |key| match key {
             "active" | "enabled" | "yes" | "y" | "1" | "true" | "on" | "current" => Some(Self::Active),
             "inactive" | "disabled" | "no" | "n" | "0" | "false" | "off" | "deactivated" | "suspended" | "terminated" => {
                 Some(Self::Inactive)
@@ -98,7 +98,7 @@ impl MigrationId {
         if ok {
             Ok(Self(raw.to_string()))
         } else {
-            Err(MigrationIdError(crate::domain::text::preview(raw, 60)))
+            Err(MigrationIdError(crate::text::preview(raw, 60)))
         }
     }
 
