@@ -8,9 +8,9 @@
 //!
 //! `domain` lives in `src/domain/` like the rest, but is a crate of its own (`onboarding-domain`,
 //! re-exported here as `onboarding::domain`). Its manifest names no I/O crate (no tokio, no SDK,
-//! no SQLite), so nothing in it can call one; and the release profile can build it, where most of
-//! the plan's hot loop runs, at its own optimisation level (it is at `z` like the rest for now:
-//! BENCHMARKS.md, "The domain as a crate", says what 3 would cost and buy).
+//! no SQLite), so nothing in it can call one; and the release profile builds it, where most of the
+//! plan's hot loop runs, at its own optimisation level (`s`, the rest at `z`: BENCHMARKS.md, "The
+//! domain as a crate", has the measurements).
 
 pub mod adapters;
 pub mod app;
