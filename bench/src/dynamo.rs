@@ -3,8 +3,8 @@
 //! counts every operation it sends, by name. Plans `users` new users, approves the plan for a
 //! future invite date (so nothing is mailed) and counts the calls apply makes.
 //!
-//! The emulator (moto, a threaded server) sometimes fails a TransactWriteItems with a 500 of its
-//! own: it copies the whole table before each transaction, and another request changing the
+//! The emulator (moto, a threaded server) sometimes fails a TransactWriteItems with a 5xx of its
+//! own (a 500): it copies the whole table before each transaction, and another request changing the
 //! table meanwhile breaks the copy ("dictionary changed size during iteration" in its log). The
 //! adapter tries such a call again, as it would a 500 from DynamoDB. Those calls are counted
 //! apart: they are the emulator's, not the design's, and the target counts the design's.
@@ -174,7 +174,7 @@ pub async fn count_writes(endpoint: &str, users: u64, seed: u64) -> Result<Strin
     let apply_calls = counter.take();
     let created = outcome.users_created;
     let writes = apply_calls.answered(&WRITES);
-    let failed: u64 = apply_calls.failed.values().sum::<u64>() + plan_calls.failed.values().sum::<u64>();
+    let failed: u64 = WRITES.iter().filter_map(|name| apply_calls.failed.get(*name)).sum();
     let mut out = String::new();
     let _ = writeln!(out, "### DynamoDB calls of apply, {created} new users (emulator at {endpoint})\n");
     let _ = writeln!(out, "| operation | calls while planning | calls while applying |");
@@ -192,8 +192,8 @@ pub async fn count_writes(endpoint: &str, users: u64, seed: u64) -> Result<Strin
     let _ = writeln!(
         out,
         "\nWrite calls while applying: {writes} for {created} new users and {} queued invites = {per_25:.2} per 25 new users \
-         (setup before planning: {} calls; calls the emulator failed with a 500 of its own and the adapter sent \
-         again, not counted: {failed}).",
+         (setup before planning: {} calls; write calls the emulator failed with a 5xx of its own and the adapter \
+         sent again, not counted: {failed}).",
         outcome.invites_queued,
         planned.sent.values().sum::<u64>()
     );
