@@ -425,6 +425,9 @@ impl<P: Default + Send + 'static> Planners<P> {
 struct Worker {
     /// The old roles its users named, as keys.
     in_use: BTreeSet<String>,
+    /// The old roles its users named, as written: a role is turned into its key (and looked up
+    /// in `in_use`) the first time only.
+    seen: std::collections::HashSet<String, foldhash::fast::RandomState>,
     migrated_by: MigratedBy,
 }
 
@@ -453,7 +456,11 @@ impl Worker {
                 }
             }
             out.counts[Action::ALL.iter().position(|a| *a == line.action).unwrap_or(0)] += 1;
-            for role in &user.roles {
+            for &role in &user.roles {
+                if self.seen.contains(role) {
+                    continue;
+                }
+                self.seen.insert(role.to_string());
                 crate::domain::text::with_header_key(role, |key| {
                     if !self.in_use.contains(key) {
                         self.in_use.insert(key.to_string());

@@ -101,7 +101,11 @@ impl IssueLog {
             let row = if flags & HAS_ROW != 0 { cursor.varint() } else { 0 };
             (row, code, start)
         };
-        self.starts.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+        // The log is nearly in order already: the intake's issues by row, then the plan's by
+        // each user's first row. The stable sort finds those runs and merges them, where the
+        // unstable one sorted from scratch (a tenth of a plan's time at a million rows). The
+        // keys are unique (`start` last), so the order is the same either way.
+        self.starts.sort_by(|&a, &b| key(a).cmp(&key(b)));
     }
 
     /// The first `count` issues of the log's order.

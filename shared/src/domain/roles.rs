@@ -5,7 +5,7 @@ use crate::intake::{ColumnMap, ColumnSpec, RawRow};
 use crate::issue::{FileRejection, Issue, IssueCode, RejectionCode};
 use crate::text::{header_key, single_line, split_multi};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const GUIDE_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::new("Role", &["platformrole", "name"], true),
@@ -74,7 +74,10 @@ pub struct RoleMapping {
 
 #[derive(Debug, Clone, Default)]
 pub struct RoleMatrix {
-    mappings: BTreeMap<String, RoleMapping>,
+    /// By the old role's header key: looked up for every role of every user of an export.
+    mappings: HashMap<String, RoleMapping, foldhash::fast::RandomState>,
+    /// The header keys in order: the matrix's order, as reports list it.
+    keys: Vec<String>,
 }
 
 impl RoleMatrix {
@@ -117,7 +120,8 @@ impl RoleMatrix {
                 return Err(config_error("role-mapping matrix", row.number, "Old Role", &format!("“{old_role}” is listed twice")));
             }
         }
-        Ok(Self { mappings })
+        let keys = mappings.keys().cloned().collect();
+        Ok(Self { mappings: mappings.into_iter().collect(), keys })
     }
 
     /// The mapping of an old role, matched case-, space- and punctuation-insensitively.
@@ -126,12 +130,12 @@ impl RoleMatrix {
     }
 
     pub fn mappings(&self) -> impl Iterator<Item = &RoleMapping> {
-        self.mappings.values()
+        self.keys.iter().filter_map(|key| self.mappings.get(key))
     }
 
     /// The mappings of the old roles a file uses (`in_use`: their header keys), in matrix order.
     pub fn used<'a>(&'a self, in_use: &'a BTreeSet<String>) -> impl Iterator<Item = &'a RoleMapping> {
-        self.mappings.iter().filter(|(key, _)| in_use.contains(*key)).map(|(_, mapping)| mapping)
+        self.keys.iter().filter(|key| in_use.contains(*key)).filter_map(|key| self.mappings.get(key))
     }
 
     /// One warning per old role a file uses (`in_use`: their header keys) whose platform roles

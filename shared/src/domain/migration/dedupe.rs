@@ -194,6 +194,11 @@ mod tests {
             ("user3@example.com", vec!["Host", "Admin"], vec![5, 9000], vec!["x"])
         );
         assert_eq!(dedupe.view(4999).email, "user4999@example.com");
+        // Every address is found again after the index grew (1024 slots to 16384).
+        for (i, email) in emails.iter().enumerate() {
+            let (merged, _) = dedupe.add(row(10_000 + i as u64, email, "Ann", &["Host"], Some(Status::Active), vec!["x"]), Vec::new());
+            assert!(merged, "{email} was not found");
+        }
         assert_eq!(dedupe.into_users().len(), 5000);
     }
 

@@ -128,7 +128,7 @@ impl UserStore {
     fn find(&self, local: &str, domain: &str, hash: u64) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let tag = hash >> 32;
-        let mut slot = (hash as usize) & mask;
+        let mut slot = Self::home(tag, self.slots.len());
         loop {
             match self.slots[slot] {
                 0 => return Err(slot),
@@ -148,19 +148,29 @@ impl UserStore {
         (hash >> 32 << 32) | (user as u64 + 1)
     }
 
-    /// Keeps the table at most half full.
+    /// Where the probe for `tag` (the high half of an address's hash) starts in an index of
+    /// `size` slots (a power of two, at most 2³²): the tag's own high bits. A slot keeps its
+    /// tag, so growing the index moves every entry without reading a record or hashing again.
+    fn home(tag: u64, size: usize) -> usize {
+        let bits = size.trailing_zeros();
+        tag.checked_shr(32u32.saturating_sub(bits)).unwrap_or(0) as usize & (size - 1)
+    }
+
+    /// Keeps the table at most half full. The entries are taken over in slot order, which is
+    /// nearly the order of their new homes: the new index is written almost front to back.
     fn reserve_one(&mut self) {
         if (self.users.len() + 1) * 2 <= self.slots.len() {
             return;
         }
         let size = (self.slots.len() * 2).max(1024);
-        self.slots = vec![0; size];
-        for user in 0..self.users.len() {
-            let (local, domain) = self.email_at(user);
-            let hash = self.hasher.hash_one((local, domain));
-            if let Err(slot) = self.find(local, domain, hash) {
-                self.slots[slot] = Self::entry(hash, user);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = size - 1;
+        for entry in old.into_iter().filter(|&entry| entry != 0) {
+            let mut slot = Self::home(entry >> 32, size);
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
             }
+            self.slots[slot] = entry;
         }
     }
 

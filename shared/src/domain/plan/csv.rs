@@ -148,14 +148,14 @@ fn push_field(line: &mut Vec<u8>, value: &str) {
     // in as they are (what the general path below would write for them too).
     let bytes = value.as_bytes();
     let formula_start = matches!(bytes.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
-    if !formula_start && !bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+    if !formula_start && !needs_quotes(bytes) {
         line.extend_from_slice(bytes);
         line.push(b',');
         return;
     }
     let value = spreadsheet_safe(value);
     let bytes = value.as_bytes();
-    if bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+    if needs_quotes(bytes) {
         line.push(b'"');
         for &b in bytes {
             if b == b'"' {
@@ -168,6 +168,11 @@ fn push_field(line: &mut Vec<u8>, value: &str) {
         line.extend_from_slice(bytes);
     }
     line.push(b',');
+}
+
+/// Whether a field holds a comma, a quote, CR or LF (and so is quoted).
+fn needs_quotes(bytes: &[u8]) -> bool {
+    bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
 /// Decimal digits of `n`, without the formatting machinery.
@@ -218,4 +223,36 @@ pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {
             ]
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Cells of every kind a plan line carries, with the bytes that need quoting anywhere in
+    /// them.
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9 ,;\"'=+@\\-\\t\\r\\né中]{0,40}",
+            ("[a-z]{0,23}", "[,\"\r\n]", "[a-z ]{0,23}").prop_map(|(a, b, c)| format!("{a}{b}{c}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fields_are_written_as_the_csv_writer_writes_them(fields in prop::collection::vec(field(), 2..6)) {
+            let mut lines = CsvLines::default();
+            for field in &fields {
+                push_field(&mut lines.bytes, field);
+            }
+            lines.end_row();
+            let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+            writer.write_record(fields.iter().map(|f| spreadsheet_safe(f).into_owned())).unwrap();
+            let expected = writer.into_inner().unwrap();
+            prop_assert_eq!(String::from_utf8_lossy(&lines.bytes), String::from_utf8_lossy(&expected));
+        }
+    }
 }

@@ -25,10 +25,16 @@ impl Email {
     /// lower case (most addresses in an export): intake checks every row without allocating.
     pub fn normalize(raw: &str) -> Result<std::borrow::Cow<'_, str>, EmailError> {
         let mut trimmed = crate::text::trim(raw);
-        while let Some(rest) = trimmed.strip_prefix("mailto:") {
+        // First bytes looked at before any string compare: few addresses start with an `m`,
+        // fewer with a `<`.
+        while trimmed.as_bytes().first() == Some(&b'm') {
+            let Some(rest) = trimmed.strip_prefix("mailto:") else { break };
             trimmed = rest;
         }
-        let trimmed = trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed).trim();
+        if trimmed.as_bytes().first() == Some(&b'<') && trimmed.as_bytes().last() == Some(&b'>') {
+            trimmed = &trimmed[1..trimmed.len() - 1];
+        }
+        let trimmed = crate::text::trim(trimmed);
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
         }
@@ -178,6 +184,14 @@ mod tests {
     fn emails_are_trimmed_lowercased_and_validated() {
         assert_eq!(Email::parse("  Ada.Lovelace@Example.COM ").unwrap().as_str(), "ada.lovelace@example.com");
         assert_eq!(Email::parse("<ada@example.com>").unwrap().as_str(), "ada@example.com");
+        // Links copied out of a mail client, and addresses that merely start like one.
+        assert_eq!(Email::parse(" mailto:Ada@Example.com ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(Email::parse("mailto:mailto:ada@example.com").unwrap().as_str(), "ada@example.com");
+        assert_eq!(Email::parse("mail@example.com").unwrap().as_str(), "mail@example.com");
+        assert_eq!(Email::parse("< ada@example.com >").unwrap().as_str(), "ada@example.com");
+        assert_eq!(Email::parse("<>"), Err(EmailError::Empty));
+        assert_eq!(Email::parse("mailto:"), Err(EmailError::Empty));
+        assert_eq!(Email::parse("<"), Err(EmailError::Invalid));
         assert_eq!(Email::parse("   "), Err(EmailError::Empty));
         for bad in ["ada", "ada@", "@example.com", "ada@localhost", "ada @example.com", "a\r\nb@x.com", "ada@example..com"] {
             assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad:?}");
