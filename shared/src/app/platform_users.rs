@@ -79,7 +79,8 @@ pub async fn ingest_platform_users(svc: Services<'_>, config: &Config, key: &str
                     }
                 }
                 let roles = found.roles.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-                match users.get_mut(&found.email) {
+                let email = Email::from_normalized(found.email.into_owned());
+                match users.get_mut(&email) {
                     Some(user) => {
                         merged += 1;
                         user.roles.extend(roles);
@@ -87,14 +88,14 @@ pub async fn ingest_platform_users(svc: Services<'_>, config: &Config, key: &str
                     }
                     None => {
                         let user = PlatformUser {
-                            email: found.email.clone(),
+                            email: email.clone(),
                             first_name: found.first_name.trim().to_string(),
                             last_name: found.last_name.trim().to_string(),
                             roles: roles.collect(),
                             buildings: known_buildings,
                             snapshot: SnapshotMark { file: key.to_string(), row: found.row, at: now },
                         };
-                        users.insert(found.email.clone(), user);
+                        users.insert(email, user);
                     }
                 }
             }

@@ -166,7 +166,7 @@ proptest! {
             return Err(TestCaseError::fail("a valid row was rejected"));
         };
         prop_assert!(issues.is_empty(), "{:?}", issues);
-        prop_assert_eq!(user.email.as_str(), email.as_str());
+        prop_assert_eq!(&*user.email, email.as_str());
         prop_assert_eq!((user.first_name.into_owned(), user.last_name.into_owned()), (first, last));
         let mut unique_roles: Vec<String> = Vec::new();
         for role in roles {

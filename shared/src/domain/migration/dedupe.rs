@@ -31,14 +31,14 @@ impl Deduper {
     pub fn add(&mut self, row: UserRow<'_>, mut issues: Vec<Issue>) -> (bool, Vec<Issue>) {
         let mut scratch = std::mem::take(&mut self.scratch);
         self.store.intern_into(&mut scratch[0], issues.iter().filter(|i| i.is_error()).map(|i| i.code.as_str()));
-        let at = match self.store.lookup(row.email.as_str()) {
+        let at = match self.store.lookup(&row.email) {
             Ok(user) => user,
             Err(vacant) => {
                 let [blocking, roles, buildings] = &mut scratch;
                 self.store.intern_into(roles, row.roles.iter().map(|r| r.as_ref()));
                 self.store.intern_into(buildings, row.buildings.iter().map(|b| b.as_ref()));
                 let parts = Parts {
-                    email: row.email.as_str(),
+                    email: &row.email,
                     status: row.status,
                     first_name: &row.first_name,
                     last_name: &row.last_name,
@@ -164,7 +164,7 @@ mod tests {
     fn row<'a>(number: u64, email: &str, first: &'a str, roles: &[&'a str], status: Option<Status>, extras: Vec<&'a str>) -> UserRow<'a> {
         UserRow {
             row: number,
-            email: Email::parse(email).unwrap(),
+            email: Email::normalize(email).unwrap().into_owned().into(),
             first_name: Cow::Borrowed(first),
             last_name: Cow::Borrowed(""),
             roles: roles.iter().map(|r| Cow::Borrowed(*r)).collect(),

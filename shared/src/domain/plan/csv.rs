@@ -46,14 +46,14 @@ pub struct CsvLines {
 impl CsvLines {
     /// Appends one plan line.
     pub fn push(&mut self, line: &PlanLine<'_>) {
-        self.joined.clear();
+        // Row numbers joined with `; ` never need quotes: written straight into the line.
         for (i, row) in line.rows.iter().enumerate() {
             if i > 0 {
-                self.joined.push_str("; ");
+                self.bytes.extend_from_slice(b"; ");
             }
-            push_number(&mut self.joined, *row);
+            push_number(&mut self.bytes, *row);
         }
-        push_field(&mut self.bytes, &self.joined);
+        self.bytes.push(b',');
         for value in [line.email, line.first_name, line.last_name, line.action.as_str(), &line.reason] {
             push_field(&mut self.bytes, value);
         }
@@ -85,15 +85,25 @@ impl CsvLines {
         self.bytes.extend_from_slice(b"\r\n");
     }
 
-    /// A list cell: the values joined with `; `.
+    /// A list cell: the values joined with `; `. Written straight into the line; taken back
+    /// out and written as [`push_field`] writes it in the rare case it must be quoted or made
+    /// spreadsheet-safe (the separator needs neither).
     fn joined<'v>(&mut self, values: impl IntoIterator<Item = &'v str>) {
-        self.joined.clear();
+        let start = self.bytes.len();
         for (i, value) in values.into_iter().enumerate() {
             if i > 0 {
-                self.joined.push_str("; ");
+                self.bytes.extend_from_slice(b"; ");
             }
-            self.joined.push_str(value);
+            self.bytes.extend_from_slice(value.as_bytes());
         }
+        let written = &self.bytes[start..];
+        if !formula_start(written) && !needs_quotes(written) {
+            self.bytes.push(b',');
+            return;
+        }
+        self.joined.clear();
+        self.joined.push_str(&String::from_utf8_lossy(written));
+        self.bytes.truncate(start);
         push_field(&mut self.bytes, &self.joined);
     }
 }
@@ -147,8 +157,7 @@ fn push_field(line: &mut Vec<u8>, value: &str) {
     // Most cells start with a letter or digit and hold no comma, quote or line break: they go
     // in as they are (what the general path below would write for them too).
     let bytes = value.as_bytes();
-    let formula_start = matches!(bytes.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
-    if !formula_start && !needs_quotes(bytes) {
+    if !formula_start(bytes) && !needs_quotes(bytes) {
         line.extend_from_slice(bytes);
         line.push(b',');
         return;
@@ -170,13 +179,18 @@ fn push_field(line: &mut Vec<u8>, value: &str) {
     line.push(b',');
 }
 
+/// Whether a field starts like a formula (and so may need [`spreadsheet_safe`]).
+fn formula_start(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
 /// Whether a field holds a comma, a quote, CR or LF (and so is quoted).
 fn needs_quotes(bytes: &[u8]) -> bool {
     bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
 /// Decimal digits of `n`, without the formatting machinery.
-fn push_number(out: &mut String, mut n: u64) {
+fn push_number(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -187,7 +201,7 @@ fn push_number(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.extend(digits[at..].iter().map(|&d| d as char));
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Writes `plan.csv` and returns its SHA-256 (hex): the value an approval must quote.
@@ -254,5 +268,27 @@ mod tests {
             let expected = writer.into_inner().unwrap();
             prop_assert_eq!(String::from_utf8_lossy(&lines.bytes), String::from_utf8_lossy(&expected));
         }
+
+        #[test]
+        fn a_list_is_written_as_its_joined_text_would_be(values in prop::collection::vec(field(), 0..4)) {
+            let mut direct = CsvLines::default();
+            direct.joined(values.iter().map(String::as_str));
+            let mut expected = Vec::new();
+            push_field(&mut expected, &values.join("; "));
+            prop_assert_eq!(String::from_utf8_lossy(&direct.bytes), String::from_utf8_lossy(&expected));
+        }
+    }
+
+    #[test]
+    fn row_numbers_are_joined_without_quotes() {
+        let mut lines = CsvLines::default();
+        let line = PlanLine { rows: std::borrow::Cow::Owned(vec![2, 10, 18_446_744_073_709_551_615]), ..PlanLine::default() };
+        lines.push(&line);
+        let text = String::from_utf8_lossy(&lines.bytes).into_owned();
+        assert!(text.starts_with("2; 10; 18446744073709551615,"), "{text}");
+        let empty = PlanLine { rows: std::borrow::Cow::Owned(Vec::new()), ..PlanLine::default() };
+        lines.bytes.clear();
+        lines.push(&empty);
+        assert!(lines.bytes.starts_with(b",,"), "{}", String::from_utf8_lossy(&lines.bytes));
     }
 }
