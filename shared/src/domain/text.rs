@@ -92,12 +92,10 @@ pub fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
 /// Splits a multi-valued cell (roles, buildings) on `;`, `|`, `,` or newlines; trims each part and
 /// drops empty ones.
 pub fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
-    // The separators are ASCII, so splitting the bytes never cuts a character in two.
-    let is_separator = |b: &u8| matches!(b, b';' | b'|' | b',' | b'\n' | b'\r');
     let mut rest = Some(cell);
     std::iter::from_fn(move || loop {
         let text = rest?;
-        let (part, after) = match text.as_bytes().iter().position(is_separator) {
+        let (part, after) = match text.as_bytes().iter().position(|&b| is_separator(b)) {
             Some(at) => (&text[..at], Some(&text[at + 1..])),
             None => (text, None),
         };
@@ -107,6 +105,31 @@ pub fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
             return Some(part);
         }
     })
+}
+
+/// The bytes that separate the values of a multi-valued cell. They are ASCII, so splitting the
+/// bytes never cuts a character in two.
+fn is_separator(b: u8) -> bool {
+    matches!(b, b';' | b'|' | b',' | b'\n' | b'\r')
+}
+
+/// Whether a multi-valued cell is one value that [`split_multi`] and [`single_line_cow`] leave
+/// as it is (most cells of an export): printable ASCII, no separator, no space at either end or
+/// twice in a row. One pass over the bytes, where splitting, trimming and folding take three.
+pub fn is_one_plain_value(cell: &str) -> bool {
+    let bytes = cell.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return false };
+    if first == b' ' || last == b' ' {
+        return false;
+    }
+    let mut previous = 0u8;
+    for &b in bytes {
+        if !(b' '..=b'~').contains(&b) || is_separator(b) || (b == b' ' && previous == b' ') {
+            return false;
+        }
+        previous = b;
+    }
+    true
 }
 
 /// `text.trim()`, answered without the Unicode tables when the text starts and ends with a

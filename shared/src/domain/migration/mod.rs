@@ -2,7 +2,7 @@
 
 use crate::intake::{ColumnMap, ColumnSpec, NamePart, RawRow, EMAIL_NAMES, FIRST_NAMES, LAST_NAMES};
 use crate::issue::{Issue, IssueCode};
-use crate::text::{single_line_cow, split_multi};
+use crate::text::{is_one_plain_value, single_line_cow, split_multi};
 use crate::values::{Email, EmailError, Status};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -160,25 +160,6 @@ fn values(cell: &str) -> Values<'_> {
         return one;
     }
     unique(split_multi(cell).map(single_line_cow))
-}
-
-/// Whether a cell is one value that splitting, trimming and folding leave as it is (most cells
-/// of an export): printable ASCII, no separator, no space at either end or twice in a row.
-/// One pass over the bytes, where the general path takes three.
-fn is_one_plain_value(cell: &str) -> bool {
-    let bytes = cell.as_bytes();
-    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return false };
-    if first == b' ' || last == b' ' {
-        return false;
-    }
-    let mut previous = 0u8;
-    for &b in bytes {
-        if !(b' '..=b'~').contains(&b) || matches!(b, b';' | b'|' | b',') || (b == b' ' && previous == b' ') {
-            return false;
-        }
-        previous = b;
-    }
-    true
 }
 
 fn unique<'a>(values: impl Iterator<Item = Cow<'a, str>>) -> Values<'a> {
