@@ -170,10 +170,10 @@ impl Export {
     /// [`Export::plan`] with the buildings given and the existing users looked up in `table`.
     ///
     /// The lookups go [`LOOKUPS_IN_FLIGHT`] at once, here; their answers are gathered into
-    /// batches of about [`USERS_PER_BATCH`] users, each planned on one of the export's threads (lines rendered, issues raised, actions counted) while the
-    /// next batches are looked up, and the batches are taken back in plan order, so the outputs
-    /// are the same bytes whatever the number of threads. With one thread, batches are planned
-    /// here as they are answered.
+    /// batches of about [`USERS_PER_BATCH`] users, each planned on one of the export's threads
+    /// (lines rendered, issues raised, actions counted) while the next batches are looked up,
+    /// and the batches are taken back in plan order, so the outputs are the same bytes whatever
+    /// the number of threads. With one thread, batches are planned here as they are answered.
     pub async fn plan_over<O: PlanOutput>(
         self,
         buildings: &[BuildingState],
