@@ -317,7 +317,7 @@ struct Answered {
 
 /// About how many users a batch for a planning thread holds: several lookups' worth, so a
 /// thread is woken once for a thousand users, not ten times. Each wake-up is a system call on
-/// both sides: with a hundred users a batch, the plan core on two threads took about 8 % more
+/// both sides: with a hundred users a batch, the plan core on two threads took about 7 % more
 /// CPU at a million rows, side by side.
 const USERS_PER_BATCH: usize = 1000;
 
