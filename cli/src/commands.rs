@@ -1,13 +1,14 @@
 //! One function per command: parse arguments into domain values, call the use case, print.
 
 use crate::args::{Approve, BuildingCommand, Cli, Command, ConfigCommand, Ingest};
-use crate::output::{emit, issue_lines, issue_lines_of, Bars, Failure};
+use crate::output::{emit, emit_with_issues, issue_lines, issue_lines_of, Bars, Failure};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::app::route::UploadOutcome;
 use onboarding::domain::approval::{Approval, ApprovalFile};
 use onboarding::domain::config::Config;
 use onboarding::domain::issue::Issue;
+use onboarding::domain::issue_log::IssueLog;
 use onboarding::domain::values::{BuildingId, MigrationId};
 use serde_json::json;
 use std::path::Path;
@@ -16,13 +17,19 @@ use std::path::Path;
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     let runtime = Runtime::open(&cli, Bars::for_run(json)).await?;
+    // A plan's issues (a quarter of a million for a million rows) go to `--json` as they are
+    // written, never as one JSON value.
+    let mut issues = None;
     let report = match cli.command {
         Command::Demo => return Ok(()),
         Command::Ingest(Ingest::Buildings { file, resend }) => ingest_buildings(&runtime, &file, resend).await,
         Command::Ingest(Ingest::Tenants { building, replace, force, file }) => {
             ingest_tenants(&runtime, &building, replace, force, &file).await
         }
-        Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|(report, _)| report),
+        Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|planned| {
+            issues = Some(planned.issues);
+            planned.report
+        }),
         Command::Ingest(Ingest::PlatformUsers { force, file }) => ingest_platform_users(&runtime, force, &file).await,
         Command::Approve(approve) => approve_and_apply(&runtime, approve).await,
         Command::Dispatch { limit } => dispatch(&runtime, limit).await,
@@ -45,7 +52,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         report.text.extend(feedback.text);
     }
-    emit(json, report.value, report.text);
+    match &issues {
+        Some(issues) => emit_with_issues(json, report.value, report.text, issues),
+        None => emit(json, report.value, report.text),
+    }
     Ok(())
 }
 
@@ -118,16 +128,33 @@ struct Uploaded {
 }
 
 /// Copies a local file into the bucket's inbox, where the same flow as an S3 upload reads it.
+/// The file is copied a piece at a time (an export of a million rows is ~100 MB), and the
+/// object appears whole once the last piece is written.
 async fn upload(runtime: &Runtime, file: &Path, folder: &str) -> Result<Uploaded, Failure> {
-    let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", file.display()));
+    let mut input = std::fs::File::open(file).map_err(unreadable)?;
     let name: String = file
         .file_name()
         .map(|n| n.to_string_lossy().chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect())
         .unwrap_or_else(|| "upload.csv".into());
     let key = format!("{folder}/{name}");
-    let version = onboarding::domain::notice::content_version(&bytes);
-    runtime.objects.put(&key, bytes, "application/octet-stream").await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
-    Ok(Uploaded { key, version })
+    let port = |e| Failure::from(app::AppError::Port(e));
+    let mut object = runtime.objects.create(&key, "application/octet-stream").await.map_err(port)?;
+    let mut version = onboarding::domain::notice::ContentVersion::default();
+    let mut piece = vec![0u8; 1 << 20];
+    loop {
+        let read = match input.read(&mut piece) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(unreadable(e)),
+        };
+        version.update(&piece[..read]);
+        object.write(&piece[..read]).await.map_err(port)?;
+    }
+    object.finish().await.map_err(port)?;
+    Ok(Uploaded { key, version: version.finish() })
 }
 
 /// Tells the people configured for the upload's kind what became of it, as an S3 upload's
@@ -250,7 +277,15 @@ pub async fn ingest_platform_users(runtime: &Runtime, force: bool, file: &Path) 
     Ok(Report { value, text })
 }
 
-pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Result<(Report, String), Failure> {
+/// A planned migration: what to print, the plan's SHA-256, and its issues (which `--json`
+/// prints with the rest, as `issues`).
+pub struct Planned {
+    pub report: Report,
+    pub sha: String,
+    pub issues: IssueLog,
+}
+
+pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Result<Planned, Failure> {
     let migration = migration_id(migration)?;
     let uploaded = upload(runtime, file, &format!("inbox/users/{migration}")).await?;
     let config = config(runtime).await?;
@@ -265,7 +300,6 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
     tell(runtime, &config, &uploaded, &result, |(summary, _)| UploadOutcome::Plan(summary.clone()), &plan_issues).await?;
     let (summary, issues) = result?;
     let mut value = serde_json::to_value(&summary).unwrap_or_default();
-    value["issues"] = serde_json::to_value(&issues).unwrap_or_default();
     value["outputs"] = json!(summary.outputs.iter().map(|k| runtime.locate(k)).collect::<Vec<_>>());
     let actions: Vec<String> = summary.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
     let mut text = vec![
@@ -285,7 +319,7 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
         "To approve: onboard approve --migration {migration} --plan-sha256 {} --invite-date YYYY-MM-DD --approved-by \"Your Name\"",
         summary.plan_sha256
     ));
-    Ok((Report { value, text }, summary.plan_sha256))
+    Ok(Planned { report: Report { value, text }, sha: summary.plan_sha256, issues })
 }
 
 pub async fn approve_and_apply(runtime: &Runtime, approve: Approve) -> Result<Report, Failure> {

@@ -47,7 +47,10 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
     ));
     // Who is on the platform already: the plan gives them add_roles or no_change.
     steps.push(("platform_users", commands::ingest_platform_users(&runtime, false, &examples.join("platform-users.csv")).await?));
-    let (plan, sha) = commands::ingest_users(&runtime, MIGRATION, &examples.join("users-export.csv")).await?;
+    let commands::Planned { report: mut plan, sha, issues } =
+        commands::ingest_users(&runtime, MIGRATION, &examples.join("users-export.csv")).await?;
+    // The example's few issues go into the demo's one JSON value.
+    plan.value["issues"] = serde_json::to_value(&issues).unwrap_or_default();
     steps.push(("plan", plan));
     let approve =
         Approve { migration: MIGRATION.into(), plan_sha256: sha, invite_date: None, approved_by: "Demo Approver".into(), exclude: vec![] };

@@ -114,6 +114,39 @@ pub fn emit(json: bool, value: serde_json::Value, text: Vec<String>) {
     }
 }
 
+/// [`emit`] for a plan: with `--json`, `issues` is written into the object one issue at a
+/// time (as the key `issues`), never built as a JSON value first.
+pub fn emit_with_issues(json: bool, value: serde_json::Value, text: Vec<String>, issues: &onboarding::domain::issue_log::IssueLog) {
+    let serde_json::Value::Object(fields) = value else {
+        return emit(json, value, text);
+    };
+    if !json {
+        return emit(json, serde_json::Value::Object(fields), text);
+    }
+    struct WithIssues<'a> {
+        fields: &'a serde_json::Map<String, serde_json::Value>,
+        issues: &'a onboarding::domain::issue_log::IssueLog,
+    }
+    impl serde::Serialize for WithIssues<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(Some(self.fields.len() + 1))?;
+            for (key, value) in self.fields.iter().filter(|(key, _)| key.as_str() != "issues") {
+                map.serialize_entry(key, value)?;
+            }
+            map.serialize_entry("issues", self.issues)?;
+            map.end()
+        }
+    }
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A stdout closed early (a pager quit) has nothing more to be told.
+    let _ = serde_json::to_writer(&mut out, &WithIssues { fields: &fields, issues }).map_err(std::io::Error::from).and_then(|()| {
+        out.write_all(b"\n")?;
+        out.flush()
+    });
+}
+
 /// Issues as text lines, at most `max` of them.
 pub fn issue_lines(issues: &[onboarding::domain::issue::Issue], max: usize) -> Vec<String> {
     issue_lines_of(issues, issues.len(), max)

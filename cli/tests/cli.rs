@@ -82,6 +82,13 @@ fn ingest_users_json_holds_the_documented_fields() {
     for key in ["row", "column", "code", "severity", "value", "message"] {
         assert!(issue.get(key).is_some(), "issue lacks {key}: {issue}");
     }
+    // Every issue, streamed into the object: as many as the summary counts.
+    let counted = value["errors"].as_u64().unwrap() + value["warnings"].as_u64().unwrap();
+    assert_eq!(value["issues"].as_array().unwrap().len() as u64, counted);
+    assert!(counted > 1 && value.get("delivery_feedback").is_some(), "{value}");
+    // The file was copied into the bucket's inbox whole (a piece at a time).
+    let copied = dir.path().join("bucket/inbox/users/m1/users-export.csv");
+    assert_eq!(std::fs::read(&copied).unwrap(), std::fs::read(format!("{EXAMPLES}/users-export.csv")).unwrap());
     for path in value["outputs"].as_array().unwrap() {
         assert!(Path::new(path.as_str().unwrap()).exists(), "{path}");
     }

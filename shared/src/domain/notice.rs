@@ -56,7 +56,23 @@ pub fn notice_key(event_key: &str) -> String {
 /// The version of a file handed to the CLI: its content's SHA-256 (as an unversioned bucket's
 /// ETag names its content), so the same file given twice is one upload to tell about.
 pub fn content_version(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    let mut version = ContentVersion::default();
+    version.update(bytes);
+    version.finish()
+}
+
+/// [`content_version`] of a file read a piece at a time (a large export is never held whole).
+#[derive(Default)]
+pub struct ContentVersion(Sha256);
+
+impl ContentVersion {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
 }
 
 /// One issue on one line: where (row, column, value) and what to do.
@@ -172,6 +188,19 @@ mod tests {
     use crate::config::Settings;
     use crate::issue::IssueCode;
     use crate::roles::{RoleGuide, RoleMatrix};
+
+    #[test]
+    fn a_file_read_in_pieces_has_the_version_of_the_whole() {
+        let file: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut pieces = ContentVersion::default();
+        for piece in file.chunks(777) {
+            pieces.update(piece);
+        }
+        let whole = content_version(&file);
+        assert_eq!(pieces.finish(), whole);
+        assert_eq!(whole.len(), 64);
+        assert_ne!(whole, content_version(&file[1..]));
+    }
 
     fn config(users: &[&str]) -> Config {
         let mut settings = Settings::default();
