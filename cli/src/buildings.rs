@@ -27,7 +27,7 @@ pub async fn check(runtime: &Runtime, building: &str, emails: &[String]) -> Resu
         .zip(&answers)
         .map(|(e, a)| format!("{e}: visible={} can_register_visitors={} reason={}", a.visible, a.can_register_visitors, a.reason.as_str()))
         .collect();
-    Ok(Report { value, text })
+    Ok(Report::new(value, text))
 }
 
 pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str, force: bool) -> Result<Report, Failure> {
@@ -35,14 +35,14 @@ pub async fn set_phase(runtime: &Runtime, building: &str, phase: &str, force: bo
     let phase = Phase::parse(phase)
         .ok_or_else(|| Failure::usage(format!("unknown phase “{phase}”: use new, kickstart_sent, account_setup, testing or live")))?;
     app::buildings::set_phase(runtime.services(), &building, phase, force).await?;
-    Ok(Report {
-        value: json!({ "building": building, "phase": phase }),
-        text: vec![if phase == Phase::Live {
+    Ok(Report::new(
+        json!({ "building": building, "phase": phase }),
+        vec![if phase == Phase::Live {
             format!("Building {building} is live: its tile grants take effect now.")
         } else {
             format!("Building {building} is now at phase {}; nobody sees its tile until it is live.", phase.as_str())
         }],
-    })
+    ))
 }
 
 pub async fn list(runtime: &Runtime) -> Result<Report, Failure> {
@@ -60,5 +60,5 @@ pub async fn list(runtime: &Runtime) -> Result<Report, Failure> {
             )
         })
         .collect();
-    Ok(Report { value: json!({ "buildings": buildings }), text })
+    Ok(Report::new(json!({ "buildings": buildings }), text))
 }

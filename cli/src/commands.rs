@@ -1,14 +1,13 @@
 //! One function per command: parse arguments into domain values, call the use case, print.
 
 use crate::args::{Approve, BuildingCommand, Cli, Command, ConfigCommand, Ingest};
-use crate::output::{emit, emit_with_issues, issue_lines, issue_lines_of, Bars, Failure};
+use crate::output::{emit_listed, issue_lines, issue_lines_of, Bars, Failure, Listing};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::app::route::UploadOutcome;
 use onboarding::domain::approval::{Approval, ApprovalFile};
 use onboarding::domain::config::Config;
 use onboarding::domain::issue::Issue;
-use onboarding::domain::issue_log::IssueLog;
 use onboarding::domain::values::{BuildingId, MigrationId};
 use serde_json::json;
 use std::path::Path;
@@ -17,19 +16,13 @@ use std::path::Path;
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     let runtime = Runtime::open(&cli, Bars::for_run(json)).await?;
-    // A plan's issues (a quarter of a million for a million rows) go to `--json` as they are
-    // written, never as one JSON value.
-    let mut issues = None;
     let report = match cli.command {
         Command::Demo => return Ok(()),
         Command::Ingest(Ingest::Buildings { file, resend }) => ingest_buildings(&runtime, &file, resend).await,
         Command::Ingest(Ingest::Tenants { building, replace, force, file }) => {
             ingest_tenants(&runtime, &building, replace, force, &file).await
         }
-        Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|planned| {
-            issues = Some(planned.issues);
-            planned.report
-        }),
+        Command::Ingest(Ingest::Users { migration, file }) => ingest_users(&runtime, &migration, &file).await.map(|planned| planned.report),
         Command::Ingest(Ingest::PlatformUsers { force, file }) => ingest_platform_users(&runtime, force, &file).await,
         Command::Approve(approve) => approve_and_apply(&runtime, approve).await,
         Command::Dispatch { limit } => dispatch(&runtime, limit).await,
@@ -52,10 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         report.text.extend(feedback.text);
     }
-    match &issues {
-        Some(issues) => emit_with_issues(json, report.value, report.text, issues),
-        None => emit(json, report.value, report.text),
-    }
+    emit_listed(json, report.value, report.text, report.listing.as_ref());
     Ok(())
 }
 
@@ -99,13 +89,21 @@ pub async fn local_feedback(runtime: &Runtime) -> Result<Option<Report>, Failure
         text.push(format!("  Invites are PAUSED: {pause}"));
     }
     let value = serde_json::json!({ "events": outcomes.len(), "states": states, "suppressed": suppressed, "paused": paused });
-    Ok(Some(Report { value, text }))
+    Ok(Some(Report::new(value, text)))
 }
 
-/// What a command has to say: a JSON value for `--json`, lines of text otherwise.
+/// What a command has to say: a JSON value for `--json`, lines of text otherwise, and the
+/// items it lists many of (see [`Listing`]).
 pub struct Report {
     pub value: serde_json::Value,
     pub text: Vec<String>,
+    pub listing: Option<Listing>,
+}
+
+impl Report {
+    pub fn new(value: serde_json::Value, text: Vec<String>) -> Self {
+        Self { value, text, listing: None }
+    }
 }
 
 /// The readable report among a run's outputs (its `report.html`), found by name.
@@ -223,7 +221,7 @@ pub async fn ingest_buildings(runtime: &Runtime, file: &Path, resend: bool) -> R
     if let Some(report) = report_key(&outcome.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
-    Ok(Report { value, text })
+    Ok(Report::new(value, text))
 }
 
 pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, force: bool, file: &Path) -> Result<Report, Failure> {
@@ -258,7 +256,7 @@ pub async fn ingest_tenants(runtime: &Runtime, building: &str, replace: bool, fo
     if let Some(report) = report_key(&outcome.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
-    Ok(Report { value, text })
+    Ok(Report::new(value, text))
 }
 
 pub async fn ingest_platform_users(runtime: &Runtime, force: bool, file: &Path) -> Result<Report, Failure> {
@@ -274,15 +272,14 @@ pub async fn ingest_platform_users(runtime: &Runtime, force: bool, file: &Path) 
         outcome.rows, outcome.accepted, outcome.rejected, outcome.duplicates_merged, outcome.users, outcome.dropped
     )];
     text.extend(issue_lines(&outcome.issues, 20));
-    Ok(Report { value, text })
+    Ok(Report::new(value, text))
 }
 
-/// A planned migration: what to print, the plan's SHA-256, and its issues (which `--json`
-/// prints with the rest, as `issues`).
+/// A planned migration: what to print (its issues listed as `issues` in `--json`) and the
+/// plan's SHA-256.
 pub struct Planned {
     pub report: Report,
     pub sha: String,
-    pub issues: IssueLog,
 }
 
 pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Result<Planned, Failure> {
@@ -319,7 +316,13 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
         "To approve: onboard approve --migration {migration} --plan-sha256 {} --invite-date YYYY-MM-DD --approved-by \"Your Name\"",
         summary.plan_sha256
     ));
-    Ok(Planned { report: Report { value, text }, sha: summary.plan_sha256, issues })
+    let listing = Listing {
+        key: "issues",
+        len: issues.len(),
+        line: None,
+        item: Box::new(move |index| issues.get(index).and_then(|issue| serde_json::to_value(issue).ok()).unwrap_or_default()),
+    };
+    Ok(Planned { report: Report { value, text, listing: Some(listing) }, sha: summary.plan_sha256 })
 }
 
 pub async fn approve_and_apply(runtime: &Runtime, approve: Approve) -> Result<Report, Failure> {
@@ -360,7 +363,7 @@ pub async fn approve_and_apply(runtime: &Runtime, approve: Approve) -> Result<Re
         ),
         format!("Invites: {} queued for {}; {} sent now, {} already sent.", apply.invites_queued, apply.invite_date, dispatch.sent, dispatch.already_sent),
     ];
-    Ok(Report { value, text })
+    Ok(Report::new(value, text))
 }
 
 pub async fn dispatch(runtime: &Runtime, limit: usize) -> Result<Report, Failure> {
@@ -376,7 +379,7 @@ pub async fn dispatch(runtime: &Runtime, limit: usize) -> Result<Report, Failure
     if let Some(outbox) = &runtime.locations.outbox {
         text.push(format!("Outbox: {}", outbox.display()));
     }
-    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+    Ok(Report::new(serde_json::to_value(&outcome).unwrap_or_default(), text))
 }
 
 pub async fn report(runtime: &Runtime) -> Result<Report, Failure> {
@@ -391,7 +394,7 @@ pub async fn report(runtime: &Runtime) -> Result<Report, Failure> {
     if let Some(report) = report_key(&outcome.outputs) {
         text.push(format!("Report: {}", runtime.locate(report)));
     }
-    Ok(Report { value, text })
+    Ok(Report::new(value, text))
 }
 
 pub async fn load_config(runtime: &Runtime, dir: &Path) -> Result<Report, Failure> {
@@ -421,5 +424,5 @@ pub async fn load_config(runtime: &Runtime, dir: &Path) -> Result<Report, Failur
             m.gap.iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    Ok(Report { value: json!({ "platform_roles": roles, "role_mappings": mappings, "gaps": gaps }), text })
+    Ok(Report::new(json!({ "platform_roles": roles, "role_mappings": mappings, "gaps": gaps }), text))
 }

@@ -47,10 +47,7 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
     ));
     // Who is on the platform already: the plan gives them add_roles or no_change.
     steps.push(("platform_users", commands::ingest_platform_users(&runtime, false, &examples.join("platform-users.csv")).await?));
-    let commands::Planned { report: mut plan, sha, issues } =
-        commands::ingest_users(&runtime, MIGRATION, &examples.join("users-export.csv")).await?;
-    // The example's few issues go into the demo's one JSON value.
-    plan.value["issues"] = serde_json::to_value(&issues).unwrap_or_default();
+    let commands::Planned { report: plan, sha } = commands::ingest_users(&runtime, MIGRATION, &examples.join("users-export.csv")).await?;
     steps.push(("plan", plan));
     let approve =
         Approve { migration: MIGRATION.into(), plan_sha256: sha, invite_date: None, approved_by: "Demo Approver".into(), exclude: vec![] };
@@ -74,6 +71,13 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
         value[name] = report.value;
         text.push(format!("== {}", name.replace('_', " ")));
         text.extend(report.text);
+        // The example's lists are short: they go into the demo's one JSON value and its text.
+        if let Some(listing) = &report.listing {
+            value[name][listing.key] = listing.to_value();
+            if let Some(line) = &listing.line {
+                text.extend((0..listing.len).map(line));
+            }
+        }
         text.push(String::new());
     }
     let bucket = runtime.locations.bucket.clone();

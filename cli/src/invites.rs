@@ -3,7 +3,7 @@
 
 use crate::args::InvitesCommand;
 use crate::commands::{migration_id, Report};
-use crate::output::Failure;
+use crate::output::{Failure, Listing};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::domain::delivery::DeliveryState;
@@ -35,7 +35,7 @@ async fn resume(runtime: &Runtime) -> Result<Report, Failure> {
         ),
         None => "Invites were not paused; the bounce count starts again.".to_string(),
     }];
-    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+    Ok(Report::new(serde_json::to_value(&outcome).unwrap_or_default(), text))
 }
 
 async fn unsuppress(runtime: &Runtime, email: &str) -> Result<Report, Failure> {
@@ -46,7 +46,7 @@ async fn unsuppress(runtime: &Runtime, email: &str) -> Result<Report, Failure> {
     } else {
         format!("{email} was not on the suppression list.")
     }];
-    Ok(Report { value: json!({ "email": email.as_str(), "removed": removed }), text })
+    Ok(Report::new(json!({ "email": email.as_str(), "removed": removed }), text))
 }
 
 async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Result<Report, Failure> {
@@ -69,24 +69,29 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
         Some(Wanted::Delivery(state)) => delivery_of(i).is_some_and(|d| d.state == state),
     });
     invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
-    let mut text = vec![format!("Invites of migration {migration}: {}", invites.len())];
-    let mut rows = Vec::with_capacity(invites.len());
-    for invite in &invites {
+    let text = vec![format!("Invites of migration {migration}: {}", invites.len())];
+    // A million-user migration has hundreds of thousands of invites: each is written as it is
+    // printed (see `Listing`), from the invites and their delivery states kept once here.
+    let len = invites.len();
+    let listed = std::sync::Arc::new((invites, deliveries));
+    let for_lines = listed.clone();
+    let line = move |index: usize| {
+        let (invites, deliveries) = &*for_lines;
+        let Some(invite) = invites.get(index) else { return String::new() };
         let error = invite.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-        let delivery = delivery_of(invite);
+        let delivery = invite.message_id.as_ref().and_then(|id| deliveries.get(id));
         let said = delivery.map(|d| format!(" → {}", d.describe())).unwrap_or_default();
-        text.push(format!(
-            "  {:<12} {} due {} attempts {}{error}{said}",
-            invite.status.as_str(),
-            invite.email,
-            invite.due,
-            invite.attempts
-        ));
+        format!("  {:<12} {} due {} attempts {}{error}{said}", invite.status.as_str(), invite.email, invite.due, invite.attempts)
+    };
+    let item = move |index: usize| {
+        let (invites, deliveries) = &*listed;
+        let Some(invite) = invites.get(index) else { return serde_json::Value::Null };
         let mut row = serde_json::to_value(invite).unwrap_or_default();
-        row["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
-        rows.push(row);
-    }
-    Ok(Report { value: json!({ "migration": migration.as_str(), "invites": rows }), text })
+        row["delivery"] = serde_json::to_value(invite.message_id.as_ref().and_then(|id| deliveries.get(id))).unwrap_or_default();
+        row
+    };
+    let listing = Listing { key: "invites", len, line: Some(Box::new(line)), item: Box::new(item) };
+    Ok(Report { listing: Some(listing), ..Report::new(json!({ "migration": migration.as_str() }), text) })
 }
 
 #[derive(Clone, Copy)]
@@ -110,7 +115,7 @@ async fn retry(runtime: &Runtime, migration: &str, email: Option<&str>) -> Resul
     if !outcome.requeued.is_empty() {
         text.push("They go out on the next dispatch run (`onboard dispatch`, or the 15-minute schedule on AWS), each as a new attempt in the mail ledger.".into());
     }
-    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+    Ok(Report::new(serde_json::to_value(&outcome).unwrap_or_default(), text))
 }
 
 async fn reschedule(runtime: &Runtime, migration: &str, date: &str) -> Result<Report, Failure> {
@@ -121,7 +126,7 @@ async fn reschedule(runtime: &Runtime, migration: &str, date: &str) -> Result<Re
         "Invites of migration {migration}: {} unsent moved to {}; {} already sent (untouched); {} failed, unconfirmed or being sent (untouched).",
         outcome.moved, outcome.invite_date, outcome.sent, outcome.untouched
     )];
-    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+    Ok(Report::new(serde_json::to_value(&outcome).unwrap_or_default(), text))
 }
 
 async fn resend(runtime: &Runtime, migration: &str, email: &str) -> Result<Report, Failure> {
@@ -132,5 +137,5 @@ async fn resend(runtime: &Runtime, migration: &str, email: &str) -> Result<Repor
         "The invite to {} goes out again on the next dispatch run (`onboard dispatch`, or the 15-minute schedule on AWS), as round {} in the mail ledger.",
         outcome.email, outcome.round
     )];
-    Ok(Report { value: serde_json::to_value(&outcome).unwrap_or_default(), text })
+    Ok(Report::new(serde_json::to_value(&outcome).unwrap_or_default(), text))
 }

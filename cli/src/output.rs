@@ -114,37 +114,72 @@ pub fn emit(json: bool, value: serde_json::Value, text: Vec<String>) {
     }
 }
 
-/// [`emit`] for a plan: with `--json`, `issues` is written into the object one issue at a
-/// time (as the key `issues`), never built as a JSON value first.
-pub fn emit_with_issues(json: bool, value: serde_json::Value, text: Vec<String>, issues: &onboarding::domain::issue_log::IssueLog) {
-    let serde_json::Value::Object(fields) = value else {
-        return emit(json, value, text);
-    };
-    if !json {
-        return emit(json, serde_json::Value::Object(fields), text);
+/// Items a command reports many of (a plan's issues, a migration's invites): written one at a
+/// time after the rest of the report, as lines of text and, with `--json`, as the array `key`
+/// of its object. Nothing holds them all as text or JSON at once: a million-row plan has a
+/// quarter of a million issues, and its apply queues 750,000 invites.
+pub struct Listing {
+    pub key: &'static str,
+    pub len: usize,
+    /// Item `index` as a line of text; `None` when the text shows none of them.
+    pub line: Option<Box<dyn Fn(usize) -> String + Send + Sync>>,
+    /// Item `index` as JSON.
+    pub item: Box<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
+}
+
+impl Listing {
+    /// Every item as one JSON array (for the demo's one value, whose lists are short).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::Value::Array((0..self.len).map(|index| (self.item)(index)).collect())
     }
-    struct WithIssues<'a> {
-        fields: &'a serde_json::Map<String, serde_json::Value>,
-        issues: &'a onboarding::domain::issue_log::IssueLog,
-    }
-    impl serde::Serialize for WithIssues<'_> {
-        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeMap;
-            let mut map = serializer.serialize_map(Some(self.fields.len() + 1))?;
-            for (key, value) in self.fields.iter().filter(|(key, _)| key.as_str() != "issues") {
-                map.serialize_entry(key, value)?;
-            }
-            map.serialize_entry("issues", self.issues)?;
-            map.end()
-        }
-    }
+}
+
+/// Prints a result with its listing: the JSON object with the listing's items written into
+/// it one at a time, or the text lines followed by the listing's.
+pub fn emit_listed(json: bool, value: serde_json::Value, text: Vec<String>, listing: Option<&Listing>) {
     use std::io::Write;
+    let Some(listing) = listing else { return emit(json, value, text) };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     // A stdout closed early (a pager quit) has nothing more to be told.
-    let _ = serde_json::to_writer(&mut out, &WithIssues { fields: &fields, issues }).map_err(std::io::Error::from).and_then(|()| {
-        out.write_all(b"\n")?;
-        out.flush()
-    });
+    let _ = match (json, value) {
+        (true, serde_json::Value::Object(fields)) => serde_json::to_writer(&mut out, &WithListing { fields: &fields, listing })
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n")),
+        (true, value) => writeln!(out, "{value}"),
+        (false, _) => text.iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| match &listing.line {
+            Some(line) => (0..listing.len).try_for_each(|index| writeln!(out, "{}", line(index))),
+            None => Ok(()),
+        }),
+    }
+    .and_then(|()| out.flush());
+}
+
+/// A report's fields and its listing, serialized as one JSON object.
+struct WithListing<'a> {
+    fields: &'a serde_json::Map<String, serde_json::Value>,
+    listing: &'a Listing,
+}
+
+impl serde::Serialize for WithListing<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Items<'a>(&'a Listing);
+        impl serde::Serialize for Items<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut seq = serializer.serialize_seq(Some(self.0.len))?;
+                for index in 0..self.0.len {
+                    seq.serialize_element(&(self.0.item)(index))?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(self.fields.len() + 1))?;
+        for (key, value) in self.fields.iter().filter(|(key, _)| key.as_str() != self.listing.key) {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry(self.listing.key, &Items(self.listing))?;
+        map.end()
+    }
 }
 
 /// Issues as text lines, at most `max` of them.

@@ -166,3 +166,30 @@ fn aws_mode_runs_the_demo_against_the_emulator() {
     let missing = Command::new(env!("CARGO_BIN_EXE_onboard")).args(["--aws", "report"]).env_remove("ONBOARD_BUCKET").output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn invites_list_writes_each_invite_as_a_line_or_a_json_element() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(onboard(dir.path(), &["demo"]).status.success());
+    let migration = "demo-legacy-visitor";
+    let listed = onboard(dir.path(), &["--json", "invites", "list", "--migration", migration]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let value = json(&listed);
+    assert_eq!(value["migration"], migration);
+    let invites = value["invites"].as_array().unwrap();
+    assert_eq!(invites.len(), 3, "{value}");
+    assert!(invites.iter().all(|i| i["status"] == "sent" && i["delivery"].is_object()), "{value}");
+    let emails: Vec<&str> = invites.iter().map(|i| i["email"].as_str().unwrap()).collect();
+    assert!(emails.windows(2).all(|w| w[0] < w[1]), "sorted by address: {emails:?}");
+    // By delivery state: the demo's one bounce.
+    let bounced = json(&onboard(dir.path(), &["--json", "invites", "list", "--migration", migration, "--status", "bounced"]));
+    assert_eq!(bounced["invites"].as_array().unwrap().len(), 1, "{bounced}");
+    assert_eq!(bounced["invites"][0]["email"], "bounce@simulator.amazonses.com");
+    // As text: a heading, then one line an invite.
+    let text = onboard(dir.path(), &["invites", "list", "--migration", migration]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with("Delivery feedback")).collect();
+    assert_eq!(lines[0], format!("Invites of migration {migration}: 3"), "{out}");
+    assert_eq!(lines.iter().filter(|l| l.trim_start().starts_with("sent ") && l.contains(" due ")).count(), 3, "{out}");
+    assert!(out.contains("bounce@simulator.amazonses.com") && out.contains("bounced"), "{out}");
+}
