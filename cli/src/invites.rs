@@ -87,6 +87,8 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
         let (invites, deliveries) = &*listed;
         let Some(invite) = invites.get(index) else { return serde_json::Value::Null };
         let mut row = serde_json::to_value(invite).unwrap_or_default();
+        // The day as people and scripts write it (the stored form is the year and its day).
+        row["due"] = serde_json::Value::String(invite.due.to_string());
         row["delivery"] = serde_json::to_value(invite.message_id.as_ref().and_then(|id| deliveries.get(id))).unwrap_or_default();
         row
     };

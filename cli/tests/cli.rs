@@ -179,6 +179,8 @@ fn invites_list_writes_each_invite_as_a_line_or_a_json_element() {
     let invites = value["invites"].as_array().unwrap();
     assert_eq!(invites.len(), 3, "{value}");
     assert!(invites.iter().all(|i| i["status"] == "sent" && i["delivery"].is_object()), "{value}");
+    let due = invites[0]["due"].as_str().unwrap_or_default();
+    assert!(due.len() == 10 && due.as_bytes()[4] == b'-' && due.as_bytes()[7] == b'-', "due as YYYY-MM-DD: {value}");
     let emails: Vec<&str> = invites.iter().map(|i| i["email"].as_str().unwrap()).collect();
     assert!(emails.windows(2).all(|w| w[0] < w[1]), "sorted by address: {emails:?}");
     // By delivery state: the demo's one bounce.
