@@ -9,7 +9,7 @@ use crate::domain::config::Config;
 use crate::domain::flows;
 use crate::domain::html::{plan_report, MAX_HTML_ROWS};
 use crate::domain::intake::{open_sheet, FileKind};
-use crate::domain::issue::{FileRejection, Issue, RejectionCode, Severity};
+use crate::domain::issue::{FileRejection, Issue, IssueCode, RejectionCode, Severity};
 use crate::domain::issue_log::IssueLog;
 use crate::domain::migration::MigrationState;
 use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
@@ -265,16 +265,24 @@ impl Export {
         }
         summary.inactive_skipped = summary.actions.get(Action::SkipInactive.as_str()).copied().unwrap_or(0);
         summary.accepted = summary.rows - summary.rejected - summary.duplicates_merged - summary.inactive_skipped;
-        let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
+        // Counted by code in place (a quarter of a million issues at a million rows), then named.
+        let mut by_code = [0u64; IssueCode::ALL.len()];
         (summary.errors, summary.warnings) = (0, 0);
         for (code, severity) in issues.codes() {
-            *by_code.entry(code.as_str().to_string()).or_default() += 1;
+            if let Some(count) = IssueCode::ALL.iter().position(|c| *c == code).and_then(|at| by_code.get_mut(at)) {
+                *count += 1;
+            }
             match severity {
                 Severity::Error => summary.errors += 1,
                 Severity::Warning => summary.warnings += 1,
             }
         }
-        summary.issues_by_code = by_code;
+        summary.issues_by_code = IssueCode::ALL
+            .iter()
+            .zip(by_code)
+            .filter(|(_, count)| *count > 0)
+            .map(|(code, count)| (code.as_str().to_string(), count))
+            .collect();
         Ok((summary, issues))
     }
 }
@@ -1118,6 +1126,14 @@ mod tests {
         }
         assert!(one.0.contains("unmapped role “Janitor”") && one.0.contains("'=1+1"), "{}", &one.0[..2000]);
         assert!(one.3.len() > users, "{} issues", one.3.len());
+        // The summary counts the issues by code, as they are.
+        let mut counted = BTreeMap::<String, u64>::new();
+        for issue in &one.3 {
+            *counted.entry(issue.code.as_str().to_string()).or_default() += 1;
+        }
+        let summary: serde_json::Value = serde_json::from_str(&one.2).unwrap();
+        assert_eq!(serde_json::to_value(&counted).unwrap(), summary["issues_by_code"]);
+        assert!(counted.len() > 3, "{counted:?}");
         for threads in [2, 3, MAX_PLANNING_THREADS] {
             let many = plan(threads).await;
             assert_eq!(many.1, one.1, "plan.csv's SHA-256 on {threads} threads");

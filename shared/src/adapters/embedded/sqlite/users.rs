@@ -9,6 +9,20 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashMap;
 
+/// A user's record from its stored texts (JSON lists of roles and buildings, and the creating
+/// migration if any).
+fn existing_user(roles: &str, buildings: &str, migration: Option<&str>) -> PortResult<ExistingUser> {
+    Ok(ExistingUser {
+        roles: from_json(roles)?,
+        buildings: from_json(buildings)?,
+        created_by: migration.and_then(|m| MigrationId::parse(m).ok()),
+    })
+}
+
+fn text_error(column: usize, error: rusqlite::types::FromSqlError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(error))
+}
+
 #[async_trait]
 impl UserTable for SqliteTable {
     async fn get_users(&self, emails: &[Email]) -> PortResult<ExistingUsers> {
@@ -23,11 +37,17 @@ impl UserTable for SqliteTable {
                 if known.as_ref().is_some_and(|k| !k.hashes.contains(&k.hash(email.as_str()))) {
                     continue;
                 }
-                let row: Option<(String, String, Option<String>)> =
-                    stmt.query_row([email.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(db)?;
-                if let Some((roles, buildings, migration)) = row {
-                    let created_by = migration.and_then(|m| MigrationId::parse(&m).ok());
-                    found.insert(email.clone(), ExistingUser { roles: from_json(&roles)?, buildings: from_json(&buildings)?, created_by });
+                // The row's texts are read where SQLite holds them, not copied first.
+                let user = stmt
+                    .query_row([email.as_str()], |r| {
+                        let text = |at: usize| r.get_ref(at)?.as_str_or_null().map_err(|e| text_error(at, e));
+                        let (roles, buildings, migration) = (text(0)?, text(1)?, text(2)?);
+                        Ok(existing_user(roles.unwrap_or_default(), buildings.unwrap_or_default(), migration))
+                    })
+                    .optional()
+                    .map_err(db)?;
+                if let Some(user) = user {
+                    found.insert(email.clone(), user?);
                 }
             }
         }
