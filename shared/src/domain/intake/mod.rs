@@ -114,7 +114,7 @@ pub struct Sheet {
 
 enum Rows {
     Csv(csv_rows::CsvRows),
-    Excel(std::vec::IntoIter<RawRow>),
+    Excel(excel_rows::ExcelRows),
 }
 
 impl Sheet {
@@ -130,7 +130,10 @@ impl Sheet {
                             return Some(Err(rejection));
                         }
                     }
-                    Rows::Excel(rows) => *row = rows.next()?,
+                    Rows::Excel(rows) => match rows.next_row()? {
+                        Ok(next) => *row = next,
+                        Err(rejection) => return Some(Err(rejection)),
+                    },
                 },
             }
             if !row.is_blank() {
@@ -180,7 +183,7 @@ pub fn open_sheet(
                 format!("The workbook is larger than {} MB. Split it, or save it as CSV.", limits.max_excel_bytes / (1024 * 1024)),
             ));
         }
-        Rows::Excel(excel_rows::read_sheet(bytes, kind.sheet_names(), limits)?.into_iter())
+        Rows::Excel(excel_rows::read_sheet(bytes, kind.sheet_names(), limits)?)
     } else {
         Rows::Csv(csv_rows::CsvRows::open(prefix, input)?)
     };
@@ -193,7 +196,7 @@ pub fn open_sheet(
                 let mut row = RawRow { number: 0, cells: Vec::new() };
                 csv.read_into(&mut row).map(|read| read.map(|()| row))
             }
-            Rows::Excel(excel) => excel.next().map(Ok),
+            Rows::Excel(excel) => excel.next_row(),
         };
         let Some(row) = next.transpose()? else { break };
         if row.is_blank() {
