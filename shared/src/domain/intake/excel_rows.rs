@@ -14,8 +14,8 @@ pub(super) fn is_workbook(prefix: &[u8]) -> bool {
 /// now read as it unpacks.
 pub(super) enum ExcelRows {
     /// An .xlsx sheet, read on a thread of its own (calamine's cell reader borrows the
-    /// workbook, which that thread owns), rows handed over in batches.
-    Streamed { batches: std::sync::mpsc::Receiver<Result<Vec<RawRow>, FileRejection>>, batch: std::vec::IntoIter<RawRow> },
+    /// workbook, which that thread owns), rows handed over in batches; the last says so.
+    Streamed { batches: std::sync::mpsc::Receiver<XlsxBatch>, batch: std::vec::IntoIter<RawRow>, ended: bool },
     /// Other workbooks (.xls, .xlsb, .ods): their cells read whole, made into rows one at a time.
     Range {
         range: calamine::Range<Data>,
@@ -27,6 +27,9 @@ pub(super) enum ExcelRows {
     },
 }
 
+/// Rows of an .xlsx sheet, and whether they are its last; or why the reading stopped.
+type XlsxBatch = Result<(Vec<RawRow>, bool), FileRejection>;
+
 /// How many rows the .xlsx reader hands over at once, and how many batches may wait.
 const XLSX_BATCH_ROWS: usize = 1024;
 const XLSX_BATCHES_AHEAD: usize = 4;
@@ -35,14 +38,28 @@ impl ExcelRows {
     /// The next row (a blank one included, as the sheet has it); `None` after the last.
     pub(super) fn next_row(&mut self) -> Option<Result<RawRow, FileRejection>> {
         match self {
-            ExcelRows::Streamed { batches, batch } => loop {
+            ExcelRows::Streamed { batches, batch, ended } => loop {
                 if let Some(row) = batch.next() {
                     return Some(Ok(row));
                 }
-                // The reader is gone after its last batch (or after telling why it stopped).
-                match batches.recv().ok()? {
-                    Ok(rows) => *batch = rows.into_iter(),
-                    Err(rejection) => return Some(Err(rejection)),
+                if *ended {
+                    return None;
+                }
+                match batches.recv() {
+                    Ok(Ok((rows, last))) => (*batch, *ended) = (rows.into_iter(), last),
+                    Ok(Err(rejection)) => {
+                        *ended = true;
+                        return Some(Err(rejection));
+                    }
+                    // A reader that stopped without saying the sheet ended is never taken for
+                    // its end (rows would be lost).
+                    Err(_) => {
+                        *ended = true;
+                        return Some(Err(FileRejection::new(
+                            RejectionCode::UnreadableWorkbook,
+                            "The workbook could not be read to its end. Save it again as .xlsx or CSV and upload it.",
+                        )));
+                    }
                 }
             },
             ExcelRows::Range { range, first_row, first_col, next } => {
@@ -114,7 +131,7 @@ fn stream_xlsx(mut xlsx: calamine::Xlsx<Cursor<Vec<u8>>>, name: String) -> Resul
                 Err(error) => {
                     // The rows before the fault are handed over first; then why it stopped.
                     batch.extend(row.take());
-                    let _ = sender.send(Ok(std::mem::take(&mut batch)));
+                    let _ = sender.send(Ok((std::mem::take(&mut batch), false)));
                     let _ = sender.send(Err(unreadable_sheet(&name, error)));
                     return;
                 }
@@ -124,7 +141,7 @@ fn stream_xlsx(mut xlsx: calamine::Xlsx<Cursor<Vec<u8>>>, name: String) -> Resul
             if row.as_ref().is_some_and(|r| r.number != number) {
                 batch.extend(row.take());
                 if batch.len() >= XLSX_BATCH_ROWS
-                    && sender.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(XLSX_BATCH_ROWS)))).is_err()
+                    && sender.send(Ok((std::mem::replace(&mut batch, Vec::with_capacity(XLSX_BATCH_ROWS)), false))).is_err()
                 {
                     // Nobody reads on (the file was refused after its header): stop.
                     return;
@@ -138,12 +155,12 @@ fn stream_xlsx(mut xlsx: calamine::Xlsx<Cursor<Vec<u8>>>, name: String) -> Resul
             current.cells[at] = cell_text(&Data::from(cell.get_value().clone()));
         }
         batch.extend(row);
-        let _ = sender.send(Ok(batch));
+        let _ = sender.send(Ok((batch, true)));
     };
     std::thread::Builder::new().name("xlsx-reader".into()).spawn(reader).map_err(|e| {
         FileRejection::new(RejectionCode::UnreadableWorkbook, format!("The workbook could not be read ({e}). Upload it again."))
     })?;
-    Ok(ExcelRows::Streamed { batches, batch: Vec::new().into_iter() })
+    Ok(ExcelRows::Streamed { batches, batch: Vec::new().into_iter(), ended: false })
 }
 
 /// Refuses, without unpacking anything, a workbook whose parts would unpack to more than 16
@@ -386,6 +403,27 @@ mod typed_cells {
         assert!(read > 100 && read < 3000, "{read} rows before the fault");
         assert_eq!(refusal.code, RejectionCode::UnreadableWorkbook);
         assert!(refusal.message.contains("Tenants"), "{}", refusal.message);
+    }
+
+    #[test]
+    fn a_reader_that_stops_without_saying_the_sheet_ended_is_a_refusal_not_the_end() {
+        let (sender, batches) = std::sync::mpsc::sync_channel(XLSX_BATCHES_AHEAD);
+        let row = |number| RawRow { number, cells: vec!["a@x.example".into()] };
+        sender.send(Ok((vec![row(1), row(2)], false))).unwrap();
+        drop(sender);
+        let mut rows = ExcelRows::Streamed { batches, batch: Vec::new().into_iter(), ended: false };
+        assert_eq!(rows.next_row().unwrap().unwrap().number, 1);
+        assert_eq!(rows.next_row().unwrap().unwrap().number, 2);
+        let refusal = rows.next_row().expect("not the end of the sheet").unwrap_err();
+        assert_eq!(refusal.code, RejectionCode::UnreadableWorkbook);
+        assert!(rows.next_row().is_none());
+        // A reader that said its batch was the last one ends the sheet.
+        let (sender, batches) = std::sync::mpsc::sync_channel(XLSX_BATCHES_AHEAD);
+        sender.send(Ok((vec![row(1)], true))).unwrap();
+        drop(sender);
+        let mut rows = ExcelRows::Streamed { batches, batch: Vec::new().into_iter(), ended: false };
+        assert!(rows.next_row().unwrap().is_ok());
+        assert!(rows.next_row().is_none());
     }
 
     #[test]
