@@ -87,7 +87,7 @@ fn unreadable_sheet(name: &str, error: impl std::fmt::Display) -> FileRejection 
 
 pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) -> Result<ExcelRows, FileRejection> {
     check_expansion(&bytes, limits)?;
-    let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+    let workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
         FileRejection::new(
             RejectionCode::UnreadableWorkbook,
             format!("The workbook could not be opened ({e}). Save it again as .xlsx or CSV and upload it."),
@@ -100,10 +100,13 @@ pub(super) fn read_sheet(bytes: Vec<u8>, wanted: &[&str], limits: IntakeLimits) 
         .or_else(|| names.first())
         .cloned()
         .ok_or_else(|| FileRejection::new(RejectionCode::EmptyFile, "The workbook has no sheets."))?;
-    if let calamine::Sheets::Xlsx(xlsx) = workbook {
-        return stream_xlsx(xlsx, name);
-    }
-    let range = workbook.worksheet_range(&name).map_err(|e| unreadable_sheet(&name, e))?;
+    // Each kind by itself: an .xlsx is never read whole, so that reader is left out of the build.
+    let range = match workbook {
+        calamine::Sheets::Xlsx(xlsx) => return stream_xlsx(xlsx, name),
+        calamine::Sheets::Xls(mut book) => book.worksheet_range(&name).map_err(|e| unreadable_sheet(&name, e))?,
+        calamine::Sheets::Xlsb(mut book) => book.worksheet_range(&name).map_err(|e| unreadable_sheet(&name, e))?,
+        calamine::Sheets::Ods(mut book) => book.worksheet_range(&name).map_err(|e| unreadable_sheet(&name, e))?,
+    };
     let first_row = range.start().map(|(row, _)| u64::from(row)).unwrap_or(0);
     let first_col = range.start().map(|(_, col)| col as usize).unwrap_or(0);
     Ok(ExcelRows::Range { range, first_row, first_col, next: 0 })
