@@ -34,6 +34,9 @@ type XlsxBatch = Result<(Vec<RawRow>, bool), FileRejection>;
 const XLSX_BATCH_ROWS: usize = 1024;
 const XLSX_BATCHES_AHEAD: usize = 4;
 
+/// Excel's columns, A to XFD.
+const EXCEL_COLUMNS: u32 = 16_384;
+
 impl ExcelRows {
     /// The next row (a blank one included, as the sheet has it); `None` after the last.
     pub(super) fn next_row(&mut self) -> Option<Result<RawRow, FileRejection>> {
@@ -149,6 +152,11 @@ fn stream_xlsx(mut xlsx: calamine::Xlsx<Cursor<Vec<u8>>>, name: String) -> Resul
                     // Nobody reads on (the file was refused after its header): stop.
                     return;
                 }
+            }
+            if at_col >= EXCEL_COLUMNS {
+                // Past column XFD: no spreadsheet writes that; a row that wide would take gigabytes.
+                let _ = sender.send(Err(unreadable_sheet(&name, format!("a cell lies past column XFD, on row {number}"))));
+                return;
             }
             let current = row.get_or_insert_with(|| RawRow { number, cells: Vec::new() });
             let at = at_col as usize;
@@ -367,19 +375,25 @@ mod typed_cells {
 
     /// `bytes` (a zip) with `part` cut to its first `keep` bytes.
     fn cut_part(bytes: Vec<u8>, part: &str, keep: usize) -> Vec<u8> {
-        use std::io::{Read, Write};
+        use std::io::Read;
         let mut source = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut content = Vec::new();
+        source.by_name(part).unwrap().read_to_end(&mut content).unwrap();
+        content.truncate(keep);
+        replace_part(source, part, &content)
+    }
+
+    /// The zip `source` again, with `part` holding `content`.
+    fn replace_part(mut source: zip::ZipArchive<Cursor<Vec<u8>>>, part: &str, content: &[u8]) -> Vec<u8> {
+        use std::io::{Read, Write};
         let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for index in 0..source.len() {
             let mut file = source.by_index(index).unwrap();
             let name = file.name().unwrap().to_string();
-            let mut content = Vec::new();
-            file.read_to_end(&mut content).unwrap();
-            if name == part {
-                content.truncate(keep);
-            }
-            out.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
-            out.write_all(&content).unwrap();
+            let mut original = Vec::new();
+            file.read_to_end(&mut original).unwrap();
+            out.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+            out.write_all(if name == part { content } else { &original }).unwrap();
         }
         out.finish().unwrap().into_inner()
     }
@@ -406,6 +420,24 @@ mod typed_cells {
         assert!(read > 100 && read < 3000, "{read} rows before the fault");
         assert_eq!(refusal.code, RejectionCode::UnreadableWorkbook);
         assert!(refusal.message.contains("Tenants"), "{}", refusal.message);
+    }
+
+    #[test]
+    fn a_cell_past_column_xfd_is_refused_not_made_room_for() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.add_worksheet().set_name("Tenants").unwrap().write_string(0, 0, "Email").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        // Move the one cell far to the right of any real sheet.
+        let mut source = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut sheet = String::new();
+        std::io::Read::read_to_string(&mut source.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut sheet).unwrap();
+        assert!(sheet.contains(r#"r="A1""#), "{sheet}");
+        let moved = sheet.replace(r#"r="A1""#, r#"r="ZZZZZZ1""#);
+        let bytes = replace_part(source, "xl/worksheets/sheet1.xml", moved.as_bytes());
+        let mut rows = read_sheet(bytes, &["tenants"], IntakeLimits::default()).unwrap();
+        let refusal = rows.next_row().expect("a refusal").unwrap_err();
+        assert_eq!(refusal.code, RejectionCode::UnreadableWorkbook);
+        assert!(refusal.message.contains("XFD"), "{}", refusal.message);
     }
 
     #[test]
