@@ -23,6 +23,13 @@ pub struct FaultyTable<'a> {
     /// Yield to the scheduler before each call, so two runs joined on one task interleave at
     /// every table call (the embedded adapters never yield on their own).
     yields: bool,
+    /// With `yields`, one call at a time reaches the inner table: the runs interleave between
+    /// calls, never inside one. The embedded table answers each call without yielding anyway;
+    /// the emulator's TransactWriteItems is not safe when two run at once (moto restores a copy
+    /// of the whole table when a transaction is cancelled, and that copy can drop an item the
+    /// other run's call just wrote: "dictionary changed size during iteration" in its log).
+    /// DynamoDB itself makes each call atomic, which is what this gives the emulator.
+    one_at_a_time: tokio::sync::Mutex<()>,
     /// From the Nth call on, no call answers (the process died there): with `after_effect`
     /// the Nth reaches the table first. The run under test is dropped by a timeout.
     freezes: bool,
@@ -39,6 +46,7 @@ impl<'a> FaultyTable<'a> {
             after_effect,
             throttle: false,
             yields: false,
+            one_at_a_time: Default::default(),
             freezes: false,
             log: Default::default(),
         }
@@ -86,9 +94,12 @@ impl<'a> FaultyTable<'a> {
 
 macro_rules! forward {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {{
-        if $self.yields {
+        let _turn = if $self.yields {
             tokio::task::yield_now().await;
-        }
+            Some($self.one_at_a_time.lock().await)
+        } else {
+            None
+        };
         let call = $self.tick(format!("{}({:?})", stringify!($method), ($(crate::faults::summary(&$arg),)*)));
         let fail = call == $self.fail_at;
         if $self.freezes && call >= $self.fail_at {
