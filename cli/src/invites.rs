@@ -6,10 +6,11 @@ use crate::commands::{migration_id, Report};
 use crate::output::{Failure, Listing};
 use crate::runtime::Runtime;
 use onboarding::app;
-use onboarding::domain::delivery::DeliveryState;
-use onboarding::domain::invite::MailStatus;
+use onboarding::domain::delivery::{DeliveryRecord, DeliveryState};
+use onboarding::domain::invite::{Invite, MailStatus};
 use onboarding::domain::values::Email;
 use serde_json::json;
+use std::collections::HashMap;
 
 pub async fn run(runtime: &Runtime, command: InvitesCommand) -> Result<Report, Failure> {
     match command {
@@ -62,11 +63,10 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
         .transpose()?;
     let mut invites = runtime.table.list_invites(&migration).await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
     let deliveries = app::delivery::delivery_states(runtime.services(), invites.iter().filter_map(|i| i.message_id.clone())).await?;
-    let delivery_of = |invite: &onboarding::domain::invite::Invite| invite.message_id.as_ref().and_then(|id| deliveries.get(id));
     invites.retain(|i| match wanted {
         None => true,
         Some(Wanted::Mail(status)) => i.status == status,
-        Some(Wanted::Delivery(state)) => delivery_of(i).is_some_and(|d| d.state == state),
+        Some(Wanted::Delivery(state)) => delivery_of(&deliveries, i).is_some_and(|d| d.state == state),
     });
     invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
     let text = vec![format!("Invites of migration {migration}: {}", invites.len())];
@@ -79,8 +79,7 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
         let (invites, deliveries) = &*for_lines;
         let Some(invite) = invites.get(index) else { return String::new() };
         let error = invite.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-        let delivery = invite.message_id.as_ref().and_then(|id| deliveries.get(id));
-        let said = delivery.map(|d| format!(" → {}", d.describe())).unwrap_or_default();
+        let said = delivery_of(deliveries, invite).map(|d| format!(" → {}", d.describe())).unwrap_or_default();
         format!("  {:<12} {} due {} attempts {}{error}{said}", invite.status.as_str(), invite.email, invite.due, invite.attempts)
     };
     let item = move |index: usize| {
@@ -89,11 +88,16 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
         let mut row = serde_json::to_value(invite).unwrap_or_default();
         // The day as people and scripts write it (the stored form is the year and its day).
         row["due"] = serde_json::Value::String(invite.due.to_string());
-        row["delivery"] = serde_json::to_value(invite.message_id.as_ref().and_then(|id| deliveries.get(id))).unwrap_or_default();
+        row["delivery"] = serde_json::to_value(delivery_of(deliveries, invite)).unwrap_or_default();
         row
     };
     let listing = Listing { key: "invites", len, line: Some(Box::new(line)), item: Box::new(item) };
     Ok(Report { listing: Some(listing), ..Report::new(json!({ "migration": migration.as_str() }), text) })
+}
+
+/// What became of an invite's e-mail, once it was sent and SES said.
+fn delivery_of<'a>(deliveries: &'a HashMap<String, DeliveryRecord>, invite: &Invite) -> Option<&'a DeliveryRecord> {
+    invite.message_id.as_ref().and_then(|id| deliveries.get(id))
 }
 
 #[derive(Clone, Copy)]

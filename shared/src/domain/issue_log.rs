@@ -26,6 +26,14 @@ pub struct IssueLog {
     messages: Repeats,
 }
 
+/// The counts of [`IssueLog::tally`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IssueTally {
+    pub by_code: Vec<(IssueCode, u64)>,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
 /// The last owned text of one field, to notice a text repeated from one issue to the next.
 #[derive(Default)]
 struct Repeats {
@@ -89,6 +97,27 @@ impl IssueLog {
             let flags = cursor.byte();
             (code_at(cursor.byte()), severity_of(flags))
         })
+    }
+
+    /// How many issues of each code there are (the codes of none left out), in the order of
+    /// [`IssueCode::ALL`], and how many errors and warnings, read from the records' code and
+    /// flag bytes alone.
+    pub fn tally(&self) -> IssueTally {
+        let mut by_index = [0u64; IssueCode::ALL.len()];
+        let mut tally = IssueTally::default();
+        for &start in &self.starts {
+            let mut cursor = Cursor { bytes: &self.bytes, at: start };
+            let (flags, index) = (cursor.byte(), cursor.byte());
+            if let Some(count) = by_index.get_mut(index as usize) {
+                *count += 1;
+            }
+            match severity_of(flags) {
+                Severity::Error => tally.errors += 1,
+                Severity::Warning => tally.warnings += 1,
+            }
+        }
+        tally.by_code = IssueCode::ALL.iter().copied().zip(by_index).filter(|(_, count)| *count > 0).collect();
+        tally
     }
 
     /// Orders the issues by row (issues of no row first), then by code, keeping the order
@@ -297,6 +326,24 @@ mod tests {
         assert_eq!(log.to_vec(), issues);
         assert_eq!(log.codes().collect::<Vec<_>>(), issues.iter().map(|i| (i.code, i.severity)).collect::<Vec<_>>());
         assert_eq!(serde_json::to_value(&log).unwrap(), serde_json::to_value(&issues).unwrap());
+    }
+
+    #[test]
+    fn the_tally_counts_each_code_and_severity_of_the_issues() {
+        let mut issues = sample();
+        issues.extend(sample().into_iter().take(2));
+        let tally = IssueLog::from(issues.clone()).tally();
+        let expected: Vec<(IssueCode, u64)> = IssueCode::ALL
+            .iter()
+            .map(|code| (*code, issues.iter().filter(|i| i.code == *code).count() as u64))
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        assert!(expected.iter().any(|(_, count)| *count > 1), "the sample repeats a code");
+        assert_eq!(tally.by_code, expected);
+        let errors = issues.iter().filter(|i| i.severity == Severity::Error).count() as u64;
+        assert_eq!((tally.errors, tally.warnings), (errors, issues.len() as u64 - errors));
+        assert!(tally.errors > 0 && tally.warnings > 0, "the sample has both");
+        assert_eq!(IssueLog::new().tally(), IssueTally::default());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{IntakeLimits, RawRow};
 use crate::issue::{FileRejection, RejectionCode};
-use calamine::{Data, Reader};
+use calamine::{Data, DataRef, Reader};
 use std::io::Cursor;
 
 pub(super) fn is_workbook(prefix: &[u8]) -> bool {
@@ -163,7 +163,12 @@ fn stream_xlsx(mut xlsx: calamine::Xlsx<Cursor<Vec<u8>>>, name: String) -> Resul
             if current.cells.len() <= at {
                 current.cells.resize(at + 1, String::new());
             }
-            current.cells[at] = cell_text(&Data::from(cell.get_value().clone()));
+            // A text (most cells) is copied once; the rest hold no text worth the care.
+            current.cells[at] = match cell.get_value() {
+                DataRef::String(text) => text.clone(),
+                DataRef::SharedString(text) => (*text).to_string(),
+                other => cell_text(&Data::from(other.clone())),
+            };
         }
         batch.extend(row);
         let _ = sender.send(Ok((batch, true)));
