@@ -28,7 +28,8 @@ pub struct FaultyTable<'a> {
     /// the emulator's TransactWriteItems is not safe when two run at once (moto restores a copy
     /// of the whole table when a transaction is cancelled, and that copy can drop an item the
     /// other run's call just wrote: "dictionary changed size during iteration" in its log).
-    /// DynamoDB itself makes each call atomic, which is what this gives the emulator.
+    /// DynamoDB makes each request atomic; this makes each port call (one request or a few)
+    /// whole, coarser than DynamoDB and the same as the embedded table.
     one_at_a_time: tokio::sync::Mutex<()>,
     /// From the Nth call on, no call answers (the process died there): with `after_effect`
     /// the Nth reaches the table first. The run under test is dropped by a timeout.

@@ -1,9 +1,9 @@
 //! At-least-once delivery: every event kind delivered three times in a row, and twice at the
 //! same moment, writes one set of data and sends every e-mail once. "At the same moment" runs
 //! two calls joined on one task over a table that yields before every call, so the two runs
-//! interleave call by call. Each table call reaches the table whole, as DynamoDB makes each call
-//! atomic (see `FaultyTable::one_at_a_time` for why the emulator needs that said); the bucket
-//! and mail calls of the two runs still overlap on the emulator.
+//! interleave call by call. Each table call reaches the table whole (see
+//! `FaultyTable::one_at_a_time`: the emulator is not safe under concurrent transactions); the
+//! bucket and mail calls of the two runs still overlap on the emulator.
 
 use crate::data::*;
 use crate::faults::FaultyTable;
