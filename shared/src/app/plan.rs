@@ -113,9 +113,16 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
     // The file is read on a thread of its own while its rows are checked and merged here.
     let mut rows = ReadAhead::start(sheet)?;
     while let Some(batch) = rows.next_batch()? {
-        for row in batch.rows() {
+        // The batch's rows are checked first, then their addresses' index entries fetched
+        // together (`Deduper::warm`), then the rows merged in order.
+        let checked: Vec<RowOutcome> = batch.rows().iter().map(|row| user_from_row(&map, row, limits.max_cell_chars)).collect();
+        users.warm(checked.iter().filter_map(|outcome| match outcome {
+            RowOutcome::Usable(user, _) => Some(user.email.as_ref()),
+            RowOutcome::Rejected(_) => None,
+        }));
+        for outcome in checked {
             summary.rows += 1;
-            match user_from_row(&map, row, limits.max_cell_chars) {
+            match outcome {
                 RowOutcome::Usable(user, row_issues) => {
                     let (merged, row_issues) = users.add(user, row_issues);
                     if merged {

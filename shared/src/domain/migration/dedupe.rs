@@ -23,9 +23,17 @@ pub struct Deduper {
     later_rows: HashMap<usize, Vec<u64>, RandomState>,
     /// Reused id lists (blocking codes, roles, buildings) for the row being added.
     scratch: [Vec<u64>; 3],
+    /// Reused by [`Deduper::warm`].
+    hashes: Vec<u64>,
 }
 
 impl Deduper {
+    /// Brings the index entries of the next rows' addresses into the caches, before those
+    /// rows are added one by one (see [`UserStore::warm`]). Only ever a matter of speed.
+    pub fn warm<'e>(&mut self, emails: impl Iterator<Item = &'e str>) {
+        self.store.warm(emails, &mut self.hashes);
+    }
+
     /// Adds a usable row and its issues; returns whether it was merged into an earlier row's
     /// user, and the issues to report (with any raised by the merge).
     pub fn add(&mut self, row: UserRow<'_>, mut issues: Vec<Issue>) -> (bool, Vec<Issue>) {
