@@ -88,9 +88,14 @@ impl UserStore {
     /// The user with `email`, or where a new one goes. Keeps the index at most half full.
     pub fn lookup(&mut self, email: &str) -> Result<usize, Vacant> {
         self.reserve_one();
+        let hash = self.hash_of(email);
         let (local, domain) = split(email);
-        let hash = self.hasher.hash_one((local, domain));
         self.find(local, domain, hash).map_err(|slot| Vacant { slot, hash })
+    }
+
+    /// The hash an address is indexed by (its part before the `@` and its domain, hashed).
+    fn hash_of(&self, email: &str) -> u64 {
+        self.hasher.hash_one(split(email))
     }
 
     /// Reads the index slots where these addresses' probes will start, one right after
@@ -100,7 +105,7 @@ impl UserStore {
     /// prefetch instruction: those need `unsafe`.) `hashes` is a reused buffer.
     pub fn warm<'e>(&self, emails: impl Iterator<Item = &'e str>, hashes: &mut Vec<u64>) {
         hashes.clear();
-        hashes.extend(emails.map(|email| self.hasher.hash_one(split(email))));
+        hashes.extend(emails.map(|email| self.hash_of(email)));
         let size = self.slots.len();
         if size == 0 {
             return;
