@@ -88,14 +88,20 @@ impl UserStore {
     /// The user with `email`, or where a new one goes. Keeps the index at most half full.
     pub fn lookup(&mut self, email: &str) -> Result<usize, Vacant> {
         self.reserve_one();
-        let hash = self.hash_of(email);
         let (local, domain) = split(email);
+        let hash = self.hash_parts(local, domain);
         self.find(local, domain, hash).map_err(|slot| Vacant { slot, hash })
     }
 
     /// The hash an address is indexed by (its part before the `@` and its domain, hashed).
     fn hash_of(&self, email: &str) -> u64 {
-        self.hasher.hash_one(split(email))
+        let (local, domain) = split(email);
+        self.hash_parts(local, domain)
+    }
+
+    /// [`UserStore::hash_of`] for an address already split.
+    fn hash_parts(&self, local: &str, domain: &str) -> u64 {
+        self.hasher.hash_one((local, domain))
     }
 
     /// Reads the index slots where these addresses' probes will start, one right after
@@ -366,7 +372,12 @@ impl UserStore {
 /// An address as its part before the last `@` and its domain (a normalised address has one
 /// `@`; a text without one is all local part, with an empty domain).
 fn split(email: &str) -> (&str, &str) {
-    email.rsplit_once('@').unwrap_or((email, ""))
+    // Searched from the end, byte by byte: the domain is a dozen bytes, where the general
+    // string search costs a setup of its own on every one of the four calls a row makes.
+    match email.bytes().rposition(|b| b == b'@') {
+        Some(at) => (&email[..at], &email[at + 1..]),
+        None => (email, ""),
+    }
 }
 
 /// Writes the address [`split`] took apart into `into`, reusing its buffer.
