@@ -129,8 +129,8 @@ async fn reschedule(runtime: &Runtime, migration: &str, date: &str) -> Result<Re
     let date = onboarding::domain::approval::parse_date(date).map_err(Failure::usage)?;
     let outcome = app::invites::reschedule_invites(runtime.services(), &migration, date).await?;
     let text = vec![format!(
-        "Invites of migration {migration}: {} unsent moved to {}; {} already sent (untouched); {} failed, unconfirmed or being sent (untouched).",
-        outcome.moved, outcome.invite_date, outcome.sent, outcome.untouched
+        "Invites of migration {migration}: {} unsent moved to {}; {} already due that day; {} already sent (untouched); {} failed, unconfirmed or being sent (untouched).",
+        outcome.moved, outcome.invite_date, outcome.already, outcome.sent, outcome.untouched
     )];
     Ok(Report::new(serde_json::to_value(&outcome).unwrap_or_default(), text))
 }

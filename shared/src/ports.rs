@@ -336,6 +336,12 @@ pub trait InviteTable: Send + Sync {
         Ok(found)
     }
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>>;
+    /// One page of `migration`'s invites (at most about [`INVITES_PER_PAGE`]), from where
+    /// `from` says the last page ended (`None`: the first page), and where the next one
+    /// starts (`None`: this was the last). Pages come in no promised order and may be empty;
+    /// an invite changed between pages is still visited once. For work that goes over every
+    /// invite of a million-user migration without holding them all.
+    async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage>;
     async fn update_invite(
         &self,
         migration: &MigrationId,
@@ -348,6 +354,21 @@ pub trait InviteTable: Send + Sync {
     /// Stores `invite` whole (its due date, state, round) only if the stored one is still in
     /// `expected` state: a concurrent send or change wins. Answers whether it was stored.
     async fn replace_invite(&self, invite: &Invite, expected: MailStatus) -> PortResult<bool>;
+}
+
+/// About how many invites an [`InviteTable::invite_page`] holds: a few hundred kilobytes.
+pub const INVITES_PER_PAGE: usize = 1000;
+
+/// Where the next page of a migration's invites starts: the adapter's own mark, opaque to the
+/// caller, which only hands it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitePageMark(pub String);
+
+/// A page of invites ([`InviteTable::invite_page`]).
+#[derive(Debug, Default)]
+pub struct InvitePage {
+    pub invites: Vec<Invite>,
+    pub next: Option<InvitePageMark>,
 }
 
 /// The e-mail ledger: one entry per message key, claimed before the send.

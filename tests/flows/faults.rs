@@ -236,6 +236,9 @@ impl InviteTable for FaultyTable<'_> {
     async fn list_invites(&self, m: &MigrationId) -> PortResult<Vec<Invite>> {
         forward!(self.list_invites(m))
     }
+    async fn invite_page(&self, m: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
+        forward!(self.invite_page(m, from))
+    }
     async fn update_invite(
         &self,
         m: &MigrationId,

@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 
 pub const ONE_MARKET: &str = "3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10";
 pub const HARBOR_VIEW: &str = "9d1c3b5a-1111-4222-8333-444455556666";
+/// How many invites an invite page holds in the flows (a million-user migration's are 1,000).
+pub const INVITE_PAGE: usize = 2;
 pub const BUILDINGS_CSV: &[u8] = include_bytes!("../../infra/examples/buildings.csv");
 
 pub struct TestClock(Mutex<OffsetDateTime>);
@@ -178,7 +180,9 @@ fn start_time() -> OffsetDateTime {
 impl Harness {
     pub fn embedded() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let state = onboarding::adapters::embedded::EmbeddedState::open(dir.path()).unwrap();
+        let mut state = onboarding::adapters::embedded::EmbeddedState::open(dir.path()).unwrap();
+        // Invite pages of a few invites: the flows go over several pages with a handful.
+        state.table.set_invite_page(INVITE_PAGE);
         let outbox = Some(state.mailer.dir().to_path_buf());
         Self {
             outbox,
@@ -214,7 +218,7 @@ impl Harness {
         aws.mailer.ensure_identity("example.com").await.unwrap();
         Self {
             objects: Box::new(aws.objects),
-            table: Box::new(aws.table),
+            table: Box::new(aws.table.with_invite_page(INVITE_PAGE)),
             mailer: CountingMailer::new(Box::new(aws.mailer)),
             clock: TestClock(Mutex::new(start_time())),
             emulated: true,

@@ -3,6 +3,7 @@
 //! ledger message, each refused where it would do harm.
 
 use crate::data::*;
+use crate::faults::FaultyTable;
 use crate::helpers::*;
 use onboarding::app::route::UploadOutcome;
 use onboarding::app::{dispatch, invites, AppError};
@@ -66,4 +67,66 @@ pub async fn unsent_invites_are_rescheduled_and_a_sent_one_resent_once(h: Harnes
     let supp = MigrationId::parse("supp").unwrap();
     let refused = invites::resend_invite(h.svc(), &supp, &email(simulator)).await;
     assert!(matches!(&refused, Err(AppError::Rejected(r)) if r.code == "suppressed_address"), "{refused:?}");
+}
+
+/// A reschedule goes over the invites a page at a time (a few invites a page here; a thousand
+/// for real) with its writes several at once. One that stops part way, run again, writes only
+/// what it had not moved; asked a third time, it writes nothing.
+pub async fn a_reschedule_that_stopped_part_way_moves_only_the_rest(h: Harness) {
+    const USERS: usize = 40;
+    let sha = planned(&h, "big", USERS).await;
+    let tomorrow = h.clock_now().date() + time::Duration::days(1);
+    let later = tomorrow + time::Duration::days(6);
+    let UploadOutcome::Applied { apply, .. } =
+        h.upload("approvals/big.json", &approval_json("big", &sha, Some(&tomorrow.to_string()))).await
+    else {
+        panic!("not applied")
+    };
+    assert_eq!(apply.invites_queued, USERS as u64);
+    let m = MigrationId::parse("big").unwrap();
+
+    // The 25th table call fails: some invites are moved, the rest not.
+    let crashing = FaultyTable::new(h.table.as_ref(), 25, false);
+    let stopped = invites::reschedule_invites(h.svc_with(&crashing), &m, later).await;
+    assert!(stopped.is_err(), "the injected failure stops the run: {stopped:?}");
+    let moved_before = all_invites(&h, &m).await.iter().filter(|i| i.due == later).count();
+    assert!(moved_before > 0 && moved_before < USERS, "{moved_before} of {USERS} moved before the stop");
+
+    // Run again: only the rest is written, each once.
+    let spy = FaultyTable::new(h.table.as_ref(), u64::MAX, false);
+    let done = invites::reschedule_invites(h.svc_with(&spy), &m, later).await.unwrap();
+    assert_eq!((done.moved, done.already, done.sent, done.untouched), ((USERS - moved_before) as u64, moved_before as u64, 0, 0));
+    let writes = |log: Vec<String>| log.iter().filter(|call| call.starts_with("replace_invite(")).count();
+    assert_eq!(writes(spy.log()), USERS - moved_before, "{:?}", spy.log());
+    let pages = spy.log().iter().filter(|call| call.starts_with("invite_page(")).count();
+    assert!(pages > USERS / INVITE_PAGE / 2, "read in pages, not all at once: {pages} page reads");
+    assert!(all_invites(&h, &m).await.iter().all(|i| i.due == later && i.status == MailStatus::Pending));
+    assert_eq!(h.table.get_migration(&m).await.unwrap().unwrap().invite_date, Some(later.to_string()));
+
+    // The same day asked again: nothing is written.
+    let spy = FaultyTable::new(h.table.as_ref(), u64::MAX, false);
+    let again = invites::reschedule_invites(h.svc_with(&spy), &m, later).await.unwrap();
+    assert_eq!((again.moved, again.already), (0, USERS as u64));
+    assert_eq!(writes(spy.log()), 0, "{:?}", spy.log());
+
+    // A migration without invites is refused, after reading its (empty) pages.
+    let none = invites::reschedule_invites(h.svc(), &MigrationId::parse("nobody").unwrap(), later).await;
+    assert!(matches!(&none, Err(AppError::Rejected(r)) if r.code == "unknown_migration"), "{none:?}");
+}
+
+/// Every invite of `m`, page by page.
+async fn all_invites(h: &Harness, m: &MigrationId) -> Vec<onboarding::domain::invite::Invite> {
+    let mut all = Vec::new();
+    let mut mark = None;
+    loop {
+        let page = h.table.invite_page(m, mark.as_ref()).await.unwrap();
+        all.extend(page.invites);
+        let Some(next) = page.next else { break };
+        mark = Some(next);
+    }
+    let mut emails: Vec<&str> = all.iter().map(|i| i.email.as_str()).collect();
+    emails.sort();
+    emails.dedup();
+    assert_eq!(emails.len(), all.len(), "each invite on one page only");
+    all
 }

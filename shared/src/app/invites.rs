@@ -66,41 +66,74 @@ pub struct SuppressedInvite {
 
 /// Puts the migration's failed and unconfirmed invites (or only `email`'s) back in the queue,
 /// except those whose address the mail service suppresses. An unconfirmed invite may have
-/// arrived: whoever retries it has checked it did not.
+/// arrived: whoever retries it has checked it did not. The invites are read a page at a time.
 pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Option<&Email>) -> AppResult<RetryOutcome> {
-    let invites = svc.table.list_invites(migration).await?;
-    if invites.is_empty() {
-        return Err(FileRejection::new(
-            RejectionCode::UnknownMigration,
-            format!("Migration {migration} has no invites. Check the migration id."),
-        )
-        .into());
-    }
-    let chosen: Vec<&Invite> = invites.iter().filter(|i| email.is_none_or(|e| &i.email == e)).collect();
-    if chosen.is_empty() {
-        return Err(
-            FileRejection::new(RejectionCode::UnknownInvite, format!("Migration {migration} has no invite for that address.")).into()
-        );
-    }
     let mut outcome = RetryOutcome::default();
     let note = format!("put back in the queue by hand at {}", super::rfc3339(svc.clock.now()));
-    for invite in chosen {
-        if !matches!(invite.status, MailStatus::Failed | MailStatus::Unconfirmed) {
-            outcome.untouched += 1;
-            continue;
+    if let Some(email) = email {
+        let Some(invite) = svc.table.get_invite(migration, email).await? else {
+            if !has_invites(svc, migration).await? {
+                return Err(unknown_migration(migration, ""));
+            }
+            return Err(
+                FileRejection::new(RejectionCode::UnknownInvite, format!("Migration {migration} has no invite for that address.")).into()
+            );
+        };
+        retry_one(svc, &invite, &note, &mut outcome).await?;
+    } else {
+        let mut any = false;
+        let mut mark = None;
+        loop {
+            let page = svc.table.invite_page(migration, mark.as_ref()).await?;
+            any |= !page.invites.is_empty();
+            for invite in &page.invites {
+                retry_one(svc, invite, &note, &mut outcome).await?;
+            }
+            let Some(next) = page.next else { break };
+            mark = Some(next);
         }
-        if let Some(reason) = super::delivery::suppressed_reason(svc, &invite.email).await? {
-            // Mailing a suppressed address again hurts the account's reputation: refused.
-            outcome.suppressed.push(SuppressedInvite { email: invite.email.to_string(), reason });
-            continue;
+        if !any {
+            return Err(unknown_migration(migration, ""));
         }
-        // Attempts stay counted (at least one), so dispatch looks for the next round's key.
-        let attempts = invite.attempts.max(1);
-        svc.table.update_invite(migration, &invite.email, MailStatus::Pending, None, Some(&note), attempts).await?;
-        outcome.requeued.push(invite.email.to_string());
     }
     tracing::info!(migration = %migration, requeued = outcome.requeued.len(), "invites put back in the queue");
     Ok(outcome)
+}
+
+/// [`retry_invites`] for one invite.
+async fn retry_one(svc: Services<'_>, invite: &Invite, note: &str, outcome: &mut RetryOutcome) -> AppResult<()> {
+    if !matches!(invite.status, MailStatus::Failed | MailStatus::Unconfirmed) {
+        outcome.untouched += 1;
+        return Ok(());
+    }
+    if let Some(reason) = super::delivery::suppressed_reason(svc, &invite.email).await? {
+        // Mailing a suppressed address again hurts the account's reputation: refused.
+        outcome.suppressed.push(SuppressedInvite { email: invite.email.to_string(), reason });
+        return Ok(());
+    }
+    // Attempts stay counted (at least one), so dispatch looks for the next round's key.
+    let attempts = invite.attempts.max(1);
+    svc.table.update_invite(&invite.migration, &invite.email, MailStatus::Pending, None, Some(note), attempts).await?;
+    outcome.requeued.push(invite.email.to_string());
+    Ok(())
+}
+
+/// Whether `migration` has any invite (pages may be empty before the first that is not).
+async fn has_invites(svc: Services<'_>, migration: &MigrationId) -> AppResult<bool> {
+    let mut mark = None;
+    loop {
+        let page = svc.table.invite_page(migration, mark.as_ref()).await?;
+        if !page.invites.is_empty() {
+            return Ok(true);
+        }
+        let Some(next) = page.next else { return Ok(false) };
+        mark = Some(next);
+    }
+}
+
+fn unknown_migration(migration: &MigrationId, hint: &str) -> super::AppError {
+    FileRejection::new(RejectionCode::UnknownMigration, format!("Migration {migration} has no invites. Check the migration id{hint}."))
+        .into()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
@@ -108,15 +141,29 @@ pub struct RescheduleOutcome {
     pub invite_date: String,
     /// Unsent invites moved to the new date.
     pub moved: u64,
+    /// Unsent and already due on the new date at their hour (the same date asked again, or a
+    /// run that stopped part way asked again): nothing written.
+    pub already: u64,
     /// Already sent: counted, untouched.
     pub sent: u64,
     /// Failed, unconfirmed or being sent right now: untouched (`retry` puts failed ones back).
     pub untouched: u64,
 }
 
+/// How many invites [`reschedule_invites`] moves at once. Each move is one conditional write:
+/// a million-user migration's invites one after another, at 5 to 10 ms a write, would take
+/// hours, past the 15 minutes a function may run; thirty-two at once take 3 to 6 minutes.
+pub const RESCHEDULE_IN_FLIGHT: usize = 32;
+
 /// Moves every unsent (pending) invite of a migration to `date`; sent ones are counted and left
 /// alone. A date before today is refused. The migration's record takes the new date.
+///
+/// The invites are read a page at a time and each page's moves go [`RESCHEDULE_IN_FLIGHT`] at
+/// once, so memory stays that of a page whatever the migration's size. An invite already due
+/// on the new date is not written again: a run that stopped part way (a crash, a timeout), run
+/// again, writes only what it had not moved.
 pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date: Date) -> AppResult<RescheduleOutcome> {
+    use futures_util::stream::{self, StreamExt};
     let today = svc.clock.now().date();
     if date < today {
         return Err(FileRejection::new(
@@ -125,36 +172,48 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
         )
         .into());
     }
-    let invites = svc.table.list_invites(migration).await?;
-    if invites.is_empty() {
-        return Err(FileRejection::new(
-            RejectionCode::UnknownMigration,
-            format!("Migration {migration} has no invites. Check the migration id (invites exist once its plan is applied)."),
-        )
-        .into());
-    }
     let mut outcome = RescheduleOutcome { invite_date: date.to_string(), ..RescheduleOutcome::default() };
-    for invite in invites {
-        match invite.status {
-            MailStatus::Sent => outcome.sent += 1,
-            MailStatus::Pending => {
-                // The same local hour on the new day, in the person's building's zone.
-                let moved = invite.moved_to(date, crate::domain::config::DEFAULT_INVITE_HOUR);
-                // Conditional on still pending: an invite sent meanwhile stays sent.
-                if svc.table.replace_invite(&moved, MailStatus::Pending).await? {
-                    outcome.moved += 1;
-                } else {
-                    outcome.untouched += 1;
+    let (mut any, mut mark) = (false, None);
+    loop {
+        let page = svc.table.invite_page(migration, mark.as_ref()).await?;
+        any |= !page.invites.is_empty();
+        let mut moves = Vec::new();
+        for invite in page.invites {
+            match invite.status {
+                MailStatus::Sent => outcome.sent += 1,
+                MailStatus::Pending => {
+                    // The same local hour on the new day, in the person's building's zone.
+                    let moved = invite.moved_to(date, crate::domain::config::DEFAULT_INVITE_HOUR);
+                    if (moved.due, moved.send_at) == (invite.due, invite.send_at) {
+                        outcome.already += 1;
+                    } else {
+                        moves.push(moved);
+                    }
                 }
+                _ => outcome.untouched += 1,
             }
-            _ => outcome.untouched += 1,
         }
+        // Conditional on still pending: an invite sent meanwhile stays sent.
+        let mut stored = stream::iter(moves.iter().map(|moved| svc.table.replace_invite(moved, MailStatus::Pending)))
+            .buffer_unordered(RESCHEDULE_IN_FLIGHT);
+        while let Some(stored) = stored.next().await {
+            if stored? {
+                outcome.moved += 1;
+            } else {
+                outcome.untouched += 1;
+            }
+        }
+        let Some(next) = page.next else { break };
+        mark = Some(next);
+    }
+    if !any {
+        return Err(unknown_migration(migration, " (invites exist once its plan is applied)"));
     }
     if let Some(mut record) = svc.table.get_migration(migration).await? {
         record.invite_date = Some(date.to_string());
         svc.table.put_migration(&record).await?;
     }
-    tracing::info!(migration = %migration, moved = outcome.moved, "invites rescheduled");
+    tracing::info!(migration = %migration, moved = outcome.moved, already = outcome.already, "invites rescheduled");
     Ok(outcome)
 }
 

@@ -212,6 +212,7 @@ pub fn notice_for(kind: UploadKind, key: &str, outcome: &UploadOutcome, plan_iss
             notice.headline = format!("The migration's unsent invites now go out from {}.", o.invite_date);
             notice.counts = vec![
                 ("Moved", o.moved),
+                ("Already due that day", o.already),
                 ("Already sent (untouched)", o.sent),
                 ("Failed, unconfirmed or being sent (untouched)", o.untouched),
             ];

@@ -392,6 +392,9 @@ impl InviteTable for DownTable {
     async fn list_invites(&self, _: &MigrationId) -> PortResult<Vec<Invite>> {
         down()
     }
+    async fn invite_page(&self, _: &MigrationId, _: Option<&InvitePageMark>) -> PortResult<InvitePage> {
+        down()
+    }
     async fn update_invite(&self, _: &MigrationId, _: &Email, _: MailStatus, _: Option<&str>, _: Option<&str>, _: u32) -> PortResult<()> {
         down()
     }

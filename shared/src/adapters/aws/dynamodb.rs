@@ -63,7 +63,8 @@
 //!   index is sparse: update_invite rewrites the item and sets due_pk / due_sk only while the
 //!   status is pending, so sent and failed invites leave it and a retried one comes back.
 //! - get_invite: GetItem. list_invites: Query each of the 16 `INVITE#<migration>#<n>`
-//!   partitions, merged by email. A partition key takes at most 1,000 writes a second; a
+//!   partitions, merged by email. invite_page: one Query page (at most 1,000 items) of one of
+//!   those partitions, after the last address the mark names. A partition key takes at most 1,000 writes a second; a
 //!   migration's invites under one key would cap a million-user apply there.
 //!   update_invite: GetItem, then PutItem on `attribute_exists(pk)`.
 //! - claim_mail: PutItem if `attribute_not_exists(pk)`; on a failed condition, the existing
@@ -112,16 +113,25 @@ pub struct DynamoTable {
     client: aws_sdk_dynamodb::Client,
     table: String,
     backoff: Backoff,
+    /// At most this many invites a Query page ([`crate::ports::INVITES_PER_PAGE`]; tests use
+    /// fewer, to go over several pages of one shard with a few invites).
+    invite_page: usize,
 }
 
 impl DynamoTable {
     pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
-        Self { client, table, backoff: Backoff::DYNAMODB }
+        Self { client, table, backoff: Backoff::DYNAMODB, invite_page: crate::ports::INVITES_PER_PAGE }
     }
 
     /// A different retry budget (tests use a quick one).
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Invite pages of at most `size` invites (at least one).
+    pub fn with_invite_page(mut self, size: usize) -> Self {
+        self.invite_page = size.max(1);
         self
     }
 

@@ -34,6 +34,9 @@ pub struct SqliteTable {
     /// The addresses the users table holds, for answering "no such user" without a B-tree
     /// search (most addresses of a migration are new). Locked only while `connection` is.
     known: Mutex<Option<KnownUsers>>,
+    /// How many invites an invite page holds ([`crate::ports::INVITES_PER_PAGE`]; tests use
+    /// fewer, to go over several pages with a few invites).
+    invite_page: usize,
 }
 
 /// Hashes of every address in `users`, as of a `PRAGMA data_version`: that number changes when
@@ -83,13 +86,18 @@ impl SqliteTable {
         let connection = Connection::open(path).map_err(db)?;
         connection.busy_timeout(std::time::Duration::from_secs(30)).map_err(db)?;
         connection.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Self { connection: Mutex::new(connection), known: Mutex::new(None) })
+        Ok(Self { connection: Mutex::new(connection), known: Mutex::new(None), invite_page: crate::ports::INVITES_PER_PAGE })
     }
 
     pub fn in_memory() -> PortResult<Self> {
         let connection = Connection::open_in_memory().map_err(db)?;
         connection.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Self { connection: Mutex::new(connection), known: Mutex::new(None) })
+        Ok(Self { connection: Mutex::new(connection), known: Mutex::new(None), invite_page: crate::ports::INVITES_PER_PAGE })
+    }
+
+    /// Invite pages of `size` invites (at least one) instead of [`crate::ports::INVITES_PER_PAGE`].
+    pub fn set_invite_page(&mut self, size: usize) {
+        self.invite_page = size.max(1);
     }
 
     /// Reads the file through SQLite's own page cache instead of mapping up to 256 MiB of it

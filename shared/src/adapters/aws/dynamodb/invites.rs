@@ -4,7 +4,7 @@ use super::item::{from_json, invite_key, invite_pk, invite_shard, json, s, text,
 use super::{condition_failed, DynamoTable};
 use crate::domain::invite::{instant_key, Invite, MailStatus};
 use crate::domain::values::{Email, MigrationId};
-use crate::ports::{InviteTable, PortError, PortResult};
+use crate::ports::{InvitePage, InvitePageMark, InviteTable, PortError, PortResult};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
@@ -27,6 +27,15 @@ fn invite_item(invite: &Invite) -> PortResult<Item> {
 
 fn invite(item: &Item) -> PortResult<Invite> {
     from_json(item, "data")
+}
+
+/// A page mark read back: the shard, and the last address read in it (if any).
+fn page_mark(mark: &str) -> Option<(u8, Option<String>)> {
+    let (shard, after) = match mark.split_once('#') {
+        Some((shard, after)) => (shard, Some(after.to_string())),
+        None => (mark, None),
+    };
+    Some((shard.parse().ok()?, after))
 }
 
 impl DynamoTable {
@@ -142,6 +151,44 @@ impl InviteTable for DynamoTable {
         // Each shard comes sorted by address; the whole list is too, as SQLite gives it.
         invites.sort_by(|a: &Invite, b: &Invite| a.email.as_str().cmp(b.email.as_str()));
         Ok(invites)
+    }
+
+    async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
+        // A page is one Query of one shard; the mark names the shard and, within it, the last
+        // address read (`<shard>` alone: the shard from its start).
+        let (shard, after) = match from {
+            None => (0, None),
+            Some(mark) => page_mark(&mark.0)
+                .ok_or_else(|| PortError::Unexpected(format!("an invite page mark not made by this table: {:?}", mark.0)))?,
+        };
+        if shard >= INVITE_SHARDS {
+            return Ok(InvitePage::default());
+        }
+        let pk = invite_pk(migration, shard);
+        let start = after.map(|sk| Item::from([("pk".to_string(), s(pk.as_str())), ("sk".to_string(), s(sk))]));
+        let limit = i32::try_from(self.invite_page).unwrap_or(i32::MAX);
+        let page = self
+            .run("DynamoDB Query", || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", "pk")
+                    .expression_attribute_values(":pk", s(pk.as_str()))
+                    .consistent_read(true)
+                    .limit(limit)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+        let invites = page.items.unwrap_or_default().iter().map(invite).collect::<PortResult<Vec<_>>>()?;
+        let last = page.last_evaluated_key.as_ref().and_then(|key| text(key, "sk"));
+        let next = match last {
+            Some(sk) => Some(InvitePageMark(format!("{shard}#{sk}"))),
+            None if shard + 1 < INVITE_SHARDS => Some(InvitePageMark((shard + 1).to_string())),
+            None => None,
+        };
+        Ok(InvitePage { invites, next })
     }
 
     async fn update_invite(

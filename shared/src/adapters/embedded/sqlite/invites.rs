@@ -63,6 +63,28 @@ impl InviteTable for SqliteTable {
         rows.iter().map(|d| from_json(d)).collect()
     }
 
+    async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
+        // Keyset pages in address order: the mark is the last address of the page before
+        // (the empty text sorts before every address).
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT email, data FROM invites WHERE migration = ?1 AND email > ?2 ORDER BY email LIMIT ?3")
+            .map_err(db)?;
+        let after = from.map_or("", |mark| mark.0.as_str());
+        let limit = i64::try_from(self.invite_page).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![migration.as_str(), after, limit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        let next = match rows.last() {
+            Some((email, _)) if rows.len() == self.invite_page => Some(InvitePageMark(email.clone())),
+            _ => None,
+        };
+        let invites = rows.iter().map(|(_, data)| from_json(data)).collect::<PortResult<_>>()?;
+        Ok(InvitePage { invites, next })
+    }
+
     async fn update_invite(
         &self,
         migration: &MigrationId,
