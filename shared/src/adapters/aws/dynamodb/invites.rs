@@ -159,7 +159,8 @@ impl InviteTable for DynamoTable {
         let (shard, after) = match from {
             None => (0, None),
             Some(mark) => page_mark(&mark.0)
-                .ok_or_else(|| PortError::Unexpected(format!("an invite page mark not made by this table: {:?}", mark.0)))?,
+                // Not the mark itself: it holds an address.
+                .ok_or_else(|| PortError::Unexpected("an invite page mark this table did not make".to_string()))?,
         };
         if shard >= INVITE_SHARDS {
             return Ok(InvitePage::default());
