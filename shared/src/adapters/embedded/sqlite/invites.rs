@@ -58,9 +58,15 @@ impl InviteTable for SqliteTable {
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT data FROM invites WHERE migration = ?1 ORDER BY email").map_err(db)?;
-        let rows =
-            stmt.query_map([migration.as_str()], |r| r.get::<_, String>(0)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
-        rows.iter().map(|d| from_json(d)).collect()
+        // Each row parsed where SQLite holds it: a million invites' JSON texts are never
+        // held beside the invites made of them.
+        let mut rows = stmt.query([migration.as_str()]).map_err(db)?;
+        let mut invites = Vec::new();
+        while let Some(row) = rows.next().map_err(db)? {
+            let data = row.get_ref(0).and_then(|value| value.as_str().map_err(Into::into)).map_err(db)?;
+            invites.push(from_json(data)?);
+        }
+        Ok(invites)
     }
 
     async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
