@@ -177,6 +177,28 @@ impl DynamoTable {
     /// Every item of a partition (only sort keys starting with `prefix`, if given) in sort key
     /// order: strongly consistent, all pages.
     async fn query_partition(&self, pk: &str, prefix: Option<&str>) -> PortResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let (page, next) = self.query_page(pk, prefix, start, None).await?;
+            items.extend(page);
+            match next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// One Query page of a partition (as [`DynamoTable::query_partition`] reads them), from
+    /// after `start`, of at most `limit` items; and the key to start the next page from, if
+    /// the partition may hold more.
+    async fn query_page(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+        start: Option<Item>,
+        limit: Option<i32>,
+    ) -> PortResult<(Vec<Item>, Option<Item>)> {
         let mut names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
         let mut values = Item::from([(":pk".to_string(), AttributeValue::S(pk.to_string()))]);
         let condition = match prefix {
@@ -187,28 +209,22 @@ impl DynamoTable {
             }
             None => "#pk = :pk",
         };
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .run("DynamoDB Query", || {
-                    self.client
-                        .query()
-                        .table_name(&self.table)
-                        .key_condition_expression(condition)
-                        .set_expression_attribute_names(Some(names.clone()))
-                        .set_expression_attribute_values(Some(values.clone()))
-                        .consistent_read(true)
-                        .set_exclusive_start_key(start.clone())
-                        .send()
-                })
-                .await?;
-            items.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(items),
-            }
-        }
+        let page = self
+            .run("DynamoDB Query", || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression(condition)
+                    .set_expression_attribute_names(Some(names.clone()))
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .consistent_read(true)
+                    .set_limit(limit)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+        let next = page.last_evaluated_key.filter(|next| !next.is_empty());
+        Ok((page.items.unwrap_or_default(), next))
     }
 }
 

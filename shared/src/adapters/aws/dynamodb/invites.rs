@@ -168,22 +168,9 @@ impl InviteTable for DynamoTable {
         let pk = invite_pk(migration, shard);
         let start = after.map(|sk| Item::from([("pk".to_string(), s(pk.as_str())), ("sk".to_string(), s(sk))]));
         let limit = i32::try_from(self.invite_page).unwrap_or(i32::MAX);
-        let page = self
-            .run("DynamoDB Query", || {
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", "pk")
-                    .expression_attribute_values(":pk", s(pk.as_str()))
-                    .consistent_read(true)
-                    .limit(limit)
-                    .set_exclusive_start_key(start.clone())
-                    .send()
-            })
-            .await?;
-        let invites = page.items.unwrap_or_default().iter().map(invite).collect::<PortResult<Vec<_>>>()?;
-        let last = page.last_evaluated_key.as_ref().and_then(|key| text(key, "sk"));
+        let (items, last) = self.query_page(&pk, None, start, Some(limit)).await?;
+        let invites = items.iter().map(invite).collect::<PortResult<Vec<_>>>()?;
+        let last = last.as_ref().and_then(|key| text(key, "sk"));
         let next = match last {
             Some(sk) => Some(InvitePageMark(format!("{shard}#{sk}"))),
             None if shard + 1 < INVITE_SHARDS => Some(InvitePageMark((shard + 1).to_string())),
