@@ -7,7 +7,9 @@
 //! The simulated table keeps only keys for users and invites (nothing reads them back when every
 //! user is new) and whole items for everything else (the migration record). It honours
 //! `attribute_not_exists` conditions, the ones apply relies on, on PutItem and on the puts of a
-//! TransactWriteItems (cancelling the transaction as DynamoDB does).
+//! TransactWriteItems (cancelling the transaction as DynamoDB does). With `--reschedule` it
+//! keeps the invites whole, answers their Query pages (Limit, ExclusiveStartKey) and honours
+//! the reschedule's `#status = :expected` condition, and every invite is then moved a week on.
 
 use crate::fixture::{err, Fixture};
 use crate::timing::process_cpu;
@@ -26,10 +28,50 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What the simulated table holds: keys of users and invites, whole items of the rest.
+/// What the simulated table holds: keys of users and invites, whole items of the rest; with
+/// `keep_invites`, the invites whole too, in key order (a reschedule reads them in pages).
 #[derive(Debug, Default)]
 struct Items {
     items: HashMap<(String, String), Option<Value>>,
+    invites: std::collections::BTreeMap<(String, String), Value>,
+    keep_invites: bool,
+}
+
+impl Items {
+    fn get(&self, key: &(String, String)) -> Option<Value> {
+        if let Some(invite) = self.invites.get(key) {
+            return Some(invite.clone());
+        }
+        self.items.get(key).map(|item| item.clone().unwrap_or_else(|| json!({"pk": {"S": key.0}, "sk": {"S": key.1}})))
+    }
+
+    fn put(&mut self, key: (String, String), item: Value) {
+        if self.keep_invites && key.0.starts_with("INVITE#") {
+            self.invites.insert(key, item);
+        } else {
+            let value = kept(&key, item);
+            self.items.insert(key, value);
+        }
+    }
+
+    fn remove(&mut self, key: &(String, String)) {
+        self.invites.remove(key);
+        self.items.remove(key);
+    }
+
+    /// A Query page of the invites under `pk`, after `start`, at most `limit`; and the last
+    /// key, when the page is full.
+    fn invite_page(&self, pk: &str, start: Option<String>, limit: usize) -> (Vec<Value>, Option<Value>) {
+        use std::ops::Bound;
+        let from = match start {
+            Some(sk) => Bound::Excluded((pk.to_string(), sk)),
+            None => Bound::Included((pk.to_string(), String::new())),
+        };
+        let page: Vec<(&(String, String), &Value)> =
+            self.invites.range((from, Bound::Unbounded)).take_while(|(key, _)| key.0 == pk).take(limit).collect();
+        let last = (page.len() == limit).then(|| page.last().map(|(key, _)| json!({"pk": {"S": key.0}, "sk": {"S": key.1}}))).flatten();
+        (page.into_iter().map(|(_, item)| item.clone()).collect(), last)
+    }
 }
 
 /// The in-memory DynamoDB behind the SDK client.
@@ -59,10 +101,8 @@ fn kept(key: &(String, String), item: Value) -> Option<Value> {
 impl SimulatedDynamo {
     fn answer(&self, target: &str, request: &Value) -> (u16, Value) {
         let mut store = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        let items = &mut store.items;
-        let stored = |items: &HashMap<(String, String), Option<Value>>, key: &(String, String)| {
-            items.get(key).map(|item| item.clone().unwrap_or_else(|| json!({"pk": {"S": key.0}, "sk": {"S": key.1}})))
-        };
+        let items = &mut *store;
+        let stored = |items: &Items, key: &(String, String)| items.get(key);
         match target {
             "GetItem" => {
                 let key = key_of(&request["Key"]);
@@ -76,6 +116,19 @@ impl SimulatedDynamo {
                 let item = request["Item"].clone();
                 let key = key_of(&item);
                 let condition = request["ConditionExpression"].as_str().unwrap_or_default();
+                // A reschedule's put: only while the stored invite is in the expected state.
+                if condition == "#status = :expected" {
+                    let expected = &request["ExpressionAttributeValues"][":expected"];
+                    if stored(items, &key).is_none_or(|old| &old["status"] != expected) {
+                        return (
+                            400,
+                            json!({
+                                "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                                "message": "The conditional request failed",
+                            }),
+                        );
+                    }
+                }
                 if condition.starts_with("attribute_not_exists") && !condition.contains(" OR ") {
                     if let Some(old) = stored(items, &key) {
                         return (
@@ -88,8 +141,7 @@ impl SimulatedDynamo {
                         );
                     }
                 }
-                let value = kept(&key, item);
-                items.insert(key, value);
+                items.put(key, item);
                 (200, json!({}))
             }
             "BatchGetItem" => {
@@ -106,9 +158,7 @@ impl SimulatedDynamo {
                 for (_, writes) in request["RequestItems"].as_object().into_iter().flatten() {
                     for write in writes.as_array().into_iter().flatten() {
                         if let Some(item) = write.get("PutRequest").map(|p| p["Item"].clone()) {
-                            let key = key_of(&item);
-                            let value = kept(&key, item);
-                            items.insert(key, value);
+                            items.put(key_of(&item), item);
                         } else if let Some(key) = write.get("DeleteRequest").map(|d| key_of(&d["Key"])) {
                             items.remove(&key);
                         }
@@ -140,9 +190,7 @@ impl SimulatedDynamo {
                     );
                 }
                 for put in puts {
-                    let key = key_of(&put["Item"]);
-                    let value = kept(&key, put["Item"].clone());
-                    items.insert(key, value);
+                    items.put(key_of(&put["Item"]), put["Item"].clone());
                 }
                 (200, json!({}))
             }
@@ -154,8 +202,19 @@ impl SimulatedDynamo {
             // queries (the building index) is empty here.
             "Query" => {
                 let pk = request["ExpressionAttributeValues"][":pk"]["S"].as_str().unwrap_or_default();
+                if pk.starts_with("INVITE#") && items.keep_invites {
+                    let start = request["ExclusiveStartKey"]["sk"]["S"].as_str().map(str::to_string);
+                    let limit = request["Limit"].as_u64().map_or(usize::MAX, |l| l as usize);
+                    let (found, last) = items.invite_page(pk, start, limit);
+                    let count = found.len();
+                    let mut answer = json!({ "Items": found, "Count": count, "ScannedCount": count });
+                    if let Some(last) = last {
+                        answer["LastEvaluatedKey"] = last;
+                    }
+                    return (200, answer);
+                }
                 let mut found: Vec<Value> = if pk.starts_with("APPLY#") {
-                    items.iter().filter(|(key, _)| key.0 == pk).filter_map(|(_, item)| item.clone()).collect()
+                    items.items.iter().filter(|(key, _)| key.0 == pk).filter_map(|(_, item)| item.clone()).collect()
                 } else {
                     Vec::new()
                 };
@@ -213,13 +272,28 @@ pub struct ApplyRun {
     pub cpu: Duration,
     /// Of it, the simulated table's own work (parsing requests, answering).
     pub simulator: Duration,
+    /// With `reschedule`, the reschedule of every invite after the apply.
+    pub reschedule: Option<RescheduleRun>,
+}
+
+/// What one simulated reschedule measured (every invite of the applied plan moved a week on).
+#[derive(Debug, Clone)]
+pub struct RescheduleRun {
+    pub moved: u64,
+    pub wall: Duration,
+    pub calls: u64,
+    pub writes: u64,
 }
 
 /// Plans `users` new users on the embedded adapters, then applies the plan through the DynamoDB
 /// adapter over the simulated table answering each call after `delay`: in one run
 /// (`workers` 0), or handed to an in-memory apply queue that `workers` consumers empty at once,
 /// as the apply-plan function's event source does at its maximum concurrency.
-pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, workers: usize) -> Result<ApplyRun, String> {
+///
+/// With `reschedule`, the simulated table keeps the invites whole, and after the apply every
+/// invite is moved a week on (`reschedule_invites`, as an approver's reschedule object runs it
+/// in the ingest function) and timed on its own.
+pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, workers: usize, reschedule: bool) -> Result<ApplyRun, String> {
     // Every row a new, valid, active, mapped user in a known building.
     let mut spec = UsersSpec::new(users, fixture.seed + 1, fixture.buildings.clone());
     spec.duplicate_share = 0.0;
@@ -241,6 +315,7 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
     let record = fixture.state.table.get_migration(&migration).await.map_err(err)?.ok_or("the plan was not recorded")?;
 
     let (simulated, table) = simulated_table(delay);
+    simulated.items.lock().unwrap_or_else(|p| p.into_inner()).keep_invites = reschedule;
     table.put_migration(&record).await.map_err(err)?;
     let svc = onboarding::app::Services { table: &table, ..fixture.svc() };
     let approval = Approval {
@@ -264,15 +339,31 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
     let wall = started.elapsed();
     let cpu = process_cpu().saturating_sub(cpu_before);
     let simulator = Duration::from_nanos(simulated.busy_nanos.load(Ordering::Relaxed) - busy_before);
+    let (calls_after, writes_after) = (simulated.calls.load(Ordering::Relaxed), simulated.writes.load(Ordering::Relaxed));
+    let rescheduled = match (reschedule, approval.invite_date) {
+        (true, Some(date)) => {
+            eprintln!("rescheduling {} invites, {} ms a DynamoDB call", outcome.invites_queued, delay.as_millis());
+            let started = Instant::now();
+            let moved = onboarding::app::invites::reschedule_invites(svc, &migration, date + time::Duration::days(7)).await.map_err(err)?;
+            Some(RescheduleRun {
+                moved: moved.moved,
+                wall: started.elapsed(),
+                calls: simulated.calls.load(Ordering::Relaxed) - calls_after,
+                writes: simulated.writes.load(Ordering::Relaxed) - writes_after,
+            })
+        }
+        _ => None,
+    };
     Ok(ApplyRun {
         users,
         created: outcome.users_created,
         invites: outcome.invites_queued,
         wall,
-        calls: simulated.calls.load(Ordering::Relaxed) - calls_before,
-        writes: simulated.writes.load(Ordering::Relaxed) - writes_before,
+        calls: calls_after - calls_before,
+        writes: writes_after - writes_before,
         cpu,
         simulator,
+        reschedule: rescheduled,
     })
 }
 
