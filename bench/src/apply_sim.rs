@@ -102,11 +102,10 @@ impl SimulatedDynamo {
     fn answer(&self, target: &str, request: &Value) -> (u16, Value) {
         let mut store = self.items.lock().unwrap_or_else(|p| p.into_inner());
         let items = &mut *store;
-        let stored = |items: &Items, key: &(String, String)| items.get(key);
         match target {
             "GetItem" => {
                 let key = key_of(&request["Key"]);
-                match stored(items, &key) {
+                match items.get(&key) {
                     Some(item) => (200, json!({ "Item": item })),
                     None => (200, json!({})),
                 }
@@ -119,7 +118,7 @@ impl SimulatedDynamo {
                 // A reschedule's put: only while the stored invite is in the expected state.
                 if condition == "#status = :expected" {
                     let expected = &request["ExpressionAttributeValues"][":expected"];
-                    if stored(items, &key).is_none_or(|old| &old["status"] != expected) {
+                    if items.get(&key).is_none_or(|old| &old["status"] != expected) {
                         return (
                             400,
                             json!({
@@ -130,7 +129,7 @@ impl SimulatedDynamo {
                     }
                 }
                 if condition.starts_with("attribute_not_exists") && !condition.contains(" OR ") {
-                    if let Some(old) = stored(items, &key) {
+                    if let Some(old) = items.get(&key) {
                         return (
                             400,
                             json!({
@@ -147,8 +146,7 @@ impl SimulatedDynamo {
             "BatchGetItem" => {
                 let mut responses = Map::new();
                 for (table, wanted) in request["RequestItems"].as_object().into_iter().flatten() {
-                    let found: Vec<Value> =
-                        wanted["Keys"].as_array().into_iter().flatten().filter_map(|k| stored(items, &key_of(k))).collect();
+                    let found: Vec<Value> = wanted["Keys"].as_array().into_iter().flatten().filter_map(|k| items.get(&key_of(k))).collect();
                     responses.insert(table.clone(), Value::Array(found));
                 }
                 (200, json!({ "Responses": responses, "UnprocessedKeys": {} }))
@@ -173,7 +171,7 @@ impl SimulatedDynamo {
                     .iter()
                     .map(|put| {
                         let absent_only = put["ConditionExpression"].as_str().is_some_and(|c| c.starts_with("attribute_not_exists"));
-                        match stored(items, &key_of(&put["Item"])) {
+                        match items.get(&key_of(&put["Item"])) {
                             Some(old) if absent_only => json!({ "Code": "ConditionalCheckFailed", "Item": old }),
                             _ => json!({ "Code": "None" }),
                         }

@@ -371,6 +371,29 @@ pub struct InvitePage {
     pub next: Option<InvitePageMark>,
 }
 
+/// Every invite of a migration, a page at a time: [`InviteTable::invite_page`] asked until it
+/// names no next page.
+pub struct InvitePages<'t> {
+    table: &'t dyn InviteTable,
+    migration: &'t MigrationId,
+    /// Where the next page starts; `None` once the last page was read.
+    next: Option<Option<InvitePageMark>>,
+}
+
+impl<'t> InvitePages<'t> {
+    pub fn new(table: &'t dyn InviteTable, migration: &'t MigrationId) -> Self {
+        Self { table, migration, next: Some(None) }
+    }
+
+    /// The next page's invites (maybe none), or `None` after the last page.
+    pub async fn next(&mut self) -> PortResult<Option<Vec<Invite>>> {
+        let Some(from) = self.next.take() else { return Ok(None) };
+        let page = self.table.invite_page(self.migration, from.as_ref()).await?;
+        self.next = page.next.map(Some);
+        Ok(Some(page.invites))
+    }
+}
+
 /// The e-mail ledger: one entry per message key, claimed before the send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {

@@ -117,12 +117,9 @@ pub async fn a_reschedule_that_stopped_part_way_moves_only_the_rest(h: Harness) 
 /// Every invite of `m`, page by page.
 async fn all_invites(h: &Harness, m: &MigrationId) -> Vec<onboarding::domain::invite::Invite> {
     let mut all = Vec::new();
-    let mut mark = None;
-    loop {
-        let page = h.table.invite_page(m, mark.as_ref()).await.unwrap();
-        all.extend(page.invites);
-        let Some(next) = page.next else { break };
-        mark = Some(next);
+    let mut pages = onboarding::ports::InvitePages::new(h.table.as_ref(), m);
+    while let Some(invites) = pages.next().await.unwrap() {
+        all.extend(invites);
     }
     let mut emails: Vec<&str> = all.iter().map(|i| i.email.as_str()).collect();
     emails.sort();

@@ -10,7 +10,7 @@ use crate::domain::invite::{Invite, MailStatus};
 use crate::domain::issue::{FileRejection, RejectionCode};
 use crate::domain::mail::invite_key;
 use crate::domain::values::{Email, MigrationId};
-use crate::ports::MailLedger;
+use crate::ports::{InvitePages, MailLedger};
 use serde::Serialize;
 use time::Date;
 
@@ -81,16 +81,12 @@ pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Op
         };
         retry_one(svc, &invite, &note, &mut outcome).await?;
     } else {
-        let mut any = false;
-        let mut mark = None;
-        loop {
-            let page = svc.table.invite_page(migration, mark.as_ref()).await?;
-            any |= !page.invites.is_empty();
-            for invite in &page.invites {
+        let (mut any, mut pages) = (false, InvitePages::new(svc.table, migration));
+        while let Some(invites) = pages.next().await? {
+            any |= !invites.is_empty();
+            for invite in &invites {
                 retry_one(svc, invite, &note, &mut outcome).await?;
             }
-            let Some(next) = page.next else { break };
-            mark = Some(next);
         }
         if !any {
             return Err(unknown_migration(migration, ""));
@@ -120,15 +116,13 @@ async fn retry_one(svc: Services<'_>, invite: &Invite, note: &str, outcome: &mut
 
 /// Whether `migration` has any invite (pages may be empty before the first that is not).
 async fn has_invites(svc: Services<'_>, migration: &MigrationId) -> AppResult<bool> {
-    let mut mark = None;
-    loop {
-        let page = svc.table.invite_page(migration, mark.as_ref()).await?;
-        if !page.invites.is_empty() {
+    let mut pages = InvitePages::new(svc.table, migration);
+    while let Some(invites) = pages.next().await? {
+        if !invites.is_empty() {
             return Ok(true);
         }
-        let Some(next) = page.next else { return Ok(false) };
-        mark = Some(next);
     }
+    Ok(false)
 }
 
 fn unknown_migration(migration: &MigrationId, hint: &str) -> super::AppError {
@@ -176,12 +170,11 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
         .into());
     }
     let mut outcome = RescheduleOutcome { invite_date: date.to_string(), ..RescheduleOutcome::default() };
-    let (mut any, mut mark) = (false, None);
-    loop {
-        let page = svc.table.invite_page(migration, mark.as_ref()).await?;
-        any |= !page.invites.is_empty();
+    let (mut any, mut pages) = (false, InvitePages::new(svc.table, migration));
+    while let Some(invites) = pages.next().await? {
+        any |= !invites.is_empty();
         let mut moves = Vec::new();
-        for invite in page.invites {
+        for invite in invites {
             match invite.status {
                 MailStatus::Sent => outcome.sent += 1,
                 MailStatus::Pending => {
@@ -206,8 +199,6 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
                 outcome.untouched += 1;
             }
         }
-        let Some(next) = page.next else { break };
-        mark = Some(next);
     }
     if !any {
         return Err(unknown_migration(migration, " (invites exist once its plan is applied)"));
