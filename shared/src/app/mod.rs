@@ -74,8 +74,7 @@ pub fn count_issues(issues: &[Issue]) -> IssueCounts {
 
 /// A file-name-safe UTC timestamp, e.g. `20261123T041502Z`.
 pub fn stamp(at: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    at.format(&f).unwrap_or_else(|_| at.unix_timestamp().to_string())
+    rfc3339(at).replace(['-', ':'], "")
 }
 
 pub use crate::domain::moment::rfc3339;
@@ -94,4 +93,12 @@ pub fn file_stem(key: &str) -> String {
 
 pub(crate) fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec_pretty(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    #[test]
+    fn a_stamp_is_the_utc_second_without_separators() {
+        assert_eq!(super::stamp(time::macros::datetime!(2026-11-23 05:15:02.9 +01:00)), "20261123T041502Z");
+    }
 }

@@ -31,8 +31,6 @@ pub struct Approval {
     pub exclude: Vec<Email>,
 }
 
-time::serde::format_description!(pub iso_date, Date, "[year]-[month]-[day]");
-
 impl Approval {
     /// Checks an approval file for `migration` (the id its key names).
     pub fn parse(bytes: &[u8], migration: &MigrationId) -> Result<Self, FileRejection> {

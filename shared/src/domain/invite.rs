@@ -96,9 +96,7 @@ impl Invite {
 
 /// An instant as due keys are written (UTC, seconds): sorts as it reads.
 pub fn instant_key(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.format(&f).unwrap_or_else(|_| at.date().to_string())
+    crate::moment::rfc3339(at)
 }
 
 /// Failed sends are retried this many times in all before they stay `failed`.

@@ -2,7 +2,6 @@
 //! exchanged (JSON, the table), and `2026-11-23 09:00:00 UTC` for people (every report).
 
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 /// `2026-11-23T09:00:00Z`: UTC, whole seconds.
@@ -18,9 +17,8 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
 
 /// `2026-11-23 09:00:00 UTC`: to the second, with its zone named.
 pub fn for_people(at: OffsetDateTime) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
-    let f = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    format!("{} UTC", at.format(&f).unwrap_or_else(|_| at.unix_timestamp().to_string()))
+    // The stored form with a space for the `T` and the zone named (one formatter for both).
+    rfc3339(at).replacen('T', " ", 1).replace('Z', " UTC")
 }
 
 /// Stored text as a time: RFC 3339, or the Unix epoch when it is not one (an unreadable time
@@ -90,5 +88,7 @@ mod tests {
         assert_eq!(text_for_people("2026-11-23T04:00:00-05:00"), "2026-11-23 09:00:00 UTC");
         assert_eq!(text_for_people(""), "—");
         assert_eq!(text_for_people("yesterday"), "yesterday");
+        // Due keys sort as they read: the stored form, whatever the offset or fraction.
+        assert_eq!(crate::invite::instant_key(datetime!(2026-11-23 04:15:02.75 -05:00)), "2026-11-23T09:15:02Z");
     }
 }
