@@ -83,6 +83,10 @@ struct SimulatedDynamo {
     writes: Arc<AtomicU64>,
     /// Time spent being DynamoDB (parsing requests, answering): not the apply's own work.
     busy_nanos: Arc<AtomicU64>,
+    /// PutItems waiting for their answer, by partition key, and the most one key had at once
+    /// (DynamoDB serves about 1,000 writes a second to one key).
+    puts_in_flight: Arc<Mutex<HashMap<String, u64>>>,
+    busiest_key: Arc<AtomicU64>,
 }
 
 fn key_of(item: &Value) -> (String, String) {
@@ -240,9 +244,20 @@ impl HttpConnector for SimulatedDynamo {
         let parsing = thread_cpu();
         let body: Value = request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
         self.busy_nanos.fetch_add(thread_cpu().saturating_sub(parsing).as_nanos() as u64, Ordering::Relaxed);
+        let put_key = (target == "PutItem").then(|| key_of(&body["Item"]).0);
         HttpConnectorFuture::new(async move {
             this.calls.fetch_add(1, Ordering::Relaxed);
+            if let Some(pk) = &put_key {
+                let mut waiting = this.puts_in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                let count = waiting.entry(pk.clone()).or_default();
+                *count += 1;
+                this.busiest_key.fetch_max(*count, Ordering::Relaxed);
+            }
             tokio::time::sleep(this.delay).await;
+            if let Some(pk) = &put_key {
+                let mut waiting = this.puts_in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                waiting.entry(pk.clone()).and_modify(|count| *count -= 1);
+            }
             let answering = thread_cpu();
             let (status, answer) = this.answer(&target, &body);
             let answer = answer.to_string();
@@ -281,6 +296,8 @@ pub struct RescheduleRun {
     pub wall: Duration,
     pub calls: u64,
     pub writes: u64,
+    /// The most writes one partition key had waiting at once.
+    pub busiest_key: u64,
 }
 
 /// Plans `users` new users on the embedded adapters, then applies the plan through the DynamoDB
@@ -341,6 +358,7 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
     let rescheduled = match (reschedule, approval.invite_date) {
         (true, Some(date)) => {
             eprintln!("rescheduling {} invites, {} ms a DynamoDB call", outcome.invites_queued, delay.as_millis());
+            simulated.busiest_key.store(0, Ordering::Relaxed);
             let started = Instant::now();
             let moved = onboarding::app::invites::reschedule_invites(svc, &migration, date + time::Duration::days(7)).await.map_err(err)?;
             Some(RescheduleRun {
@@ -348,6 +366,7 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
                 wall: started.elapsed(),
                 calls: simulated.calls.load(Ordering::Relaxed) - calls_after,
                 writes: simulated.writes.load(Ordering::Relaxed) - writes_after,
+                busiest_key: simulated.busiest_key.load(Ordering::Relaxed),
             })
         }
         _ => None,
@@ -367,8 +386,15 @@ pub async fn simulated_apply(fixture: &Fixture, users: u64, delay: Duration, wor
 
 /// A DynamoDB adapter over a simulated table answering each call after `delay`.
 fn simulated_table(delay: Duration) -> (SimulatedDynamo, onboarding::adapters::aws::DynamoTable) {
-    let simulated =
-        SimulatedDynamo { items: Arc::default(), delay, calls: Arc::default(), writes: Arc::default(), busy_nanos: Arc::default() };
+    let simulated = SimulatedDynamo {
+        items: Arc::default(),
+        delay,
+        calls: Arc::default(),
+        writes: Arc::default(),
+        busy_nanos: Arc::default(),
+        puts_in_flight: Arc::default(),
+        busiest_key: Arc::default(),
+    };
     let connector = SharedHttpConnector::new(simulated.clone());
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())

@@ -342,6 +342,14 @@ pub trait InviteTable: Send + Sync {
     /// an invite changed between pages is still visited once. For work that goes over every
     /// invite of a million-user migration without holding them all.
     async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage>;
+    /// Where runs of pages start that may be read side by side: each run, followed through its
+    /// pages' `next` marks, visits a part of `migration`'s invites that no other run visits,
+    /// and together they visit them all. This default is one run, from the first page; a table
+    /// that spreads a migration's invites over partitions gives one run a partition, so work
+    /// done run by run spreads its writes too.
+    fn invite_runs(&self, _migration: &MigrationId) -> Vec<Option<InvitePageMark>> {
+        vec![None]
+    }
     async fn update_invite(
         &self,
         migration: &MigrationId,
@@ -383,6 +391,12 @@ pub struct InvitePages<'t> {
 impl<'t> InvitePages<'t> {
     pub fn new(table: &'t dyn InviteTable, migration: &'t MigrationId) -> Self {
         Self { table, migration, next: Some(None) }
+    }
+
+    /// The migration's invites as the runs the table gives ([`InviteTable::invite_runs`]): one
+    /// cursor a run, to be read side by side.
+    pub fn runs(table: &'t dyn InviteTable, migration: &'t MigrationId) -> Vec<Self> {
+        table.invite_runs(migration).into_iter().map(|start| Self { table, migration, next: Some(start) }).collect()
     }
 
     /// The next page's invites (maybe none), or `None` after the last page.

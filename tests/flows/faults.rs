@@ -239,6 +239,9 @@ impl InviteTable for FaultyTable<'_> {
     async fn invite_page(&self, m: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
         forward!(self.invite_page(m, from))
     }
+    fn invite_runs(&self, m: &MigrationId) -> Vec<Option<InvitePageMark>> {
+        self.inner.invite_runs(m)
+    }
     async fn update_invite(
         &self,
         m: &MigrationId,

@@ -100,6 +100,12 @@ pub async fn a_reschedule_that_stopped_part_way_moves_only_the_rest(h: Harness) 
     assert_eq!(writes(spy.log()), USERS - moved_before, "{:?}", spy.log());
     let pages = spy.log().iter().filter(|call| call.starts_with("invite_page(")).count();
     assert!(pages > USERS / INVITE_PAGE / 2, "read in pages, not all at once: {pages} page reads");
+    // The table's runs are read side by side (DynamoDB: one a partition, so the writes go to
+    // all of them at once): each run's first page is asked before any write waits.
+    let runs = h.table.invite_runs(&m).len();
+    assert_eq!(runs > 1, h.emulated, "DynamoDB gives a run a partition; SQLite one run: {runs}");
+    let before_first_write = spy.log().iter().take_while(|call| !call.starts_with("replace_invite(")).count();
+    assert!(before_first_write >= runs, "{runs} runs side by side: {:?}", spy.log());
     assert!(all_invites(&h, &m).await.iter().all(|i| i.due == later && i.status == MailStatus::Pending));
     assert_eq!(h.table.get_migration(&m).await.unwrap().unwrap().invite_date, Some(later.to_string()));
 
@@ -114,16 +120,26 @@ pub async fn a_reschedule_that_stopped_part_way_moves_only_the_rest(h: Harness) 
     assert!(matches!(&none, Err(AppError::Rejected(r)) if r.code == "unknown_migration"), "{none:?}");
 }
 
-/// Every invite of `m`, page by page.
+/// Every invite of `m`, page by page, run by run; each met once, and the same as one run
+/// from the first page gives.
 async fn all_invites(h: &Harness, m: &MigrationId) -> Vec<onboarding::domain::invite::Invite> {
+    let table = h.table.as_ref();
     let mut all = Vec::new();
-    let mut pages = onboarding::ports::InvitePages::new(h.table.as_ref(), m);
-    while let Some(invites) = pages.next().await.unwrap() {
-        all.extend(invites);
+    for mut pages in onboarding::ports::InvitePages::runs(table, m) {
+        while let Some(invites) = pages.next().await.unwrap() {
+            all.extend(invites);
+        }
     }
     let mut emails: Vec<&str> = all.iter().map(|i| i.email.as_str()).collect();
     emails.sort();
     emails.dedup();
-    assert_eq!(emails.len(), all.len(), "each invite on one page only");
+    assert_eq!(emails.len(), all.len(), "each invite in one run and on one page only");
+    let mut whole = Vec::new();
+    let mut pages = onboarding::ports::InvitePages::new(table, m);
+    while let Some(invites) = pages.next().await.unwrap() {
+        whole.extend(invites.into_iter().map(|i| i.email.to_string()));
+    }
+    whole.sort();
+    assert_eq!(whole, emails, "the runs together are every invite");
     all
 }

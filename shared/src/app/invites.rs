@@ -147,20 +147,19 @@ pub struct RescheduleOutcome {
 /// How many invites [`reschedule_invites`] moves at once. Each move is one conditional write:
 /// a million-user migration's invites one after another, at 5 to 10 ms a write, would take
 /// hours, past the 15 minutes a function may run; thirty-two at once, about 7 minutes at 10 ms
-/// (`bench apply-sim --reschedule`: 100,000 invites in 44 s). On DynamoDB a page is one of the
-/// invite partitions, and one partition key takes about 1,000 writes a second: that, not this
-/// number, can set the pace of a large reschedule there (a run cut short resumes, see below).
+/// (`bench apply-sim --reschedule`: 100,000 invites in 44 s). The writes are shared among the
+/// table's runs of pages ([`crate::ports::InviteTable::invite_runs`]): on DynamoDB one run a
+/// partition, two writes each, since one partition key takes only about 1,000 writes a second.
 pub const RESCHEDULE_IN_FLIGHT: usize = 32;
 
 /// Moves every unsent (pending) invite of a migration to `date`; sent ones are counted and left
 /// alone. A date before today is refused. The migration's record takes the new date.
 ///
-/// The invites are read a page at a time and each page's moves go [`RESCHEDULE_IN_FLIGHT`] at
-/// once, so memory stays that of a page whatever the migration's size. An invite already due
-/// on the new date is not written again: a run that stopped part way (a crash, a timeout), run
-/// again, writes only what it had not moved.
+/// The invites are read a page at a time, the table's runs of pages side by side, and the moves
+/// go [`RESCHEDULE_IN_FLIGHT`] at once among them, so memory stays that of a few pages whatever
+/// the migration's size. An invite already due on the new date is not written again: a run that
+/// stopped part way (a crash, a timeout), run again, writes only what it had not moved.
 pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date: Date) -> AppResult<RescheduleOutcome> {
-    use futures_util::stream::{self, StreamExt};
     let today = svc.clock.now().date();
     if date < today {
         return Err(FileRejection::new(
@@ -169,8 +168,39 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
         )
         .into());
     }
+    let runs = InvitePages::runs(svc.table, migration);
+    let in_flight = (RESCHEDULE_IN_FLIGHT / runs.len().max(1)).max(1);
+    let parts = futures_util::future::try_join_all(runs.into_iter().map(|pages| reschedule_run(svc, pages, date, in_flight))).await?;
     let mut outcome = RescheduleOutcome { invite_date: date.to_string(), ..RescheduleOutcome::default() };
-    let (mut any, mut pages) = (false, InvitePages::new(svc.table, migration));
+    let mut any = false;
+    for (seen, part) in parts {
+        any |= seen;
+        outcome.moved += part.moved;
+        outcome.already += part.already;
+        outcome.sent += part.sent;
+        outcome.untouched += part.untouched;
+    }
+    if !any {
+        return Err(unknown_migration(migration, " (invites exist once its plan is applied)"));
+    }
+    if let Some(mut record) = svc.table.get_migration(migration).await? {
+        record.invite_date = Some(date.to_string());
+        svc.table.put_migration(&record).await?;
+    }
+    tracing::info!(migration = %migration, moved = outcome.moved, already = outcome.already, "invites rescheduled");
+    Ok(outcome)
+}
+
+/// One run of pages of [`reschedule_invites`], `in_flight` moves at once: whether it met any
+/// invite, and what it did.
+async fn reschedule_run(
+    svc: Services<'_>,
+    mut pages: InvitePages<'_>,
+    date: Date,
+    in_flight: usize,
+) -> AppResult<(bool, RescheduleOutcome)> {
+    use futures_util::stream::{self, StreamExt};
+    let (mut any, mut outcome) = (false, RescheduleOutcome::default());
     while let Some(invites) = pages.next().await? {
         any |= !invites.is_empty();
         let mut moves = Vec::new();
@@ -190,8 +220,8 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
             }
         }
         // Conditional on still pending: an invite sent meanwhile stays sent.
-        let mut stored = stream::iter(moves.iter().map(|moved| svc.table.replace_invite(moved, MailStatus::Pending)))
-            .buffer_unordered(RESCHEDULE_IN_FLIGHT);
+        let mut stored =
+            stream::iter(moves.iter().map(|moved| svc.table.replace_invite(moved, MailStatus::Pending))).buffer_unordered(in_flight);
         while let Some(stored) = stored.next().await {
             if stored? {
                 outcome.moved += 1;
@@ -200,15 +230,7 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
             }
         }
     }
-    if !any {
-        return Err(unknown_migration(migration, " (invites exist once its plan is applied)"));
-    }
-    if let Some(mut record) = svc.table.get_migration(migration).await? {
-        record.invite_date = Some(date.to_string());
-        svc.table.put_migration(&record).await?;
-    }
-    tracing::info!(migration = %migration, moved = outcome.moved, already = outcome.already, "invites rescheduled");
-    Ok(outcome)
+    Ok((any, outcome))
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -64,9 +64,10 @@
 //!   status is pending, so sent and failed invites leave it and a retried one comes back.
 //! - get_invite: GetItem. list_invites: Query each of the 16 `INVITE#<migration>#<n>`
 //!   partitions, merged by email. invite_page: one Query page (at most 1,000 items) of one of
-//!   those partitions, after the last address the mark names. A partition key takes at most
-//!   1,000 writes a second; a migration's invites under one key would cap a million-user apply
-//!   there.
+//!   those partitions, after the last address the mark names; invite_runs: one run per
+//!   partition (marks `=<n>`), so a reschedule writes to all sixteen keys at once. A partition
+//!   key takes at most 1,000 writes a second; a migration's invites under one key would cap a
+//!   million-user apply there.
 //!   update_invite: GetItem, then PutItem on `attribute_exists(pk)`.
 //! - claim_mail: PutItem if `attribute_not_exists(pk)`; on a failed condition, the existing
 //!   entry (returned with the failure, else a GetItem). finish_mail: UpdateItem (upsert).
