@@ -147,7 +147,7 @@ pub struct RescheduleOutcome {
 /// How many invites [`reschedule_invites`] moves at once. Each move is one conditional write:
 /// a million-user migration's invites one after another, at 5 to 10 ms a write, would take
 /// hours, past the 15 minutes a function may run; thirty-two at once, about 7 minutes at 10 ms
-/// (`bench apply-sim --reschedule`: 100,000 invites in 44 s). The writes are shared among the
+/// (`bench apply-sim --reschedule`: 100,000 invites in 40 s). The writes are shared among the
 /// table's runs of pages ([`crate::ports::InviteTable::invite_runs`]): on DynamoDB one run a
 /// partition, two writes each, since one partition key takes only about 1,000 writes a second.
 pub const RESCHEDULE_IN_FLIGHT: usize = 32;
@@ -156,8 +156,8 @@ pub const RESCHEDULE_IN_FLIGHT: usize = 32;
 /// alone. A date before today is refused. The migration's record takes the new date.
 ///
 /// The invites are read a page at a time, the table's runs of pages side by side, and the moves
-/// go [`RESCHEDULE_IN_FLIGHT`] at once among them, so memory stays that of a few pages whatever
-/// the migration's size. An invite already due on the new date is not written again: a run that
+/// go [`RESCHEDULE_IN_FLIGHT`] at once among them, so memory stays that of a page a run (on
+/// DynamoDB sixteen) whatever the migration's size. An invite already due on the new date is not written again: a run that
 /// stopped part way (a crash, a timeout), run again, writes only what it had not moved.
 pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date: Date) -> AppResult<RescheduleOutcome> {
     let today = svc.clock.now().date();
