@@ -9,6 +9,7 @@ use onboarding::app;
 use onboarding::domain::delivery::{DeliveryRecord, DeliveryState};
 use onboarding::domain::invite::{Invite, MailStatus};
 use onboarding::domain::values::Email;
+use onboarding::ports::InvitePages;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -61,13 +62,24 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
             ))),
         })
         .transpose()?;
-    let mut invites = runtime.table.list_invites(&migration).await.map_err(|e| Failure::from(app::AppError::Port(e)))?;
-    let deliveries = app::delivery::delivery_states(runtime.services(), invites.iter().filter_map(|i| i.message_id.clone())).await?;
-    invites.retain(|i| match wanted {
-        None => true,
-        Some(Wanted::Mail(status)) => i.status == status,
-        Some(Wanted::Delivery(state)) => delivery_of(&deliveries, i).is_some_and(|d| d.state == state),
-    });
+    // A page of invites at a time, run by run: only the invites asked for are kept, with their
+    // delivery states, so `--status failed` of a million-user migration holds the failed few.
+    let (mut invites, mut deliveries) = (Vec::new(), HashMap::new());
+    for mut pages in InvitePages::runs(runtime.table.as_ref(), &migration) {
+        while let Some(page) = pages.next().await.map_err(|e| Failure::from(app::AppError::Port(e)))? {
+            let page: Vec<Invite> =
+                page.into_iter().filter(|i| !matches!(wanted, Some(Wanted::Mail(status)) if i.status != status)).collect();
+            let mut states = app::delivery::delivery_states(runtime.services(), page.iter().filter_map(|i| i.message_id.clone())).await?;
+            for invite in page {
+                let record = invite.message_id.as_ref().and_then(|id| Some((id.clone(), states.remove(id)?)));
+                if matches!(wanted, Some(Wanted::Delivery(state)) if record.as_ref().is_none_or(|(_, d)| d.state != state)) {
+                    continue;
+                }
+                deliveries.extend(record);
+                invites.push(invite);
+            }
+        }
+    }
     invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
     let text = vec![format!("Invites of migration {migration}: {}", invites.len())];
     // A million-user migration has hundreds of thousands of invites: each is written as it is

@@ -187,6 +187,11 @@ fn invites_list_writes_each_invite_as_a_line_or_a_json_element() {
     let bounced = json(&onboard(dir.path(), &["--json", "invites", "list", "--migration", migration, "--status", "bounced"]));
     assert_eq!(bounced["invites"].as_array().unwrap().len(), 1, "{bounced}");
     assert_eq!(bounced["invites"][0]["email"], "bounce@simulator.amazonses.com");
+    // By mail status: each kept with its delivery state; none failed.
+    let sent = json(&onboard(dir.path(), &["--json", "invites", "list", "--migration", migration, "--status", "sent"]));
+    assert_eq!(sent["invites"], value["invites"], "{sent}");
+    let failed = json(&onboard(dir.path(), &["--json", "invites", "list", "--migration", migration, "--status", "failed"]));
+    assert_eq!(failed["invites"].as_array().map(Vec::len), Some(0), "{failed}");
     // As text: a heading, then one line an invite.
     let text = onboard(dir.path(), &["invites", "list", "--migration", migration]);
     let out = String::from_utf8_lossy(&text.stdout);
