@@ -120,6 +120,34 @@ pub async fn a_reschedule_that_stopped_part_way_moves_only_the_rest(h: Harness) 
     assert!(matches!(&none, Err(AppError::Rejected(r)) if r.code == "unknown_migration"), "{none:?}");
 }
 
+/// Many unconfirmed invites put back in one go: read page by page, several at once (on
+/// DynamoDB the partitions side by side), each written once, the addresses answered in order.
+pub async fn many_unconfirmed_invites_are_put_back_at_once_each_once(h: Harness) {
+    const USERS: usize = 12;
+    let sha = planned(&h, "lost", USERS).await;
+    h.mailer.unconfirmed_next.store(USERS as u64, std::sync::atomic::Ordering::SeqCst);
+    let UploadOutcome::Applied { dispatch, .. } = h.upload("approvals/lost.json", &approval_json("lost", &sha, None)).await else {
+        panic!("not applied")
+    };
+    assert_eq!(dispatch.unconfirmed, USERS as u64, "{dispatch:?}");
+    let m = MigrationId::parse("lost").unwrap();
+
+    let spy = FaultyTable::new(h.table.as_ref(), u64::MAX, false);
+    let retried = invites::retry_invites(h.svc_with(&spy), &m, None).await.unwrap();
+    assert_eq!((retried.requeued.len(), retried.untouched), (USERS, 0), "{retried:?}");
+    assert!(retried.requeued.windows(2).all(|w| w[0] < w[1]), "in address order: {:?}", retried.requeued);
+    let writes = spy.log().iter().filter(|call| call.starts_with("update_invite(")).count();
+    assert_eq!(writes, USERS, "each invite written once: {:?}", spy.log());
+    let runs = h.table.invite_runs(&m).len();
+    let before_first_write = spy.log().iter().take_while(|call| !call.starts_with("update_invite(")).count();
+    assert!(before_first_write >= runs, "{runs} runs side by side: {:?}", spy.log());
+    assert!(all_invites(&h, &m).await.iter().all(|i| i.status == MailStatus::Pending));
+
+    // Asked again: nothing left to put back.
+    let again = invites::retry_invites(h.svc(), &m, None).await.unwrap();
+    assert_eq!((again.requeued.len(), again.untouched), (0, USERS as u64));
+}
+
 /// Every invite of `m`, page by page, run by run; each met once, and the same as one run
 /// from the first page gives.
 async fn all_invites(h: &Harness, m: &MigrationId) -> Vec<onboarding::domain::invite::Invite> {

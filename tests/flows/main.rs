@@ -71,7 +71,11 @@ both_adapter_sets!(
         validation_report_flags_stale_kickstarts_and_late_invites,
         rejected_files_write_nothing_and_say_why,
     ],
-    invite_control: [unsent_invites_are_rescheduled_and_a_sent_one_resent_once, a_reschedule_that_stopped_part_way_moves_only_the_rest],
+    invite_control: [
+        unsent_invites_are_rescheduled_and_a_sent_one_resent_once,
+        a_reschedule_that_stopped_part_way_moves_only_the_rest,
+        many_unconfirmed_invites_are_put_back_at_once_each_once,
+    ],
     feedback: [bounces_and_complaints_suppress_addresses_and_pause_invites_until_resumed],
     zones: [an_invite_date_is_the_local_hour_in_the_persons_building, reports_show_local_times_with_the_zone],
     platform: [existing_platform_users_are_compared_and_a_newer_snapshot_replaces_them],

@@ -66,7 +66,8 @@ pub struct SuppressedInvite {
 
 /// Puts the migration's failed and unconfirmed invites (or only `email`'s) back in the queue,
 /// except those whose address the mail service suppresses. An unconfirmed invite may have
-/// arrived: whoever retries it has checked it did not. The invites are read a page at a time.
+/// arrived: whoever retries it has checked it did not. The invites are read a page at a time,
+/// several at once ([`each_invite`]); the addresses come back in order.
 pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Option<&Email>) -> AppResult<RetryOutcome> {
     let mut outcome = RetryOutcome::default();
     let note = format!("put back in the queue by hand at {}", super::rfc3339(svc.clock.now()));
@@ -79,39 +80,91 @@ pub async fn retry_invites(svc: Services<'_>, migration: &MigrationId, email: Op
                 FileRejection::new(RejectionCode::UnknownInvite, format!("Migration {migration} has no invite for that address.")).into()
             );
         };
-        retry_one(svc, &invite, &note, &mut outcome).await?;
+        outcome.count(retry_one(svc, invite, &note).await?);
     } else {
-        let (mut any, mut pages) = (false, InvitePages::new(svc.table, migration));
-        while let Some(invites) = pages.next().await? {
-            any |= !invites.is_empty();
-            for invite in &invites {
-                retry_one(svc, invite, &note, &mut outcome).await?;
-            }
-        }
+        let note = note.as_str();
+        let (any, answers) = each_invite(svc, migration, |invite| retry_one(svc, invite, note)).await?;
         if !any {
             return Err(unknown_migration(migration, ""));
         }
+        answers.into_iter().for_each(|answer| outcome.count(answer));
+        outcome.requeued.sort();
+        outcome.suppressed.sort_by(|a, b| a.email.cmp(&b.email));
     }
     tracing::info!(migration = %migration, requeued = outcome.requeued.len(), "invites put back in the queue");
     Ok(outcome)
 }
 
+/// What [`retry_invites`] did with one invite.
+enum Retried {
+    Requeued(String),
+    Suppressed(SuppressedInvite),
+    Untouched,
+}
+
+impl RetryOutcome {
+    fn count(&mut self, retried: Retried) {
+        match retried {
+            Retried::Requeued(email) => self.requeued.push(email),
+            Retried::Suppressed(refused) => self.suppressed.push(refused),
+            Retried::Untouched => self.untouched += 1,
+        }
+    }
+}
+
 /// [`retry_invites`] for one invite.
-async fn retry_one(svc: Services<'_>, invite: &Invite, note: &str, outcome: &mut RetryOutcome) -> AppResult<()> {
+async fn retry_one(svc: Services<'_>, invite: Invite, note: &str) -> AppResult<Retried> {
     if !matches!(invite.status, MailStatus::Failed | MailStatus::Unconfirmed) {
-        outcome.untouched += 1;
-        return Ok(());
+        return Ok(Retried::Untouched);
     }
     if let Some(reason) = super::delivery::suppressed_reason(svc, &invite.email).await? {
         // Mailing a suppressed address again hurts the account's reputation: refused.
-        outcome.suppressed.push(SuppressedInvite { email: invite.email.to_string(), reason });
-        return Ok(());
+        return Ok(Retried::Suppressed(SuppressedInvite { email: invite.email.to_string(), reason }));
     }
     // Attempts stay counted (at least one), so dispatch looks for the next round's key.
     let attempts = invite.attempts.max(1);
     svc.table.update_invite(&invite.migration, &invite.email, MailStatus::Pending, None, Some(note), attempts).await?;
-    outcome.requeued.push(invite.email.to_string());
-    Ok(())
+    Ok(Retried::Requeued(invite.email.to_string()))
+}
+
+/// How many invites [`each_invite`] works on at once. Each is a conditional write or two: a
+/// million-user migration's invites one after another, at 5 to 10 ms a write, would take
+/// hours, past the 15 minutes a function may run; thirty-two at once, about 7 minutes at 10 ms
+/// (`bench apply-sim --reschedule`: 100,000 invites in 40 s). They are shared among the
+/// table's runs of pages ([`crate::ports::InviteTable::invite_runs`]): on DynamoDB one run a
+/// partition, two invites each, since one partition key takes only about 1,000 writes a second.
+pub const INVITES_IN_FLIGHT: usize = 32;
+
+/// Hands every invite of `migration` to `work`: a page at a time, the table's runs of pages
+/// side by side, [`INVITES_IN_FLIGHT`] calls at once among them, so memory stays that of a page
+/// a run (on DynamoDB sixteen) whatever the migration's size. Answers whether the migration
+/// has any invite, and what each call answered, in no promised order.
+async fn each_invite<T, Work, Fut>(svc: Services<'_>, migration: &MigrationId, work: Work) -> AppResult<(bool, Vec<T>)>
+where
+    Work: Fn(Invite) -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    use futures_util::stream::{self, StreamExt};
+    let runs = InvitePages::runs(svc.table, migration);
+    let in_flight = (INVITES_IN_FLIGHT / runs.len().max(1)).max(1);
+    let work = &work;
+    let runs = runs.into_iter().map(|mut pages| async move {
+        let (mut any, mut answers) = (false, Vec::new());
+        while let Some(invites) = pages.next().await? {
+            any |= !invites.is_empty();
+            let mut calls = stream::iter(invites.into_iter().map(work)).buffer_unordered(in_flight);
+            while let Some(answer) = calls.next().await {
+                answers.push(answer?);
+            }
+        }
+        AppResult::Ok((any, answers))
+    });
+    let mut all = (false, Vec::new());
+    for (any, answers) in futures_util::future::try_join_all(runs).await? {
+        all.0 |= any;
+        all.1.extend(answers);
+    }
+    Ok(all)
 }
 
 /// Whether `migration` has any invite (pages may be empty before the first that is not).
@@ -144,21 +197,12 @@ pub struct RescheduleOutcome {
     pub untouched: u64,
 }
 
-/// How many invites [`reschedule_invites`] moves at once. Each move is one conditional write:
-/// a million-user migration's invites one after another, at 5 to 10 ms a write, would take
-/// hours, past the 15 minutes a function may run; thirty-two at once, about 7 minutes at 10 ms
-/// (`bench apply-sim --reschedule`: 100,000 invites in 40 s). The writes are shared among the
-/// table's runs of pages ([`crate::ports::InviteTable::invite_runs`]): on DynamoDB one run a
-/// partition, two writes each, since one partition key takes only about 1,000 writes a second.
-pub const RESCHEDULE_IN_FLIGHT: usize = 32;
-
 /// Moves every unsent (pending) invite of a migration to `date`; sent ones are counted and left
 /// alone. A date before today is refused. The migration's record takes the new date.
 ///
-/// The invites are read a page at a time, the table's runs of pages side by side, and the moves
-/// go [`RESCHEDULE_IN_FLIGHT`] at once among them, so memory stays that of a page a run (on
-/// DynamoDB sixteen) whatever the migration's size. An invite already due on the new date is not written again: a run that
-/// stopped part way (a crash, a timeout), run again, writes only what it had not moved.
+/// The invites are read and moved several at once ([`each_invite`]). An invite already due on
+/// the new date is not written again: a run that stopped part way (a crash, a timeout), run
+/// again, writes only what it had not moved.
 pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date: Date) -> AppResult<RescheduleOutcome> {
     let today = svc.clock.now().date();
     if date < today {
@@ -168,20 +212,36 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
         )
         .into());
     }
-    let runs = InvitePages::runs(svc.table, migration);
-    let in_flight = (RESCHEDULE_IN_FLIGHT / runs.len().max(1)).max(1);
-    let parts = futures_util::future::try_join_all(runs.into_iter().map(|pages| reschedule_run(svc, pages, date, in_flight))).await?;
-    let mut outcome = RescheduleOutcome { invite_date: date.to_string(), ..RescheduleOutcome::default() };
-    let mut any = false;
-    for (seen, part) in parts {
-        any |= seen;
-        outcome.moved += part.moved;
-        outcome.already += part.already;
-        outcome.sent += part.sent;
-        outcome.untouched += part.untouched;
-    }
+    let (any, answers) = each_invite(svc, migration, |invite| async move {
+        Ok(match invite.status {
+            MailStatus::Sent => Rescheduled::Sent,
+            MailStatus::Pending => {
+                // The same local hour on the new day, in the person's building's zone.
+                let moved = invite.moved_to(date, crate::domain::config::DEFAULT_INVITE_HOUR);
+                if (moved.due, moved.send_at) == (invite.due, invite.send_at) {
+                    Rescheduled::Already
+                } else if svc.table.replace_invite(&moved, MailStatus::Pending).await? {
+                    // Conditional on still pending: an invite sent meanwhile stays sent.
+                    Rescheduled::Moved
+                } else {
+                    Rescheduled::Untouched
+                }
+            }
+            _ => Rescheduled::Untouched,
+        })
+    })
+    .await?;
     if !any {
         return Err(unknown_migration(migration, " (invites exist once its plan is applied)"));
+    }
+    let mut outcome = RescheduleOutcome { invite_date: date.to_string(), ..RescheduleOutcome::default() };
+    for answer in answers {
+        *match answer {
+            Rescheduled::Moved => &mut outcome.moved,
+            Rescheduled::Already => &mut outcome.already,
+            Rescheduled::Sent => &mut outcome.sent,
+            Rescheduled::Untouched => &mut outcome.untouched,
+        } += 1;
     }
     if let Some(mut record) = svc.table.get_migration(migration).await? {
         record.invite_date = Some(date.to_string());
@@ -191,46 +251,12 @@ pub async fn reschedule_invites(svc: Services<'_>, migration: &MigrationId, date
     Ok(outcome)
 }
 
-/// One run of pages of [`reschedule_invites`], `in_flight` moves at once: whether it met any
-/// invite, and what it did.
-async fn reschedule_run(
-    svc: Services<'_>,
-    mut pages: InvitePages<'_>,
-    date: Date,
-    in_flight: usize,
-) -> AppResult<(bool, RescheduleOutcome)> {
-    use futures_util::stream::{self, StreamExt};
-    let (mut any, mut outcome) = (false, RescheduleOutcome::default());
-    while let Some(invites) = pages.next().await? {
-        any |= !invites.is_empty();
-        let mut moves = Vec::new();
-        for invite in invites {
-            match invite.status {
-                MailStatus::Sent => outcome.sent += 1,
-                MailStatus::Pending => {
-                    // The same local hour on the new day, in the person's building's zone.
-                    let moved = invite.moved_to(date, crate::domain::config::DEFAULT_INVITE_HOUR);
-                    if (moved.due, moved.send_at) == (invite.due, invite.send_at) {
-                        outcome.already += 1;
-                    } else {
-                        moves.push(moved);
-                    }
-                }
-                _ => outcome.untouched += 1,
-            }
-        }
-        // Conditional on still pending: an invite sent meanwhile stays sent.
-        let mut stored =
-            stream::iter(moves.iter().map(|moved| svc.table.replace_invite(moved, MailStatus::Pending))).buffer_unordered(in_flight);
-        while let Some(stored) = stored.next().await {
-            if stored? {
-                outcome.moved += 1;
-            } else {
-                outcome.untouched += 1;
-            }
-        }
-    }
-    Ok((any, outcome))
+/// What [`reschedule_invites`] did with one invite (see [`RescheduleOutcome`]).
+enum Rescheduled {
+    Moved,
+    Already,
+    Sent,
+    Untouched,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
