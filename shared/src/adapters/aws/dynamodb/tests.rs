@@ -491,3 +491,44 @@ async fn granting_to_an_unknown_user_is_not_found_and_empty_sets_are_left_out() 
     let building = BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap();
     db.grant_access(&email("ada@example.com"), &["VR Host".into()], &[building]).await.unwrap();
 }
+
+/// A Query answer of no invites that names where the partition goes on (`Some`) or says it
+/// ended (`None`), and the partition and start each call asked for.
+fn invite_partition(log: &Arc<Mutex<Vec<(String, Option<String>)>>>, goes_on_after: Option<&'static str>) -> Rule {
+    let log = log.clone();
+    mock!(aws_sdk_dynamodb::Client::query).then_compute_output(move |request| {
+        let text = |item: Option<&Item>, name: &str| item.and_then(|i| i.get(name)).and_then(|v| v.as_s().ok()).cloned();
+        let pk = text(request.expression_attribute_values(), ":pk").unwrap_or_default();
+        log.lock().unwrap().push((pk.clone(), text(request.exclusive_start_key(), "sk")));
+        let last = goes_on_after.map(|sk| Item::from([("pk".to_string(), s(pk.as_str())), ("sk".to_string(), s(sk))]));
+        aws_sdk_dynamodb::operation::query::QueryOutput::builder().set_items(Some(Vec::new())).set_last_evaluated_key(last).build()
+    })
+}
+
+#[tokio::test]
+async fn a_run_of_invite_pages_keeps_to_its_partition_and_the_first_page_goes_on_to_the_next() {
+    let m = MigrationId::parse("wave").unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rules = [Some("b@example.com"), None, None, None].map(|after| invite_partition(&log, after));
+    let db = table(&rules.iter().collect::<Vec<_>>());
+    let runs = db.invite_runs(&m);
+    assert_eq!(runs.len(), 16, "one run a partition");
+
+    // The run of partition 3: a page that goes on, then its last; then the run ends.
+    let first = db.invite_page(&m, runs[3].as_ref()).await.unwrap();
+    let next = first.next.expect("the partition goes on");
+    let last = db.invite_page(&m, Some(&next)).await.unwrap();
+    assert!(last.next.is_none(), "a run ends with its partition: {:?}", last.next);
+    // From the first page (no run asked for), the end of a partition leads to the next one.
+    let whole = db.invite_page(&m, None).await.unwrap();
+    assert_eq!(whole.next, Some(InvitePageMark("1".into())));
+    let from_fifteen = db.invite_page(&m, Some(&InvitePageMark("15".into()))).await.unwrap();
+    assert!(from_fifteen.next.is_none(), "the last partition ends every walk");
+    let asked = log.lock().unwrap().clone();
+    let expected = [("INVITE#wave#3", None), ("INVITE#wave#3", Some("b@example.com")), ("INVITE#wave#0", None), ("INVITE#wave#15", None)];
+    assert_eq!(asked, expected.map(|(pk, sk)| (pk.to_string(), sk.map(str::to_string))));
+
+    // A mark the table did not make is refused without being repeated (it may hold an address).
+    let refused = db.invite_page(&m, Some(&InvitePageMark("=x#someone@example.com".into()))).await;
+    assert!(matches!(&refused, Err(PortError::Unexpected(text)) if !text.contains("someone")), "{refused:?}");
+}
