@@ -492,9 +492,12 @@ async fn granting_to_an_unknown_user_is_not_found_and_empty_sets_are_left_out() 
     db.grant_access(&email("ada@example.com"), &["VR Host".into()], &[building]).await.unwrap();
 }
 
+/// The partition key and the start key's address of each Query, in order.
+type QueriesAsked = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A Query answer of no invites that names where the partition goes on (`Some`) or says it
-/// ended (`None`), and the partition and start each call asked for.
-fn invite_partition(log: &Arc<Mutex<Vec<(String, Option<String>)>>>, goes_on_after: Option<&'static str>) -> Rule {
+/// ended (`None`), logging what each call asked for.
+fn invite_partition(log: &QueriesAsked, goes_on_after: Option<&'static str>) -> Rule {
     let log = log.clone();
     mock!(aws_sdk_dynamodb::Client::query).then_compute_output(move |request| {
         let text = |item: Option<&Item>, name: &str| item.and_then(|i| i.get(name)).and_then(|v| v.as_s().ok()).cloned();
@@ -508,7 +511,7 @@ fn invite_partition(log: &Arc<Mutex<Vec<(String, Option<String>)>>>, goes_on_aft
 #[tokio::test]
 async fn a_run_of_invite_pages_keeps_to_its_partition_and_the_first_page_goes_on_to_the_next() {
     let m = MigrationId::parse("wave").unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log = QueriesAsked::default();
     let rules = [Some("b@example.com"), None, None, None].map(|after| invite_partition(&log, after));
     let db = table(&rules.iter().collect::<Vec<_>>());
     let runs = db.invite_runs(&m);
