@@ -335,7 +335,21 @@ pub trait InviteTable: Send + Sync {
         }
         Ok(found)
     }
-    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>>;
+    /// Every invite of `migration`, by address: its pages, all held. For a few invites (tests,
+    /// a look at a small migration); work over a large one goes page by page ([`InvitePages`]).
+    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
+        let (mut invites, mut from) = (Vec::new(), None);
+        loop {
+            let page = self.invite_page(migration, from.as_ref()).await?;
+            invites.extend(page.invites);
+            match page.next {
+                Some(next) => from = Some(next),
+                None => break,
+            }
+        }
+        invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+        Ok(invites)
+    }
     /// One page of `migration`'s invites (at most about [`INVITES_PER_PAGE`]), from where
     /// `from` says the last page ended (`None`: the first page), and where the next one
     /// starts (`None`: this was the last). Pages come in no promised order and may be empty;

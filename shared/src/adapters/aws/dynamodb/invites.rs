@@ -146,18 +146,6 @@ impl InviteTable for DynamoTable {
         Ok(found)
     }
 
-    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
-        let mut invites = Vec::new();
-        for shard in 0..INVITE_SHARDS {
-            for item in self.query_partition(&invite_pk(migration, shard), None).await? {
-                invites.push(invite(&item)?);
-            }
-        }
-        // Each shard comes sorted by address; the whole list is too, as SQLite gives it.
-        invites.sort_by(|a: &Invite, b: &Invite| a.email.as_str().cmp(b.email.as_str()));
-        Ok(invites)
-    }
-
     async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
         // A page is one Query of one shard; the mark names the shard and, within it, the last
         // address read (`<shard>` alone: the shard from its start). A run that keeps to its

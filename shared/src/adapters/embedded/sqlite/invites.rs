@@ -55,20 +55,6 @@ impl InviteTable for SqliteTable {
         data.map(|d| from_json(&d)).transpose()
     }
 
-    async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT data FROM invites WHERE migration = ?1 ORDER BY email").map_err(db)?;
-        // Each row parsed where SQLite holds it: a million invites' JSON texts are never
-        // held beside the invites made of them.
-        let mut rows = stmt.query([migration.as_str()]).map_err(db)?;
-        let mut invites = Vec::new();
-        while let Some(row) = rows.next().map_err(db)? {
-            let data = row.get_ref(0).and_then(|value| value.as_str().map_err(Into::into)).map_err(db)?;
-            invites.push(from_json(data)?);
-        }
-        Ok(invites)
-    }
-
     async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage> {
         // Keyset pages in address order: the mark is the last address of the page before
         // (the empty text sorts before every address).
