@@ -136,9 +136,10 @@ async fn retry_one(svc: Services<'_>, invite: Invite, note: &str) -> AppResult<R
 pub const INVITES_IN_FLIGHT: usize = 32;
 
 /// Hands every invite of `migration` to `work`: a page at a time, the table's runs of pages
-/// side by side, [`INVITES_IN_FLIGHT`] calls at once among them, so memory stays that of a page
+/// side by side, [`INVITES_IN_FLIGHT`] calls at once among them, so the invites held are a page
 /// a run (on DynamoDB sixteen) whatever the migration's size. Answers whether the migration
-/// has any invite, and what each call answered, in no promised order.
+/// has any invite, and what each call answered (a byte an invite for a reschedule), in no
+/// promised order.
 async fn each_invite<T, Work, Fut>(svc: Services<'_>, migration: &MigrationId, work: Work) -> AppResult<(bool, Vec<T>)>
 where
     Work: Fn(Invite) -> Fut,
