@@ -338,14 +338,9 @@ pub trait InviteTable: Send + Sync {
     /// Every invite of `migration`, by address: its pages, all held. For a few invites (tests,
     /// a look at a small migration); work over a large one goes page by page ([`InvitePages`]).
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
-        let (mut invites, mut from) = (Vec::new(), None);
-        loop {
-            let page = self.invite_page(migration, from.as_ref()).await?;
-            invites.extend(page.invites);
-            match page.next {
-                Some(next) => from = Some(next),
-                None => break,
-            }
+        let (mut invites, mut pages) = (Vec::new(), InvitePages::new(self, migration));
+        while let Some(page) = pages.next().await? {
+            invites.extend(page);
         }
         invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
         Ok(invites)
@@ -394,22 +389,23 @@ pub struct InvitePage {
 }
 
 /// Every invite of a migration, a page at a time: [`InviteTable::invite_page`] asked until it
-/// names no next page.
-pub struct InvitePages<'t> {
-    table: &'t dyn InviteTable,
+/// names no next page. Over a table object as the use cases hold it, or (in the port's own
+/// methods) over the table itself.
+pub struct InvitePages<'t, T: InviteTable + ?Sized = dyn InviteTable> {
+    table: &'t T,
     migration: &'t MigrationId,
     /// Where the next page starts; `None` once the last page was read.
     next: Option<Option<InvitePageMark>>,
 }
 
-impl<'t> InvitePages<'t> {
-    pub fn new(table: &'t dyn InviteTable, migration: &'t MigrationId) -> Self {
+impl<'t, T: InviteTable + ?Sized> InvitePages<'t, T> {
+    pub fn new(table: &'t T, migration: &'t MigrationId) -> Self {
         Self { table, migration, next: Some(None) }
     }
 
     /// The migration's invites as the runs the table gives ([`InviteTable::invite_runs`]): one
     /// cursor a run, to be read side by side.
-    pub fn runs(table: &'t dyn InviteTable, migration: &'t MigrationId) -> Vec<Self> {
+    pub fn runs(table: &'t T, migration: &'t MigrationId) -> Vec<Self> {
         table.invite_runs(migration).into_iter().map(|start| Self { table, migration, next: Some(start) }).collect()
     }
 
