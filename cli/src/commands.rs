@@ -1,7 +1,7 @@
 //! One function per command: parse arguments into domain values, call the use case, print.
 
 use crate::args::{Approve, BuildingCommand, Cli, Command, ConfigCommand, Ingest};
-use crate::output::{emit_listed, issue_lines, issue_lines_of, Bars, Failure, Listing};
+use crate::output::{emit_listed, issue_lines, issue_lines_of, Bars, Failure, Items, Listing};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::app::route::UploadOutcome;
@@ -45,8 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         report.text.extend(feedback.text);
     }
-    emit_listed(json, report.value, report.text, report.listing.as_ref());
-    Ok(())
+    emit_listed(&runtime, json, report.value, report.text, report.listing).await
 }
 
 /// Records the local outbox's delivery events (none on AWS, where SES publishes them to the
@@ -318,9 +317,11 @@ pub async fn ingest_users(runtime: &Runtime, migration: &str, file: &Path) -> Re
     ));
     let listing = Listing {
         key: "issues",
-        len: issues.len(),
-        line: None,
-        item: Box::new(move |index| issues.get(index).and_then(|issue| serde_json::to_value(issue).ok()).unwrap_or_default()),
+        items: Items::Held {
+            len: issues.len(),
+            line: None,
+            item: Box::new(move |index| issues.get(index).and_then(|issue| serde_json::to_value(issue).ok()).unwrap_or_default()),
+        },
     };
     Ok(Planned { report: Report { value, text, listing: Some(listing) }, sha: summary.plan_sha256 })
 }

@@ -74,9 +74,7 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
         // The example's lists are short: they go into the demo's one JSON value and its text.
         if let Some(listing) = &report.listing {
             value[name][listing.key] = listing.to_value();
-            if let Some(line) = &listing.line {
-                text.extend((0..listing.len).map(line));
-            }
+            text.extend(listing.lines());
         }
         text.push(String::new());
     }

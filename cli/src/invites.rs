@@ -3,15 +3,14 @@
 
 use crate::args::InvitesCommand;
 use crate::commands::{migration_id, Report};
-use crate::output::{Failure, Listing};
+use crate::output::{Failure, Items, ItemsRead, Listing, ReadItems};
 use crate::runtime::Runtime;
 use onboarding::app;
 use onboarding::domain::delivery::{DeliveryRecord, DeliveryState};
 use onboarding::domain::invite::{Invite, MailStatus};
 use onboarding::domain::values::Email;
-use onboarding::ports::InvitePages;
+use onboarding::ports::{InvitesInOrder, INVITES_PER_PAGE};
 use serde_json::json;
-use std::collections::HashMap;
 
 pub async fn run(runtime: &Runtime, command: InvitesCommand) -> Result<Report, Failure> {
     match command {
@@ -62,54 +61,82 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
             ))),
         })
         .transpose()?;
-    // A page of invites at a time, run by run: only the invites asked for are kept, with their
-    // delivery states, so `--status failed` of a million-user migration holds the failed few.
-    let (mut invites, mut deliveries) = (Vec::new(), HashMap::new());
-    for mut pages in InvitePages::runs(runtime.table.as_ref(), &migration) {
-        while let Some(page) = pages.next().await.map_err(|e| Failure::from(app::AppError::Port(e)))? {
-            let page: Vec<Invite> =
-                page.into_iter().filter(|i| !matches!(wanted, Some(Wanted::Mail(status)) if i.status != status)).collect();
-            let mut states = app::delivery::delivery_states(runtime.services(), page.iter().filter_map(|i| i.message_id.clone())).await?;
-            for invite in page {
-                let record = invite.message_id.as_ref().and_then(|id| Some((id.clone(), states.remove(id)?)));
-                if matches!(wanted, Some(Wanted::Delivery(state)) if record.as_ref().is_none_or(|(_, d)| d.state != state)) {
-                    continue;
-                }
-                deliveries.extend(record);
-                invites.push(invite);
-            }
-        }
-    }
-    invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
-    let text = vec![format!("Invites of migration {migration}: {}", invites.len())];
-    // A million-user migration has hundreds of thousands of invites: each is written as it is
-    // printed (see `Listing`), from the invites and their delivery states kept once here.
-    let len = invites.len();
-    let listed = std::sync::Arc::new((invites, deliveries));
-    let for_lines = listed.clone();
-    let line = move |index: usize| {
-        let (invites, deliveries) = &*for_lines;
-        let Some(invite) = invites.get(index) else { return String::new() };
-        let error = invite.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-        let said = delivery_of(deliveries, invite).map(|d| format!(" → {}", d.describe())).unwrap_or_default();
-        format!("  {:<12} {} due {} attempts {}{error}{said}", invite.status.as_str(), invite.email, invite.due, invite.attempts)
+    let text = vec![match wanted {
+        Some(Wanted::Mail(status)) => format!("Invites of migration {migration} with status {}, by address:", status.as_str()),
+        Some(Wanted::Delivery(state)) => format!("Invites of migration {migration} with delivery state {}, by address:", state.as_str()),
+        None => format!("Invites of migration {migration}, by address:"),
+    }];
+    let listing = InviteListing {
+        in_order: InvitesInOrder::new(runtime.table.as_ref(), &migration),
+        wanted,
+        listed: 0,
+        migration: migration.clone(),
     };
-    let item = move |index: usize| {
-        let (invites, deliveries) = &*listed;
-        let Some(invite) = invites.get(index) else { return serde_json::Value::Null };
-        let mut row = serde_json::to_value(invite).unwrap_or_default();
-        // The day as people and scripts write it (the stored form is the year and its day).
-        row["due"] = serde_json::Value::String(invite.due.to_string());
-        row["delivery"] = serde_json::to_value(delivery_of(deliveries, invite)).unwrap_or_default();
-        row
-    };
-    let listing = Listing { key: "invites", len, line: Some(Box::new(line)), item: Box::new(item) };
+    let listing = Listing { key: "invites", items: Items::Read(Box::new(listing)) };
     Ok(Report { listing: Some(listing), ..Report::new(json!({ "migration": migration.as_str() }), text) })
 }
 
-/// What became of an invite's e-mail, once it was sent and SES said.
-fn delivery_of<'a>(deliveries: &'a HashMap<String, DeliveryRecord>, invite: &Invite) -> Option<&'a DeliveryRecord> {
-    invite.message_id.as_ref().and_then(|id| deliveries.get(id))
+/// A migration's invites, read while they are printed: in address order, the table's runs
+/// merged, a page of invites at a time with their delivery states. A million-user migration's
+/// listing holds a page a run, whatever the filter.
+struct InviteListing {
+    in_order: InvitesInOrder,
+    wanted: Option<Wanted>,
+    /// Invites printed so far.
+    listed: usize,
+    migration: onboarding::domain::values::MigrationId,
+}
+
+impl ReadItems for InviteListing {
+    fn next_items<'a>(&'a mut self, runtime: &'a Runtime, json: bool) -> ItemsRead<'a> {
+        Box::pin(async move {
+            let port = |e| Failure::from(app::AppError::Port(e));
+            let mut items = Vec::new();
+            // Invites the filter leaves out are read on until some are kept or none are left.
+            while items.is_empty() {
+                let page = self.in_order.next_few(runtime.table.as_ref(), INVITES_PER_PAGE).await.map_err(port)?;
+                if page.is_empty() {
+                    break;
+                }
+                let wanted = self.wanted;
+                let page: Vec<Invite> =
+                    page.into_iter().filter(|i| !matches!(wanted, Some(Wanted::Mail(status)) if i.status != status)).collect();
+                let mut states =
+                    app::delivery::delivery_states(runtime.services(), page.iter().filter_map(|i| i.message_id.clone())).await?;
+                for invite in page {
+                    let delivery = invite.message_id.as_ref().and_then(|id| states.remove(id));
+                    if matches!(wanted, Some(Wanted::Delivery(state)) if delivery.as_ref().is_none_or(|d| d.state != state)) {
+                        continue;
+                    }
+                    items.push(if json { invite_json(&invite, delivery.as_ref()) } else { invite_line(&invite, delivery.as_ref()) });
+                }
+            }
+            self.listed += items.len();
+            Ok(items)
+        })
+    }
+
+    fn closing(&self) -> (Vec<String>, serde_json::Map<String, serde_json::Value>) {
+        let noun = if self.listed == 1 { "invite" } else { "invites" };
+        let line = format!("{} {noun} of migration {}.", self.listed, self.migration);
+        (vec![line], serde_json::Map::from_iter([("count".to_string(), json!(self.listed))]))
+    }
+}
+
+/// An invite as a line of text, with what became of its e-mail.
+fn invite_line(invite: &Invite, delivery: Option<&DeliveryRecord>) -> String {
+    let error = invite.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+    let said = delivery.map(|d| format!(" → {}", d.describe())).unwrap_or_default();
+    format!("  {:<12} {} due {} attempts {}{error}{said}", invite.status.as_str(), invite.email, invite.due, invite.attempts)
+}
+
+/// An invite as JSON text, with what became of its e-mail.
+fn invite_json(invite: &Invite, delivery: Option<&DeliveryRecord>) -> String {
+    let mut row = serde_json::to_value(invite).unwrap_or_default();
+    // The day as people and scripts write it (the stored form is the year and its day).
+    row["due"] = serde_json::Value::String(invite.due.to_string());
+    row["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
+    row.to_string()
 }
 
 #[derive(Clone, Copy)]

@@ -1,6 +1,7 @@
 //! What the CLI prints: text for people, one JSON object with `--json`; progress bars on a
 //! terminal; exit codes 0 (processed), 2 (rejected input or arguments), 1 (unexpected).
 
+use crate::runtime::Runtime;
 use onboarding::app::{AppError, Progress};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -120,41 +121,180 @@ pub fn emit(json: bool, value: serde_json::Value, text: Vec<String>) {
 /// quarter of a million issues, and its apply queues 750,000 invites.
 pub struct Listing {
     pub key: &'static str,
-    pub len: usize,
-    /// Item `index` as a line of text; `None` when the text shows none of them.
-    pub line: Option<Box<dyn Fn(usize) -> String + Send + Sync>>,
-    /// Item `index` as JSON.
-    pub item: Box<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
+    pub items: Items,
 }
 
+/// Where a listing's items come from.
+pub enum Items {
+    /// Items the command holds, each written from its index.
+    Held {
+        len: usize,
+        /// Item `index` as a line of text; `None` when the text shows none of them.
+        line: Option<Box<dyn Fn(usize) -> String + Send + Sync>>,
+        /// Item `index` as JSON.
+        item: Box<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
+    },
+    /// Items read a few at a time while they are written, so none is held for long (a
+    /// million-user migration's invites).
+    Read(Box<dyn ReadItems>),
+}
+
+/// The next few items as they are written, read from the store: see [`Items::Read`].
+pub trait ReadItems: Send {
+    /// The next few items, read through `runtime`, each as a line of text or (`json`) as its
+    /// JSON text; none after the last.
+    fn next_items<'a>(&'a mut self, runtime: &'a Runtime, json: bool) -> ItemsRead<'a>;
+    /// What follows the items, once all were read: lines of text, and fields of the JSON object
+    /// (a count, known only then).
+    fn closing(&self) -> (Vec<String>, serde_json::Map<String, serde_json::Value>);
+}
+
+pub type ItemsRead<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, Failure>> + Send + 'a>>;
+
 impl Listing {
-    /// Every item as one JSON array (for the demo's one value, whose lists are short).
+    /// Every held item as one JSON array (for the demo's one value, whose lists are short).
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::Value::Array((0..self.len).map(|index| (self.item)(index)).collect())
+        match &self.items {
+            Items::Held { len, item, .. } => serde_json::Value::Array((0..*len).map(item).collect()),
+            Items::Read(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// Every held item as a line of text, if the text shows them.
+    pub fn lines(&self) -> Vec<String> {
+        match &self.items {
+            Items::Held { len, line: Some(line), .. } => (0..*len).map(line).collect(),
+            _ => Vec::new(),
+        }
     }
 }
 
 /// Prints a result with its listing: the JSON object with the listing's items written into
-/// it one at a time, or the text lines followed by the listing's.
-pub fn emit_listed(json: bool, value: serde_json::Value, text: Vec<String>, listing: Option<&Listing>) {
+/// it one at a time, or the text lines followed by the listing's. Fails only when items read
+/// while they are written could not be read (what was read is printed first).
+pub async fn emit_listed(
+    runtime: &Runtime,
+    json: bool,
+    value: serde_json::Value,
+    text: Vec<String>,
+    listing: Option<Listing>,
+) -> Result<(), Failure> {
     use std::io::Write;
-    let Some(listing) = listing else { return emit(json, value, text) };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    // A stdout closed early (a pager quit) has nothing more to be told.
-    let _ = match (json, value) {
-        (true, serde_json::Value::Object(fields)) => serde_json::to_writer(&mut out, &WithListing { fields: &fields, listing })
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n")),
-        (true, value) => writeln!(out, "{value}"),
-        (false, _) => text.iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| match &listing.line {
-            Some(line) => (0..listing.len).try_for_each(|index| writeln!(out, "{}", line(index))),
+    let Some(listing) = listing else {
+        emit(json, value, text);
+        return Ok(());
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let written = match (listing.items, json, value) {
+        (Items::Read(items), json, value) => return emit_read(&mut out, runtime, json, value, text, listing.key, items).await,
+        (held @ Items::Held { .. }, true, serde_json::Value::Object(fields)) => {
+            let listing = Listing { key: listing.key, items: held };
+            serde_json::to_writer(&mut out, &WithListing { fields: &fields, listing: &listing })
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"))
+        }
+        (_, true, value) => writeln!(out, "{value}"),
+        (Items::Held { len, line, .. }, false, _) => text.iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| match &line {
+            Some(line) => (0..len).try_for_each(|index| writeln!(out, "{}", line(index))),
             None => Ok(()),
         }),
-    }
-    .and_then(|()| out.flush());
+    };
+    // A stdout closed early (a pager quit) has nothing more to be told.
+    let _ = written.and_then(|()| out.flush());
+    Ok(())
 }
 
-/// A report's fields and its listing, serialized as one JSON object.
+/// [`emit_listed`] of items read while they are written. With `--json`, the object is written
+/// field by field: its fields, the items' array, then the closing fields.
+async fn emit_read(
+    out: &mut impl std::io::Write,
+    runtime: &Runtime,
+    json: bool,
+    value: serde_json::Value,
+    text: Vec<String>,
+    key: &str,
+    mut items: Box<dyn ReadItems>,
+) -> Result<(), Failure> {
+    let fields = match value {
+        serde_json::Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    };
+    let mut head = String::new();
+    if json {
+        head.push('{');
+        for (name, value) in fields.iter().filter(|(name, _)| name.as_str() != key) {
+            head.push_str(&json_text(name));
+            head.push(':');
+            head.push_str(&json_text(value));
+            head.push(',');
+        }
+        head.push_str(&json_text(&key.to_string()));
+        head.push_str(":[");
+    } else {
+        for line in &text {
+            head.push_str(line);
+            head.push('\n');
+        }
+    }
+    // A stdout closed early (a pager quit) stops the listing: nobody reads the rest.
+    if out.write_all(head.as_bytes()).is_err() {
+        return Ok(());
+    }
+    let mut first = true;
+    loop {
+        let read = items.next_items(runtime, json).await;
+        let batch = match read {
+            Ok(batch) => batch,
+            Err(failure) => {
+                let _ = out.flush();
+                return Err(failure);
+            }
+        };
+        if batch.is_empty() {
+            break;
+        }
+        let mut chunk = String::new();
+        for item in batch {
+            if json && !first {
+                chunk.push(',');
+            }
+            first = false;
+            chunk.push_str(&item);
+            if !json {
+                chunk.push('\n');
+            }
+        }
+        if out.write_all(chunk.as_bytes()).is_err() {
+            return Ok(());
+        }
+    }
+    let (lines, closing) = items.closing();
+    let mut tail = String::new();
+    if json {
+        tail.push(']');
+        for (name, value) in closing.iter() {
+            tail.push(',');
+            tail.push_str(&json_text(name));
+            tail.push(':');
+            tail.push_str(&json_text(value));
+        }
+        tail.push_str("}\n");
+    } else {
+        for line in lines {
+            tail.push_str(&line);
+            tail.push('\n');
+        }
+    }
+    let _ = out.write_all(tail.as_bytes()).and_then(|()| out.flush());
+    Ok(())
+}
+
+/// A value as JSON text.
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A report's fields and its held listing, serialized as one JSON object.
 struct WithListing<'a> {
     fields: &'a serde_json::Map<String, serde_json::Value>,
     listing: &'a Listing,
@@ -163,12 +303,15 @@ struct WithListing<'a> {
 impl serde::Serialize for WithListing<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
-        struct Items<'a>(&'a Listing);
-        impl serde::Serialize for Items<'_> {
+        struct HeldItems<'a>(&'a Listing);
+        impl serde::Serialize for HeldItems<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut seq = serializer.serialize_seq(Some(self.0.len))?;
-                for index in 0..self.0.len {
-                    seq.serialize_element(&(self.0.item)(index))?;
+                let Items::Held { len, item, .. } = &self.0.items else {
+                    return serializer.serialize_seq(Some(0))?.end();
+                };
+                let mut seq = serializer.serialize_seq(Some(*len))?;
+                for index in 0..*len {
+                    seq.serialize_element(&item(index))?;
                 }
                 seq.end()
             }
@@ -177,7 +320,7 @@ impl serde::Serialize for WithListing<'_> {
         for (key, value) in self.fields.iter().filter(|(key, _)| key.as_str() != self.listing.key) {
             map.serialize_entry(key, value)?;
         }
-        map.serialize_entry(self.listing.key, &Items(self.listing))?;
+        map.serialize_entry(self.listing.key, &HeldItems(self.listing))?;
         map.end()
     }
 }

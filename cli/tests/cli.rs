@@ -178,6 +178,7 @@ fn invites_list_writes_each_invite_as_a_line_or_a_json_element() {
     assert_eq!(value["migration"], migration);
     let invites = value["invites"].as_array().unwrap();
     assert_eq!(invites.len(), 3, "{value}");
+    assert_eq!(value["count"], 3, "the count follows the invites: {value}");
     assert!(invites.iter().all(|i| i["status"] == "sent" && i["delivery"].is_object()), "{value}");
     let due = invites[0]["due"].as_str().unwrap_or_default();
     assert!(due.len() == 10 && due.as_bytes()[4] == b'-' && due.as_bytes()[7] == b'-', "due as YYYY-MM-DD: {value}");
@@ -192,11 +193,23 @@ fn invites_list_writes_each_invite_as_a_line_or_a_json_element() {
     assert_eq!(sent["invites"], value["invites"], "{sent}");
     let failed = json(&onboard(dir.path(), &["--json", "invites", "list", "--migration", migration, "--status", "failed"]));
     assert_eq!(failed["invites"].as_array().map(Vec::len), Some(0), "{failed}");
-    // As text: a heading, then one line an invite.
+    // As text: a heading, one line an invite, then the count.
     let text = onboard(dir.path(), &["invites", "list", "--migration", migration]);
     let out = String::from_utf8_lossy(&text.stdout);
     let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with("Delivery feedback")).collect();
-    assert_eq!(lines[0], format!("Invites of migration {migration}: 3"), "{out}");
+    assert_eq!(lines[0], format!("Invites of migration {migration}, by address:"), "{out}");
+    assert_eq!(lines.last().copied(), Some(format!("3 invites of migration {migration}.").as_str()), "{out}");
+    let bounced =
+        String::from_utf8_lossy(&onboard(dir.path(), &["invites", "list", "--migration", migration, "--status", "bounced"]).stdout)
+            .lines()
+            .filter(|l| !l.starts_with("Delivery feedback"))
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+    assert_eq!(
+        bounced.first().map(String::as_str),
+        Some(format!("Invites of migration {migration} with delivery state bounced, by address:").as_str())
+    );
+    assert_eq!(bounced.last().map(String::as_str), Some(format!("1 invite of migration {migration}.").as_str()));
     assert_eq!(lines.iter().filter(|l| l.trim_start().starts_with("sent ") && l.contains(" due ")).count(), 3, "{out}");
     assert!(out.contains("bounce@simulator.amazonses.com") && out.contains("bounced"), "{out}");
 }

@@ -11,7 +11,7 @@ use crate::domain::tenants::TenantContact;
 use crate::domain::values::{BuildingId, Email, MigrationId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use time::OffsetDateTime;
 
 /// A failure of an adapter: the store, the bucket or the mail service.
@@ -338,11 +338,10 @@ pub trait InviteTable: Send + Sync {
     /// Every invite of `migration`, by address: its pages, all held. For a few invites (tests,
     /// a look at a small migration); work over a large one goes page by page ([`InvitePages`]).
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
-        let (mut invites, mut pages) = (Vec::new(), InvitePages::new(self, migration));
-        while let Some(page) = pages.next().await? {
-            invites.extend(page);
+        let (mut invites, mut in_order) = (Vec::new(), InvitesInOrder::new(self, migration));
+        while let Some(invite) = in_order.next(self).await? {
+            invites.push(invite);
         }
-        invites.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
         Ok(invites)
     }
     /// One page of `migration`'s invites (at most about [`INVITES_PER_PAGE`]), from where
@@ -353,7 +352,8 @@ pub trait InviteTable: Send + Sync {
     async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage>;
     /// Where runs of pages start that may be read side by side: each run, followed through its
     /// pages' `next` marks, visits a part of `migration`'s invites that no other run visits,
-    /// and together they visit them all. This default is one run, from the first page; a table
+    /// and together they visit them all, each run in address order (pages and invites within
+    /// them: a run's first invite follows its last). This default is one run, from the first page; a table
     /// that spreads a migration's invites over partitions gives one run a partition, so work
     /// done run by run spreads its writes too.
     fn invite_runs(&self, _migration: &MigrationId) -> Vec<Option<InvitePageMark>> {
@@ -394,27 +394,91 @@ pub struct InvitePage {
 pub struct InvitePages<'t, T: InviteTable + ?Sized = dyn InviteTable> {
     table: &'t T,
     migration: &'t MigrationId,
-    /// Where the next page starts; `None` once the last page was read.
+    cursor: PageCursor,
+}
+
+/// Where the next page of a run starts, held apart from the table it is read from.
+#[derive(Debug, Clone)]
+struct PageCursor {
+    /// `None` once the last page was read.
     next: Option<Option<InvitePageMark>>,
+}
+
+impl PageCursor {
+    async fn next_page<T: InviteTable + ?Sized>(&mut self, table: &T, migration: &MigrationId) -> PortResult<Option<Vec<Invite>>> {
+        let Some(from) = self.next.take() else { return Ok(None) };
+        let page = table.invite_page(migration, from.as_ref()).await?;
+        self.next = page.next.map(Some);
+        Ok(Some(page.invites))
+    }
 }
 
 impl<'t, T: InviteTable + ?Sized> InvitePages<'t, T> {
     pub fn new(table: &'t T, migration: &'t MigrationId) -> Self {
-        Self { table, migration, next: Some(None) }
+        Self { table, migration, cursor: PageCursor { next: Some(None) } }
     }
 
     /// The migration's invites as the runs the table gives ([`InviteTable::invite_runs`]): one
     /// cursor a run, to be read side by side.
     pub fn runs(table: &'t T, migration: &'t MigrationId) -> Vec<Self> {
-        table.invite_runs(migration).into_iter().map(|start| Self { table, migration, next: Some(start) }).collect()
+        table.invite_runs(migration).into_iter().map(|start| Self { table, migration, cursor: PageCursor { next: Some(start) } }).collect()
     }
 
     /// The next page's invites (maybe none), or `None` after the last page.
     pub async fn next(&mut self) -> PortResult<Option<Vec<Invite>>> {
-        let Some(from) = self.next.take() else { return Ok(None) };
-        let page = self.table.invite_page(self.migration, from.as_ref()).await?;
-        self.next = page.next.map(Some);
-        Ok(Some(page.invites))
+        self.cursor.next_page(self.table, self.migration).await
+    }
+}
+
+/// A migration's invites one at a time, in address order, holding a page a run: the table's
+/// runs ([`InviteTable::invite_runs`], each in address order) read side by side and merged. A
+/// million-user migration is listed, sorted, without holding its invites. Holds no borrow of
+/// the table, which each call is given, so a listing can be carried to where it is printed.
+#[derive(Debug)]
+pub struct InvitesInOrder {
+    migration: MigrationId,
+    /// Each run's cursor, and what is left of the page it read last.
+    runs: Vec<(PageCursor, VecDeque<Invite>)>,
+}
+
+impl InvitesInOrder {
+    pub fn new<T: InviteTable + ?Sized>(table: &T, migration: &MigrationId) -> Self {
+        let runs = table.invite_runs(migration).into_iter().map(|start| (PageCursor { next: Some(start) }, VecDeque::new()));
+        Self { migration: migration.clone(), runs: runs.collect() }
+    }
+
+    /// The invite with the next address, or `None` after the last.
+    pub async fn next<T: InviteTable + ?Sized>(&mut self, table: &T) -> PortResult<Option<Invite>> {
+        let migration = &self.migration;
+        // Runs whose page is used up read their next, side by side.
+        let refills = self.runs.iter_mut().filter(|(_, held)| held.is_empty()).map(|(cursor, held)| async move {
+            while held.is_empty() {
+                let Some(page) = cursor.next_page(table, migration).await? else { break };
+                held.extend(page);
+            }
+            PortResult::Ok(())
+        });
+        futures_util::future::try_join_all(refills).await?;
+        // A run still without invites has ended.
+        self.runs.retain(|(_, held)| !held.is_empty());
+        let lowest = self
+            .runs
+            .iter()
+            .enumerate()
+            .filter_map(|(at, (_, held))| Some((at, held.front()?.email.as_str())))
+            .min_by(|a, b| a.1.cmp(b.1))
+            .map(|(at, _)| at);
+        Ok(lowest.and_then(|at| self.runs.get_mut(at)).and_then(|(_, held)| held.pop_front()))
+    }
+
+    /// Up to `count` invites with the next addresses; fewer only at the end.
+    pub async fn next_few<T: InviteTable + ?Sized>(&mut self, table: &T, count: usize) -> PortResult<Vec<Invite>> {
+        let mut few = Vec::with_capacity(count.min(INVITES_PER_PAGE));
+        while few.len() < count {
+            let Some(invite) = self.next(table).await? else { break };
+            few.push(invite);
+        }
+        Ok(few)
     }
 }
 

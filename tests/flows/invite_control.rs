@@ -148,21 +148,32 @@ pub async fn many_unconfirmed_invites_are_put_back_at_once_each_once(h: Harness)
     assert_eq!((again.requeued.len(), again.untouched), (0, USERS as u64));
 }
 
-/// Every invite of `m`, page by page, run by run; each met once, and the same as one run
-/// from the first page gives.
+/// Every invite of `m`, page by page, run by run; each met once, each run in address order,
+/// the same as one run from the first page gives, and merged in address order by
+/// `list_invites` (the runs merged as `onboard invites list` merges them).
 async fn all_invites(h: &Harness, m: &MigrationId) -> Vec<onboarding::domain::invite::Invite> {
     let table = h.table.as_ref();
     let mut all = Vec::new();
     for mut pages in onboarding::ports::InvitePages::runs(table, m) {
+        let mut run: Vec<String> = Vec::new();
         while let Some(invites) = pages.next().await.unwrap() {
+            run.extend(invites.iter().map(|i| i.email.to_string()));
             all.extend(invites);
         }
+        assert!(run.windows(2).all(|w| w[0] < w[1]), "a run's invites in address order: {run:?}");
     }
     let mut emails: Vec<&str> = all.iter().map(|i| i.email.as_str()).collect();
     emails.sort();
     emails.dedup();
     assert_eq!(emails.len(), all.len(), "each invite in one run and on one page only");
-    let whole: Vec<String> = table.list_invites(m).await.unwrap().into_iter().map(|i| i.email.to_string()).collect();
-    assert_eq!(whole, emails, "the runs together are every invite");
+    let mut one_run = Vec::new();
+    let mut pages = onboarding::ports::InvitePages::new(table, m);
+    while let Some(invites) = pages.next().await.unwrap() {
+        one_run.extend(invites.into_iter().map(|i| i.email.to_string()));
+    }
+    one_run.sort();
+    assert_eq!(one_run, emails, "the runs together are every invite");
+    let merged: Vec<String> = table.list_invites(m).await.unwrap().into_iter().map(|i| i.email.to_string()).collect();
+    assert_eq!(merged, emails, "the runs merged in address order");
     all
 }
