@@ -8,7 +8,7 @@ use crate::values::{BuildingId, Email};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
+pub(crate) const BUILDING_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::new("Building UUID", &["building id", "uuid", "id"], true),
     ColumnSpec::new("Building Name", &["name", "building", "property", "property name", "site", "site name"], true),
     ColumnSpec::new("Address", &["building address", "street address", "property address"], true),
@@ -25,14 +25,14 @@ pub const BUILDING_COLUMNS: &[ColumnSpec] = &[
 const MAX_TEXT_CHARS: usize = 300;
 
 pub const UUID: usize = 0;
-pub const NAME: usize = 1;
-pub const ADDRESS: usize = 2;
-pub const ENVOY_CSM: usize = 3;
-pub const ENVOY_AE: usize = 4;
-pub const PLATFORM_CSM: usize = 5;
-pub const POLICY: usize = 6;
-pub const ALIASES: usize = 7;
-pub const TIME_ZONE: usize = 8;
+pub(crate) const NAME: usize = 1;
+pub(crate) const ADDRESS: usize = 2;
+pub(crate) const ENVOY_CSM: usize = 3;
+pub(crate) const ENVOY_AE: usize = 4;
+pub(crate) const PLATFORM_CSM: usize = 5;
+pub(crate) const POLICY: usize = 6;
+pub(crate) const ALIASES: usize = 7;
+pub(crate) const TIME_ZONE: usize = 8;
 
 /// Who may see the Visitor Registration tile in a building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -275,7 +275,7 @@ impl BuildingDirectory {
         self.names.get(id).map(String::as_str)
     }
 
-    pub fn is_ambiguous(&self, reference: &str) -> bool {
+    pub(crate) fn is_ambiguous(&self, reference: &str) -> bool {
         matches!(self.by_key.get(&header_key(reference)), Some(None))
     }
 }

@@ -273,7 +273,7 @@ impl Config {
     }
 
     /// The invite link for one address.
-    pub fn invite_link(&self, email: &Email) -> String {
+    pub(crate) fn invite_link(&self, email: &Email) -> String {
         let encoded = percent_encoding::utf8_percent_encode(email.as_str(), percent_encoding::NON_ALPHANUMERIC).to_string();
         self.settings.invite_link_template.replace("{email}", &encoded)
     }

@@ -145,7 +145,7 @@ pub struct DeliveryTally {
 
 impl DeliveryTally {
     /// Bounces among delivered and bounced messages, in percent (0 with no sample).
-    pub fn bounce_rate_percent(&self) -> f64 {
+    pub(crate) fn bounce_rate_percent(&self) -> f64 {
         let sample = self.delivered + self.bounced;
         if sample == 0 {
             return 0.0;

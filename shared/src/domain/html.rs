@@ -27,7 +27,7 @@ pub fn page(title: &str, body: Markup) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f3f3}.error{color:#a40000}.warning{color:#8a5a00}.ok{color:#1d6b1d}.num{text-align:right}code{font-size:.9em}";
 
 /// The columns read by a weaker rule than their label, as a list above the counts.
-pub fn columns_read(readings: &[String]) -> Markup {
+pub(crate) fn columns_read(readings: &[String]) -> Markup {
     html! {
         @if !readings.is_empty() {
             h2 { "How the columns were read" }
@@ -37,7 +37,7 @@ pub fn columns_read(readings: &[String]) -> Markup {
 }
 
 /// The first [`MAX_HTML_ROWS`] of `issues`, out of `total` in all.
-pub fn issues_table(issues: &[Issue], total: usize) -> Markup {
+pub(crate) fn issues_table(issues: &[Issue], total: usize) -> Markup {
     html! {
         @if issues.is_empty() {
             p class="ok" { "No issues." }

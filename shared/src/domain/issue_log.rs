@@ -167,8 +167,10 @@ impl IssueLog {
         self.iter().collect()
     }
 
-    /// The bytes the log holds (records, offsets and stored texts), for the benchmarks.
-    pub fn footprint(&self) -> usize {
+    /// The bytes the log holds (records, offsets and stored texts), for the tests that pin
+    /// what a long file costs.
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> usize {
         self.bytes.len() + self.starts.len() * 8 + self.texts.iter().map(|t| t.len() + 24).sum::<usize>()
     }
 

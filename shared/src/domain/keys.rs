@@ -67,14 +67,14 @@ use Actor::*;
 
 pub const INBOX: &str = "inbox/";
 pub const APPROVALS: &str = "approvals/";
-pub const CONFIG: &str = "config/";
-pub const USER_REPORTS: &str = "reports/users/";
-pub const TENANT_REPORTS: &str = "reports/tenants/";
-pub const BUILDING_REPORTS: &str = "reports/buildings/";
-pub const VALIDATION_REPORTS: &str = "reports/validation/";
-pub const PLATFORM_USER_REPORTS: &str = "reports/platform-users/";
-pub const ENVOY_EXPORTS: &str = "exports/envoy/";
-pub const QUARANTINE: &str = "quarantine/";
+pub(crate) const CONFIG: &str = "config/";
+pub(crate) const USER_REPORTS: &str = "reports/users/";
+pub(crate) const TENANT_REPORTS: &str = "reports/tenants/";
+pub(crate) const BUILDING_REPORTS: &str = "reports/buildings/";
+pub(crate) const VALIDATION_REPORTS: &str = "reports/validation/";
+pub(crate) const PLATFORM_USER_REPORTS: &str = "reports/platform-users/";
+pub(crate) const ENVOY_EXPORTS: &str = "exports/envoy/";
+pub(crate) const QUARANTINE: &str = "quarantine/";
 
 /// Every key layout of the bucket.
 pub const LAYOUTS: &[KeyLayout] = &[

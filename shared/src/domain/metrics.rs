@@ -4,7 +4,7 @@
 //! a building (tens per deployment), never a person or a file.
 
 /// The namespace of every metric the product writes; the template's alarms and dashboard read it.
-pub const NAMESPACE: &str = "VisitorOnboarding";
+pub(crate) const NAMESPACE: &str = "VisitorOnboarding";
 
 /// One EMF line: counts that share one set of dimensions.
 #[derive(Debug, Clone, PartialEq)]

@@ -66,7 +66,7 @@ pub mod serde_rfc3339 {
 
 /// A stored RFC 3339 time shown for people; text that is not one is shown as it is (or "—"
 /// when empty).
-pub fn text_for_people(stored: &str) -> String {
+pub(crate) fn text_for_people(stored: &str) -> String {
     match parse(stored) {
         Some(at) => for_people(at),
         None if stored.is_empty() => "—".into(),

@@ -76,7 +76,7 @@ impl ContentVersion {
 }
 
 /// One issue on one line: where (row, column, value) and what to do.
-pub fn issue_line(issue: &Issue) -> String {
+pub(crate) fn issue_line(issue: &Issue) -> String {
     let mut place = Vec::new();
     if let Some(row) = issue.row {
         place.push(format!("row {row}"));

@@ -4,7 +4,7 @@
 use crate::text::spreadsheet_safe;
 use std::io::Write;
 
-pub struct SafeCsvWriter<W: Write> {
+pub(crate) struct SafeCsvWriter<W: Write> {
     inner: csv::Writer<W>,
 }
 
@@ -28,7 +28,7 @@ impl<W: Write> SafeCsvWriter<W> {
 }
 
 /// Writes a whole table to bytes.
-pub fn csv_bytes<R, S>(headers: &[&str], rows: impl IntoIterator<Item = R>) -> Vec<u8>
+pub(crate) fn csv_bytes<R, S>(headers: &[&str], rows: impl IntoIterator<Item = R>) -> Vec<u8>
 where
     R: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -37,7 +37,7 @@ where
 }
 
 /// Part of a CSV file: its header row when `headers` is given, then `rows`.
-pub fn csv_part<R, S>(headers: Option<&[&str]>, rows: impl IntoIterator<Item = R>) -> Vec<u8>
+pub(crate) fn csv_part<R, S>(headers: Option<&[&str]>, rows: impl IntoIterator<Item = R>) -> Vec<u8>
 where
     R: IntoIterator<Item = S>,
     S: AsRef<str>,

@@ -16,7 +16,7 @@ pub const TENANT_COLUMNS: &[ColumnSpec] = &[
 ];
 
 /// The header Envoy's employee directory import expects, exactly.
-pub const ENVOY_HEADERS: [&str; 3] = ["Full Name", "Email", "Phone Number"];
+pub(crate) const ENVOY_HEADERS: [&str; 3] = ["Full Name", "Email", "Phone Number"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantContact {

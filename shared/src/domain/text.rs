@@ -2,12 +2,12 @@
 
 /// The key a header is matched by: lower case, letters and digits only.
 /// `E-mail Address`, `email_address` and ` EMAIL ADDRESS ` all become `emailaddress`.
-pub fn header_key(header: &str) -> String {
+pub(crate) fn header_key(header: &str) -> String {
     header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// `text` with its first letter upper case: "tenant" → "Tenant".
-pub fn capitalised(text: &str) -> String {
+pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
@@ -34,7 +34,7 @@ pub fn with_header_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
 /// [`single_line`], borrowing `value` when it is already one trimmed line (the usual case): no
 /// white space or control character but single spaces between words. One pass over the bytes;
 /// only text with non-ASCII letters (`Søren`) looks at characters.
-pub fn single_line_cow(value: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn single_line_cow(value: &str) -> std::borrow::Cow<'_, str> {
     let bytes = value.as_bytes();
     let mut plain = bytes.first() != Some(&b' ') && bytes.last() != Some(&b' ');
     let mut previous = 0u8;
@@ -78,7 +78,7 @@ pub fn single_line(value: &str) -> String {
 /// `-`, `@`, tab or carriage return get a leading apostrophe (OWASP's advice for CSV injection).
 /// A phone number in E.164 form (`+` and digits only) is left alone: it cannot form a formula,
 /// and Envoy's import needs the plus.
-pub fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
     let e164 = (9..=16).contains(&value.len()) && value.starts_with('+') && value[1..].bytes().all(|b| b.is_ascii_digit());
     if e164 {
         return std::borrow::Cow::Borrowed(value);
@@ -91,7 +91,7 @@ pub fn spreadsheet_safe(value: &str) -> std::borrow::Cow<'_, str> {
 
 /// Splits a multi-valued cell (roles, buildings) on `;`, `|`, `,` or newlines; trims each part and
 /// drops empty ones.
-pub fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_multi(cell: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(cell);
     std::iter::from_fn(move || loop {
         let text = rest?;
@@ -116,7 +116,7 @@ fn is_separator(b: u8) -> bool {
 /// Whether a multi-valued cell is one value that [`split_multi`] and [`single_line_cow`] leave
 /// as it is (most cells of an export): printable ASCII, no separator, no space at either end or
 /// twice in a row. One pass over the bytes, where splitting, trimming and folding take three.
-pub fn is_one_plain_value(cell: &str) -> bool {
+pub(crate) fn is_one_plain_value(cell: &str) -> bool {
     let bytes = cell.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return false };
     if first == b' ' || last == b' ' {

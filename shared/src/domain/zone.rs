@@ -6,7 +6,7 @@
 use time::{Date, OffsetDateTime};
 
 /// A zone name as IANA writes it (`America/New_York`), from any case; `None` for an unknown one.
-pub fn parse_zone(raw: &str) -> Option<String> {
+pub(crate) fn parse_zone(raw: &str) -> Option<String> {
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > 64 {
         return None;
@@ -31,7 +31,7 @@ pub fn local_instant(date: Date, hour: u8, zone_name: Option<&str>) -> OffsetDat
 }
 
 /// `at` as a person in `zone` reads it: `2026-11-24 09:00 America/New_York` (`… UTC` when none).
-pub fn local_text(at: OffsetDateTime, zone_name: Option<&str>) -> String {
+pub(crate) fn local_text(at: OffsetDateTime, zone_name: Option<&str>) -> String {
     let tz = zone(zone_name);
     let label = zone_name.filter(|_| tz != jiff::tz::TimeZone::UTC || zone_name == Some("UTC")).unwrap_or("UTC");
     match jiff::Timestamp::from_second(at.unix_timestamp()) {
@@ -41,7 +41,7 @@ pub fn local_text(at: OffsetDateTime, zone_name: Option<&str>) -> String {
 }
 
 /// The local calendar day and hour of `at` in `zone`.
-pub fn local_date_hour(at: OffsetDateTime, zone_name: Option<&str>) -> Option<(Date, u8)> {
+pub(crate) fn local_date_hour(at: OffsetDateTime, zone_name: Option<&str>) -> Option<(Date, u8)> {
     let zoned = jiff::Timestamp::from_second(at.unix_timestamp()).ok()?.to_zoned(zone(zone_name));
     let month = time::Month::try_from(zoned.month() as u8).ok()?;
     Some((Date::from_calendar_date(zoned.year() as i32, month, zoned.day() as u8).ok()?, zoned.hour() as u8))

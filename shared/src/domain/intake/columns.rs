@@ -72,7 +72,7 @@ impl ColumnMap {
 
     /// Matches what it can, leaving fields without a column missing ([`ColumnMap::complete`]
     /// checks the required ones). Refuses headers that are ambiguous for these fields.
-    pub fn assign(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
+    pub(crate) fn assign(specs: &[ColumnSpec], headers: &[String]) -> Result<Self, FileRejection> {
         let words: Vec<Vec<String>> = headers.iter().map(|h| headers::words(h)).collect();
         let (leading, trailing) = headers::shared_groups(&words);
         let keys: Vec<String> = words.iter().map(|w| headers::key(w)).collect();
@@ -179,18 +179,19 @@ impl ColumnMap {
     }
 
     /// The extra columns' values of a row, in file order.
-    pub fn extra_values(&self, row: &RawRow) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn extra_values(&self, row: &RawRow) -> Vec<String> {
         self.extra_cells::<Vec<&str>>(row).into_iter().map(str::to_string).collect()
     }
 
     /// [`ColumnMap::extra_values`], borrowed from the row, collected into whatever the caller
     /// holds them in.
-    pub fn extra_cells<'a, C: FromIterator<&'a str>>(&self, row: &'a RawRow) -> C {
+    pub(crate) fn extra_cells<'a, C: FromIterator<&'a str>>(&self, row: &'a RawRow) -> C {
         self.extras.iter().map(|(index, _)| row.cells.get(*index).map_or("", String::as_str)).collect()
     }
 
     /// How a message names a column by position: `column C`.
-    pub fn column_label(index: usize) -> String {
+    pub(crate) fn column_label(index: usize) -> String {
         super::specs::column_label(index)
     }
 

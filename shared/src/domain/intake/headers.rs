@@ -20,7 +20,7 @@ pub enum Rule {
 
 impl Rule {
     /// The rules from strongest to weakest: the order columns are matched in.
-    pub const STRONGEST_FIRST: [Rule; 4] = [Rule::Label, Rule::Synonym, Rule::Stripped, Rule::StrippedSynonym];
+    pub(crate) const STRONGEST_FIRST: [Rule; 4] = [Rule::Label, Rule::Synonym, Rule::Stripped, Rule::StrippedSynonym];
 }
 
 /// A header's words: lower case, split at spaces, punctuation and camelCase, with annotations in
@@ -64,14 +64,14 @@ pub fn key(words: &[String]) -> String {
 
 /// Every key a name answers to: its words run together, and (for labels like "Role(s)") its
 /// letters and digits including the bracketed ones ("roles").
-pub fn name_keys(name: &str) -> [String; 2] {
+pub(crate) fn name_keys(name: &str) -> [String; 2] {
     [key(&words(name)), crate::text::header_key(name)]
 }
 
 /// The leading and the trailing word group (one to three words) that at least two headers and
 /// at least half of the non-empty ones share, such as "Tenant Contact" in "Tenant Contact
 /// Email", "Tenant Contact Phone Number" … Only groups that leave words behind count.
-pub fn shared_groups(headers: &[Vec<String>]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn shared_groups(headers: &[Vec<String>]) -> (Vec<String>, Vec<String>) {
     let non_empty = headers.iter().filter(|h| !h.is_empty()).count();
     let most = |count: usize| count >= 2 && count * 2 >= non_empty;
     let pick = |leading: bool| {
@@ -93,7 +93,7 @@ pub fn shared_groups(headers: &[Vec<String>]) -> (Vec<String>, Vec<String>) {
 }
 
 /// `words` without the shared leading and trailing groups (when it has them and keeps a word).
-pub fn strip<'a>(words: &'a [String], leading: &[String], trailing: &[String]) -> &'a [String] {
+pub(crate) fn strip<'a>(words: &'a [String], leading: &[String], trailing: &[String]) -> &'a [String] {
     let mut rest = words;
     if !leading.is_empty() && rest.len() > leading.len() && rest.starts_with(leading) {
         rest = &rest[leading.len()..];
@@ -107,7 +107,7 @@ pub fn strip<'a>(words: &'a [String], leading: &[String], trailing: &[String]) -
 /// Splits a full name into first and last name: "Last, First" at the comma; otherwise the last
 /// word is the last name, with the particles before it ("van der Berg", "de la Cruz"). One word
 /// is a first name with no last name. Borrowed from the cell.
-pub fn split_full_name(name: &str) -> (&str, &str) {
+pub(crate) fn split_full_name(name: &str) -> (&str, &str) {
     const PARTICLES: &[&str] = &["van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le", "ter", "ten", "bin", "al"];
     let name = name.trim();
     if let Some((last, first)) = name.split_once(',') {

@@ -9,8 +9,8 @@ mod headers;
 mod specs;
 
 pub use columns::ColumnMap;
-pub use headers::split_full_name;
-pub use specs::{ColumnReading, ColumnSpec, NamePart, EMAIL_NAMES, FIRST_NAMES, FULL_NAMES, LAST_NAMES, PHONE_NAMES};
+pub use specs::{ColumnReading, ColumnSpec, NamePart, FIRST_NAMES, LAST_NAMES};
+pub(crate) use specs::{EMAIL_NAMES, FULL_NAMES, PHONE_NAMES};
 
 use crate::issue::{FileRejection, RejectionCode};
 use std::io::Read;
@@ -24,7 +24,7 @@ pub struct RawRow {
 }
 
 impl RawRow {
-    pub fn is_blank(&self) -> bool {
+    pub(crate) fn is_blank(&self) -> bool {
         self.cells.iter().all(|cell| cell.trim().is_empty())
     }
 }
@@ -60,7 +60,7 @@ pub struct IntakeLimits {
 }
 
 /// The default `max_file_bytes`: 200 MB, several million rows of a user export.
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
 
 impl Default for IntakeLimits {
     fn default() -> Self {

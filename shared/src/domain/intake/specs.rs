@@ -32,13 +32,13 @@ pub enum NamePart {
 }
 
 /// The names of e-mail address columns, in every flow.
-pub const EMAIL_NAMES: &[&str] =
+pub(crate) const EMAIL_NAMES: &[&str] =
     &["mail", "email address", "e-mail address", "work email", "business email", "login", "user email", "contact email"];
 /// The names of full-name columns.
-pub const FULL_NAMES: &[&str] = &["name", "full name", "display name", "contact name", "employee name", "person name"];
+pub(crate) const FULL_NAMES: &[&str] = &["name", "full name", "display name", "contact name", "employee name", "person name"];
 pub const FIRST_NAMES: &[&str] = &["first name", "given name", "forename", "first", "firstname"];
 pub const LAST_NAMES: &[&str] = &["last name", "surname", "family name", "last", "lastname"];
-pub const PHONE_NAMES: &[&str] = &[
+pub(crate) const PHONE_NAMES: &[&str] = &[
     "phone",
     "mobile",
     "cell",
@@ -75,7 +75,7 @@ pub(super) enum Source {
 }
 
 /// `0` → `A`, `27` → `AB`: how a spreadsheet names a column.
-pub fn column_letter(index: usize) -> String {
+pub(crate) fn column_letter(index: usize) -> String {
     let mut n = index + 1;
     let mut letters = Vec::new();
     while n > 0 {
@@ -88,6 +88,6 @@ pub fn column_letter(index: usize) -> String {
 }
 
 /// How a message names a column by position: `column C`.
-pub fn column_label(index: usize) -> String {
+pub(crate) fn column_label(index: usize) -> String {
     format!("column {}", column_letter(index))
 }

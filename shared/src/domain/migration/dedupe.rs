@@ -8,7 +8,9 @@
 //! wait beside it in one list per user.
 
 use super::encoding::RandomState;
-pub use super::merged::{MergedUser, MergedView};
+#[cfg(test)]
+pub(crate) use super::merged::MergedUser;
+pub use super::merged::MergedView;
 use super::store::{Parts, UserStore};
 use super::UserRow;
 use crate::issue::{Issue, IssueCode};
@@ -152,13 +154,15 @@ impl Deduper {
         (0..self.len()).map(|index| self.view(index))
     }
 
-    pub fn into_users(self) -> Vec<MergedUser> {
+    #[cfg(test)]
+    pub(crate) fn into_users(self) -> Vec<MergedUser> {
         self.views().map(|view| view.to_user()).collect()
     }
 
     /// The bytes the merged users take (the store's arena and the later rows' lists): what
-    /// grows with the rows of a file.
-    pub fn footprint(&self) -> usize {
+    /// grows with the rows of a file (for the tests that pin it).
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> usize {
         self.store.arena_bytes() + self.later_rows.values().map(|rows| rows.capacity() * 8 + 48).sum::<usize>()
     }
 }

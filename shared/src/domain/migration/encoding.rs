@@ -66,7 +66,7 @@ impl Symbols {
     }
 }
 
-pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -88,7 +88,7 @@ pub struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     #[inline]
-    pub fn varint(&mut self) -> u64 {
+    pub(crate) fn varint(&mut self) -> u64 {
         let mut value = 0u64;
         let mut shift = 0;
         while let Some(&byte) = self.bytes.get(self.at) {

@@ -1,11 +1,14 @@
-//! A user after merging every row of their address: owned ([`MergedUser`]) or borrowed from
-//! the store ([`MergedView`], what planning reads).
+//! A user after merging every row of their address, borrowed from the store ([`MergedView`],
+//! what planning reads); the tests also hold them owned (`MergedUser`).
 
-use crate::values::{Email, Status};
+#[cfg(test)]
+use crate::values::Email;
+use crate::values::Status;
 
-/// A user after merging every row with their address.
+/// A user after merging every row with their address, owned (for the tests).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
-pub struct MergedUser {
+pub(crate) struct MergedUser {
     pub email: Email,
     pub first_name: String,
     pub last_name: String,
@@ -35,6 +38,7 @@ pub struct MergedView<'a> {
     pub blocking: Vec<&'a str>,
 }
 
+#[cfg(test)]
 impl MergedUser {
     pub fn view(&self) -> MergedView<'_> {
         fn strs(values: &[String]) -> Vec<&str> {
@@ -54,8 +58,9 @@ impl MergedUser {
     }
 }
 
+#[cfg(test)]
 impl MergedView<'_> {
-    pub fn to_user(&self) -> MergedUser {
+    pub(crate) fn to_user(&self) -> MergedUser {
         let strings = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
         MergedUser {
             email: Email::from_normalized(self.email.to_string()),

@@ -7,7 +7,7 @@ use crate::values::{Email, EmailError, Status};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
-pub const USER_COLUMNS: &[ColumnSpec] = &[
+pub(crate) const USER_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::name("First Name", FIRST_NAMES, NamePart::First),
     ColumnSpec::name("Last Name", LAST_NAMES, NamePart::Last),
     ColumnSpec::new("Email", EMAIL_NAMES, true),
@@ -52,7 +52,9 @@ impl MigrationState {
     }
 }
 
-pub use dedupe::{Deduper, MergedUser, MergedView};
+#[cfg(test)]
+pub(crate) use dedupe::MergedUser;
+pub use dedupe::{Deduper, MergedView};
 
 /// One usable row of the export: it has a valid e-mail address. Other problems ride along as
 /// issues and put the user on hold in the plan. Borrows from the row it was read from, so a
@@ -75,7 +77,7 @@ pub struct UserRow<'a> {
 
 /// The values of a multi-valued cell. Most rows name one or two roles and buildings (and have
 /// a few extra columns): held inline, so checking a row allocates nothing for them.
-pub type Values<'a> = SmallVec<[Cow<'a, str>; 2]>;
+pub(crate) type Values<'a> = SmallVec<[Cow<'a, str>; 2]>;
 
 /// What one row became.
 // The usable row is large (its lists are inline) but lives only until the caller hands it to

@@ -46,7 +46,7 @@ pub struct Record {
 /// The merged users of one export: each user's record, back to back in a byte arena, found by
 /// address through an open-addressing index.
 #[derive(Debug, Default)]
-pub struct UserStore {
+pub(crate) struct UserStore {
     /// Every user's record, back to back in pieces of [`PIECE`] bytes; a merge appends the new
     /// version of a record. A piece never grows: one arena doubling as it filled copied up to
     /// 64 MB at a million users, and the allocator could keep the old copy resident (the plan's
@@ -70,7 +70,7 @@ pub struct UserStore {
 /// How many distinct values of one column the string table takes: enough for the names and
 /// departments that make most of a real export, and a bound on what a column of unique values
 /// (an employee number) costs, about 150 kB.
-pub const SHARED_PER_COLUMN: u32 = 2048;
+pub(crate) const SHARED_PER_COLUMN: u32 = 2048;
 
 /// Values longer than this are written in the record: they seldom repeat.
 const SHARED_MAX_LEN: usize = 48;
@@ -79,7 +79,7 @@ const SHARED_MAX_LEN: usize = 48;
 const PIECE: usize = 1 << 20;
 
 /// Where a new address goes in the index (from [`UserStore::lookup`]).
-pub struct Vacant {
+pub(crate) struct Vacant {
     slot: usize,
     hash: u64,
 }
@@ -137,7 +137,7 @@ impl UserStore {
     }
 
     /// The id of a string in the store's table.
-    pub fn intern(&mut self, value: &str) -> u64 {
+    pub(crate) fn intern(&mut self, value: &str) -> u64 {
         self.symbols.intern(value)
     }
 
@@ -295,7 +295,7 @@ impl UserStore {
     }
 
     /// Interns `values` into a reused buffer.
-    pub fn intern_into<'v>(&mut self, into: &mut Vec<u64>, values: impl IntoIterator<Item = &'v str>) {
+    pub(crate) fn intern_into<'v>(&mut self, into: &mut Vec<u64>, values: impl IntoIterator<Item = &'v str>) {
         into.clear();
         into.extend(values.into_iter().map(|value| self.symbols.intern(value)));
     }
@@ -323,7 +323,8 @@ impl UserStore {
     }
 
     /// The arena's size in bytes (every version of every record).
-    pub fn arena_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn arena_bytes(&self) -> usize {
         self.arena.iter().map(Vec::len).sum()
     }
 

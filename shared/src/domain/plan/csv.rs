@@ -2,13 +2,15 @@
 //! line goes straight from borrowed strings into the CSV writer and the hash, one reused buffer
 //! for the joined lists, nothing kept per row.
 
-use super::{PlanEntry, PlanLine};
+#[cfg(test)]
+use super::PlanEntry;
+use super::PlanLine;
 use crate::issue::Issue;
 use crate::text::spreadsheet_safe;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 
-pub const PLAN_HEADERS: [&str; 12] = [
+pub(crate) const PLAN_HEADERS: [&str; 12] = [
     "Row(s)",
     "Email",
     "First Name",
@@ -204,8 +206,10 @@ fn push_number(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// Writes `plan.csv` and returns its SHA-256 (hex): the value an approval must quote.
-pub fn write_plan_csv<'a, W: Write>(
+/// Writes `plan.csv` and returns its SHA-256 (hex): the value an approval must quote. For the
+/// tests: the flows stream it through [`PlanCsv`].
+#[cfg(test)]
+pub(crate) fn write_plan_csv<'a, W: Write>(
     sink: W,
     extra_headers: &[String],
     entries: impl IntoIterator<Item = &'a PlanEntry>,
@@ -217,7 +221,7 @@ pub fn write_plan_csv<'a, W: Write>(
     Ok(plan.finish()?.1)
 }
 
-pub const ISSUE_HEADERS: [&str; 6] = ["Row", "Column", "Code", "Severity", "Value", "What to do"];
+pub(crate) const ISSUE_HEADERS: [&str; 6] = ["Row", "Column", "Code", "Severity", "Value", "What to do"];
 
 /// `issues.csv` in pieces: the header row (when `first`) and the rows of `issues`.
 pub fn issues_csv_part(issues: &[Issue], first: bool) -> Vec<u8> {

@@ -4,7 +4,9 @@
 
 use crate::building::BuildingDirectory;
 use crate::issue::{Issue, IssueCode};
-use crate::migration::{MergedUser, MergedView};
+#[cfg(test)]
+use crate::migration::MergedUser;
+use crate::migration::MergedView;
 use crate::roles::RoleMatrix;
 use crate::values::{BuildingId, Email, Status};
 use serde::{Deserialize, Serialize};
@@ -149,8 +151,10 @@ impl PlanEntry {
 }
 
 /// Decides one user's action. Issues found here (unmapped roles, unknown buildings, ...) are
-/// pushed to `issues`, stamped with the user's first row.
-pub fn plan_user(
+/// pushed to `issues`, stamped with the user's first row. For the tests: planning itself uses
+/// [`plan_line_into`].
+#[cfg(test)]
+pub(crate) fn plan_user(
     user: MergedUser,
     matrix: &RoleMatrix,
     buildings: &BuildingDirectory,
@@ -160,8 +164,9 @@ pub fn plan_user(
     plan_line(&user.view(), matrix, buildings, existing, issues).to_entry()
 }
 
-/// [`plan_user`] over a borrowed user, answering a borrowed line (the hot path of planning).
-pub fn plan_line<'a>(
+/// `plan_user` over a borrowed user, answering a borrowed line.
+#[cfg(test)]
+pub(crate) fn plan_line<'a>(
     user: &'a MergedView<'a>,
     matrix: &'a RoleMatrix,
     buildings: &'a BuildingDirectory,
@@ -173,7 +178,9 @@ pub fn plan_line<'a>(
     line
 }
 
-/// [`plan_line`] into `line`, reusing its lists.
+/// Decides one user's action into `line`, reusing its lists (the hot path of planning). Issues
+/// found here (unmapped roles, unknown buildings, ...) are pushed to `issues`, stamped with the
+/// user's first row.
 pub fn plan_line_into<'a>(
     line: &mut PlanLine<'a>,
     user: &'a MergedView<'a>,
@@ -318,7 +325,7 @@ impl Default for PlanLine<'_> {
 mod csv;
 mod summary;
 
-pub use csv::{issues_csv_part, write_plan_csv, CsvLines, PlanCsv, ISSUE_HEADERS, PLAN_HEADERS};
+pub use csv::{issues_csv_part, CsvLines, PlanCsv};
 pub use summary::PlanSummary;
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
+use super::csv::{write_plan_csv, PLAN_HEADERS};
 use super::*;
 use crate::building::{Building, TilePolicy};
 use crate::intake::{ColumnMap, RawRow};

@@ -23,7 +23,7 @@ impl Email {
 
     /// What [`Email::parse`] would hold, borrowed from `raw` when it is already trimmed and
     /// lower case (most addresses in an export): intake checks every row without allocating.
-    pub fn normalize(raw: &str) -> Result<std::borrow::Cow<'_, str>, EmailError> {
+    pub(crate) fn normalize(raw: &str) -> Result<std::borrow::Cow<'_, str>, EmailError> {
         let mut trimmed = crate::text::trim(raw);
         // First bytes looked at before any string compare: few addresses start with an `m`,
         // fewer with a `<`.
