@@ -335,8 +335,9 @@ pub trait InviteTable: Send + Sync {
         }
         Ok(found)
     }
-    /// Every invite of `migration`, by address: its pages, all held. For a few invites (tests,
-    /// a look at a small migration); work over a large one goes page by page ([`InvitePages`]).
+    /// Every invite of `migration`, by address, all held (the runs merged: [`InvitesInOrder`]).
+    /// For a few invites (tests, a look at a small migration); work over a large one goes page
+    /// by page ([`InvitePages`]).
     async fn list_invites(&self, migration: &MigrationId) -> PortResult<Vec<Invite>> {
         let (mut invites, mut in_order) = (Vec::new(), InvitesInOrder::new(self, migration));
         while let Some(invite) = in_order.next(self).await? {
@@ -352,10 +353,10 @@ pub trait InviteTable: Send + Sync {
     async fn invite_page(&self, migration: &MigrationId, from: Option<&InvitePageMark>) -> PortResult<InvitePage>;
     /// Where runs of pages start that may be read side by side: each run, followed through its
     /// pages' `next` marks, visits a part of `migration`'s invites that no other run visits,
-    /// and together they visit them all, each run in address order (pages and invites within
-    /// them: a run's first invite follows its last). This default is one run, from the first page; a table
-    /// that spreads a migration's invites over partitions gives one run a partition, so work
-    /// done run by run spreads its writes too.
+    /// and together they visit them all. Each run visits its invites in address order (within
+    /// a page and from one page to the next). This default is one run, from the first page; a
+    /// table that spreads a migration's invites over partitions gives one run a partition, so
+    /// work done run by run spreads its writes too.
     fn invite_runs(&self, _migration: &MigrationId) -> Vec<Option<InvitePageMark>> {
         vec![None]
     }
