@@ -101,8 +101,7 @@ impl ReadItems for InviteListing {
                 let wanted = self.wanted;
                 let page: Vec<Invite> =
                     page.into_iter().filter(|i| !matches!(wanted, Some(Wanted::Mail(status)) if i.status != status)).collect();
-                let states =
-                    app::delivery::delivery_states(runtime.services(), page.iter().filter_map(|i| i.message_id.clone())).await?;
+                let states = app::delivery::delivery_states(runtime.services(), page.iter().filter_map(|i| i.message_id.clone())).await?;
                 for invite in page {
                     let delivery = invite.message_id.as_ref().and_then(|id| states.get(id));
                     if matches!(wanted, Some(Wanted::Delivery(state)) if delivery.is_none_or(|d| d.state != state)) {

@@ -12,28 +12,39 @@ pub struct Failure {
     pub code: &'static str,
     pub message: String,
     pub exit: u8,
+    /// Already in the JSON on stdout: a listing cut short by it ends with it (`"error"`).
+    pub in_json: bool,
 }
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: "invalid_arguments", message: message.into(), exit: 2 }
+        Self { code: "invalid_arguments", message: message.into(), exit: 2, in_json: false }
     }
 
     pub fn unexpected(message: impl Into<String>) -> Self {
-        Self { code: "unexpected", message: message.into(), exit: 1 }
+        Self { code: "unexpected", message: message.into(), exit: 1, in_json: false }
+    }
+
+    fn rejected(code: &'static str, message: String) -> Self {
+        Self { code, message, exit: 2, in_json: false }
+    }
+
+    /// The failure as JSON, as `--json` prints it: `{"code", "message"}`.
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "code": self.code, "message": self.message })
     }
 }
 
 impl From<onboarding::domain::issue::FileRejection> for Failure {
     fn from(rejection: onboarding::domain::issue::FileRejection) -> Self {
-        Self { code: rejection.code.as_str(), message: rejection.message, exit: 2 }
+        Self::rejected(rejection.code.as_str(), rejection.message)
     }
 }
 
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
         match error {
-            AppError::Rejected(rejection) => Self { code: rejection.code.as_str(), message: rejection.message, exit: 2 },
+            AppError::Rejected(rejection) => Self::rejected(rejection.code.as_str(), rejection.message),
             AppError::Port(error) => {
                 Self::unexpected(format!("{error}. Nothing unfinished was recorded as done: run the command again to resume."))
             }
@@ -42,9 +53,8 @@ impl From<AppError> for Failure {
 }
 
 pub fn report_failure(failure: &Failure, json: bool) -> ExitCode {
-    if json {
-        let body = serde_json::json!({ "error": { "code": failure.code, "message": failure.message } });
-        println!("{body}");
+    if json && !failure.in_json {
+        println!("{}", serde_json::json!({ "error": failure.body() }));
     }
     eprintln!("error: {}", failure.message);
     ExitCode::from(failure.exit)
@@ -171,7 +181,8 @@ impl Listing {
 
 /// Prints a result with its listing: the JSON object with the listing's items written into
 /// it one at a time, or the text lines followed by the listing's. Fails only when items read
-/// while they are written could not be read (what was read is printed first).
+/// while they are written could not be read: what was read is printed first and, with
+/// `--json`, the object is closed with the failure as its `"error"`, so it stays one object.
 pub async fn emit_listed(
     runtime: &Runtime,
     json: bool,
@@ -245,7 +256,11 @@ async fn emit_read(
         let read = items.next_items(runtime, json).await;
         let batch = match read {
             Ok(batch) => batch,
-            Err(failure) => {
+            Err(mut failure) => {
+                if json {
+                    let close = format!("],{}:{}}}\n", json_text(&"error"), json_text(&failure.body()));
+                    failure.in_json = out.write_all(close.as_bytes()).is_ok();
+                }
                 let _ = out.flush();
                 return Err(failure);
             }
@@ -351,4 +366,56 @@ pub fn issue_lines_of(issues: &[onboarding::domain::issue::Issue], total: usize,
         lines.push(format!("  … and {} more in issues.csv", total - max));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Gives `batches` of items, then fails.
+    struct CutShort {
+        batches: Vec<Vec<String>>,
+    }
+
+    impl ReadItems for CutShort {
+        fn next_items<'a>(&'a mut self, _: &'a Runtime, _: bool) -> ItemsRead<'a> {
+            Box::pin(async move {
+                if self.batches.is_empty() {
+                    return Err(Failure::unexpected("the table stopped answering"));
+                }
+                Ok(self.batches.remove(0))
+            })
+        }
+
+        fn closing(&self) -> (Vec<String>, serde_json::Map<String, serde_json::Value>) {
+            (vec!["never reached".into()], serde_json::Map::new())
+        }
+    }
+
+    async fn cut_short(dir: &std::path::Path, json: bool) -> (String, Failure) {
+        let cli = crate::args::Cli::parse_from(["onboard", "--state", dir.to_str().unwrap(), "building", "list"]);
+        let runtime = Runtime::open(&cli, Box::new(onboarding::app::NoProgress)).await.unwrap();
+        let items = Box::new(CutShort { batches: vec![vec![if json { r#"{"n":1}"# } else { "one" }.to_string()]] });
+        let mut out = Vec::new();
+        let value = serde_json::json!({ "migration": "m" });
+        let failure = emit_read(&mut out, &runtime, json, value, vec!["Heading".into()], "items", items).await.unwrap_err();
+        (String::from_utf8(out).unwrap(), failure)
+    }
+
+    #[tokio::test]
+    async fn a_listing_cut_short_stays_one_json_object_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, failure) = cut_short(dir.path(), true).await;
+        let value: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(value["migration"], "m");
+        assert_eq!(value["items"], serde_json::json!([{ "n": 1 }]), "what was read is kept: {out}");
+        assert_eq!(value["error"]["code"], "unexpected");
+        assert_eq!(value["error"]["message"], "the table stopped answering");
+        assert!(failure.in_json, "the error is not printed a second time");
+        // As text: what was read, and the failure left to be told on stderr.
+        let (out, failure) = cut_short(dir.path(), false).await;
+        assert_eq!(out, "Heading\none\n");
+        assert!(!failure.in_json);
+    }
 }
