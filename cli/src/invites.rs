@@ -66,12 +66,7 @@ async fn list(runtime: &Runtime, migration: &str, status: Option<&str>) -> Resul
         Some(Wanted::Delivery(state)) => format!("Invites of migration {migration} with delivery state {}, by address:", state.as_str()),
         None => format!("Invites of migration {migration}, by address:"),
     }];
-    let listing = InviteListing {
-        in_order: InvitesInOrder::new(runtime.table.as_ref(), &migration),
-        wanted,
-        listed: 0,
-        migration: migration.clone(),
-    };
+    let listing = InviteListing { in_order: InvitesInOrder::new(runtime.table.as_ref(), &migration), wanted, listed: 0 };
     let listing = Listing { key: "invites", items: Items::Read(Box::new(listing)) };
     Ok(Report { listing: Some(listing), ..Report::new(json!({ "migration": migration.as_str() }), text) })
 }
@@ -84,7 +79,6 @@ struct InviteListing {
     wanted: Option<Wanted>,
     /// Invites printed so far.
     listed: usize,
-    migration: onboarding::domain::values::MigrationId,
 }
 
 impl ReadItems for InviteListing {
@@ -117,7 +111,7 @@ impl ReadItems for InviteListing {
 
     fn closing(&self) -> (Vec<String>, serde_json::Map<String, serde_json::Value>) {
         let noun = if self.listed == 1 { "invite" } else { "invites" };
-        let line = format!("{} {noun} of migration {}.", self.listed, self.migration);
+        let line = format!("{} {noun} of migration {}.", self.listed, self.in_order.migration());
         (vec![line], serde_json::Map::from_iter([("count".to_string(), json!(self.listed))]))
     }
 }

@@ -406,6 +406,11 @@ struct PageCursor {
 }
 
 impl PageCursor {
+    /// A run's cursor, from where `start` says (`None`: the first page).
+    fn at(start: Option<InvitePageMark>) -> Self {
+        Self { next: Some(start) }
+    }
+
     async fn next_page<T: InviteTable + ?Sized>(&mut self, table: &T, migration: &MigrationId) -> PortResult<Option<Vec<Invite>>> {
         let Some(from) = self.next.take() else { return Ok(None) };
         let page = table.invite_page(migration, from.as_ref()).await?;
@@ -416,13 +421,13 @@ impl PageCursor {
 
 impl<'t, T: InviteTable + ?Sized> InvitePages<'t, T> {
     pub fn new(table: &'t T, migration: &'t MigrationId) -> Self {
-        Self { table, migration, cursor: PageCursor { next: Some(None) } }
+        Self { table, migration, cursor: PageCursor::at(None) }
     }
 
     /// The migration's invites as the runs the table gives ([`InviteTable::invite_runs`]): one
     /// cursor a run, to be read side by side.
     pub fn runs(table: &'t T, migration: &'t MigrationId) -> Vec<Self> {
-        table.invite_runs(migration).into_iter().map(|start| Self { table, migration, cursor: PageCursor { next: Some(start) } }).collect()
+        table.invite_runs(migration).into_iter().map(|start| Self { table, migration, cursor: PageCursor::at(start) }).collect()
     }
 
     /// The next page's invites (maybe none), or `None` after the last page.
@@ -444,8 +449,13 @@ pub struct InvitesInOrder {
 
 impl InvitesInOrder {
     pub fn new<T: InviteTable + ?Sized>(table: &T, migration: &MigrationId) -> Self {
-        let runs = table.invite_runs(migration).into_iter().map(|start| (PageCursor { next: Some(start) }, VecDeque::new()));
+        let runs = table.invite_runs(migration).into_iter().map(|start| (PageCursor::at(start), VecDeque::new()));
         Self { migration: migration.clone(), runs: runs.collect() }
+    }
+
+    /// The migration listed.
+    pub fn migration(&self) -> &MigrationId {
+        &self.migration
     }
 
     /// The invite with the next address, or `None` after the last.

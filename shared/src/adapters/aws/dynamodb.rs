@@ -64,7 +64,7 @@
 //!   status is pending, so sent and failed invites leave it and a retried one comes back.
 //! - get_invite: GetItem. invite_page: one Query page (at most 1,000 items) of one of the 16
 //!   `INVITE#<migration>#<n>` partitions, after the last address the mark names (list_invites,
-//!   the port's own, reads every page and sorts by address); invite_runs: one run per
+//!   the port's own, merges the runs, each in address order); invite_runs: one run per
 //!   partition (marks `=<n>`), so a reschedule writes to all sixteen keys at once. A partition
 //!   key takes at most 1,000 writes a second; a migration's invites under one key would cap a
 //!   million-user apply there.
