@@ -190,32 +190,51 @@ pub async fn emit_listed(
     text: Vec<String>,
     listing: Option<Listing>,
 ) -> Result<(), Failure> {
-    use std::io::Write;
     let Some(listing) = listing else {
         emit(json, value, text);
         return Ok(());
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout());
-    let written = match (listing.items, json, value) {
-        (Items::Read(items), json, value) => return emit_read(&mut out, runtime, json, value, text, listing.key, items).await,
-        (held @ Items::Held { .. }, true, serde_json::Value::Object(fields)) => {
-            let listing = Listing { key: listing.key, items: held };
-            serde_json::to_writer(&mut out, &WithListing { fields: &fields, listing: &listing })
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
-        }
-        (_, true, value) => writeln!(out, "{value}"),
-        (Items::Held { len, line, .. }, false, _) => text.iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| match &line {
-            Some(line) => (0..len).try_for_each(|index| writeln!(out, "{}", line(index))),
-            None => Ok(()),
-        }),
+    // A JSON value other than an object has no place for the items.
+    if json && !value.is_object() {
+        emit(json, value, text);
+        return Ok(());
+    }
+    let items: Box<dyn ReadItems> = match listing.items {
+        Items::Held { len, line, item } => Box::new(HeldItems { len, line, item, next: 0 }),
+        Items::Read(items) => items,
     };
-    // A stdout closed early (a pager quit) has nothing more to be told.
-    let _ = written.and_then(|()| out.flush());
-    Ok(())
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    emit_read(&mut out, runtime, json, value, text, listing.key, items).await
 }
 
-/// [`emit_listed`] of items read while they are written. With `--json`, the object is written
+/// Held items, given to [`emit_read`] a thousand at a time.
+struct HeldItems {
+    len: usize,
+    line: Option<Box<dyn Fn(usize) -> String + Send + Sync>>,
+    item: Box<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
+    /// The index of the next item to give.
+    next: usize,
+}
+
+impl ReadItems for HeldItems {
+    fn next_items<'a>(&'a mut self, _: &'a Runtime, json: bool) -> ItemsRead<'a> {
+        let end = self.len.min(self.next + 1000);
+        let items = match (json, &self.line) {
+            (true, _) => (self.next..end).map(|index| (self.item)(index).to_string()).collect(),
+            (false, Some(line)) => (self.next..end).map(line).collect(),
+            // The text shows none of them.
+            (false, None) => Vec::new(),
+        };
+        self.next = end;
+        Box::pin(std::future::ready(Ok(items)))
+    }
+
+    fn closing(&self) -> (Vec<String>, serde_json::Map<String, serde_json::Value>) {
+        (Vec::new(), serde_json::Map::new())
+    }
+}
+
+/// [`emit_listed`]'s writing, a batch of items at a time. With `--json`, the object is written
 /// field by field: its fields, the items' array, then the closing fields.
 async fn emit_read(
     out: &mut impl std::io::Write,
@@ -307,37 +326,6 @@ async fn emit_read(
 /// A value as JSON text.
 fn json_text(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-/// A report's fields and its held listing, serialized as one JSON object.
-struct WithListing<'a> {
-    fields: &'a serde_json::Map<String, serde_json::Value>,
-    listing: &'a Listing,
-}
-
-impl serde::Serialize for WithListing<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        struct HeldItems<'a>(&'a Listing);
-        impl serde::Serialize for HeldItems<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let Items::Held { len, item, .. } = &self.0.items else {
-                    return serializer.serialize_seq(Some(0))?.end();
-                };
-                let mut seq = serializer.serialize_seq(Some(*len))?;
-                for index in 0..*len {
-                    seq.serialize_element(&item(index))?;
-                }
-                seq.end()
-            }
-        }
-        let mut map = serializer.serialize_map(Some(self.fields.len() + 1))?;
-        for (key, value) in self.fields.iter().filter(|(key, _)| key.as_str() != self.listing.key) {
-            map.serialize_entry(key, value)?;
-        }
-        map.serialize_entry(self.listing.key, &HeldItems(self.listing))?;
-        map.end()
-    }
 }
 
 /// Issues as text lines, at most `max` of them.
