@@ -39,16 +39,38 @@ pub struct SqliteTable {
     invite_page: usize,
 }
 
-/// Hashes of every address in `users`, as of a `PRAGMA data_version`: that number changes when
-/// another connection commits, so a stale set is noticed and read again; this connection's own
-/// inserts are added as they are made. A hash that is present (or collides) only means "look".
+/// Where each address of `users` is, by its hash, as of a `PRAGMA data_version`: that number
+/// changes when another connection commits, so a stale map is noticed and read again; this
+/// connection's own inserts are added as they are made. A hash that is absent means "no such
+/// user" without a B-tree search (most addresses of a migration are new); a present one gives
+/// the row's `rowid`, one search of the table instead of its address index and then the table
+/// (the row's address is compared, so a collision or a moved row only costs a second query).
+/// It also keeps the role and building lists it has read, parsed: a few lists repeat across
+/// thousands of users.
 struct KnownUsers {
     version: i64,
-    hashes: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+    rows: std::collections::HashMap<u64, i64, foldhash::fast::RandomState>,
     // foldhash, seeded at random: every address of a million-row plan is hashed here, and
-    // SipHash was an eighth of the lookups' time. A collision only costs a query.
+    // SipHash was an eighth of the lookups' time.
     hasher: foldhash::fast::RandomState,
+    roles: ParsedLists<String>,
+    buildings: ParsedLists<crate::domain::values::BuildingId>,
 }
+
+/// Where a hashed address is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Not in `users`.
+    Absent,
+    /// In `users`, at this `rowid` (unless the hash collided: the address is compared).
+    At(i64),
+    /// Maybe in `users`: ask by address (a hash several addresses share, or one this
+    /// connection inserted).
+    Ask,
+}
+
+/// A `rowid` no row has (SQLite gives inserted rows positive ones): "ask by address".
+const ASK_BY_ADDRESS: i64 = i64::MIN;
 
 impl KnownUsers {
     fn hash(&self, email: &str) -> u64 {
@@ -56,14 +78,63 @@ impl KnownUsers {
     }
 
     fn read(conn: &Connection, version: i64) -> PortResult<Self> {
-        let mut known = Self { version, hashes: Default::default(), hasher: Default::default() };
-        let mut stmt = conn.prepare("SELECT email FROM users").map_err(db)?;
+        let mut known = Self {
+            version,
+            rows: Default::default(),
+            hasher: Default::default(),
+            roles: ParsedLists::default(),
+            buildings: ParsedLists::default(),
+        };
+        let mut stmt = conn.prepare("SELECT rowid, email FROM users").map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            let email: String = row.get(0).map_err(db)?;
-            known.hashes.insert(known.hash(&email));
+            let rowid: i64 = row.get(0).map_err(db)?;
+            let email = row.get_ref(1).map_err(db)?.as_str().map_err(|e| PortError::Unexpected(format!("embedded table: {e}")))?;
+            known.rows.entry(known.hash(email)).and_modify(|at| *at = ASK_BY_ADDRESS).or_insert(rowid);
         }
         Ok(known)
+    }
+
+    fn find(&self, email: &str) -> Known {
+        match self.rows.get(&self.hash(email)) {
+            None => Known::Absent,
+            Some(&ASK_BY_ADDRESS) => Known::Ask,
+            Some(&rowid) => Known::At(rowid),
+        }
+    }
+
+    /// An address this connection has just inserted (its `rowid` is not asked for).
+    fn learn(&mut self, email: &str) {
+        let hash = self.hash(email);
+        self.rows.insert(hash, ASK_BY_ADDRESS);
+    }
+}
+
+/// Lists of roles or buildings as stored (JSON text), parsed once each: at most
+/// [`ParsedLists::MOST`] of them, forgotten all at once when full.
+struct ParsedLists<T> {
+    by_text: std::collections::HashMap<String, std::collections::BTreeSet<T>, foldhash::fast::RandomState>,
+}
+
+impl<T> Default for ParsedLists<T> {
+    fn default() -> Self {
+        Self { by_text: Default::default() }
+    }
+}
+
+impl<T: Clone + Ord + serde::de::DeserializeOwned> ParsedLists<T> {
+    const MOST: usize = 4096;
+
+    fn get(&mut self, text: &str) -> PortResult<std::collections::BTreeSet<T>> {
+        if let Some(list) = self.by_text.get(text) {
+            return Ok(list.clone());
+        }
+        let list: std::collections::BTreeSet<T> = from_json(text)?;
+        if self.by_text.len() >= Self::MOST {
+            self.by_text.clear();
+        }
+        self.by_text.insert(text.to_string(), list.clone());
+        Ok(list)
     }
 }
 
@@ -202,5 +273,37 @@ mod tests {
         other.create_users(&[user("c@x.com")]).await.unwrap();
         let found = here.get_users(&asked).await.unwrap();
         assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[tokio::test]
+    async fn a_row_found_by_a_colliding_hash_is_not_taken_for_another_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.sqlite");
+        let (here, other) = (SqliteTable::open(&path).unwrap(), SqliteTable::open(&path).unwrap());
+        let mut host = user("a@x.com");
+        host.buildings = vec![crate::domain::values::BuildingId::parse("3f2b8c1e-0d4a-4c8e-9a51-2f6d7e8b9c10").unwrap()];
+        let mut admin = user("b@x.com");
+        admin.roles = vec!["Admin".into(), "Host".into()];
+        let same_as_host = user("c@x.com");
+        other.create_users(&[host, admin, same_as_host]).await.unwrap();
+        let (a, b, c) = (Email::parse("a@x.com").unwrap(), Email::parse("b@x.com").unwrap(), Email::parse("c@x.com").unwrap());
+        let asked = [a.clone(), b.clone(), c.clone()];
+        let found = here.get_users(&asked).await.unwrap();
+        assert_eq!(found[&a].buildings.len(), 1);
+        assert_eq!(found[&b].roles.iter().map(String::as_str).collect::<Vec<_>>(), ["Admin", "Host"]);
+        assert_eq!(found[&c].roles, found[&a].roles, "a list read once is the same list for the next user");
+        assert!(found[&c].buildings.is_empty(), "{found:?}");
+
+        // Make b's hash point at a's row, as a collision (or a row moved by VACUUM) would.
+        {
+            let mut known = here.known.lock().unwrap();
+            let known = known.as_mut().unwrap();
+            let Known::At(a_row) = known.find("a@x.com") else { panic!("a@x.com not known by row") };
+            let hash = known.hash("b@x.com");
+            known.rows.insert(hash, a_row);
+            assert_eq!(known.find("b@x.com"), Known::At(a_row));
+        }
+        let again = here.get_users(&asked).await.unwrap();
+        assert_eq!(again, found, "b is read by its address, not taken for a");
     }
 }

@@ -1,6 +1,6 @@
 //! Users and migrations.
 
-use super::{db, from_json, json, SqliteTable};
+use super::{db, from_json, json, Known, SqliteTable};
 use crate::domain::plan::ExistingUser;
 use crate::domain::platform_users::{PlatformMember, PlatformUser};
 use crate::domain::values::{BuildingId, Email, MigrationId};
@@ -8,16 +8,6 @@ use crate::ports::*;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashMap;
-
-/// A user's record from its stored texts (JSON lists of roles and buildings, and the creating
-/// migration if any).
-fn existing_user(roles: &str, buildings: &str, migration: Option<&str>) -> PortResult<ExistingUser> {
-    Ok(ExistingUser {
-        roles: from_json(roles)?,
-        buildings: from_json(buildings)?,
-        created_by: migration.and_then(|m| MigrationId::parse(m).ok()),
-    })
-}
 
 fn text_error(column: usize, error: rusqlite::types::FromSqlError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(error))
@@ -29,28 +19,49 @@ impl UserTable for SqliteTable {
         let mut conn = self.conn();
         // One read transaction for the batch: one snapshot and one WAL read lock, not one per key.
         let tx = conn.transaction().map_err(db)?;
-        let known = self.known(&tx)?;
+        let mut guard = self.known(&tx)?;
+        let Some(known) = guard.as_mut() else {
+            return Err(PortError::Unexpected("embedded table: the known users were not read".into()));
+        };
         let mut found = ExistingUsers::default();
         {
-            let mut stmt = tx.prepare_cached("SELECT roles, buildings, migration FROM users WHERE email = ?1").map_err(db)?;
+            const COLUMNS: &str = "SELECT email, roles, buildings, migration FROM users";
+            let mut by_row = tx.prepare_cached(&format!("{COLUMNS} WHERE rowid = ?1")).map_err(db)?;
+            let mut by_address = tx.prepare_cached(&format!("{COLUMNS} WHERE email = ?1")).map_err(db)?;
             for email in emails {
-                if known.as_ref().is_some_and(|k| !k.hashes.contains(&k.hash(email.as_str()))) {
-                    continue;
+                let rowid = match known.find(email.as_str()) {
+                    Known::Absent => continue,
+                    Known::At(rowid) => Some(rowid),
+                    Known::Ask => None,
+                };
+                // The row's texts are read where SQLite holds them, not copied first; its lists
+                // are parsed once per distinct text. A row found by `rowid` must have the address
+                // (else the hash collided, or the row moved): then it is asked by address.
+                let mut read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Option<PortResult<ExistingUser>>> {
+                    let text = |at: usize| r.get_ref(at)?.as_str_or_null().map_err(|e| text_error(at, e));
+                    if text(0)? != Some(email.as_str()) {
+                        return Ok(None);
+                    }
+                    let (roles, buildings, migration) = (text(1)?, text(2)?, text(3)?);
+                    let user = known.roles.get(roles.unwrap_or_default()).and_then(|roles| {
+                        let buildings = known.buildings.get(buildings.unwrap_or_default())?;
+                        Ok(ExistingUser { roles, buildings, created_by: migration.and_then(|m| MigrationId::parse(m).ok()) })
+                    });
+                    Ok(Some(user))
+                };
+                let mut user = match rowid {
+                    Some(rowid) => by_row.query_row([rowid], &mut read).optional().map_err(db)?.flatten(),
+                    None => None,
+                };
+                if user.is_none() {
+                    user = by_address.query_row([email.as_str()], &mut read).optional().map_err(db)?.flatten();
                 }
-                // The row's texts are read where SQLite holds them, not copied first.
-                let user = stmt
-                    .query_row([email.as_str()], |r| {
-                        let text = |at: usize| r.get_ref(at)?.as_str_or_null().map_err(|e| text_error(at, e));
-                        let (roles, buildings, migration) = (text(0)?, text(1)?, text(2)?);
-                        Ok(existing_user(roles.unwrap_or_default(), buildings.unwrap_or_default(), migration))
-                    })
-                    .optional()
-                    .map_err(db)?;
                 if let Some(user) = user {
                     found.insert(email.clone(), user?);
                 }
             }
         }
+        drop(guard);
         tx.commit().map_err(db)?;
         Ok(found)
     }
@@ -87,7 +98,7 @@ impl UserTable for SqliteTable {
         // Our own commit does not move data_version: the set learns the new addresses here.
         if let Some(known) = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
             for user in users {
-                known.hashes.insert(known.hash(user.email.as_str()));
+                known.learn(user.email.as_str());
             }
         }
         Ok(existed)
@@ -167,7 +178,7 @@ impl UserTable for SqliteTable {
         // As after create_users: the known-users set learns the new addresses here.
         if let Some(known) = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
             for user in users {
-                known.hashes.insert(known.hash(user.email.as_str()));
+                known.learn(user.email.as_str());
             }
         }
         Ok(())
