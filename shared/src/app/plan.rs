@@ -12,7 +12,7 @@ use crate::domain::intake::{open_sheet, FileKind};
 use crate::domain::issue::{FileRejection, Issue, RejectionCode};
 use crate::domain::issue_log::IssueLog;
 use crate::domain::migration::MigrationState;
-use crate::domain::migration::{user_from_row, Deduper, MergedView, RowOutcome};
+use crate::domain::migration::{user_from_shaped_row, Deduper, MergedView, RowOutcome, RowShape};
 use crate::domain::plan::PlanSummary;
 use crate::domain::plan::{issues_csv_part, plan_line_into, Action, CsvLines, PlanCsv, PlanEntry, PlanLine};
 use crate::domain::roles::RoleMatrix;
@@ -110,12 +110,15 @@ pub async fn read_export(svc: Services<'_>, config: &Config, migration: &Migrati
     };
     let mut issues = IssueLog::from(map.reading_issues());
     let mut users = Deduper::default();
-    // The file is read on a thread of its own while its rows are checked and merged here.
-    let mut rows = ReadAhead::start(sheet)?;
+    // The file is read on a thread of its own, which also looks at each row's cells (its
+    // shape), while its rows are checked and merged here.
+    let (look_map, max_cell_chars) = (map.clone(), limits.max_cell_chars);
+    let mut rows = ReadAhead::start(sheet, move |row| RowShape::of(&look_map, row, max_cell_chars))?;
     while let Some(batch) = rows.next_batch()? {
         // The batch's rows are checked first, then their addresses' index entries fetched
         // together (`Deduper::warm`), then the rows merged in order.
-        let checked: Vec<RowOutcome> = batch.rows().iter().map(|row| user_from_row(&map, row, limits.max_cell_chars)).collect();
+        let checked: Vec<RowOutcome> =
+            batch.rows().iter().zip(batch.looks()).map(|(row, &shape)| user_from_shaped_row(&map, row, max_cell_chars, shape)).collect();
         users.warm(checked.iter().filter_map(|outcome| match outcome {
             RowOutcome::Usable(user, _) => Some(user.email.as_ref()),
             RowOutcome::Rejected(_) => None,

@@ -90,12 +90,77 @@ pub enum RowOutcome<'a> {
     Rejected(Vec<Issue>),
 }
 
+/// What checking a row will find in its cells, worked out where the row is read (on the
+/// reader's thread, beside the merge): which cells are usable as they are, and the status.
+/// Checking the row with it ([`user_from_shaped_row`]) takes those cells without looking at
+/// them again, so the checks' cost is shared between two cores for a byte a row.
+/// [`RowShape::default`] knows nothing: every cell is checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowShape(u8);
+
+impl RowShape {
+    /// Looked at, and no cell is too long.
+    const LOOKED: u8 = 1 << 0;
+    /// The e-mail cell is the address as [`Email::normalize`] gives it, byte for byte.
+    const EMAIL_AS_IS: u8 = 1 << 1;
+    const FIRST_AS_IS: u8 = 1 << 2;
+    const LAST_AS_IS: u8 = 1 << 3;
+    /// The roles cell is one value, as it is ([`is_one_plain_value`]).
+    const ROLES_ONE: u8 = 1 << 4;
+    const BUILDINGS_ONE: u8 = 1 << 5;
+    const ACTIVE: u8 = 1 << 6;
+    const INACTIVE: u8 = 1 << 7;
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    /// The shape of `row`: what [`user_from_row`] would find, cell by cell.
+    pub fn of(map: &ColumnMap, row: &RawRow, max_cell_chars: usize) -> Self {
+        if too_long(row, max_cell_chars).is_some() {
+            return Self::default();
+        }
+        let mut shape = Self::LOOKED;
+        let email = map.cell(row, EMAIL);
+        if matches!(Email::normalize(email), Ok(Cow::Borrowed(address)) if address.len() == email.len()) {
+            shape |= Self::EMAIL_AS_IS;
+        }
+        for (column, flag) in [(FIRST, Self::FIRST_AS_IS), (LAST, Self::LAST_AS_IS)] {
+            if matches!(single_line_cow(map.cell(row, column)), Cow::Borrowed(_)) {
+                shape |= flag;
+            }
+        }
+        for (column, flag) in [(ROLES, Self::ROLES_ONE), (BUILDINGS, Self::BUILDINGS_ONE)] {
+            if is_one_plain_value(map.cell(row, column)) {
+                shape |= flag;
+            }
+        }
+        shape |= match Status::parse(map.cell(row, STATUS)) {
+            Some(Status::Active) => Self::ACTIVE,
+            Some(Status::Inactive) => Self::INACTIVE,
+            None => 0,
+        };
+        Self(shape)
+    }
+}
+
+/// The first cell of `row` longer than `max_cell_chars` characters. A cell of at most that
+/// many bytes has at most that many characters: most cells are never counted.
+fn too_long(row: &RawRow, max_cell_chars: usize) -> Option<usize> {
+    row.cells.iter().position(|c| c.len() > max_cell_chars && c.chars().count() > max_cell_chars)
+}
+
 pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize) -> RowOutcome<'a> {
+    user_from_shaped_row(map, row, max_cell_chars, RowShape::default())
+}
+
+/// [`user_from_row`], taking the cells `shape` (the row's [`RowShape::of`]) found usable as they
+/// are without checking them again: the same outcome.
+pub fn user_from_shaped_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize, shape: RowShape) -> RowOutcome<'a> {
     let mut issues = Vec::new();
     let at = |issue: Issue, column: usize| issue.at_row(row.number).in_column(USER_COLUMNS[column].label);
-    // A cell of at most `max_cell_chars` bytes has at most that many characters: most cells
-    // are never counted.
-    if let Some(index) = row.cells.iter().position(|c| c.len() > max_cell_chars && c.chars().count() > max_cell_chars) {
+    let too_long = if shape.has(RowShape::LOOKED) { None } else { too_long(row, max_cell_chars) };
+    if let Some(index) = too_long {
         return RowOutcome::Rejected(vec![Issue::error(
             IssueCode::ValueTooLong,
             format!("A cell in this row is longer than {max_cell_chars} characters; the row was not used. Check the export for a broken column."),
@@ -105,7 +170,8 @@ pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize
         .with_value(&row.cells[index])]);
     }
     let raw_email = map.cell(row, EMAIL);
-    let email = match Email::normalize(raw_email) {
+    let email = if shape.has(RowShape::EMAIL_AS_IS) { Ok(Cow::Borrowed(raw_email)) } else { Email::normalize(raw_email) };
+    let email = match email {
         Ok(email) => email,
         Err(EmailError::Empty) => {
             return RowOutcome::Rejected(vec![at(
@@ -124,8 +190,15 @@ pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize
             .with_value(raw_email)]);
         }
     };
-    let first_name = single_line_cow(map.cell(row, FIRST));
-    let last_name = single_line_cow(map.cell(row, LAST));
+    let name = |column: usize, as_is: u8| {
+        let cell = map.cell(row, column);
+        if shape.has(as_is) {
+            Cow::Borrowed(cell)
+        } else {
+            single_line_cow(cell)
+        }
+    };
+    let (first_name, last_name) = (name(FIRST, RowShape::FIRST_AS_IS), name(LAST, RowShape::LAST_AS_IS));
     if first_name.is_empty() && last_name.is_empty() {
         issues.push(at(
             Issue::error(IssueCode::MissingName, "The user has no first or last name. Add the name so the invite can greet them."),
@@ -133,7 +206,13 @@ pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize
         ));
     }
     let raw_status = map.cell(row, STATUS);
-    let status = Status::parse(raw_status);
+    let status = if shape.has(RowShape::ACTIVE) {
+        Some(Status::Active)
+    } else if shape.has(RowShape::INACTIVE) {
+        Some(Status::Inactive)
+    } else {
+        Status::parse(raw_status)
+    };
     if status.is_none() {
         issues.push(
             at(
@@ -146,8 +225,17 @@ pub fn user_from_row<'a>(map: &ColumnMap, row: &'a RawRow, max_cell_chars: usize
             .with_value(raw_status),
         );
     }
-    let roles = values(map.cell(row, ROLES));
-    let buildings = values(map.cell(row, BUILDINGS));
+    let list = |column: usize, one: u8| {
+        let cell = map.cell(row, column);
+        if shape.has(one) {
+            let mut values = Values::new();
+            values.push(Cow::Borrowed(cell));
+            values
+        } else {
+            values(cell)
+        }
+    };
+    let (roles, buildings) = (list(ROLES, RowShape::ROLES_ONE), list(BUILDINGS, RowShape::BUILDINGS_ONE));
     RowOutcome::Usable(
         UserRow { row: row.number, email, first_name, last_name, roles, buildings, status, extras: map.extra_cells(row) },
         issues,
@@ -192,6 +280,35 @@ mod tests {
             RowOutcome::Usable(row, issues) => (row, issues),
             RowOutcome::Rejected(issues) => panic!("rejected: {issues:?}"),
         }
+    }
+
+    #[test]
+    fn a_plain_rows_shape_lets_every_cell_through_as_it_is() {
+        let map = map();
+        let plain = row(2, &["ann@x.com", "Ann", "Lee", "Host", "Tower A", "active", "Sales"]);
+        let shape = RowShape::of(&map, &plain, 100);
+        for flag in [
+            RowShape::LOOKED,
+            RowShape::EMAIL_AS_IS,
+            RowShape::FIRST_AS_IS,
+            RowShape::LAST_AS_IS,
+            RowShape::ROLES_ONE,
+            RowShape::BUILDINGS_ONE,
+            RowShape::ACTIVE,
+        ] {
+            assert!(shape.has(flag), "{flag:#b} missing from {shape:?}");
+        }
+        let messy = row(3, &[" Ann@X.com", "Ann  ", "Lee", "Host; Admin", "", "gone", "Sales"]);
+        let shape = RowShape::of(&map, &messy, 100);
+        assert_eq!(shape, RowShape(RowShape::LOOKED | RowShape::LAST_AS_IS), "only the last name is as it is");
+        // A cell over the limit: nothing is known, the row is checked (and rejected) as before.
+        assert_eq!(RowShape::of(&map, &plain, 3), RowShape::default());
+        let (RowOutcome::Rejected(issues), RowOutcome::Rejected(_)) =
+            (user_from_shaped_row(&map, &plain, 3, RowShape::of(&map, &plain, 3)), user_from_row(&map, &plain, 3))
+        else {
+            panic!("a row with a cell over the limit was used");
+        };
+        assert_eq!(issues[0].code, IssueCode::ValueTooLong);
     }
 
     #[test]
