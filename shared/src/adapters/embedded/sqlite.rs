@@ -49,7 +49,10 @@ pub struct SqliteTable {
 /// thousands of users.
 struct KnownUsers {
     version: i64,
-    rows: std::collections::HashMap<u64, i64, foldhash::fast::RandomState>,
+    /// By the high half of each address's hash, its `rowid` (or [`ASK_BY_ADDRESS`]): eight
+    /// bytes an address, as the set of hashes it replaced (a million users' map is 9 MB;
+    /// 64-bit hashes with 64-bit rowids took twice that, and more while growing).
+    rows: std::collections::HashMap<u32, u32, foldhash::fast::RandomState>,
     // foldhash, seeded at random: every address of a million-row plan is hashed here, and
     // SipHash was an eighth of the lookups' time.
     hasher: foldhash::fast::RandomState,
@@ -64,17 +67,17 @@ enum Known {
     Absent,
     /// In `users`, at this `rowid` (unless the hash collided: the address is compared).
     At(i64),
-    /// Maybe in `users`: ask by address (a hash several addresses share, or one this
-    /// connection inserted).
+    /// Maybe in `users`: ask by address (a hash several addresses share, a `rowid` past
+    /// 32 bits, or an address this connection inserted).
     Ask,
 }
 
-/// A `rowid` no row has (SQLite gives inserted rows positive ones): "ask by address".
-const ASK_BY_ADDRESS: i64 = i64::MIN;
+/// "Ask by address": no `rowid` is kept for this hash.
+const ASK_BY_ADDRESS: u32 = u32::MAX;
 
 impl KnownUsers {
-    fn hash(&self, email: &str) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, email)
+    fn key(&self, email: &str) -> u32 {
+        (std::hash::BuildHasher::hash_one(&self.hasher, email) >> 32) as u32
     }
 
     fn read(conn: &Connection, version: i64) -> PortResult<Self> {
@@ -88,25 +91,25 @@ impl KnownUsers {
         let mut stmt = conn.prepare("SELECT rowid, email FROM users").map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            let rowid: i64 = row.get(0).map_err(db)?;
+            let rowid = u32::try_from(row.get::<_, i64>(0).map_err(db)?).unwrap_or(ASK_BY_ADDRESS);
             let email = row.get_ref(1).map_err(db)?.as_str().map_err(|e| PortError::Unexpected(format!("embedded table: {e}")))?;
-            known.rows.entry(known.hash(email)).and_modify(|at| *at = ASK_BY_ADDRESS).or_insert(rowid);
+            known.rows.entry(known.key(email)).and_modify(|at| *at = ASK_BY_ADDRESS).or_insert(rowid);
         }
         Ok(known)
     }
 
     fn find(&self, email: &str) -> Known {
-        match self.rows.get(&self.hash(email)) {
+        match self.rows.get(&self.key(email)) {
             None => Known::Absent,
             Some(&ASK_BY_ADDRESS) => Known::Ask,
-            Some(&rowid) => Known::At(rowid),
+            Some(&rowid) => Known::At(i64::from(rowid)),
         }
     }
 
     /// An address this connection has just inserted (its `rowid` is not asked for).
     fn learn(&mut self, email: &str) {
-        let hash = self.hash(email);
-        self.rows.insert(hash, ASK_BY_ADDRESS);
+        let key = self.key(email);
+        self.rows.insert(key, ASK_BY_ADDRESS);
     }
 }
 
@@ -299,8 +302,8 @@ mod tests {
             let mut known = here.known.lock().unwrap();
             let known = known.as_mut().unwrap();
             let Known::At(a_row) = known.find("a@x.com") else { panic!("a@x.com not known by row") };
-            let hash = known.hash("b@x.com");
-            known.rows.insert(hash, a_row);
+            let key = known.key("b@x.com");
+            known.rows.insert(key, u32::try_from(a_row).unwrap());
             assert_eq!(known.find("b@x.com"), Known::At(a_row));
         }
         let again = here.get_users(&asked).await.unwrap();
