@@ -25,9 +25,8 @@ impl UserTable for SqliteTable {
         };
         let mut found = ExistingUsers::default();
         {
-            const COLUMNS: &str = "SELECT email, roles, buildings, migration FROM users";
-            let mut by_row = tx.prepare_cached(&format!("{COLUMNS} WHERE rowid = ?1")).map_err(db)?;
-            let mut by_address = tx.prepare_cached(&format!("{COLUMNS} WHERE email = ?1")).map_err(db)?;
+            let mut by_row = tx.prepare_cached("SELECT email, roles, buildings, migration FROM users WHERE rowid = ?1").map_err(db)?;
+            let mut by_address = tx.prepare_cached("SELECT email, roles, buildings, migration FROM users WHERE email = ?1").map_err(db)?;
             for email in emails {
                 let rowid = match known.find(email.as_str()) {
                     Known::Absent => continue,
