@@ -92,7 +92,7 @@ impl KnownUsers {
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
             let rowid = u32::try_from(row.get::<_, i64>(0).map_err(db)?).unwrap_or(ASK_BY_ADDRESS);
-            let email = row.get_ref(1).map_err(db)?.as_str().map_err(|e| PortError::Unexpected(format!("embedded table: {e}")))?;
+            let email = row.get_ref(1).map_err(db)?.as_str().map_err(|e| db(text_error(1, e)))?;
             known.rows.entry(known.key(email)).and_modify(|at| *at = ASK_BY_ADDRESS).or_insert(rowid);
         }
         Ok(known)
@@ -139,6 +139,11 @@ impl<T: Clone + Ord + serde::de::DeserializeOwned> ParsedLists<T> {
         }
         Ok(list)
     }
+}
+
+/// A text column `column` that did not read as text, as rusqlite reports it.
+fn text_error(column: usize, error: rusqlite::types::FromSqlError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(error))
 }
 
 fn db(error: rusqlite::Error) -> PortError {

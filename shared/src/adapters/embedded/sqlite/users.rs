@@ -1,6 +1,6 @@
 //! Users and migrations.
 
-use super::{db, from_json, json, Known, SqliteTable};
+use super::{db, from_json, json, text_error, Known, SqliteTable};
 use crate::domain::plan::ExistingUser;
 use crate::domain::platform_users::{PlatformMember, PlatformUser};
 use crate::domain::values::{BuildingId, Email, MigrationId};
@@ -8,10 +8,6 @@ use crate::ports::*;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashMap;
-
-fn text_error(column: usize, error: rusqlite::types::FromSqlError) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(error))
-}
 
 #[async_trait]
 impl UserTable for SqliteTable {
