@@ -1,9 +1,9 @@
 //! A sheet read on a thread of its own, a few batches of rows ahead of the caller: reading the
 //! file (the download, the CSV parser, the UTF-8 check, the cells' copies) and a first look at
 //! each row (a small value the caller's checks start from) run on one core while the caller
-//! checks and merges the rows already read on another. Rows arrive in file
-//! order, exactly as [`Sheet::read_into`] gives them; the batches' buffers go back to the reader
-//! to be filled again, so a million rows allocate no more than a few batches.
+//! checks and merges the rows already read on another. Rows arrive in file order, exactly as
+//! [`Sheet::read_into`] gives them; the batches' buffers go back to the reader to be filled
+//! again, so a million rows allocate no more than a few batches.
 
 use super::AppResult;
 use crate::domain::intake::{RawRow, Sheet};
